@@ -1,0 +1,313 @@
+//! The IdP's configuration: embedded defaults (`config/idp.toml`, compiled in), an
+//! optional file on top, then environment variables for secrets and URLs. Loaded once,
+//! validated into typed structs; `idp check-config` runs the same loading without starting.
+
+mod env;
+mod problems;
+
+pub use env::{apply_env_overrides, EnvOverrides};
+pub use problems::{parse_toml, Problem, Problems};
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+use crate::tenants::{self, Tenants};
+
+/// The embedded defaults, so that `idp serve` runs on a fresh checkout.
+pub const EMBEDDED_DEFAULTS: &str = include_str!("../../../config/idp.toml");
+const EMBEDDED_NAME: &str = "<embedded config/idp.toml>";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdpConfig {
+    /// The externally visible base URL (issuer, entityID and endpoints derive from it).
+    pub public_url: Url,
+    /// Directory with one `<tenant>.toml` per tenant.
+    pub tenants_dir: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub session: SessionConfig,
+    pub directory: DirectoryConfig,
+    pub logging: LoggingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Serve HTTPS (default). `false` only behind a TLS-terminating proxy.
+    pub tls: bool,
+    pub tls_certificate: PathBuf,
+    pub tls_private_key: PathBuf,
+    /// How long in-flight requests may run after SIGTERM.
+    pub shutdown_grace_seconds: u64,
+    /// Maximum time for a TLS handshake before the connection is dropped.
+    pub tls_handshake_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sqlite://data/idp.db` (embedded default) or `postgres://...` (production).
+    pub database_url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionBackend {
+    Memory,
+    Redis,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub store: SessionBackend,
+    pub redis_url: String,
+    /// Prefix of every Redis key, so that several deployments can share one Redis.
+    pub key_prefix: String,
+    /// Timeout of a single Redis command; a slow Redis fails a request, not hangs it.
+    pub redis_timeout_millis: u64,
+    pub sso_session_ttl_seconds: u64,
+    pub pending_login_ttl_seconds: u64,
+    pub code_ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// A TOML file of people loaded into the directory at start (development data).
+    pub seed_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive, e.g. `info,idp=debug`.
+    pub filter: String,
+}
+
+/// Everything the IdP needs to start, validated.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub idp: IdpConfig,
+    pub tenants: Tenants,
+}
+
+/// Where configuration comes from.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// A file laid over the embedded defaults (`--config`, `IDP_CONFIG`).
+    pub file: Option<PathBuf>,
+    pub env: EnvOverrides,
+}
+
+impl ConfigSource {
+    pub fn from_process_env(file: Option<PathBuf>) -> Self {
+        Self {
+            file,
+            env: EnvOverrides::from_process(),
+        }
+    }
+}
+
+/// Loads and validates the whole configuration, collecting every problem found.
+pub fn load(source: &ConfigSource) -> Result<LoadedConfig, Problems> {
+    let idp = load_idp_config(source).map_err(|p| Problems(vec![p]))?;
+    let mut problems = Problems::default();
+    validate_idp_config(&idp, source, &mut problems);
+    let tenants = tenants::load_dir(&idp.tenants_dir, &mut problems);
+    problems.into_result(LoadedConfig { idp, tenants })
+}
+
+fn load_idp_config(source: &ConfigSource) -> Result<IdpConfig, Problem> {
+    let embedded = Path::new(EMBEDDED_NAME);
+    let mut merged: toml::Table = toml::from_str(EMBEDDED_DEFAULTS).map_err(|e| Problem {
+        file: embedded.to_path_buf(),
+        key: None,
+        message: e.to_string(),
+    })?;
+    let file_name = source.file.as_deref().unwrap_or(embedded);
+    if let Some(path) = &source.file {
+        let text = std::fs::read_to_string(path).map_err(|e| Problem {
+            file: path.clone(),
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let overlay: toml::Table = parse_toml(path, &text)?;
+        merge_tables(&mut merged, overlay);
+    }
+    apply_env_overrides(&mut merged, &source.env);
+    let text = toml::to_string(&merged).map_err(|e| Problem {
+        file: file_name.to_path_buf(),
+        key: None,
+        message: e.to_string(),
+    })?;
+    parse_toml(file_name, &text)
+}
+
+/// Lays `overlay` over `base`, table by table; other values replace.
+fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(overlay_table)) => {
+                merge_tables(base_table, overlay_table);
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut Problems) {
+    let file = source
+        .file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(EMBEDDED_NAME));
+    if config.public_url.scheme() != "https" {
+        problems.push(&file, "public_url".to_owned(), "must be an https:// URL");
+    }
+    if config.public_url.query().is_some() || config.public_url.fragment().is_some() {
+        problems.push(
+            &file,
+            "public_url".to_owned(),
+            "must not have a query or fragment",
+        );
+    }
+    let db = &config.storage.database_url;
+    if !(db.starts_with("sqlite:") || db.starts_with("postgres:") || db.starts_with("postgresql:"))
+    {
+        problems.push(
+            &file,
+            "storage.database_url".to_owned(),
+            "must start with sqlite: or postgres:",
+        );
+    }
+    if config.session.store == SessionBackend::Redis
+        && Url::parse(&config.session.redis_url).is_err()
+    {
+        problems.push(&file, "session.redis_url".to_owned(), "is not a valid URL");
+    }
+    if config.server.tls {
+        for (key, path) in [
+            ("server.tls_certificate", &config.server.tls_certificate),
+            ("server.tls_private_key", &config.server.tls_private_key),
+        ] {
+            if !path.is_file() {
+                problems.push(
+                    &file,
+                    key.to_owned(),
+                    format!("file {} not found", path.display()),
+                );
+            }
+        }
+    }
+    if let Some(seed) = &config.directory.seed_file {
+        if !seed.is_file() {
+            problems.push(
+                &file,
+                "directory.seed_file".to_owned(),
+                format!("file {} not found", seed.display()),
+            );
+        }
+    }
+    for (key, value) in [
+        (
+            "session.sso_session_ttl_seconds",
+            config.session.sso_session_ttl_seconds,
+        ),
+        (
+            "session.pending_login_ttl_seconds",
+            config.session.pending_login_ttl_seconds,
+        ),
+        ("session.code_ttl_seconds", config.session.code_ttl_seconds),
+        (
+            "storage.max_connections",
+            u64::from(config.storage.max_connections),
+        ),
+    ] {
+        if value == 0 {
+            problems.push(&file, key.to_owned(), "must be greater than 0");
+        }
+    }
+    if tracing_subscriber::EnvFilter::try_new(&config.logging.filter).is_err() {
+        problems.push(
+            &file,
+            "logging.filter".to_owned(),
+            "is not a valid filter directive",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse() {
+        let config = load_idp_config(&ConfigSource::default()).unwrap();
+        assert_eq!(config.session.store, SessionBackend::Memory);
+        assert!(config.storage.database_url.starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn a_file_overrides_single_keys_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idp.toml");
+        std::fs::write(&path, "[session]\nstore = \"redis\"\n").unwrap();
+        let source = ConfigSource {
+            file: Some(path),
+            env: EnvOverrides::default(),
+        };
+        let config = load_idp_config(&source).unwrap();
+        assert_eq!(config.session.store, SessionBackend::Redis);
+        assert_eq!(config.session.key_prefix, "idp");
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_file_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idp.toml");
+        std::fs::write(&path, "[server]\nlisten_port = 1\n").unwrap();
+        let source = ConfigSource {
+            file: Some(path.clone()),
+            env: EnvOverrides::default(),
+        };
+        let problem = load_idp_config(&source).unwrap_err();
+        assert_eq!(problem.file, path);
+        assert_eq!(problem.key.as_deref(), Some("server"));
+        assert!(
+            problem.message.contains("listen_port"),
+            "{}",
+            problem.message
+        );
+    }
+
+    #[test]
+    fn environment_overrides_urls() {
+        let source = ConfigSource {
+            file: None,
+            env: EnvOverrides {
+                redis_url: Some("redis://127.0.0.1:1/".into()),
+                database_url: Some("postgres://u@localhost/idp".into()),
+                ..EnvOverrides::default()
+            },
+        };
+        let config = load_idp_config(&source).unwrap();
+        assert_eq!(config.session.store, SessionBackend::Redis);
+        assert_eq!(config.session.redis_url, "redis://127.0.0.1:1/");
+        assert_eq!(config.storage.database_url, "postgres://u@localhost/idp");
+    }
+}

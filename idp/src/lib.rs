@@ -1,0 +1,17 @@
+//! The shared regional identity provider for mobile certificate login.
+//!
+//! See docs/ARCHITECTURE.md for the map of modules and how a login flows.
+
+pub mod app;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod devpki;
+pub mod directory;
+pub mod ids;
+pub mod server;
+pub mod session;
+pub mod storage;
+pub mod telemetry;
+pub mod tenants;
+pub mod web;

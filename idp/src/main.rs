@@ -1,0 +1,141 @@
+//! The `idp` command: serve, check-config, dev-certs, migrate.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use idp::clock::{Clock, SystemClock};
+use idp::config::{self, ConfigSource};
+
+#[derive(Parser)]
+#[command(
+    name = "idp",
+    version,
+    about = "Shared regional identity provider for mobile certificate login"
+)]
+struct Cli {
+    /// Configuration file laid over the embedded defaults.
+    #[arg(long, global = true, env = "IDP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the identity provider.
+    Serve,
+    /// Validate the configuration and every tenant file without starting.
+    CheckConfig,
+    /// Regenerate the development PKI (never for production).
+    DevCerts {
+        /// Where to write it.
+        #[arg(long, default_value = "certs-dev")]
+        out: PathBuf,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    idp::server::install_crypto_provider();
+    let source = ConfigSource::from_process_env(cli.config);
+    let result = match cli.command {
+        Command::CheckConfig => return check_config(&source),
+        Command::DevCerts { out } => dev_certs(&out),
+        Command::Serve => runtime().and_then(|rt| rt.block_on(serve(&source))),
+        Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(&source))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn load(source: &ConfigSource) -> anyhow::Result<config::LoadedConfig> {
+    config::load(source).map_err(|problems| anyhow::anyhow!("{problems}"))
+}
+
+fn check_config(source: &ConfigSource) -> ExitCode {
+    match config::load(source) {
+        Ok(loaded) => {
+            let applications = loaded.tenants.applications().count();
+            println!(
+                "configuration OK: {} tenants, {} applications",
+                loaded.tenants.len(),
+                applications
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            eprint!("{problems}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dev_certs(out: &std::path::Path) -> anyhow::Result<()> {
+    let report = idp::devpki::generate(out, SystemClock.now())
+        .with_context(|| format!("cannot generate the development PKI in {}", out.display()))?;
+    println!(
+        "wrote {} files to {} (development only; see {}/README.md)",
+        report.files.len(),
+        out.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+async fn migrate(source: &ConfigSource) -> anyhow::Result<()> {
+    let loaded = load(source)?;
+    let storage = &loaded.idp.storage;
+    idp::storage::Database::connect_and_migrate(&storage.database_url, storage.max_connections)
+        .await
+        .context("migration failed")?;
+    println!(
+        "database migrated ({} migrations known)",
+        idp::storage::Database::known_migrations()
+    );
+    Ok(())
+}
+
+async fn serve(source: &ConfigSource) -> anyhow::Result<()> {
+    let loaded = load(source)?;
+    idp::telemetry::init(&loaded.idp.logging);
+    let overridden = source.env.names_set();
+    if !overridden.is_empty() {
+        tracing::info!(variables = ?overridden, "configuration overridden from the environment");
+    }
+    let state = idp::app::build_state(loaded, Arc::new(SystemClock)).await?;
+    let listener = idp::app::bind(&state.config).await?;
+    let scheme = if state.config.idp.server.tls {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(
+        address = %listener.local_addr()?,
+        public_url = %state.config.idp.public_url,
+        tenants = state.config.tenants.len(),
+        session_store = state.store.backend_name(),
+        database = ?state.db.backend(),
+        "idp listening on {scheme}://{}",
+        listener.local_addr()?
+    );
+    idp::app::serve(state, listener, idp::server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! In-memory session store: the embedded default for a single node. Entries expire by
+//! the injected clock; expired entries are invisible at once and swept periodically.
+
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+use super::{ttl_millis, Namespace, SessionStore, StoreError, StoreResult};
+use crate::clock::SharedClock;
+
+/// Sweep expired entries every this many writes.
+const SWEEP_EVERY_WRITES: u64 = 1024;
+
+struct Entry {
+    value: Vec<u8>,
+    expires_at: OffsetDateTime,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<(Namespace, String), Entry>,
+    writes: u64,
+}
+
+pub struct MemoryStore {
+    clock: SharedClock,
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    pub fn new(clock: SharedClock) -> Self {
+        Self {
+            clock,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Number of live entries (for tests and metrics).
+    pub fn len(&self) -> usize {
+        let now = self.clock.now();
+        self.lock()
+            .map(|inner| {
+                inner
+                    .entries
+                    .values()
+                    .filter(|e| e.expires_at > now)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, Inner>> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))
+    }
+
+    fn expiry(&self, ttl: Duration) -> StoreResult<OffsetDateTime> {
+        let millis = ttl_millis(ttl)?;
+        let millis = i64::try_from(millis).map_err(|_| StoreError::InvalidTtl)?;
+        Ok(self.clock.now() + time::Duration::milliseconds(millis))
+    }
+
+    /// Runs `f` on the live entry (expired ones are removed first) under the lock.
+    fn with_entry<T>(
+        &self,
+        ns: Namespace,
+        key: &str,
+        f: impl FnOnce(&mut HashMap<(Namespace, String), Entry>, (Namespace, String), bool) -> T,
+    ) -> StoreResult<T> {
+        let now = self.clock.now();
+        let mut inner = self.lock()?;
+        inner.writes += 1;
+        if inner.writes % SWEEP_EVERY_WRITES == 0 {
+            inner.entries.retain(|_, e| e.expires_at > now);
+        }
+        let slot = (ns, key.to_owned());
+        let is_live = match inner.entries.get(&slot) {
+            Some(entry) if entry.expires_at <= now => {
+                inner.entries.remove(&slot);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        Ok(f(&mut inner.entries, slot, is_live))
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn put(&self, ns: Namespace, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
+        let expires_at = self.expiry(ttl)?;
+        self.with_entry(ns, key, |entries, slot, _| {
+            entries.insert(
+                slot,
+                Entry {
+                    value: value.to_vec(),
+                    expires_at,
+                },
+            );
+        })
+    }
+
+    async fn insert_new(
+        &self,
+        ns: Namespace,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let expires_at = self.expiry(ttl)?;
+        self.with_entry(ns, key, |entries, slot, is_live| {
+            if !is_live {
+                entries.insert(
+                    slot,
+                    Entry {
+                        value: value.to_vec(),
+                        expires_at,
+                    },
+                );
+            }
+            !is_live
+        })
+    }
+
+    async fn get(&self, ns: Namespace, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.with_entry(ns, key, |entries, slot, _| {
+            entries.get(&slot).map(|e| e.value.clone())
+        })
+    }
+
+    async fn take(&self, ns: Namespace, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.with_entry(ns, key, |entries, slot, _| {
+            entries.remove(&slot).map(|e| e.value)
+        })
+    }
+
+    async fn delete(&self, ns: Namespace, key: &str) -> StoreResult<bool> {
+        self.with_entry(ns, key, |entries, slot, _| entries.remove(&slot).is_some())
+    }
+
+    async fn replace_if(
+        &self,
+        ns: Namespace,
+        key: &str,
+        expected: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let expires_at = self.expiry(ttl)?;
+        self.with_entry(ns, key, |entries, slot, _| match entries.get_mut(&slot) {
+            Some(entry) if entry.value == expected => {
+                *entry = Entry {
+                    value: new.to_vec(),
+                    expires_at,
+                };
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn ttl(&self, ns: Namespace, key: &str) -> StoreResult<Option<Duration>> {
+        let now = self.clock.now();
+        self.with_entry(ns, key, |entries, slot, _| {
+            entries
+                .get(&slot)
+                .map(|e| Duration::try_from(e.expires_at - now).unwrap_or_default())
+        })
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.lock().map(|_| ())
+    }
+}

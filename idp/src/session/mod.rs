@@ -1,0 +1,129 @@
+//! The session store: SSO sessions, pending login requests, one-time codes, mobile
+//! orders and replay caches. One trait with two implementations, in-memory (the embedded
+//! default, one node) and Redis (several stateless nodes), held to one contract test
+//! suite (tests/tests/session_store.rs).
+//!
+//! Every entry has a TTL. One-time things are consumed with [`SessionStore::take`], which
+//! hands the value to exactly one caller even under races; state machines (a mobile
+//! order) move with [`SessionStore::replace_if`], a compare-and-swap.
+
+mod memory;
+mod redis_store;
+mod typed;
+
+pub use memory::MemoryStore;
+pub use redis_store::RedisStore;
+pub use typed::{ReplayCache, TypedStore};
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What an entry is; each kind has its own key space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Namespace {
+    SsoSession,
+    PendingLogin,
+    OneTimeCode,
+    MobileOrder,
+    Replay,
+}
+
+impl Namespace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Namespace::SsoSession => "sso",
+            Namespace::PendingLogin => "login",
+            Namespace::OneTimeCode => "code",
+            Namespace::MobileOrder => "order",
+            Namespace::Replay => "replay",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    #[error("session store timed out")]
+    Timeout,
+    #[error("invalid TTL: must be at least one millisecond")]
+    InvalidTtl,
+    #[error("stored value could not be decoded: {0}")]
+    Decode(String),
+}
+
+impl StoreError {
+    /// Stable code for logs and error pages.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Unavailable(_) => "SESSION_STORE_UNAVAILABLE",
+            StoreError::Timeout => "SESSION_STORE_TIMEOUT",
+            StoreError::InvalidTtl => "SESSION_STORE_INVALID_TTL",
+            StoreError::Decode(_) => "SESSION_STORE_DECODE",
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Short name for readiness reports and metrics ("memory", "redis").
+    fn backend_name(&self) -> &'static str;
+
+    /// Stores `value` under `key`, replacing any previous value.
+    async fn put(&self, ns: Namespace, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()>;
+
+    /// Stores `value` only if `key` is absent; `true` when it was stored.
+    async fn insert_new(
+        &self,
+        ns: Namespace,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<bool>;
+
+    async fn get(&self, ns: Namespace, key: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Removes and returns the value: of many concurrent callers, exactly one gets it.
+    async fn take(&self, ns: Namespace, key: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Removes the value; `true` when there was one.
+    async fn delete(&self, ns: Namespace, key: &str) -> StoreResult<bool>;
+
+    /// Replaces the value with `new` (and a fresh TTL) only if it is still `expected`.
+    async fn replace_if(
+        &self,
+        ns: Namespace,
+        key: &str,
+        expected: &[u8],
+        new: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<bool>;
+
+    /// Remaining lifetime of an entry, `None` when absent.
+    async fn ttl(&self, ns: Namespace, key: &str) -> StoreResult<Option<Duration>>;
+
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+pub type SharedStore = Arc<dyn SessionStore>;
+
+fn ttl_millis(ttl: Duration) -> StoreResult<u64> {
+    let millis = u64::try_from(ttl.as_millis()).map_err(|_| StoreError::InvalidTtl)?;
+    if millis == 0 {
+        return Err(StoreError::InvalidTtl);
+    }
+    Ok(millis)
+}
+
+/// A random, URL-safe, unguessable key (256 bits) for codes, sessions and orders.
+pub fn random_key() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,75 @@
+//! The audit log table.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{from_millis, to_millis, Database, StorageError, StorageResult};
+use crate::audit::{AuditEvent, Outcome};
+
+pub async fn insert_audit_event(db: &Database, event: &AuditEvent) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, at_ms, event, outcome, code, method, tenant_id, \
+         application_id, person_id, employee_hsa_id, certificate_serial, certificate_issuer, \
+         client_address, request_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(event.id.to_string())
+    .bind(to_millis(event.at))
+    .bind(event.event.as_str())
+    .bind(event.outcome.as_str())
+    .bind(event.code.as_deref())
+    .bind(event.method.as_deref())
+    .bind(event.tenant_id.as_deref())
+    .bind(event.application_id.as_deref())
+    .bind(event.person_id.as_deref())
+    .bind(event.employee_hsa_id.as_deref())
+    .bind(event.certificate_serial.as_deref())
+    .bind(event.certificate_issuer.as_deref())
+    .bind(event.client_address.as_deref())
+    .bind(event.request_id.as_deref())
+    .bind(event.detail.as_deref())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The newest events first, at most `limit`.
+pub async fn find_recent_audit_events(db: &Database, limit: i64) -> StorageResult<Vec<AuditEvent>> {
+    let rows = sqlx::query(
+        "SELECT id, at_ms, event, outcome, code, method, tenant_id, application_id, person_id, \
+         employee_hsa_id, certificate_serial, certificate_issuer, client_address, request_id, \
+         detail FROM audit_log ORDER BY at_ms DESC, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
+fn decode(row: &AnyRow) -> StorageResult<AuditEvent> {
+    let id: String = row.try_get("id")?;
+    let outcome: String = row.try_get("outcome")?;
+    Ok(AuditEvent {
+        id: id
+            .parse()
+            .map_err(|_| StorageError::Invalid(format!("audit id {id:?}")))?,
+        at: from_millis(row.try_get("at_ms")?),
+        event: row.try_get("event")?,
+        outcome: match outcome.as_str() {
+            "success" => Outcome::Success,
+            "failure" => Outcome::Failure,
+            other => return Err(StorageError::Invalid(format!("audit outcome {other:?}"))),
+        },
+        code: row.try_get("code")?,
+        method: row.try_get("method")?,
+        tenant_id: row.try_get("tenant_id")?,
+        application_id: row.try_get("application_id")?,
+        person_id: row.try_get("person_id")?,
+        employee_hsa_id: row.try_get("employee_hsa_id")?,
+        certificate_serial: row.try_get("certificate_serial")?,
+        certificate_issuer: row.try_get("certificate_issuer")?,
+        client_address: row.try_get("client_address")?,
+        request_id: row.try_get("request_id")?,
+        detail: row.try_get("detail")?,
+    })
+}

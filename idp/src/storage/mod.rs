@@ -1,0 +1,174 @@
+//! SQL storage with sqlx: SQLite (embedded default, a file under `data/`) or PostgreSQL
+//! (production), through one portable schema (`migrations/`) and sqlx's `Any` driver,
+//! so that every query is written once and tested on both.
+
+mod audit;
+mod tenants;
+
+pub use audit::{find_recent_audit_events, insert_audit_event};
+pub use tenants::{apply_tenants, find_applied_applications, AppliedApplication};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create database directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("stored data is invalid: {0}")]
+    Invalid(String),
+}
+
+impl StorageError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StorageError::Database(_) => "STORAGE_DATABASE",
+            StorageError::Migration(_) => "STORAGE_MIGRATION",
+            StorageError::CreateDir { .. } => "STORAGE_CREATE_DIR",
+            StorageError::Invalid(_) => "STORAGE_INVALID_DATA",
+        }
+    }
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The connection pool and which backend it talks to.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects (creating the SQLite file and its directory when needed). Does not migrate.
+    pub async fn connect(url: &str, max_connections: u32) -> StorageResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Connects and applies pending migrations.
+    pub async fn connect_and_migrate(url: &str, max_connections: u32) -> StorageResult<Self> {
+        let db = Self::connect(url, max_connections).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    pub async fn migrate(&self) -> StorageResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The number of migrations applied, for `idp migrate`'s report.
+    pub fn known_migrations() -> usize {
+        MIGRATOR.iter().count()
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Cheap reachability check for `/readyz`.
+    pub async fn ping(&self) -> StorageResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Creates the directory of a SQLite file and asks SQLite to create the file.
+fn prepare_sqlite_url(url: &str) -> StorageResult<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+    }
+    let mode = if query.contains("mode=") {
+        ""
+    } else {
+        "mode=rwc"
+    };
+    let joined = [query, mode]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    Ok(format!("sqlite://{path}?{joined}"))
+}
+
+/// Milliseconds since the Unix epoch, as stored.
+pub(crate) fn to_millis(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_millis(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/idp.db");
+        let url = prepare_sqlite_url(&format!("sqlite://{}", path.display())).unwrap();
+        assert!(url.ends_with("idp.db?mode=rwc"), "{url}");
+        assert!(path.parent().unwrap().is_dir());
+    }
+}

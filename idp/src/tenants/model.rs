@@ -1,0 +1,176 @@
+//! The typed shape of a tenant file.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+use url::Url;
+
+use crate::ids::{ApplicationId, HsaId, OrganisationNumber, TenantId};
+
+/// A name in Swedish (required) and English (falls back to Swedish).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedText {
+    pub sv: String,
+    pub en: Option<String>,
+}
+
+impl LocalizedText {
+    pub fn in_language(&self, language: &str) -> &str {
+        match (language, &self.en) {
+            ("en", Some(en)) => en,
+            _ => &self.sv,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TenantKind {
+    Region,
+    Municipality,
+    Other,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub kind: TenantKind,
+    pub display_name: LocalizedText,
+    pub organisation_number: OrganisationNumber,
+    /// Which users belong to this tenant.
+    pub users: UserRules,
+    /// HSA-ids of the people who may administer this tenant's applications.
+    pub admins: Vec<HsaId>,
+    #[serde(default)]
+    pub saml_sp: Vec<SamlServiceProvider>,
+    #[serde(default)]
+    pub oidc_client: Vec<OidcClient>,
+}
+
+/// A user belongs to the tenant when an employee HSA-id starts with one of the
+/// prefixes, or the employing organisation is one of the organisation numbers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRules {
+    #[serde(default)]
+    pub hsa_id_prefixes: Vec<String>,
+    #[serde(default)]
+    pub organisation_numbers: Vec<OrganisationNumber>,
+}
+
+impl UserRules {
+    pub fn admits(
+        &self,
+        hsa_id: Option<&HsaId>,
+        organisation: Option<&OrganisationNumber>,
+    ) -> bool {
+        let by_hsa_id = hsa_id.is_some_and(|id| {
+            self.hsa_id_prefixes
+                .iter()
+                .any(|prefix| id.as_str().starts_with(prefix.as_str()))
+        });
+        let by_organisation =
+            organisation.is_some_and(|org| self.organisation_numbers.contains(org));
+        by_hsa_id || by_organisation
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SamlProfile {
+    /// Swedish eID Framework (swedenconnect technical framework).
+    SwedishEid,
+    /// Sambi, the healthcare federation (Inera IdP style).
+    Sambi,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlServiceProvider {
+    pub id: ApplicationId,
+    pub display_name: LocalizedText,
+    pub entity_id: Url,
+    pub profile: SamlProfile,
+    /// SP metadata from a file ...
+    pub metadata_file: Option<PathBuf>,
+    /// ... or fetched from a URL.
+    pub metadata_url: Option<Url>,
+    /// Assertion consumer service URLs, until metadata supplies them.
+    #[serde(default)]
+    pub acs_urls: Vec<Url>,
+    /// Tenants whose users may log in here; empty means this tenant's users only.
+    #[serde(default)]
+    pub user_tenants: Vec<crate::ids::TenantId>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcClient {
+    pub id: ApplicationId,
+    pub display_name: LocalizedText,
+    pub client_id: String,
+    /// Public clients (phone and browser apps) have no secret and must use PKCE.
+    #[serde(default)]
+    pub is_public: bool,
+    pub redirect_uris: Vec<Url>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<Url>,
+    #[serde(default)]
+    pub user_tenants: Vec<crate::ids::TenantId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Saml,
+    Oidc,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Saml => "saml",
+            Protocol::Oidc => "oidc",
+        }
+    }
+}
+
+/// A view of one application, whichever its protocol.
+#[derive(Debug, Clone, Copy)]
+pub struct Application<'a> {
+    pub id: &'a ApplicationId,
+    pub display_name: &'a LocalizedText,
+    pub protocol: Protocol,
+    /// The entityID or client_id.
+    pub protocol_id: &'a str,
+    pub user_tenants: &'a [TenantId],
+}
+
+impl Tenant {
+    pub fn applications(&self) -> impl Iterator<Item = Application<'_>> {
+        let saml = self.saml_sp.iter().map(|sp| Application {
+            id: &sp.id,
+            display_name: &sp.display_name,
+            protocol: Protocol::Saml,
+            protocol_id: sp.entity_id.as_str(),
+            user_tenants: &sp.user_tenants,
+        });
+        let oidc = self.oidc_client.iter().map(|c| Application {
+            id: &c.id,
+            display_name: &c.display_name,
+            protocol: Protocol::Oidc,
+            protocol_id: &c.client_id,
+            user_tenants: &c.user_tenants,
+        });
+        saml.chain(oidc)
+    }
+
+    /// Whether users of `user_tenant` may log in to `application` of this tenant.
+    pub fn is_open_to(&self, application: &Application<'_>, user_tenant: &TenantId) -> bool {
+        if application.user_tenants.is_empty() {
+            *user_tenant == self.id
+        } else {
+            application.user_tenants.contains(user_tenant)
+        }
+    }
+}

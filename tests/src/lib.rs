@@ -1,0 +1,157 @@
+//! Test harness for the end-to-end suite: private Redis servers on free ports, fresh
+//! PostgreSQL databases on the suite's private PostgreSQL, and IdP instances served
+//! in-process on port 0.
+//!
+//! PostgreSQL is started once per run by `tests/run` (the README's test command), which
+//! exports `IDP_TEST_POSTGRES_URL`; Redis is started here, per test, so that a test can
+//! stop and restart it.
+
+use anyhow::{bail, Context};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+pub mod idp_server;
+
+pub use idp_server::TestIdp;
+
+/// The repository root (for config/, certs-dev/, migrations/).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A port that was free a moment ago (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Waits until something accepts TCP connections on `addr` (bounded).
+async fn wait_for_port(addr: SocketAddr, what: &str) -> anyhow::Result<()> {
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    bail!("{what} did not start listening on {addr}")
+}
+
+/// A private `redis-server` on a free port; killed when dropped.
+pub struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+            dir,
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start redis-server (is it installed? tests/run installs it)")?;
+        self.child = Some(child);
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], self.port)),
+            "redis-server",
+        )
+        .await
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops the server (and waits until it is gone).
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts it again on the same port.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
+        self.spawn().await
+    }
+}
+
+/// A fresh, empty PostgreSQL database for one test, on the suite's private server.
+pub struct PostgresDatabase {
+    pub url: String,
+}
+
+const POSTGRES_ENV: &str = "IDP_TEST_POSTGRES_URL";
+
+impl PostgresDatabase {
+    pub async fn create() -> anyhow::Result<Self> {
+        let admin_url = std::env::var(POSTGRES_ENV).with_context(|| {
+            format!(
+                "{POSTGRES_ENV} is not set: run the suite with tests/run, which starts PostgreSQL"
+            )
+        })?;
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = idp::storage::Database::connect(&admin_url, 1).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(admin.pool())
+            .await?;
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .context("IDP_TEST_POSTGRES_URL must end in /<database>")?;
+        Ok(Self {
+            url: format!("{base}/{name}"),
+        })
+    }
+}
+
+/// A fresh SQLite database file in a temporary directory.
+pub struct SqliteDatabase {
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl SqliteDatabase {
+    pub fn create() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}", dir.path().join("idp.db").display());
+        Ok(Self { url, _dir: dir })
+    }
+}
+
+/// An HTTPS client that trusts the development TLS CA.
+pub fn https_client() -> reqwest::Client {
+    idp::server::install_crypto_provider();
+    let ca = std::fs::read(repo_root().join("certs-dev/tls/tls-ca.pem"))
+        .unwrap_or_else(|e| panic!("certs-dev/tls/tls-ca.pem: {e}"));
+    let ca = reqwest::Certificate::from_pem(&ca).unwrap_or_else(|e| panic!("dev TLS CA: {e}"));
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|e| panic!("https client: {e}"))
+}

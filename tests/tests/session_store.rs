@@ -1,0 +1,384 @@
+//! The session-store contract, run against the in-memory store and a real Redis.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use e2e::RedisServer;
+use idp::clock::ManualClock;
+use idp::session::{
+    MemoryStore, Namespace, RedisStore, ReplayCache, SessionStore, SharedStore, TypedStore,
+};
+
+/// A store under test, with a way to let an entry's TTL run out.
+struct Fixture {
+    store: SharedStore,
+    clock: Option<ManualClock>,
+    _redis: Option<RedisServer>,
+}
+
+impl Fixture {
+    fn memory() -> Self {
+        let clock = ManualClock::new(time::macros::datetime!(2026-11-22 07:00 UTC));
+        Self {
+            store: Arc::new(MemoryStore::new(Arc::new(clock.clone()))),
+            clock: Some(clock),
+            _redis: None,
+        }
+    }
+
+    async fn redis() -> Self {
+        let redis = RedisServer::start().await.unwrap();
+        let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let store = RedisStore::new(&redis.url(), &prefix, Duration::from_secs(2)).unwrap();
+        Self {
+            store: Arc::new(store),
+            clock: None,
+            _redis: Some(redis),
+        }
+    }
+
+    /// Waits until `key` has expired: the manual clock moves past the TTL, or, on
+    /// Redis, the server's own expiry is awaited (bounded).
+    async fn let_expire(&self, ns: Namespace, key: &str, ttl: Duration) {
+        match &self.clock {
+            Some(clock) => clock
+                .advance(time::Duration::try_from(ttl).unwrap() + time::Duration::milliseconds(1)),
+            None => {
+                for _ in 0..400 {
+                    if self.store.get(ns, key).await.unwrap().is_none() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                panic!("entry {key} did not expire on Redis");
+            }
+        }
+    }
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+async fn put_then_get_returns_the_value(f: Fixture) {
+    let s = &f.store;
+    assert_eq!(s.get(Namespace::SsoSession, "a").await.unwrap(), None);
+    s.put(Namespace::SsoSession, "a", b"one", LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get(Namespace::SsoSession, "a").await.unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    s.put(Namespace::SsoSession, "a", b"two", LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get(Namespace::SsoSession, "a").await.unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
+}
+
+async fn namespaces_are_separate(f: Fixture) {
+    let s = &f.store;
+    s.put(Namespace::OneTimeCode, "k", b"code", LONG)
+        .await
+        .unwrap();
+    assert_eq!(s.get(Namespace::SsoSession, "k").await.unwrap(), None);
+    assert_eq!(s.take(Namespace::MobileOrder, "k").await.unwrap(), None);
+    assert!(s.get(Namespace::OneTimeCode, "k").await.unwrap().is_some());
+}
+
+async fn take_returns_the_value_once(f: Fixture) {
+    let s = &f.store;
+    s.put(Namespace::OneTimeCode, "code", b"grant", LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.take(Namespace::OneTimeCode, "code")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"grant"[..])
+    );
+    assert_eq!(s.take(Namespace::OneTimeCode, "code").await.unwrap(), None);
+    assert_eq!(s.get(Namespace::OneTimeCode, "code").await.unwrap(), None);
+}
+
+async fn many_concurrent_takes_have_exactly_one_winner(f: Fixture) {
+    for round in 0..5 {
+        let key = format!("raced-{round}");
+        f.store
+            .put(Namespace::OneTimeCode, &key, b"grant", LONG)
+            .await
+            .unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(64));
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let store = f.store.clone();
+                let barrier = barrier.clone();
+                let key = key.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.take(Namespace::OneTimeCode, &key).await.unwrap()
+                })
+            })
+            .collect();
+        let results = futures::future::join_all(tasks).await;
+        let winners = results
+            .into_iter()
+            .filter(|r| r.as_ref().unwrap().is_some())
+            .count();
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+async fn insert_new_only_stores_when_absent(f: Fixture) {
+    let s = &f.store;
+    assert!(s
+        .insert_new(Namespace::MobileOrder, "o", b"first", LONG)
+        .await
+        .unwrap());
+    assert!(!s
+        .insert_new(Namespace::MobileOrder, "o", b"second", LONG)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get(Namespace::MobileOrder, "o").await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+}
+
+async fn concurrent_insert_new_has_exactly_one_winner(f: Fixture) {
+    let barrier = Arc::new(tokio::sync::Barrier::new(32));
+    let tasks: Vec<_> = (0..32u8)
+        .map(|i| {
+            let store = f.store.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .insert_new(Namespace::Replay, "request-id", &[i], LONG)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let wins = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(wins, 1);
+}
+
+async fn replace_if_swaps_only_the_expected_value(f: Fixture) {
+    let s = &f.store;
+    assert!(!s
+        .replace_if(Namespace::MobileOrder, "o", b"pending", b"complete", LONG)
+        .await
+        .unwrap());
+    s.put(Namespace::MobileOrder, "o", b"pending", LONG)
+        .await
+        .unwrap();
+    assert!(!s
+        .replace_if(Namespace::MobileOrder, "o", b"started", b"complete", LONG)
+        .await
+        .unwrap());
+    assert!(s
+        .replace_if(Namespace::MobileOrder, "o", b"pending", b"complete", LONG)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get(Namespace::MobileOrder, "o").await.unwrap().as_deref(),
+        Some(&b"complete"[..])
+    );
+}
+
+async fn concurrent_replace_if_has_exactly_one_winner(f: Fixture) {
+    f.store
+        .put(Namespace::MobileOrder, "o", b"pending", LONG)
+        .await
+        .unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(32));
+    let tasks: Vec<_> = (0..32u8)
+        .map(|i| {
+            let store = f.store.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .replace_if(Namespace::MobileOrder, "o", b"pending", &[b'c', i], LONG)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let wins = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(wins, 1);
+}
+
+async fn delete_removes(f: Fixture) {
+    let s = &f.store;
+    s.put(Namespace::PendingLogin, "l", b"x", LONG)
+        .await
+        .unwrap();
+    assert!(s.delete(Namespace::PendingLogin, "l").await.unwrap());
+    assert!(!s.delete(Namespace::PendingLogin, "l").await.unwrap());
+    assert_eq!(s.get(Namespace::PendingLogin, "l").await.unwrap(), None);
+}
+
+async fn entries_expire_after_their_ttl(f: Fixture) {
+    let s = &f.store;
+    let short = Duration::from_millis(20);
+    s.put(Namespace::OneTimeCode, "short", b"x", short)
+        .await
+        .unwrap();
+    s.put(Namespace::OneTimeCode, "long", b"y", LONG)
+        .await
+        .unwrap();
+    let remaining = s
+        .ttl(Namespace::OneTimeCode, "long")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        remaining <= LONG && remaining > Duration::from_secs(50),
+        "{remaining:?}"
+    );
+    f.let_expire(Namespace::OneTimeCode, "short", short).await;
+    assert_eq!(s.get(Namespace::OneTimeCode, "short").await.unwrap(), None);
+    assert_eq!(s.take(Namespace::OneTimeCode, "short").await.unwrap(), None);
+    assert_eq!(s.ttl(Namespace::OneTimeCode, "short").await.unwrap(), None);
+    // An expired key is free again for insert_new.
+    assert!(s
+        .insert_new(Namespace::OneTimeCode, "short", b"z", LONG)
+        .await
+        .unwrap());
+    assert!(s
+        .get(Namespace::OneTimeCode, "long")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn zero_ttl_is_rejected(f: Fixture) {
+    let err = f
+        .store
+        .put(Namespace::SsoSession, "z", b"x", Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "SESSION_STORE_INVALID_TTL");
+}
+
+async fn typed_store_and_replay_cache_work_on_top(f: Fixture) {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Session {
+        subject: String,
+        applications: Vec<String>,
+    }
+    let sessions = TypedStore::<Session>::new(f.store.clone(), Namespace::SsoSession, LONG);
+    let session = Session {
+        subject: "SE2321009991-anna01".into(),
+        applications: vec!["journal".into()],
+    };
+    sessions.put("s1", &session).await.unwrap();
+    assert_eq!(sessions.get("s1").await.unwrap(), Some(session));
+    assert!(sessions.take("s1").await.unwrap().is_some());
+    assert!(sessions.take("s1").await.unwrap().is_none());
+
+    let replay = ReplayCache::new(f.store.clone());
+    assert!(replay
+        .is_first_use("saml-request", "_abc", LONG)
+        .await
+        .unwrap());
+    assert!(!replay
+        .is_first_use("saml-request", "_abc", LONG)
+        .await
+        .unwrap());
+    assert!(replay.is_first_use("jwt", "_abc", LONG).await.unwrap());
+}
+
+async fn ping_answers(f: Fixture) {
+    f.store.ping().await.unwrap();
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::memory()).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::redis().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    put_then_get_returns_the_value,
+    namespaces_are_separate,
+    take_returns_the_value_once,
+    many_concurrent_takes_have_exactly_one_winner,
+    insert_new_only_stores_when_absent,
+    concurrent_insert_new_has_exactly_one_winner,
+    replace_if_swaps_only_the_expected_value,
+    concurrent_replace_if_has_exactly_one_winner,
+    delete_removes,
+    entries_expire_after_their_ttl,
+    zero_ttl_is_rejected,
+    typed_store_and_replay_cache_work_on_top,
+    ping_answers,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_recovers_after_a_restart() {
+    let mut redis = RedisServer::start().await.unwrap();
+    let store = RedisStore::new(&redis.url(), "recover", Duration::from_millis(500)).unwrap();
+    store.ping().await.unwrap();
+    redis.stop().await.unwrap();
+    assert!(store.ping().await.is_err());
+    redis.restart().await.unwrap();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if store.ping().await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        recovered,
+        "the store did not reconnect after Redis came back"
+    );
+}
+
+#[tokio::test]
+async fn redis_store_starts_while_redis_is_down() {
+    let port = e2e::free_port();
+    let store = RedisStore::new(
+        &format!("redis://127.0.0.1:{port}/"),
+        "down",
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let err = store.ping().await.unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            "SESSION_STORE_UNAVAILABLE" | "SESSION_STORE_TIMEOUT"
+        ),
+        "{err}"
+    );
+}
