@@ -6,8 +6,7 @@ use rcgen::{
     BasicConstraints, Certificate, CertificateParams, CertificateRevocationList,
     CertificateRevocationListParams, CertifiedIssuer, CrlDistributionPoint, CustomExtension,
     ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason,
-    RevokedCertParams, RsaKeySize, SanType, SerialNumber, SignatureAlgorithm,
-    PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
+    RevokedCertParams, RsaKeySize, SanType, SerialNumber, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -212,57 +211,64 @@ fn tls(now: OffsetDateTime) -> Result<(Certificate, KeyedCert), DevPkiError> {
     ))
 }
 
-/// SAML signing and encryption keys and the OIDC RS256 and ES256 keys, with self-signed
-/// certificates (SAML metadata carries certificates; JWKS can carry `x5c`).
-fn protocol_keys(now: OffsetDateTime) -> Result<Vec<KeyedCert>, DevPkiError> {
+/// A protocol key of the IdP, with a self-signed certificate (SAML metadata carries
+/// certificates; a JWKS can carry `x5c`).
+struct ProtocolKeySpec {
+    stem: &'static str,
+    common_name: &'static str,
+    is_ecdsa: bool,
+    usages: &'static [KeyUsagePurpose],
+}
+
+const PROTOCOL_KEYS: [ProtocolKeySpec; 4] = {
     use KeyUsagePurpose::{DataEncipherment, DigitalSignature, KeyEncipherment};
-    let specs: [(
-        &'static str,
-        &str,
-        &'static SignatureAlgorithm,
-        &[KeyUsagePurpose],
-    ); 4] = [
-        (
-            "saml-signing",
-            "Dev IdP SAML signing",
-            &PKCS_RSA_SHA256,
-            &[DigitalSignature],
-        ),
-        (
-            "saml-encryption",
-            "Dev IdP SAML encryption",
-            &PKCS_RSA_SHA256,
-            &[KeyEncipherment, DataEncipherment],
-        ),
-        (
-            "oidc-rs256",
-            "Dev IdP OIDC RS256",
-            &PKCS_RSA_SHA256,
-            &[DigitalSignature],
-        ),
-        (
-            "oidc-es256",
-            "Dev IdP OIDC ES256",
-            &PKCS_ECDSA_P256_SHA256,
-            &[DigitalSignature],
-        ),
-    ];
+    [
+        ProtocolKeySpec {
+            stem: "saml-signing",
+            common_name: "Dev IdP SAML signing",
+            is_ecdsa: false,
+            usages: &[DigitalSignature],
+        },
+        ProtocolKeySpec {
+            stem: "saml-encryption",
+            common_name: "Dev IdP SAML encryption",
+            is_ecdsa: false,
+            usages: &[KeyEncipherment, DataEncipherment],
+        },
+        ProtocolKeySpec {
+            stem: "oidc-rs256",
+            common_name: "Dev IdP OIDC RS256",
+            is_ecdsa: false,
+            usages: &[DigitalSignature],
+        },
+        ProtocolKeySpec {
+            stem: "oidc-es256",
+            common_name: "Dev IdP OIDC ES256",
+            is_ecdsa: true,
+            usages: &[DigitalSignature],
+        },
+    ]
+};
+
+fn protocol_keys(now: OffsetDateTime) -> Result<Vec<KeyedCert>, DevPkiError> {
     let mut out = Vec::new();
-    for (stem, common_name, alg, usages) in specs {
+    for spec in &PROTOCOL_KEYS {
         let mut params = CertificateParams::default();
-        params.distinguished_name = distinguished_name(&org_subject(common_name))?;
+        params.distinguished_name = distinguished_name(&org_subject(spec.common_name))?;
         params.serial_number = Some(SerialNumber::from_slice(&random_serial()));
         params.not_before = before(now, Duration::days(1))?;
         params.not_after = add_years(now, LEAF_YEARS)?;
         params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = usages.to_vec();
-        let key = if alg == &PKCS_RSA_SHA256 {
-            rsa_key()?
-        } else {
-            ec_key()?
-        };
-        let cert = params.self_signed(&key).map_err(rcgen_err(common_name))?;
-        out.push(KeyedCert { stem, key, cert });
+        params.key_usages = spec.usages.to_vec();
+        let key = if spec.is_ecdsa { ec_key()? } else { rsa_key()? };
+        let cert = params
+            .self_signed(&key)
+            .map_err(rcgen_err(spec.common_name))?;
+        out.push(KeyedCert {
+            stem: spec.stem,
+            key,
+            cert,
+        });
     }
     Ok(out)
 }
@@ -308,13 +314,17 @@ fn ec_key() -> Result<KeyPair, DevPkiError> {
 }
 
 /// The same calendar date `years` away; 29 February falls back to 28 February.
-pub(crate) fn add_years(t: OffsetDateTime, years: i32) -> Result<OffsetDateTime, DevPkiError> {
-    let year = t.year() + years;
-    t.replace_year(year)
-        .or_else(|_| (t - Duration::days(1)).replace_year(year))
-        .map_err(|_| DevPkiError::TimeOutOfRange {
-            shift: format!("{years:+} years"),
-        })
+fn add_years(t: OffsetDateTime, years: i32) -> Result<OffsetDateTime, DevPkiError> {
+    let out_of_range = || DevPkiError::TimeOutOfRange {
+        shift: format!("{years:+} years"),
+    };
+    let year = t.year().checked_add(years).ok_or_else(out_of_range)?;
+    match t.replace_year(year) {
+        Ok(shifted) => Ok(shifted),
+        Err(_) => before(t, Duration::days(1))?
+            .replace_year(year)
+            .map_err(|_| out_of_range()),
+    }
 }
 
 /// `t` moved back by `d`.
