@@ -1,11 +1,16 @@
 //! The `idp` command as an operator uses it: check-config, migrate, serve and SIGTERM.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Runs `idp` in the repository root with a clean IDP_* environment plus `env`.
@@ -29,7 +34,10 @@ fn text(bytes: &[u8]) -> String {
 fn check_config_accepts_the_shipped_configuration() {
     let out = idp(&["check-config"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "configuration OK: 3 tenants, 4 applications");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "configuration OK: 3 tenants, 4 applications"
+    );
 }
 
 /// A copy of the shipped tenants with `edit` applied to one file.
@@ -47,21 +55,34 @@ fn tenants_with(file: &str, edit: impl Fn(String) -> String) -> tempfile::TempDi
 }
 
 fn check_config_problems(tenants: &Path) -> (i32, String) {
-    let out = idp(&["check-config"], &[("IDP_TENANTS_DIR", tenants.to_str().unwrap())]);
+    let out = idp(
+        &["check-config"],
+        &[("IDP_TENANTS_DIR", tenants.to_str().unwrap())],
+    );
     (out.status.code().unwrap(), text(&out.stderr))
 }
 
 #[test]
 fn check_config_names_file_and_key_of_an_unknown_key() {
-    let dir = tenants_with("storstad.toml", |c| c.replace("profile = \"swedish-eid\"", "profile = \"swedish-eid\"\nacs_url = \"https://x\""));
+    let dir = tenants_with("storstad.toml", |c| {
+        c.replace(
+            "profile = \"swedish-eid\"",
+            "profile = \"swedish-eid\"\nacs_url = \"https://x\"",
+        )
+    });
     let (code, stderr) = check_config_problems(dir.path());
     assert_eq!(code, 1);
-    assert!(stderr.contains("storstad.toml: saml_sp[0]: unknown field `acs_url`"), "{stderr}");
+    assert!(
+        stderr.contains("storstad.toml: saml_sp[0].acs_url: unknown field `acs_url`"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn check_config_names_file_and_key_of_a_duplicate_application_id() {
-    let dir = tenants_with("storstad.toml", |c| c.replace("id = \"personal\"", "id = \"omsorg\""));
+    let dir = tenants_with("storstad.toml", |c| {
+        c.replace("id = \"personal\"", "id = \"omsorg\"")
+    });
     let (code, stderr) = check_config_problems(dir.path());
     assert_eq!(code, 1);
     assert!(
@@ -72,29 +93,44 @@ fn check_config_names_file_and_key_of_a_duplicate_application_id() {
 
 #[test]
 fn check_config_names_file_and_key_of_a_malformed_url() {
-    let dir = tenants_with("lillby.toml", |c| c.replace("https://localhost:9443/rp/lillby-hemtjanst/callback", "https//no-colon"));
+    let dir = tenants_with("lillby.toml", |c| {
+        c.replace(
+            "https://localhost:9443/rp/lillby-hemtjanst/callback",
+            "https//no-colon",
+        )
+    });
     let (code, stderr) = check_config_problems(dir.path());
     assert_eq!(code, 1);
-    assert!(stderr.contains("lillby.toml: oidc_client[0].redirect_uris[0]:"), "{stderr}");
+    assert!(
+        stderr.contains("lillby.toml: oidc_client[0].redirect_uris[0]:"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn check_config_lists_every_problem_at_once() {
     let dir = tenants_with("storstad.toml", |c| {
         c.replace("id = \"personal\"", "id = \"omsorg\"")
-            .replace("https://localhost:9443/rp/storstad-personal/callback", "http://example.com/cb")
+            .replace(
+                "https://localhost:9443/rp/storstad-personal/callback",
+                "http://example.com/cb",
+            )
             .replace("\"storstad\", \"region\"", "\"storstad\", \"atlantis\"")
     });
     let (code, stderr) = check_config_problems(dir.path());
     assert_eq!(code, 1);
     assert!(stderr.starts_with("3 configuration problems:"), "{stderr}");
-    assert!(stderr.contains("oidc_client[0].redirect_uris[0]: http://example.com/cb must be an https:// URL"));
+    assert!(stderr.contains(
+        "oidc_client[0].redirect_uris[0]: http://example.com/cb must be an https:// URL"
+    ));
     assert!(stderr.contains("saml_sp[0].user_tenants[1]: unknown tenant \"atlantis\""));
 }
 
 #[test]
 fn check_config_rejects_a_duplicate_entity_id_across_tenants() {
-    let dir = tenants_with("storstad.toml", |c| c.replace("sp/storstad-omsorg\"", "sp/region-journal\""));
+    let dir = tenants_with("storstad.toml", |c| {
+        c.replace("sp/storstad-omsorg\"", "sp/region-journal\"")
+    });
     let (code, stderr) = check_config_problems(dir.path());
     assert_eq!(code, 1);
     assert!(stderr.contains("storstad.toml: saml_sp[0].entity_id: \"https://localhost:9443/sp/region-journal\" is already used by"), "{stderr}");
@@ -112,11 +148,15 @@ fn migrate_creates_and_migrates_a_sqlite_database() {
 
 #[test]
 fn serve_answers_healthz_and_stops_cleanly_on_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("idp.db").display());
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_idp"))
+    let child = Command::new(env!("CARGO_BIN_EXE_idp"))
         .current_dir(repo_root())
         .arg("serve")
         .env("IDP_DATABASE_URL", &url)
@@ -137,19 +177,29 @@ fn serve_answers_healthz_and_stops_cleanly_on_sigterm() {
             .build()
             .unwrap();
         for _ in 0..500 {
-            if let Ok(r) = client.get(format!("https://localhost:{port}/healthz")).send().await {
+            if let Ok(r) = client
+                .get(format!("https://localhost:{port}/healthz"))
+                .send()
+                .await
+            {
                 return r.status().as_u16() == 200;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         false
     });
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     let log = text(&out.stdout) + &text(&out.stderr);
     assert!(healthy, "healthz never answered 200:\n{log}");
     assert!(out.status.success(), "exit {:?}:\n{log}", out.status);
     assert!(log.contains("shutdown signal received"), "{log}");
-    assert!(log.contains("\"request_id\""), "every request log line carries its request id:\n{log}");
+    assert!(
+        log.contains("\"request_id\""),
+        "every request log line carries its request id:\n{log}"
+    );
 }

@@ -28,6 +28,7 @@ pub fn shipped_config(database_url: &str, redis_url: Option<&str>) -> LoadedConf
         redis_url: redis_url.map(str::to_owned),
         listen: Some("127.0.0.1:0".to_owned()),
         tenants_dir: Some(root.join("config/tenants").display().to_string()),
+        directory_seed_file: Some(root.join("config/directory-dev.toml").display().to_string()),
         tls_certificate: Some(
             root.join("certs-dev/tls/localhost.pem")
                 .display()
@@ -40,10 +41,8 @@ pub fn shipped_config(database_url: &str, redis_url: Option<&str>) -> LoadedConf
         ),
         ..EnvOverrides::default()
     };
-    let mut loaded = idp::config::load(&ConfigSource { file: None, env })
-        .unwrap_or_else(|problems| panic!("shipped config: {problems}"));
-    loaded.idp.directory.seed_file = Some(root.join("config/directory-dev.toml"));
-    loaded
+    idp::config::load(&ConfigSource { file: None, env })
+        .unwrap_or_else(|problems| panic!("shipped config: {problems}"))
 }
 
 impl TestIdp {

@@ -9,6 +9,7 @@ pub struct EnvOverrides {
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
     pub tenants_dir: Option<String>,
+    pub directory_seed_file: Option<String>,
     pub tls_certificate: Option<String>,
     pub tls_private_key: Option<String>,
     pub log_format: Option<String>,
@@ -16,12 +17,13 @@ pub struct EnvOverrides {
 }
 
 /// Variable name and the `table.key` it overrides.
-const VARIABLES: [(&str, &str); 9] = [
+const VARIABLES: [(&str, &str); 10] = [
     ("IDP_PUBLIC_URL", "public_url"),
     ("IDP_LISTEN", "server.listen"),
     ("IDP_DATABASE_URL", "storage.database_url"),
     ("IDP_REDIS_URL", "session.redis_url"),
     ("IDP_TENANTS_DIR", "tenants_dir"),
+    ("IDP_DIRECTORY_SEED_FILE", "directory.seed_file"),
     ("IDP_TLS_CERTIFICATE", "server.tls_certificate"),
     ("IDP_TLS_PRIVATE_KEY", "server.tls_private_key"),
     ("IDP_LOG_FORMAT", "logging.format"),
@@ -37,6 +39,7 @@ impl EnvOverrides {
             database_url: get("IDP_DATABASE_URL"),
             redis_url: get("IDP_REDIS_URL"),
             tenants_dir: get("IDP_TENANTS_DIR"),
+            directory_seed_file: get("IDP_DIRECTORY_SEED_FILE"),
             tls_certificate: get("IDP_TLS_CERTIFICATE"),
             tls_private_key: get("IDP_TLS_PRIVATE_KEY"),
             log_format: get("IDP_LOG_FORMAT"),
@@ -44,13 +47,14 @@ impl EnvOverrides {
         }
     }
 
-    fn values(&self) -> [&Option<String>; 9] {
+    fn values(&self) -> [&Option<String>; 10] {
         [
             &self.public_url,
             &self.listen,
             &self.database_url,
             &self.redis_url,
             &self.tenants_dir,
+            &self.directory_seed_file,
             &self.tls_certificate,
             &self.tls_private_key,
             &self.log_format,

@@ -287,7 +287,7 @@ mod tests {
         };
         let problem = load_idp_config(&source).unwrap_err();
         assert_eq!(problem.file, path);
-        assert_eq!(problem.key.as_deref(), Some("server"));
+        assert_eq!(problem.key.as_deref(), Some("server.listen_port"));
         assert!(
             problem.message.contains("listen_port"),
             "{}",

@@ -60,12 +60,12 @@ impl CaSlug {
 
     /// The certificate policy OID this CA puts in its own and its users' certificates.
     ///
-    /// 2.999 is the ITU-T/ISO example arc; 1.2.752.74.8.512 is the Mobilt SITHS policy.
+    /// 1.3.6.1.4.1.32473 is the documentation enterprise number of RFC 5612; 1.2.752.74.8.512 is the Mobilt SITHS policy.
     pub fn policy_oid(self) -> &'static [u64] {
         match self {
-            CaSlug::HsaId3 => &[2, 999, 752, 1, 3],
-            CaSlug::HsaId2 => &[2, 999, 752, 1, 2],
-            CaSlug::Pnr3 => &[2, 999, 752, 2, 3],
+            CaSlug::HsaId3 => &[1, 3, 6, 1, 4, 1, 32473, 752, 1, 3],
+            CaSlug::HsaId2 => &[1, 3, 6, 1, 4, 1, 32473, 752, 1, 2],
+            CaSlug::Pnr3 => &[1, 3, 6, 1, 4, 1, 32473, 752, 2, 3],
             CaSlug::Mobile => &[1, 2, 752, 74, 8, 512],
         }
     }
@@ -239,6 +239,9 @@ mod tests {
     #[test]
     fn policy_oids_are_dotted() {
         assert_eq!(CaSlug::Mobile.policy_oid_string(), "1.2.752.74.8.512");
-        assert_eq!(CaSlug::HsaId3.policy_oid_string(), "2.999.752.1.3");
+        assert_eq!(
+            CaSlug::HsaId3.policy_oid_string(),
+            "1.3.6.1.4.1.32473.752.1.3"
+        );
     }
 }

@@ -144,32 +144,48 @@ pub(crate) fn readme(pki: &Pki, now: OffsetDateTime) -> String {
          these CAs outside local development and tests.**\n\n\
          Generated on {date} by `idp dev-certs`; run it again to regenerate everything \
          (all keys, serial numbers and dates change). Times are relative to the moment of \
-         generation: users are valid for 10 years, CAs for 20, CRLs until their nextUpdate \
-         10 years on.\n\n\
+         generation: users are valid for 10 years; CAs for 20, starting 3 years back so that \
+         the expired user lies within them; CRLs until their nextUpdate 10 years on.\n\n\
          ## Hierarchy\n\n\
          Shaped like Inera's SITHS e-id PKI, with `TEST` in every CA name.\n\n\
          ```\n\
          {ROOT_CA_NAME}  (RSA-2048, pathlen 1)   root-ca.pem\n"
     );
-    for ca in &pki.cas {
+    for (i, ca) in pki.cas.iter().enumerate() {
+        let is_last_ca = i + 1 == pki.cas.len();
+        let (branch, indent) = if is_last_ca {
+            ("└──", "    ")
+        } else {
+            ("├──", "│   ")
+        };
         out.push_str(&format!(
-            "├── {}  (RSA-2048, pathlen 0)   ca/{}.pem\n",
+            "{branch} {}  (RSA-2048, pathlen 0)   ca/{}.pem\n",
             ca.slug.common_name(),
             ca.slug.as_str()
         ));
-        for user in pki.users.iter().filter(|u| u.user.issuer == ca.slug) {
+        let alg = if ca.slug.is_ecdsa() {
+            "ECDSA P-256"
+        } else {
+            "RSA-2048"
+        };
+        let users: Vec<_> = pki
+            .users
+            .iter()
+            .filter(|u| u.user.issuer == ca.slug)
+            .collect();
+        for (j, user) in users.iter().enumerate() {
+            let leaf = if j + 1 == users.len() {
+                "└──"
+            } else {
+                "├──"
+            };
             let status = match user.user.status {
                 CertStatus::Valid => "",
                 CertStatus::Revoked => ", REVOKED",
                 CertStatus::Expired => ", EXPIRED",
             };
-            let alg = if ca.slug.is_ecdsa() {
-                "ECDSA P-256"
-            } else {
-                "RSA-2048"
-            };
             out.push_str(&format!(
-                "│   └── {}  ({alg}{status})   users/{}.pem\n",
+                "{indent}{leaf} {}  ({alg}{status})   users/{}.pem\n",
                 user.user.common_name(),
                 user.user.slug
             ));
@@ -182,9 +198,9 @@ pub(crate) fn readme(pki: &Pki, now: OffsetDateTime) -> String {
 
     out.push_str(
         "## Certificate policies\n\n\
-         Each issuing CA and every certificate it issues carries one policy OID. The 2.999 \
-         arc is the ITU-T/ISO example arc, reserved for documentation; 1.2.752.74.8.512 is \
-         the real Mobilt SITHS policy.\n\n\
+         Each issuing CA and every certificate it issues carries one policy OID. The dev OIDs \
+         sit under 1.3.6.1.4.1.32473, the enterprise number RFC 5612 reserves for \
+         documentation; 1.2.752.74.8.512 is the real Mobilt SITHS policy.\n\n\
          | CA | slug | policy OID | CRL | OCSP |\n|---|---|---|---|---|\n",
     );
     for ca in &pki.cas {
