@@ -1,0 +1,1 @@
+//! Revocation checking: OCSP first, CRL as fallback (being written).
