@@ -6,10 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+use arc_swap::ArcSwap;
+
+use crate::auth::revocation::RevocationChecker;
+use crate::auth::{CertificateValidator, TrustError, TrustStore};
 use crate::clock::SharedClock;
 use crate::config::{LoadedConfig, SessionBackend};
 use crate::directory::{load_seed_file, Directory, SeedError, SqlDirectory};
+use crate::login::{PendingLogins, SsoSessions};
 use crate::session::{MemoryStore, RedisStore, SharedStore, StoreError};
+use crate::session::{Namespace, TypedStore};
 use crate::storage::{apply_tenants, Database, StorageError};
 use crate::web::{self, AppState};
 
@@ -25,6 +31,8 @@ pub enum StartError {
     Directory(#[from] crate::directory::DirectoryError),
     #[error(transparent)]
     Tls(#[from] crate::server::TlsError),
+    #[error("trust configuration: {0}")]
+    Trust(#[from] TrustError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -64,14 +72,69 @@ pub async fn build_state(
         tracing::info!(people = seed.people.len(), file = %seed_file.display(), "directory seeded");
     }
     let store = build_session_store(&config, clock.clone())?;
+    let validator = build_validator(&config)?;
+    let session = &config.idp.session;
+    let sso_sessions = SsoSessions::new(
+        store.clone(),
+        Duration::from_secs(session.sso_session_ttl_seconds),
+    );
+    let pending_logins = PendingLogins::new(
+        store.clone(),
+        Duration::from_secs(session.pending_login_ttl_seconds),
+    );
+    let tickets = TypedStore::new(
+        store.clone(),
+        Namespace::OneTimeCode,
+        Duration::from_secs(session.code_ttl_seconds),
+    );
     Ok(Arc::new(AppState {
         config,
         clock,
         db,
         store,
         directory,
-        metrics: web::metrics::Metrics::new(),
+        metrics: crate::metrics::Metrics::new(),
+        validator: ArcSwap::from_pointee(validator),
+        sso_sessions,
+        pending_logins,
+        tickets,
     }))
+}
+
+/// The certificate engine from `[trust]`: anchors, issuers, policies, revocation.
+pub fn build_validator(config: &LoadedConfig) -> Result<CertificateValidator, TrustError> {
+    let trust = TrustStore::from_config(&config.idp.trust)?;
+    let checker = RevocationChecker::new(Duration::from_millis(
+        config.idp.trust.revocation_timeout_millis,
+    ));
+    Ok(CertificateValidator::new(trust, Arc::new(checker)))
+}
+
+/// Re-reads trust anchors, issuers and CRL files and swaps in a new certificate engine
+/// and mTLS TLS configuration; logins in flight finish with the old ones.
+pub fn reload_trust(
+    state: &AppState,
+    mtls_tls: Option<&ArcSwap<rustls::ServerConfig>>,
+) -> Result<(), StartError> {
+    let validator = build_validator(&state.config)?;
+    if let Some(tls) = mtls_tls {
+        tls.store(mtls_server_config(&state.config, validator.trust())?);
+    }
+    state.validator.store(Arc::new(validator));
+    tracing::info!("trust configuration reloaded");
+    Ok(())
+}
+
+fn mtls_server_config(
+    config: &LoadedConfig,
+    trust: &TrustStore,
+) -> Result<Arc<rustls::ServerConfig>, StartError> {
+    let server = &config.idp.server;
+    Ok(crate::server::client_auth_server_config(
+        &server.tls_certificate,
+        &server.tls_private_key,
+        trust.issuer_subjects(),
+    )?)
 }
 
 /// Binds the configured address.
@@ -82,27 +145,128 @@ pub async fn bind(config: &LoadedConfig) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-/// Serves the IdP on `listener` until `shutdown` completes.
+/// Binds the mTLS login listener, when enabled.
+pub async fn bind_mtls(config: &LoadedConfig) -> Result<Option<TcpListener>, StartError> {
+    if !config.idp.mtls.enabled {
+        return Ok(None);
+    }
+    let addr = config.idp.mtls.listen;
+    TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// How often cached CRLs are checked for an upcoming nextUpdate.
+const CRL_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Serves the IdP on `listener` (and the mTLS login listener, if given) until `shutdown`
+/// completes. SIGHUP reloads the trust configuration.
 pub async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
+    mtls_listener: Option<TcpListener>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
     let server = &state.config.idp.server;
     let tls = if server.tls {
-        Some(crate::server::load_server_config(
+        Some(Arc::new(ArcSwap::new(crate::server::load_server_config(
             &server.tls_certificate,
             &server.tls_private_key,
-        )?)
+        )?)))
     } else {
         None
     };
-    let options = crate::server::ServeOptions {
-        tls,
-        handshake_timeout: Duration::from_secs(server.tls_handshake_timeout_seconds),
-        shutdown_grace: Duration::from_secs(server.shutdown_grace_seconds),
+    let handshake_timeout = Duration::from_secs(server.tls_handshake_timeout_seconds);
+    let shutdown_grace = Duration::from_secs(server.shutdown_grace_seconds);
+    let mtls_tls = match &mtls_listener {
+        Some(_) => Some(Arc::new(ArcSwap::new(mtls_server_config(
+            &state.config,
+            state.validator.load().trust(),
+        )?))),
+        None => None,
     };
-    let router = web::router(state);
-    crate::server::serve(listener, router, options, shutdown).await;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let background = tokio::spawn(background_tasks(state.clone(), mtls_tls.clone(), stopped()));
+    let main = crate::server::serve(
+        listener,
+        web::router(state.clone()),
+        crate::server::ServeOptions {
+            tls,
+            handshake_timeout,
+            shutdown_grace,
+        },
+        stopped(),
+    );
+    let mtls = async {
+        if let (Some(listener), Some(tls)) = (mtls_listener, mtls_tls.clone()) {
+            let options = crate::server::ServeOptions {
+                tls: Some(tls),
+                handshake_timeout,
+                shutdown_grace,
+            };
+            crate::server::serve(
+                listener,
+                web::mtls_router(state.clone()),
+                options,
+                stopped(),
+            )
+            .await;
+        }
+    };
+    let trigger = async {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    tokio::join!(main, mtls, trigger);
+    let _ = background.await;
     Ok(())
+}
+
+/// CRL refresh before nextUpdate, and trust reload on SIGHUP.
+async fn background_tasks(
+    state: Arc<AppState>,
+    mtls_tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
+    stopped: impl std::future::Future<Output = ()>,
+) {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut refresh = tokio::time::interval(CRL_REFRESH_INTERVAL);
+    tokio::pin!(stopped);
+    loop {
+        #[cfg(unix)]
+        let reload = async {
+            match hangup.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let reload = std::future::pending::<Option<()>>();
+        tokio::select! {
+            () = &mut stopped => break,
+            _ = refresh.tick() => {
+                let validator = state.validator.load_full();
+                let refreshed = validator
+                    .revocation_checker()
+                    .refresh_crls(state.clock.now(), time::Duration::minutes(10))
+                    .await;
+                if refreshed > 0 {
+                    tracing::info!(refreshed, "CRLs refreshed");
+                }
+            }
+            _ = reload => {
+                if let Err(e) = reload_trust(&state, mtls_tls.as_deref()) {
+                    tracing::error!(error = %e, "trust reload failed; keeping the previous configuration");
+                }
+            }
+        }
+    }
 }

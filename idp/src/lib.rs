@@ -10,6 +10,8 @@ pub mod config;
 pub mod devpki;
 pub mod directory;
 pub mod ids;
+pub mod login;
+pub mod metrics;
 pub mod server;
 pub mod session;
 pub mod storage;

@@ -121,6 +121,7 @@ async fn serve(source: &ConfigSource) -> anyhow::Result<()> {
     }
     let state = idp::app::build_state(loaded, Arc::new(SystemClock)).await?;
     let listener = idp::app::bind(&state.config).await?;
+    let mtls_listener = idp::app::bind_mtls(&state.config).await?;
     let scheme = if state.config.idp.server.tls {
         "https"
     } else {
@@ -135,7 +136,16 @@ async fn serve(source: &ConfigSource) -> anyhow::Result<()> {
         "idp listening on {scheme}://{}",
         listener.local_addr()?
     );
-    idp::app::serve(state, listener, idp::server::shutdown_signal()).await?;
+    if let Some(mtls) = &mtls_listener {
+        tracing::info!(address = %mtls.local_addr()?, public_url = %state.config.idp.mtls.public_url, "certificate login (mTLS) listening");
+    }
+    idp::app::serve(
+        state,
+        listener,
+        mtls_listener,
+        idp::server::shutdown_signal(),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -14,6 +14,8 @@ use crate::repo_root;
 
 pub struct TestIdp {
     pub addr: SocketAddr,
+    /// The mutual-TLS login listener.
+    pub mtls_addr: SocketAddr,
     pub state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -22,6 +24,7 @@ pub struct TestIdp {
 /// The shipped configuration (config/idp.toml, config/tenants) with paths made absolute
 /// and the database and Redis URLs set as the environment would set them.
 pub fn shipped_config(database_url: &str, redis_url: Option<&str>) -> LoadedConfig {
+    crate::use_repo_root_as_cwd();
     let root = repo_root();
     let env = EnvOverrides {
         database_url: Some(database_url.to_owned()),
@@ -46,23 +49,32 @@ pub fn shipped_config(database_url: &str, redis_url: Option<&str>) -> LoadedConf
 }
 
 impl TestIdp {
-    pub async fn start(config: LoadedConfig) -> anyhow::Result<Self> {
+    /// Serves `config` on free ports (main and mTLS listeners); the public URLs are
+    /// set to those ports on localhost.
+    pub async fn start(mut config: LoadedConfig) -> anyhow::Result<Self> {
         idp::server::install_crypto_provider();
-        let state = idp::app::build_state(config, Arc::new(SystemClock)).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let mtls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let mtls_addr = mtls_listener.local_addr()?;
+        config.idp.public_url = format!("https://localhost:{}", addr.port()).parse()?;
+        config.idp.mtls.public_url = format!("https://localhost:{}", mtls_addr.port()).parse()?;
+        let state = idp::app::build_state(config, Arc::new(SystemClock)).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let serve_state = state.clone();
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = idp::app::serve(serve_state, listener, shutdown).await {
+            if let Err(e) =
+                idp::app::serve(serve_state, listener, Some(mtls_listener), shutdown).await
+            {
                 eprintln!("test idp stopped with an error: {e}");
             }
         });
         Ok(Self {
             addr,
+            mtls_addr,
             state,
             stop: Some(stop),
             task: Some(task),
@@ -72,6 +84,11 @@ impl TestIdp {
     /// `https://localhost:<port><path>` (the dev certificate is issued to localhost).
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.addr.port())
+    }
+
+    /// `https://localhost:<mtls port><path>`.
+    pub fn mtls_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.mtls_addr.port())
     }
 
     /// Triggers graceful shutdown and waits for the server to finish.

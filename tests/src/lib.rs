@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 pub mod idp_server;
+pub mod revocation_peers;
+pub mod test_certs;
 
 pub use idp_server::TestIdp;
 
@@ -23,6 +25,16 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()
+}
+
+/// Relative paths in the shipped configuration (certs-dev/..., config/...) are relative
+/// to the repository root, as when an operator runs `idp` there. Every test process
+/// moves there once, before any configuration is loaded; nothing depends on another cwd.
+pub fn use_repo_root_as_cwd() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_current_dir(repo_root()).unwrap_or_else(|e| panic!("cd to repo root: {e}"));
+    });
 }
 
 /// A port that was free a moment ago (the OS picks it).

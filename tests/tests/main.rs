@@ -1,7 +1,11 @@
 //! The end-to-end suite: one test binary (one link step), one module per concern.
 //! Run it with `tests/run`, which starts PostgreSQL and installs what is missing.
 
+mod certificate_login;
+mod certificate_validation;
 mod dev_pki;
+mod revocation;
 mod server;
 mod session_store;
 mod storage;
+mod test_certs;

@@ -2,4 +2,16 @@
 //! revocation) used by every login method, identity mapping through the directory, and
 //! the mutual-TLS login listener.
 
+pub mod error;
+pub mod identity;
+pub mod loa;
+pub mod proxy_header;
 pub mod revocation;
+pub mod trust;
+pub mod validate;
+
+pub use error::CertError;
+pub use identity::{map_identity, IdentityError, LoginIdentity};
+pub use loa::Loa;
+pub use trust::{TrustError, TrustStore};
+pub use validate::{CertificateValidator, Identifier, ValidatedCertificate};

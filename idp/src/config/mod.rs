@@ -4,9 +4,11 @@
 
 mod env;
 mod problems;
+mod trust;
 
 pub use env::{apply_env_overrides, EnvOverrides};
 pub use problems::{parse_toml, Problem, Problems};
+pub use trust::{IssuerConfig, PolicyConfig, TrustConfig};
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -31,6 +33,33 @@ pub struct IdpConfig {
     pub session: SessionConfig,
     pub directory: DirectoryConfig,
     pub logging: LoggingConfig,
+    pub trust: TrustConfig,
+    pub mtls: MtlsConfig,
+}
+
+/// The certificate login listener and the trusted-proxy header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsConfig {
+    /// Serve the mutual-TLS login listener (own port, so that no other page ever
+    /// triggers the browser's certificate prompt).
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// The listener's external URL (own host name or port).
+    pub public_url: Url,
+    /// Addresses of TLS-terminating proxies whose client-certificate header is
+    /// accepted; from any other address the header is ignored (and logged).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Header format: "rfc9440" (`Client-Cert: :base64-DER:`) or "nginx"
+    /// (`X-SSL-Client-Cert`: URL-encoded PEM, as `$ssl_client_escaped_cert`).
+    pub proxy_header: ProxyHeaderFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyHeaderFormat {
+    Rfc9440,
+    Nginx,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +157,7 @@ pub fn load(source: &ConfigSource) -> Result<LoadedConfig, Problems> {
     let mut problems = Problems::default();
     validate_idp_config(&idp, source, &mut problems);
     let tenants = tenants::load_dir(&idp.tenants_dir, &mut problems);
+    validate_tenant_issuers(&idp, &tenants, &mut problems);
     problems.into_result(LoadedConfig { idp, tenants })
 }
 
@@ -242,12 +272,97 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
             problems.push(&file, key.to_owned(), "must be greater than 0");
         }
     }
+    validate_trust(config, &file, problems);
     if tracing_subscriber::EnvFilter::try_new(&config.logging.filter).is_err() {
         problems.push(
             &file,
             "logging.filter".to_owned(),
             "is not a valid filter directive",
         );
+    }
+}
+
+fn validate_trust(config: &IdpConfig, file: &Path, problems: &mut Problems) {
+    let trust = &config.trust;
+    if trust.anchors.is_empty() {
+        problems.push(
+            file,
+            "trust.anchors".to_owned(),
+            "at least one trust anchor is required",
+        );
+    }
+    let files = trust
+        .anchors
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("trust.anchors[{i}]"), p))
+        .chain(trust.issuers.iter().enumerate().flat_map(|(i, issuer)| {
+            std::iter::once((
+                format!("trust.issuer[{i}].certificate"),
+                &issuer.certificate,
+            ))
+            .chain(
+                issuer
+                    .crl_file
+                    .iter()
+                    .map(move |p| (format!("trust.issuer[{i}].crl_file"), p)),
+            )
+        }));
+    for (key, path) in files {
+        if !path.is_file() {
+            problems.push(file, key, format!("file {} not found", path.display()));
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, issuer) in trust.issuers.iter().enumerate() {
+        if !names.insert(issuer.name.as_str()) {
+            problems.push(
+                file,
+                format!("trust.issuer[{i}].name"),
+                format!("duplicate issuer name {:?}", issuer.name),
+            );
+        }
+    }
+    for (i, policy) in trust.policies.iter().enumerate() {
+        if crate::auth::trust::oid_bytes(&policy.oid).is_none() {
+            problems.push(
+                file,
+                format!("trust.policy[{i}].oid"),
+                format!("{:?} is not a dotted OID", policy.oid),
+            );
+        }
+        if crate::auth::Loa::from_level(policy.loa).is_none() {
+            problems.push(file, format!("trust.policy[{i}].loa"), "must be 2, 3 or 4");
+        }
+    }
+    if trust.max_chain_length < 2 {
+        problems.push(
+            file,
+            "trust.max_chain_length".to_owned(),
+            "must be at least 2",
+        );
+    }
+    if config.mtls.enabled && config.mtls.public_url.scheme() != "https" {
+        problems.push(
+            file,
+            "mtls.public_url".to_owned(),
+            "must be an https:// URL",
+        );
+    }
+}
+
+/// Tenants may narrow the accepted issuers to names declared in `[trust]`.
+fn validate_tenant_issuers(idp: &IdpConfig, tenants: &Tenants, problems: &mut Problems) {
+    for tenant in tenants.iter() {
+        for (i, name) in tenant.accepted_issuers.iter().enumerate() {
+            if !idp.trust.issuers.iter().any(|issuer| &issuer.name == name) {
+                problems.push(
+                    &idp.tenants_dir.join(format!("{}.toml", tenant.id)),
+                    format!("accepted_issuers[{i}]"),
+                    format!("unknown issuer {name:?} (not in [trust])"),
+                );
+            }
+        }
     }
 }
 

@@ -1,12 +1,14 @@
 //! The accept loop: TLS (optional), hyper's automatic HTTP/1.1 + HTTP/2, and graceful
 //! shutdown that lets in-flight requests finish within a grace period.
 
+use arc_swap::ArcSwap;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::CertificateDer;
 use rustls::ServerConfig;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,9 +18,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+/// The client certificate chain of the TLS connection a request came on (leaf first),
+/// present only when the client sent one.
+#[derive(Debug, Clone)]
+pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);
+
 pub struct ServeOptions {
-    /// `None` serves plain HTTP (behind a TLS-terminating proxy only).
-    pub tls: Option<Arc<ServerConfig>>,
+    /// `None` serves plain HTTP (behind a TLS-terminating proxy only). The configuration
+    /// is read per connection, so a new one can be swapped in without a restart.
+    pub tls: Option<Arc<ArcSwap<ServerConfig>>>,
     pub handshake_timeout: Duration,
     pub shutdown_grace: Duration,
 }
@@ -31,7 +39,7 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let acceptor = options.tls.map(TlsAcceptor::from);
+    let tls = options.tls;
     let graceful = GracefulShutdown::new();
     let builder = Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
@@ -50,34 +58,42 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let acceptor = acceptor.clone();
+        let acceptor = tls
+            .as_ref()
+            .map(|config| TlsAcceptor::from(config.load_full()));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let handshake_timeout = options.handshake_timeout;
         tokio::spawn(async move {
-            let service = router.map_request(move |mut request: axum::extract::Request<_>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
-            let service = TowerToHyperService::new(service);
-            match acceptor {
+            let with_peer = move |certificates: Option<PeerCertificates>| {
+                let service = router.map_request(move |mut request: axum::extract::Request<_>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    if let Some(certificates) = &certificates {
+                        request.extensions_mut().insert(certificates.clone());
+                    }
+                    request
+                });
+                TowerToHyperService::new(service)
+            };
+            let result = match acceptor {
                 Some(acceptor) => {
                     let Some(tls) = handshake(acceptor, stream, peer, handshake_timeout).await
                     else {
                         return;
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
+                    let certificates = peer_certificates(&tls);
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(tls), with_peer(certificates));
+                    watcher.watch(conn.into_owned()).await
                 }
                 None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), with_peer(None));
+                    watcher.watch(conn.into_owned()).await
                 }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
@@ -89,6 +105,16 @@ pub async fn serve(
             tracing::warn!("grace period over; closing remaining connections");
         }
     }
+}
+
+/// The client's certificate chain from a completed handshake, if it sent one.
+fn peer_certificates(tls: &tokio_rustls::server::TlsStream<TcpStream>) -> Option<PeerCertificates> {
+    let chain = tls.get_ref().1.peer_certificates()?;
+    (!chain.is_empty()).then(|| {
+        PeerCertificates(Arc::new(
+            chain.iter().map(|c| c.clone().into_owned()).collect(),
+        ))
+    })
 }
 
 async fn handshake(

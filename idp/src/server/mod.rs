@@ -1,11 +1,13 @@
 //! The network side: a TCP listener, TLS with rustls, HTTP/1.1 and HTTP/2 with hyper,
 //! and graceful shutdown. Hands every request to the axum router with the peer address.
 
+mod client_auth;
 mod listener;
 mod tls;
 
-pub use listener::{serve, shutdown_signal, ServeOptions};
-pub use tls::{load_server_config, TlsError};
+pub use client_auth::client_auth_server_config;
+pub use listener::{serve, shutdown_signal, PeerCertificates, ServeOptions};
+pub use tls::{load_certificates, load_private_key, load_server_config, TlsError};
 
 /// Installs aws-lc-rs as rustls' process-wide crypto provider. Call once at start-up,
 /// before any TLS configuration is built; a second call is harmless.

@@ -42,6 +42,10 @@ pub struct Tenant {
     pub users: UserRules,
     /// HSA-ids of the people who may administer this tenant's applications.
     pub admins: Vec<HsaId>,
+    /// Names of `[[trust.issuer]]` entries this tenant's users may log in with; empty
+    /// means every issuer the IdP trusts.
+    #[serde(default)]
+    pub accepted_issuers: Vec<String>,
     #[serde(default)]
     pub saml_sp: Vec<SamlServiceProvider>,
     #[serde(default)]

@@ -1,10 +1,12 @@
 //! The HTTP layer: the only module that knows axum. Router, middleware, handlers and
 //! the mapping of errors to HTTP.
 
+pub mod certificate_login;
+pub mod cookies;
 mod error;
 mod health;
-pub mod metrics;
 pub mod middleware;
+pub mod pages;
 
 pub use error::WebError;
 
@@ -12,10 +14,15 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
+use crate::auth::CertificateValidator;
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::directory::SharedDirectory;
+use crate::login::{PendingLogins, SsoSessions};
 use crate::session::SharedStore;
+use crate::session::TypedStore;
 use crate::storage::Database;
 
 /// Everything a handler may use; built once at start (see `crate::app`).
@@ -25,14 +32,24 @@ pub struct AppState {
     pub db: Database,
     pub store: SharedStore,
     pub directory: SharedDirectory,
-    pub metrics: metrics::Metrics,
+    pub metrics: crate::metrics::Metrics,
+    /// Swapped whole when trust configuration or CRL files change (SIGHUP).
+    pub validator: ArcSwap<CertificateValidator>,
+    pub sso_sessions: SsoSessions,
+    pub pending_logins: PendingLogins,
+    pub tickets: TypedStore<certificate_login::Ticket>,
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
+/// Routes served on every listener.
+fn common_routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/healthz", get(health::healthz_get))
-        .route("/readyz", get(health::readyz_get))
-        .route("/metrics", get(health::metrics_get))
+        .route("/static/idp.css", get(certificate_login::stylesheet_get))
+        .route("/mtls/login", get(certificate_login::mtls_login_get))
+}
+
+fn with_middleware(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    routes
         .route_layer(axum::middleware::from_fn(middleware::label_route))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(middleware::security_headers))
@@ -41,4 +58,23 @@ pub fn router(state: Arc<AppState>) -> Router {
             middleware::observe,
         ))
         .with_state(state)
+}
+
+/// The main listener. `/mtls/login` works here only through a trusted proxy's header.
+pub fn router(state: Arc<AppState>) -> Router {
+    let routes = common_routes()
+        .route("/readyz", get(health::readyz_get))
+        .route("/metrics", get(health::metrics_get))
+        .route(
+            "/login/certificate/complete",
+            get(certificate_login::login_certificate_complete_get),
+        )
+        .route("/session", get(certificate_login::session_get));
+    with_middleware(routes, state)
+}
+
+/// The mutual-TLS login listener: only what certificate login needs, so that no other
+/// page ever triggers the browser's certificate prompt.
+pub fn mtls_router(state: Arc<AppState>) -> Router {
+    with_middleware(common_routes(), state)
 }

@@ -1,0 +1,242 @@
+//! One way to finish a certificate login, whatever carried the certificate (TLS
+//! handshake, trusted proxy header, mobile app): validate, map the identity for the
+//! application asking, create the SSO session, write the audit record, count it.
+
+use rustls::pki_types::CertificateDer;
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::{LoginMethod, PendingLogin, PendingLogins, SsoSession, SsoSessions};
+use crate::audit::{AuditEvent, Outcome};
+use crate::auth::error::Explanation;
+use crate::auth::revocation::RevocationOutcome;
+use crate::auth::{map_identity, CertError, CertificateValidator, IdentityError, LoginIdentity};
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::session::StoreError;
+use crate::storage::{insert_audit_event, Database};
+use crate::tenants::Tenants;
+
+/// What a login needs from the running IdP.
+pub struct LoginContext<'a> {
+    pub validator: &'a CertificateValidator,
+    pub directory: &'a dyn Directory,
+    pub tenants: &'a Tenants,
+    pub sessions: &'a SsoSessions,
+    pub pending: &'a PendingLogins,
+    pub db: &'a Database,
+    pub metrics: &'a Metrics,
+    pub now: OffsetDateTime,
+    pub method: LoginMethod,
+    pub client_address: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct LoginSuccess {
+    pub session: SsoSession,
+    pub identity: LoginIdentity,
+    /// The pending login this completed, if any.
+    pub pending: Option<PendingLogin>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginFailure {
+    #[error(transparent)]
+    Certificate(#[from] CertError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("the login has expired or is unknown")]
+    LoginExpired,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LoginFailure {
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoginFailure::Certificate(e) => e.code(),
+            LoginFailure::Identity(e) => e.code(),
+            LoginFailure::LoginExpired => "LOGIN_EXPIRED",
+            LoginFailure::Store(e) => e.code(),
+        }
+    }
+
+    pub fn explain(&self, language: &str) -> Explanation {
+        match self {
+            LoginFailure::Certificate(e) => e.explain(language),
+            LoginFailure::Identity(e) => e.explain(language),
+            LoginFailure::LoginExpired if language == "en" => Explanation {
+                title: "The login has expired",
+                detail: "Too much time passed, or the login was started in another browser. Go back to the service and start again.",
+            },
+            LoginFailure::LoginExpired => Explanation {
+                title: "Inloggningen har gått ut",
+                detail: "Det gick för lång tid, eller så startades inloggningen i en annan webbläsare. Gå tillbaka till tjänsten och börja om.",
+            },
+            LoginFailure::Store(_) if language == "en" => Explanation {
+                title: "Temporary error",
+                detail: "The login service could not save your login just now. Try again in a moment.",
+            },
+            LoginFailure::Store(_) => Explanation {
+                title: "Tillfälligt fel",
+                detail: "Inloggningstjänsten kunde inte spara din inloggning just nu. Försök igen om en stund.",
+            },
+        }
+    }
+
+    /// Whether the fault is ours (5xx) rather than the user's certificate or rights.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(
+            self,
+            LoginFailure::Store(_) | LoginFailure::Identity(IdentityError::Directory(_))
+        ) || matches!(self, LoginFailure::Certificate(CertError::Revocation(e)) if e.code() == "CERT_REVOCATION_UNAVAILABLE")
+    }
+}
+
+/// Serial and issuer of the presented leaf, when it parses, for the audit record.
+fn leaf_facts(chain: &[CertificateDer<'_>]) -> (Option<String>, Option<String>) {
+    chain
+        .first()
+        .and_then(|der| X509Certificate::from_der(der.as_ref()).ok())
+        .map(|(_, cert)| {
+            (
+                Some(cert.raw_serial_as_string().replace(':', "").to_uppercase()),
+                Some(cert.issuer().to_string()),
+            )
+        })
+        .unwrap_or((None, None))
+}
+
+pub async fn complete_certificate_login(
+    ctx: &LoginContext<'_>,
+    chain: &[CertificateDer<'_>],
+    pending_login_id: Option<&str>,
+) -> Result<LoginSuccess, LoginFailure> {
+    let mut audit = AuditEvent::new("login", Outcome::Failure, ctx.now);
+    audit.method = Some(ctx.method.as_str().to_owned());
+    audit.client_address = ctx.client_address.clone();
+    audit.request_id = ctx.request_id.clone();
+    let (serial, issuer) = leaf_facts(chain);
+    audit.certificate_serial = serial;
+    audit.certificate_issuer = issuer;
+
+    let result = attempt(ctx, chain, pending_login_id, &mut audit).await;
+    match &result {
+        Ok(success) => {
+            audit.outcome = Outcome::Success;
+            audit.person_id = Some(success.session.person_id.clone());
+            audit.employee_hsa_id = Some(success.session.employee_hsa_id.to_string());
+            ctx.metrics.record_login(ctx.method.as_str(), "success");
+            tracing::info!(
+                method = ctx.method.as_str(),
+                tenant = %success.identity.tenant.id,
+                loa = success.session.loa.level(),
+                "login succeeded"
+            );
+        }
+        Err(failure) => {
+            audit.code = Some(failure.code().to_owned());
+            ctx.metrics
+                .record_login(ctx.method.as_str(), failure.code());
+            tracing::info!(
+                method = ctx.method.as_str(),
+                code = failure.code(),
+                "login refused"
+            );
+        }
+    }
+    if let Err(e) = insert_audit_event(ctx.db, &audit).await {
+        // The login result stands; the missing record is an operational alarm.
+        tracing::error!(code = e.code(), error = %e, "audit record could not be written");
+        ctx.metrics.record_event("audit_write_failed");
+    }
+    result
+}
+
+async fn attempt(
+    ctx: &LoginContext<'_>,
+    chain: &[CertificateDer<'_>],
+    pending_login_id: Option<&str>,
+    audit: &mut AuditEvent,
+) -> Result<LoginSuccess, LoginFailure> {
+    let pending = match pending_login_id {
+        Some(id) => Some(
+            ctx.pending
+                .find(id)
+                .await?
+                .ok_or(LoginFailure::LoginExpired)?,
+        ),
+        None => None,
+    };
+    let target = match &pending {
+        Some(login) => {
+            audit.tenant_id = Some(login.tenant_id.to_string());
+            audit.application_id = Some(login.application_id.to_string());
+            let tenant = ctx
+                .tenants
+                .get(&login.tenant_id)
+                .ok_or(LoginFailure::LoginExpired)?;
+            let application = tenant
+                .applications()
+                .find(|a| *a.id == login.application_id)
+                .ok_or(LoginFailure::LoginExpired)?;
+            Some((tenant.clone(), application.id.clone()))
+        }
+        None => None,
+    };
+
+    let certificate = ctx.validator.validate(chain, ctx.now).await?;
+    if let RevocationOutcome::FailedOpen { detail } = &certificate.revocation {
+        tracing::warn!(issuer = %certificate.issuer_name, detail = %detail, "revocation status unknown; allowed by fail-open policy");
+        ctx.metrics.record_event("revocation_fail_open");
+        let mut event = AuditEvent::new("revocation-fail-open", Outcome::Success, ctx.now);
+        event.method = audit.method.clone();
+        event.certificate_serial = Some(certificate.serial_hex.clone());
+        event.certificate_issuer = Some(certificate.issuer_dn.clone());
+        event.request_id = ctx.request_id.clone();
+        event.detail = Some(detail.clone());
+        if let Err(e) = insert_audit_event(ctx.db, &event).await {
+            tracing::error!(code = e.code(), error = %e, "audit record could not be written");
+        }
+    }
+
+    let identity = match &target {
+        Some((tenant, application_id)) => {
+            let application = tenant
+                .applications()
+                .find(|a| a.id == application_id)
+                .ok_or(LoginFailure::LoginExpired)?;
+            map_identity(
+                ctx.directory,
+                ctx.tenants,
+                &certificate,
+                Some((tenant, &application)),
+            )
+            .await?
+        }
+        None => map_identity(ctx.directory, ctx.tenants, &certificate, None).await?,
+    };
+
+    let session = ctx
+        .sessions
+        .create(SsoSession {
+            id: String::new(),
+            person_id: identity.person.id.clone(),
+            display_name: identity.person.display_name(),
+            employee_hsa_id: identity.employment.hsa_id.clone(),
+            user_tenant: identity.tenant.id.clone(),
+            loa: certificate.loa,
+            method: ctx.method,
+            authenticated_at: ctx.now.unix_timestamp(),
+            certificate_serial: certificate.serial_hex.clone(),
+            certificate_issuer: certificate.issuer_dn.clone(),
+            applications: Vec::new(),
+        })
+        .await?;
+    Ok(LoginSuccess {
+        session,
+        identity,
+        pending,
+    })
+}

@@ -1,0 +1,37 @@
+//! What every login method shares: the pending login a protocol engine opened, the SSO
+//! session a successful login creates, and the one function that turns a validated
+//! certificate into an SSO session (identity mapping, audit record, metrics).
+
+mod complete;
+mod pending;
+mod sso;
+
+pub use complete::{complete_certificate_login, LoginContext, LoginFailure, LoginSuccess};
+pub use pending::{BindingSecret, PendingLogin, PendingLogins};
+pub use sso::{SsoSession, SsoSessions};
+
+use serde::{Deserialize, Serialize};
+
+/// How the user proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoginMethod {
+    /// Certificate presented in the TLS handshake of the mTLS listener.
+    Mtls,
+    /// Certificate forwarded by a trusted TLS-terminating proxy.
+    MtlsProxy,
+    /// Mobile app on another device (QR code).
+    MobileQr,
+    /// Mobile app on the same device (autostart).
+    MobileAutostart,
+}
+
+impl LoginMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginMethod::Mtls => "mtls",
+            LoginMethod::MtlsProxy => "mtls-proxy",
+            LoginMethod::MobileQr => "mobile-qr",
+            LoginMethod::MobileAutostart => "mobile-autostart",
+        }
+    }
+}

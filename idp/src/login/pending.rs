@@ -1,0 +1,99 @@
+//! A pending login: opened by a protocol engine (SAML AuthnRequest, OIDC authorize) for
+//! one application, waiting for the user to authenticate. It is bound to the browser
+//! that opened it by a secret cookie, so that a login link forwarded to someone else
+//! cannot complete the sender's login with the receiver's certificate.
+
+use aws_lc_rs::digest::{digest, SHA256};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+use crate::ids::{ApplicationId, TenantId};
+use crate::session::{random_key, Namespace, SharedStore, StoreResult, TypedStore};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub application_id: ApplicationId,
+    /// Path on the IdP where the protocol engine resumes once authenticated.
+    pub resume_path: String,
+    /// SHA-256 of the browser binding secret (hex).
+    pub binding_hash: String,
+    /// Set once a login method succeeded: the SSO session created.
+    pub authenticated_session: Option<String>,
+}
+
+/// The secret kept in the browser's `__Host-idp_login` cookie.
+#[derive(Clone)]
+pub struct BindingSecret(pub String);
+
+impl std::fmt::Debug for BindingSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BindingSecret(****)")
+    }
+}
+
+fn hash_hex(secret: &str) -> String {
+    hex::encode(digest(&SHA256, secret.as_bytes()))
+}
+
+impl PendingLogin {
+    /// Whether `secret` is this login's browser binding (constant time).
+    pub fn is_bound_to(&self, secret: &BindingSecret) -> bool {
+        let presented = hash_hex(&secret.0);
+        presented
+            .as_bytes()
+            .ct_eq(self.binding_hash.as_bytes())
+            .into()
+    }
+}
+
+#[derive(Clone)]
+pub struct PendingLogins {
+    store: TypedStore<PendingLogin>,
+}
+
+impl PendingLogins {
+    pub fn new(store: SharedStore, ttl: Duration) -> Self {
+        Self {
+            store: TypedStore::new(store, Namespace::PendingLogin, ttl),
+        }
+    }
+
+    /// Opens a pending login; returns it and the secret for the browser cookie.
+    pub async fn create(
+        &self,
+        tenant_id: TenantId,
+        application_id: ApplicationId,
+        resume_path: String,
+    ) -> StoreResult<(PendingLogin, BindingSecret)> {
+        let secret = BindingSecret(random_key());
+        let login = PendingLogin {
+            id: random_key(),
+            tenant_id,
+            application_id,
+            resume_path,
+            binding_hash: hash_hex(&secret.0),
+            authenticated_session: None,
+        };
+        self.store.put(&login.id, &login).await?;
+        Ok((login, secret))
+    }
+
+    pub async fn find(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
+        self.store.get(id).await
+    }
+
+    /// Records the SSO session that authenticated this login (only once: a login that
+    /// changed meanwhile is not overwritten).
+    pub async fn mark_authenticated(
+        &self,
+        login: &PendingLogin,
+        session_id: &str,
+    ) -> StoreResult<bool> {
+        let mut done = login.clone();
+        done.authenticated_session = Some(session_id.to_owned());
+        self.store.replace_if(&login.id, login, &done).await
+    }
+}

@@ -1,0 +1,223 @@
+//! Certificate login over mutual TLS (or a trusted proxy's header), and its completion
+//! on the main host.
+//!
+//! `GET /mtls/login?login=<pending login>` runs on the mTLS listener: the certificate from
+//! the handshake is validated, the SSO session created, and the browser sent with a
+//! one-time ticket to `GET /login/certificate/complete` on the main host, which sets the
+//! session cookie there (the two may be different host names) and resumes the login
+//! that asked, checking that it is the same browser that started it.
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::middleware::RequestId;
+use super::{cookies, pages, AppState};
+use crate::auth::proxy_header::{forwarded_chain, Forwarded};
+use crate::login::{
+    complete_certificate_login, BindingSecret, LoginContext, LoginFailure, LoginMethod,
+};
+use crate::server::PeerCertificates;
+
+/// The hop from the mTLS host to the main host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ticket {
+    pub session_id: String,
+    pub pending_login_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MtlsLoginQuery {
+    login: Option<String>,
+    lang: Option<String>,
+}
+
+const MAX_ID_LENGTH: usize = 128;
+
+pub async fn mtls_login_get(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    peer_certificates: Option<Extension<PeerCertificates>>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<MtlsLoginQuery>,
+) -> Response {
+    let language = pages::negotiate_language(query.lang.as_deref(), &headers);
+    let pending = query
+        .login
+        .as_deref()
+        .filter(|id| id.len() <= MAX_ID_LENGTH);
+    let mtls = &state.config.idp.mtls;
+    let (method, chain) = match peer_certificates {
+        Some(Extension(PeerCertificates(chain))) => (LoginMethod::Mtls, chain.as_ref().clone()),
+        None => match forwarded_chain(
+            &headers,
+            peer.ip(),
+            &mtls.trusted_proxies,
+            mtls.proxy_header,
+        ) {
+            Forwarded::Chain(chain) => (LoginMethod::MtlsProxy, chain),
+            Forwarded::Absent => (LoginMethod::Mtls, Vec::new()),
+            Forwarded::Untrusted => {
+                tracing::warn!(peer = %peer.ip(), "client certificate header from an untrusted address ignored");
+                state.metrics.record_event("client_cert_header_untrusted");
+                (LoginMethod::Mtls, Vec::new())
+            }
+            Forwarded::Malformed => {
+                tracing::warn!(peer = %peer.ip(), "malformed client certificate header from a trusted proxy");
+                (
+                    LoginMethod::MtlsProxy,
+                    vec![rustls::pki_types::CertificateDer::from(Vec::new())],
+                )
+            }
+        },
+    };
+    let validator = state.validator.load();
+    let ctx = LoginContext {
+        validator: &validator,
+        directory: state.directory.as_ref(),
+        tenants: &state.config.tenants,
+        sessions: &state.sso_sessions,
+        pending: &state.pending_logins,
+        db: &state.db,
+        metrics: &state.metrics,
+        now: state.clock.now(),
+        method,
+        client_address: Some(peer.ip().to_string()),
+        request_id: Some(request_id.clone()),
+    };
+    match complete_certificate_login(&ctx, &chain, pending).await {
+        Ok(success) => {
+            let ticket_id = crate::session::random_key();
+            let ticket = Ticket {
+                session_id: success.session.id.clone(),
+                pending_login_id: success.pending.map(|p| p.id),
+            };
+            if let Err(e) = state.tickets.put(&ticket_id, &ticket).await {
+                return failure_page(&LoginFailure::Store(e), language, &request_id);
+            }
+            let mut url = state.config.idp.public_url.clone();
+            url.set_path("/login/certificate/complete");
+            url.query_pairs_mut().append_pair("ticket", &ticket_id);
+            Redirect::to(url.as_str()).into_response()
+        }
+        Err(failure) => failure_page(&failure, language, &request_id),
+    }
+}
+
+fn failure_page(failure: &LoginFailure, language: &str, request_id: &str) -> Response {
+    let status = match failure {
+        _ if failure.is_server_fault() => StatusCode::SERVICE_UNAVAILABLE,
+        LoginFailure::Certificate(crate::auth::CertError::Missing) => StatusCode::UNAUTHORIZED,
+        LoginFailure::LoginExpired => StatusCode::BAD_REQUEST,
+        _ => StatusCode::FORBIDDEN,
+    };
+    pages::error_page(
+        status,
+        language,
+        failure.explain(language),
+        failure.code(),
+        Some(request_id),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompleteQuery {
+    ticket: String,
+    lang: Option<String>,
+}
+
+pub async fn login_certificate_complete_get(
+    State(state): State<Arc<AppState>>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<CompleteQuery>,
+) -> Response {
+    let language = pages::negotiate_language(query.lang.as_deref(), &headers);
+    let expired = || failure_page(&LoginFailure::LoginExpired, language, &request_id);
+    if query.ticket.len() > MAX_ID_LENGTH {
+        return expired();
+    }
+    let ticket = match state.tickets.take(&query.ticket).await {
+        Ok(Some(ticket)) => ticket,
+        Ok(None) => return expired(),
+        Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
+    };
+    let mut location = "/session".to_owned();
+    if let Some(pending_id) = &ticket.pending_login_id {
+        let pending = match state.pending_logins.find(pending_id).await {
+            Ok(Some(pending)) => pending,
+            Ok(None) => return expired(),
+            Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
+        };
+        let binding = cookies::read(&headers, cookies::LOGIN_BINDING_COOKIE).map(BindingSecret);
+        if !binding.is_some_and(|secret| pending.is_bound_to(&secret)) {
+            tracing::warn!("certificate login completed in a browser that did not start it");
+            state.metrics.record_event("login_binding_mismatch");
+            return expired();
+        }
+        match state
+            .pending_logins
+            .mark_authenticated(&pending, &ticket.session_id)
+            .await
+        {
+            Ok(true) => location = pending.resume_path.clone(),
+            Ok(false) => return expired(),
+            Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
+        }
+    }
+    let mut response = Redirect::to(&location).into_response();
+    if let Some(cookie) = cookies::sso(
+        &ticket.session_id,
+        state.config.idp.session.sso_session_ttl_seconds,
+    ) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+/// `GET /session`: who is logged in in this browser.
+pub async fn session_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let language = pages::negotiate_language(query.lang.as_deref(), &headers);
+    let session = match cookies::read(&headers, cookies::SSO_COOKIE) {
+        Some(id) if id.len() <= MAX_ID_LENGTH => state.sso_sessions.find(&id).await.ok().flatten(),
+        _ => None,
+    };
+    let organisation = session
+        .as_ref()
+        .and_then(|s| state.config.tenants.get(&s.user_tenant))
+        .map(|t| t.display_name.in_language(language).to_owned())
+        .unwrap_or_default();
+    let view = session.as_ref().map(|s| pages::SessionView {
+        display_name: &s.display_name,
+        employee_hsa_id: s.employee_hsa_id.as_str(),
+        organisation: &organisation,
+        loa: s.loa.level(),
+        method: s.method.as_str(),
+    });
+    pages::session_page(language, view)
+}
+
+pub async fn stylesheet_get() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}

@@ -1,0 +1,37 @@
+//! Cookies. `__Host-` names: Secure, Path=/, no Domain (bound to this host). The SSO
+//! cookie is SameSite=None because SAML's HTTP-POST binding arrives cross-site; the
+//! login binding cookie is SameSite=Lax (top-level navigations only).
+
+use axum::http::{header, HeaderMap, HeaderValue};
+
+pub const SSO_COOKIE: &str = "__Host-idp_sso";
+pub const LOGIN_BINDING_COOKIE: &str = "__Host-idp_login";
+
+/// The value of cookie `name` in the request, if present once.
+pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut found = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned());
+    let first = found.next()?;
+    // Two cookies of one name (a cookie-tossing attempt): trust neither.
+    found.next().is_none().then_some(first)
+}
+
+pub fn sso(value: &str, max_age_seconds: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SSO_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={max_age_seconds}"
+    ))
+    .ok()
+}
+
+pub fn login_binding(value: &str, max_age_seconds: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{LOGIN_BINDING_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}"
+    ))
+    .ok()
+}

@@ -1,0 +1,372 @@
+//! Certificate login as a user (and curl, an independent TLS client) sees it: the mTLS
+//! listener, the hop to the main host, the session cookie, the audit record, the error
+//! pages, the login binding, and the trusted-proxy header.
+
+use std::process::Command;
+
+use e2e::idp_server::shipped_config;
+use e2e::test_certs::dev_user;
+use e2e::{repo_root, SqliteDatabase, TestIdp};
+use idp::audit::Outcome;
+use idp::storage::find_recent_audit_events;
+
+struct Curl {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Curl {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    }
+}
+
+/// One request with curl (no redirects followed); `user` picks a certs-dev certificate.
+fn curl(url: &str, user: Option<&str>, extra: &[&str]) -> Curl {
+    let dir = repo_root().join("certs-dev");
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(&dir)
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--cacert",
+            "tls/tls-ca.pem",
+            "-D",
+            "-",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .args(["-H", "Accept-Language: sv"]);
+    if let Some(user) = user {
+        cmd.args([
+            "--cert",
+            &format!("users/{user}.pem"),
+            "--key",
+            &format!("users/{user}.key.pem"),
+        ]);
+    }
+    let out = cmd
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl is installed by tests/run");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (rest, status) = text.rsplit_once('\n').unwrap();
+    let (headers, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+    Curl {
+        status: status.trim().parse().unwrap(),
+        headers: headers.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+async fn idp() -> (TestIdp, SqliteDatabase) {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = TestIdp::start(shipped_config(&db.url, None)).await.unwrap();
+    (idp, db)
+}
+
+/// curl runs as a blocking child process; keep the runtime's server responsive.
+async fn curl_async(url: String, user: Option<&'static str>, extra: Vec<String>) -> Curl {
+    tokio::task::spawn_blocking(move || {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        curl(&url, user, &extra)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_with_a_dev_certificate_completes_a_login_with_cookie_and_audit_record() {
+    let (idp, _db) = idp().await;
+    let first = curl_async(idp.mtls_url("/mtls/login"), Some("anna"), vec![]).await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    let location = first.header("location").unwrap();
+    assert!(
+        location.starts_with(&idp.url("/login/certificate/complete?ticket=")),
+        "{location}"
+    );
+
+    let second = curl_async(location.clone(), None, vec![]).await;
+    assert_eq!(second.status, 303);
+    assert_eq!(second.header("location").as_deref(), Some("/session"));
+    let cookie = second.header("set-cookie").unwrap();
+    assert!(cookie.starts_with("__Host-idp_sso="), "{cookie}");
+    for attribute in ["Path=/", "Secure", "HttpOnly", "SameSite=None"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    let session_cookie = cookie.split(';').next().unwrap().to_owned();
+
+    let page = curl_async(
+        idp.url("/session"),
+        None,
+        vec!["-H".into(), format!("Cookie: {session_cookie}")],
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Du är inloggad"), "{}", page.body);
+    assert!(page.body.contains("Anna Andersson") && page.body.contains("SE2321009991-anna01"));
+    assert!(page.body.contains("Region Exempelland"));
+
+    // The ticket is single-use.
+    let replay = curl_async(location, None, vec![]).await;
+    assert_eq!(replay.status, 400);
+    assert_eq!(
+        replay.header("x-idp-error").as_deref(),
+        Some("LOGIN_EXPIRED")
+    );
+
+    let events = find_recent_audit_events(&idp.state.db, 10).await.unwrap();
+    let login = events.iter().find(|e| e.event == "login").unwrap();
+    assert_eq!(login.outcome, Outcome::Success);
+    assert_eq!(login.method.as_deref(), Some("mtls"));
+    assert_eq!(
+        login.employee_hsa_id.as_deref(),
+        Some("SE2321009991-anna01")
+    );
+    assert!(login
+        .certificate_issuer
+        .as_deref()
+        .unwrap()
+        .contains("HSA-id 3 CA"));
+    assert!(login.certificate_serial.is_some() && login.request_id.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revoked_certificate_gets_the_revoked_page_and_an_audit_record() {
+    let (idp, _db) = idp().await;
+    let response = curl_async(idp.mtls_url("/mtls/login"), Some("fredrik"), vec![]).await;
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.header("x-idp-error").as_deref(),
+        Some("CERT_REVOKED")
+    );
+    assert!(
+        response.body.contains("Ditt certifikat har spärrats"),
+        "{}",
+        response.body
+    );
+    assert!(response.body.contains("<html lang=\"sv\">"));
+    assert!(
+        !response.body.contains("Revoked {"),
+        "no internals on the page"
+    );
+    let events = find_recent_audit_events(&idp.state.db, 10).await.unwrap();
+    assert_eq!(events[0].outcome, Outcome::Failure);
+    assert_eq!(events[0].code.as_deref(), Some("CERT_REVOKED"));
+    let metrics = idp.state.metrics.render();
+    assert!(
+        metrics.contains("idp_logins_total{method=\"mtls\",result=\"CERT_REVOKED\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expired_certificate_gets_the_expired_page_in_english_when_asked() {
+    let (idp, _db) = idp().await;
+    let response = curl_async(idp.mtls_url("/mtls/login?lang=en"), Some("gunilla"), vec![]).await;
+    assert_eq!(response.status, 403);
+    assert!(
+        response.body.contains("Your certificate has expired"),
+        "{}",
+        response.body
+    );
+    assert!(response.body.contains("CERT_EXPIRED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_certificate_the_page_explains_how_to_proceed() {
+    let (idp, _db) = idp().await;
+    let response = curl_async(idp.mtls_url("/mtls/login"), None, vec![]).await;
+    assert_eq!(response.status, 401);
+    assert!(
+        response.body.contains("Inget certifikat hittades"),
+        "{}",
+        response.body
+    );
+    assert!(response.body.contains("mobilappen"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mtls_listener_serves_only_certificate_login() {
+    let (idp, _db) = idp().await;
+    assert_eq!(
+        curl_async(idp.mtls_url("/session"), None, vec![])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        curl_async(idp.mtls_url("/readyz"), None, vec![])
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_login_resumes_only_in_the_browser_that_started_it() {
+    let (idp, _db) = idp().await;
+    let (pending, secret) = idp
+        .state
+        .pending_logins
+        .create(
+            "region".parse().unwrap(),
+            "journal".parse().unwrap(),
+            "/saml/resume?x=1".into(),
+        )
+        .await
+        .unwrap();
+    let url = idp.mtls_url(&format!("/mtls/login?login={}", pending.id));
+    let first = curl_async(url.clone(), Some("anna"), vec![]).await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    let complete = first.header("location").unwrap();
+
+    // Another browser (no binding cookie) cannot complete it.
+    let stranger = curl_async(complete.clone(), None, vec![]).await;
+    assert_eq!(stranger.status, 400);
+    assert_eq!(
+        stranger.header("x-idp-error").as_deref(),
+        Some("LOGIN_EXPIRED")
+    );
+    assert!(stranger.header("set-cookie").is_none());
+
+    // The starting browser resumes the login that asked for it.
+    let again = curl_async(url, Some("anna"), vec![]).await;
+    let complete = again.header("location").unwrap();
+    let owner = curl_async(
+        complete,
+        None,
+        vec![
+            "-H".into(),
+            format!("Cookie: __Host-idp_login={}", secret.0),
+        ],
+    )
+    .await;
+    assert_eq!(owner.status, 303);
+    assert_eq!(
+        owner.header("location").as_deref(),
+        Some("/saml/resume?x=1")
+    );
+    let done = idp
+        .state
+        .pending_logins
+        .find(&pending.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(done.authenticated_session.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_whose_organisation_is_not_connected_to_the_application_is_refused() {
+    let (idp, _db) = idp().await;
+    // Storstad's care records are open to Storstad and the region, not to Lillby (Eva).
+    let (pending, _) = idp
+        .state
+        .pending_logins
+        .create(
+            "storstad".parse().unwrap(),
+            "omsorg".parse().unwrap(),
+            "/resume".into(),
+        )
+        .await
+        .unwrap();
+    let url = idp.mtls_url(&format!("/mtls/login?login={}", pending.id));
+    let response = curl_async(url, Some("eva"), vec![]).await;
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.header("x-idp-error").as_deref(),
+        Some("USER_NOT_ALLOWED")
+    );
+    assert!(response
+        .body
+        .contains("Din organisation är inte ansluten till tjänsten"));
+    // Anna (region) may use it.
+    let (pending, _) = idp
+        .state
+        .pending_logins
+        .create(
+            "storstad".parse().unwrap(),
+            "omsorg".parse().unwrap(),
+            "/resume".into(),
+        )
+        .await
+        .unwrap();
+    let url = idp.mtls_url(&format!("/mtls/login?login={}", pending.id));
+    assert_eq!(
+        curl_async(url, Some("anna-mobile"), vec![]).await.status,
+        303
+    );
+}
+
+fn client_cert_header(user: &str) -> String {
+    use base64::Engine;
+    let leaf = dev_user(user).chain[0].clone();
+    format!(
+        "Client-Cert: :{}:",
+        base64::engine::general_purpose::STANDARD.encode(leaf)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_header_is_accepted_from_a_configured_proxy_only() {
+    let db = SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db.url, None);
+    config.idp.mtls.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let trusted = TestIdp::start(config).await.unwrap();
+    let response = curl_async(
+        trusted.url("/mtls/login"),
+        None,
+        vec!["-H".into(), client_cert_header("anna")],
+    )
+    .await;
+    assert_eq!(response.status, 303, "{}", response.body);
+    let events = find_recent_audit_events(&trusted.state.db, 5)
+        .await
+        .unwrap();
+    assert_eq!(events[0].method.as_deref(), Some("mtls-proxy"));
+    // Re-validated, never trusted: the proxy forwarding a revoked certificate changes nothing.
+    let revoked = curl_async(
+        trusted.url("/mtls/login"),
+        None,
+        vec!["-H".into(), client_cert_header("fredrik")],
+    )
+    .await;
+    assert_eq!(
+        revoked.header("x-idp-error").as_deref(),
+        Some("CERT_REVOKED")
+    );
+
+    let db2 = SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db2.url, None);
+    config.idp.mtls.trusted_proxies = vec!["10.9.9.9".parse().unwrap()];
+    let untrusted = TestIdp::start(config).await.unwrap();
+    let ignored = curl_async(
+        untrusted.url("/mtls/login"),
+        None,
+        vec!["-H".into(), client_cert_header("anna")],
+    )
+    .await;
+    assert_eq!(ignored.status, 401);
+    assert_eq!(
+        ignored.header("x-idp-error").as_deref(),
+        Some("CERT_MISSING")
+    );
+    assert!(untrusted
+        .state
+        .metrics
+        .render()
+        .contains("idp_events_total{event=\"client_cert_header_untrusted\"} 1"));
+}
