@@ -370,3 +370,68 @@ async fn the_proxy_header_is_accepted_from_a_configured_proxy_only() {
         .render()
         .contains("idp_events_total{event=\"client_cert_header_untrusted\"} 1"));
 }
+
+/// A CRL in the hsaid3 CA's name that lists nobody.
+fn empty_hsaid3_crl() -> Vec<u8> {
+    use rcgen::{CertificateRevocationListParams, Issuer, KeyIdMethod, KeyPair, SerialNumber};
+    let dir = repo_root().join("certs-dev/ca");
+    let key =
+        KeyPair::from_pem(&std::fs::read_to_string(dir.join("hsaid3.key.pem")).unwrap()).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(
+        &std::fs::read_to_string(dir.join("hsaid3.pem")).unwrap(),
+        key,
+    )
+    .unwrap();
+    let now = idp::clock::Clock::now(&idp::clock::SystemClock);
+    let params = CertificateRevocationListParams {
+        this_update: now - time::Duration::hours(1),
+        next_update: now + time::Duration::days(7),
+        crl_number: SerialNumber::from_slice(&[9]),
+        issuing_distribution_point: None,
+        revoked_certs: vec![],
+        key_identifier_method: KeyIdMethod::Sha256,
+    };
+    params
+        .signed_by(&issuer)
+        .unwrap()
+        .pem()
+        .unwrap()
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_crl_takes_effect_on_trust_reload_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let crl = dir.path().join("hsaid3.crl.pem");
+    std::fs::write(&crl, empty_hsaid3_crl()).unwrap();
+    let db = SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db.url, None);
+    let hsaid3 = config
+        .idp
+        .trust
+        .issuers
+        .iter_mut()
+        .find(|i| i.name == "hsaid3")
+        .unwrap();
+    hsaid3.crl_file = Some(crl.clone());
+    let idp = TestIdp::start(config).await.unwrap();
+
+    let before = curl_async(idp.mtls_url("/mtls/login"), Some("fredrik"), vec![]).await;
+    assert_eq!(
+        before.status, 303,
+        "not yet revoked in the CRL in use: {}",
+        before.body
+    );
+
+    std::fs::copy(repo_root().join("certs-dev/ca/hsaid3.crl.pem"), &crl).unwrap();
+    let cached = curl_async(idp.mtls_url("/mtls/login"), Some("fredrik"), vec![]).await;
+    assert_eq!(
+        cached.status, 303,
+        "the CRL is cached until its nextUpdate or a reload"
+    );
+
+    idp::app::reload_trust(&idp.state, None).unwrap();
+    let after = curl_async(idp.mtls_url("/mtls/login"), Some("fredrik"), vec![]).await;
+    assert_eq!(after.status, 403);
+    assert_eq!(after.header("x-idp-error").as_deref(), Some("CERT_REVOKED"));
+}
