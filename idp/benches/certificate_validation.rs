@@ -61,7 +61,9 @@ fn start_responder() -> (Responder, u16) {
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line.unwrap();
         if let Some(addr) = line.strip_prefix("ACCEPT ") {
-            let port = addr.rsplit(':').next().unwrap().trim().parse().unwrap();
+            // "ACCEPT [::]:46097 PID=5739"
+            let socket = addr.split_whitespace().next().unwrap();
+            let port = socket.rsplit(':').next().unwrap().parse().unwrap();
             return (responder, port);
         }
     }
