@@ -82,6 +82,15 @@ pub async fn build_state(
         store.clone(),
         Duration::from_secs(session.pending_login_ttl_seconds),
     );
+    let mobile = &config.idp.mobile;
+    let orders = crate::auth::mobile::OrderEngine::new(
+        store.clone(),
+        crate::auth::mobile::OrderSettings {
+            lifetime: Duration::from_secs(mobile.order_lifetime_seconds),
+            start_timeout: Duration::from_secs(mobile.app_start_timeout_seconds),
+            qr_max_age: Duration::from_secs(mobile.qr_max_age_seconds),
+        },
+    );
     let tickets = TypedStore::new(
         store.clone(),
         Namespace::OneTimeCode,
@@ -98,6 +107,7 @@ pub async fn build_state(
         sso_sessions,
         pending_logins,
         tickets,
+        orders,
     }))
 }
 

@@ -72,6 +72,10 @@ fn load(source: &ConfigSource) -> anyhow::Result<config::LoadedConfig> {
 fn check_config(source: &ConfigSource) -> ExitCode {
     match config::load(source) {
         Ok(loaded) => {
+            if let Err(e) = idp::auth::TrustStore::from_config(&loaded.idp.trust) {
+                eprintln!("1 configuration problem:\n  - {e}");
+                return ExitCode::FAILURE;
+            }
             let applications = loaded.tenants.applications().count();
             println!(
                 "configuration OK: {} tenants, {} applications",

@@ -1,9 +1,16 @@
 //! `sp-test`: the test service provider and relying party.
 //!
-//! A stub for now: the SAML SP, the OIDC RP, the reference phone app and the
-//! `verify` command arrive with their issues (see docs/ARCHITECTURE.md).
+//! `sp-test phone` plays the reference phone app (see [`sp_test::phone`]); the
+//! SAML SP, the OIDC RP and the `verify` command arrive with their issues (see
+//! docs/ARCHITECTURE.md).
 
-use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{ArgGroup, Parser, Subcommand};
+use serde::Serialize;
+use sp_test::phone::{Phone, PhoneCredential, PhoneError, Shown, Start};
 
 #[derive(Parser)]
 #[command(
@@ -11,10 +18,299 @@ use clap::Parser;
     version,
     about = "Test service provider for the regional IdP"
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    println!("sp-test: nothing to run yet; see docs/ARCHITECTURE.md");
-    Ok(())
+#[derive(Subcommand)]
+enum Command {
+    /// Play the phone app: claim a login order, show it, then approve (sign) or decline.
+    Phone(PhoneArgs),
+}
+
+#[derive(clap::Args)]
+#[command(
+    group(ArgGroup::new("start").required(true).args(["qr", "autostart_token"])),
+    group(ArgGroup::new("credential").args(["user", "cert", "p12"])),
+)]
+struct PhoneArgs {
+    /// The IdP's base URL.
+    #[arg(long, default_value = "https://localhost:8443")]
+    idp: String,
+    /// The scanned QR code content (app on another device).
+    #[arg(long)]
+    qr: Option<String>,
+    /// The autostart token from the link that opened the app (app on this device).
+    #[arg(long)]
+    autostart_token: Option<String>,
+    /// A certs-dev user: certs-dev/users/<USER>.chain.pem and <USER>.key.pem.
+    #[arg(long)]
+    user: Option<String>,
+    /// Certificate chain PEM, leaf first.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key PEM (PKCS#8, SEC1 or PKCS#1).
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// PKCS#12 file holding key and chain.
+    #[arg(long, requires = "password")]
+    p12: Option<PathBuf>,
+    /// Password of the PKCS#12 file.
+    #[arg(long, requires = "p12")]
+    password: Option<String>,
+    /// Decline instead of approving (the user pressed cancel); needs no credential.
+    #[arg(long)]
+    decline: bool,
+    /// CA certificate(s) to trust for the IdP's TLS [default: certs-dev/tls/tls-ca.pem if present].
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Print a machine-readable result on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The machine-readable result of `sp-test phone --json`.
+#[derive(Serialize, Default)]
+struct Report {
+    /// "complete", "declined" or "failed".
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<Shown>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature_algorithm: Option<&'static str>,
+    /// The step that failed: "setup", "claim", "complete" or "decline".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorReport>,
+}
+
+#[derive(Serialize)]
+struct ErrorReport {
+    /// "http", "refused", "protocol" or "local".
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    message: String,
+}
+
+impl ErrorReport {
+    fn from_phone(error: &PhoneError) -> Self {
+        match error {
+            PhoneError::Http(message) => Self::other("http", message.clone()),
+            PhoneError::Refused {
+                status,
+                code,
+                message,
+            } => Self {
+                kind: "refused",
+                status: Some(*status),
+                code: Some(code.clone()),
+                message: message.clone(),
+            },
+            PhoneError::Protocol(message) => Self::other("protocol", message.clone()),
+        }
+    }
+
+    fn other(kind: &'static str, message: String) -> Self {
+        Self {
+            kind,
+            status: None,
+            code: None,
+            message,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => {
+            println!("sp-test: only `sp-test phone` so far; see `sp-test --help` and docs/ARCHITECTURE.md");
+            ExitCode::SUCCESS
+        }
+        Some(Command::Phone(args)) => run_phone_command(&args),
+    }
+}
+
+fn run_phone_command(args: &PhoneArgs) -> ExitCode {
+    let report = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run_phone(args)),
+        Err(e) => failed(
+            "setup",
+            ErrorReport::other("local", format!("starting tokio: {e}")),
+        ),
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("sp-test phone: cannot print the result: {e}"),
+        }
+    } else if let (Some(step), Some(error)) = (report.step, &report.error) {
+        let detail = match (&error.status, &error.code) {
+            (Some(status), Some(code)) => {
+                format!("the IdP refused ({status} {code}): {}", error.message)
+            }
+            _ => format!("{} error: {}", error.kind, error.message),
+        };
+        eprintln!("sp-test phone: {step} failed: {detail}");
+    }
+    if report.outcome == "failed" {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn failed(step: &'static str, error: ErrorReport) -> Report {
+    Report {
+        outcome: "failed",
+        step: Some(step),
+        error: Some(error),
+        ..Report::default()
+    }
+}
+
+async fn run_phone(args: &PhoneArgs) -> Report {
+    let setup = (|| -> anyhow::Result<_> {
+        let credential = load_credential(args)?;
+        if credential.is_none() && !args.decline {
+            bail!("approving needs a credential: --user, --cert/--key or --p12/--password (or --decline)");
+        }
+        let phone = build_phone(args)?;
+        let start = match (&args.qr, &args.autostart_token) {
+            (Some(qr), _) => Start::Qr(qr.clone()),
+            (None, Some(token)) => Start::AutostartToken(token.clone()),
+            (None, None) => bail!("give --qr or --autostart-token"),
+        };
+        Ok((credential, phone, start))
+    })();
+    let (credential, phone, start) = match setup {
+        Ok(setup) => setup,
+        Err(e) => return failed("setup", ErrorReport::other("local", format!("{e:#}"))),
+    };
+    let say = |line: String| {
+        if !args.json {
+            println!("{line}");
+        }
+    };
+
+    let (shown, claim) = match phone.claim(&start).await {
+        Ok(claimed) => claimed,
+        Err(e) => return failed("claim", ErrorReport::from_phone(&e)),
+    };
+    say(format!(
+        "Order {} claimed. The phone shows:",
+        shown.order_ref
+    ));
+    say(format!("  {}", shown.text_sv));
+    say(format!("  {}", shown.text_en));
+    let mut report = Report {
+        order_ref: Some(shown.order_ref.clone()),
+        display: Some(shown),
+        ..Report::default()
+    };
+
+    match credential {
+        Some(credential) if !args.decline => {
+            let algorithm = credential.algorithm();
+            say(format!(
+                "Approving: signing the challenge ({algorithm}), sending a chain of {} certificate(s)",
+                credential.chain_der.len()
+            ));
+            report.signature_algorithm = Some(algorithm);
+            match phone.approve(&claim, &credential).await {
+                Ok(()) => {
+                    say("The IdP accepted the signature: login complete.".to_owned());
+                    report.outcome = "complete";
+                }
+                Err(e) => {
+                    report.outcome = "failed";
+                    report.step = Some("complete");
+                    report.error = Some(ErrorReport::from_phone(&e));
+                }
+            }
+        }
+        _ => {
+            say("Declining (the user pressed cancel)".to_owned());
+            match phone.decline(&claim).await {
+                Ok(()) => {
+                    say("The IdP recorded the decline: order failed with userCancel.".to_owned());
+                    report.outcome = "declined";
+                }
+                Err(e) => {
+                    report.outcome = "failed";
+                    report.step = Some("decline");
+                    report.error = Some(ErrorReport::from_phone(&e));
+                }
+            }
+        }
+    }
+    report
+}
+
+fn load_credential(args: &PhoneArgs) -> anyhow::Result<Option<PhoneCredential>> {
+    if let Some(user) = &args.user {
+        if user.is_empty()
+            || !user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!("--user {user:?}: expected a certs-dev user slug such as anna or anna-mobile");
+        }
+        let users = certs_dev_dir()
+            .ok_or_else(|| {
+                anyhow!("--user {user}: no certs-dev directory here or in the repository")
+            })?
+            .join("users");
+        let chain = users.join(format!("{user}.chain.pem"));
+        let key = users.join(format!("{user}.key.pem"));
+        return PhoneCredential::from_pem_files(&chain, &key)
+            .map(Some)
+            .with_context(|| format!("--user {user}"));
+    }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        return PhoneCredential::from_pem_files(cert, key).map(Some);
+    }
+    if let (Some(p12), Some(password)) = (&args.p12, &args.password) {
+        return PhoneCredential::from_pkcs12(p12, password).map(Some);
+    }
+    Ok(None)
+}
+
+fn build_phone(args: &PhoneArgs) -> anyhow::Result<Phone> {
+    let ca_path = match &args.ca_cert {
+        Some(path) => Some(path.clone()),
+        None => certs_dev_dir()
+            .map(|dir| dir.join("tls").join("tls-ca.pem"))
+            .filter(|path| path.is_file()),
+    };
+    let ca_pem = match &ca_path {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("reading CA certificate {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Phone::new(&args.idp, ca_pem.as_deref())
+}
+
+/// certs-dev in the working directory, else the repository's.
+fn certs_dev_dir() -> Option<PathBuf> {
+    let here = Path::new("certs-dev");
+    if here.is_dir() {
+        return Some(here.to_path_buf());
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("certs-dev");
+    repo.is_dir().then_some(repo)
 }

@@ -4,6 +4,7 @@
 mod certificate_login;
 mod certificate_validation;
 mod dev_pki;
+mod mobile_login;
 mod revocation;
 mod server;
 mod session_store;

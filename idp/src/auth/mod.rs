@@ -5,6 +5,7 @@
 pub mod error;
 pub mod identity;
 pub mod loa;
+pub mod mobile;
 pub mod proxy_header;
 pub mod revocation;
 pub mod trust;

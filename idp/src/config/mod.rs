@@ -35,6 +35,19 @@ pub struct IdpConfig {
     pub logging: LoggingConfig,
     pub trust: TrustConfig,
     pub mtls: MtlsConfig,
+    pub mobile: MobileConfig,
+}
+
+/// The mobile app login (QR code and autostart).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MobileConfig {
+    /// How long an order may take from start to completion.
+    pub order_lifetime_seconds: u64,
+    /// An order that no app has claimed within this time fails (`startFailed`).
+    pub app_start_timeout_seconds: u64,
+    /// The oldest QR code accepted, in seconds behind the one on screen.
+    pub qr_max_age_seconds: u64,
 }
 
 /// The certificate login listener and the trusted-proxy header.

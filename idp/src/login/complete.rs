@@ -9,7 +9,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::{LoginMethod, PendingLogin, PendingLogins, SsoSession, SsoSessions};
 use crate::audit::{AuditEvent, Outcome};
 use crate::auth::error::Explanation;
-use crate::auth::revocation::RevocationOutcome;
+use crate::auth::revocation::{RevocationError, RevocationOutcome};
 use crate::auth::{map_identity, CertError, CertificateValidator, IdentityError, LoginIdentity};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
@@ -18,6 +18,7 @@ use crate::storage::{insert_audit_event, Database};
 use crate::tenants::Tenants;
 
 /// What a login needs from the running IdP.
+#[derive(Clone)]
 pub struct LoginContext<'a> {
     pub validator: &'a CertificateValidator,
     pub directory: &'a dyn Directory,
@@ -89,8 +90,12 @@ impl LoginFailure {
     pub fn is_server_fault(&self) -> bool {
         matches!(
             self,
-            LoginFailure::Store(_) | LoginFailure::Identity(IdentityError::Directory(_))
-        ) || matches!(self, LoginFailure::Certificate(CertError::Revocation(e)) if e.code() == "CERT_REVOCATION_UNAVAILABLE")
+            LoginFailure::Store(_)
+                | LoginFailure::Identity(IdentityError::Directory(_))
+                | LoginFailure::Certificate(CertError::Revocation(
+                    RevocationError::Unavailable { .. }
+                ))
+        )
     }
 }
 

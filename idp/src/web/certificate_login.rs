@@ -69,10 +69,10 @@ pub async fn mtls_login_get(
             }
             Forwarded::Malformed => {
                 tracing::warn!(peer = %peer.ip(), "malformed client certificate header from a trusted proxy");
-                (
-                    LoginMethod::MtlsProxy,
-                    vec![rustls::pki_types::CertificateDer::from(Vec::new())],
-                )
+                // An undecodable certificate: the engine refuses it as CERT_MALFORMED
+                // (and the attempt is audited like any other).
+                let undecodable = rustls::pki_types::CertificateDer::from(Vec::new());
+                (LoginMethod::MtlsProxy, vec![undecodable])
             }
         },
     };

@@ -6,11 +6,12 @@ pub mod cookies;
 mod error;
 mod health;
 pub mod middleware;
+pub mod mobile;
 pub mod pages;
 
 pub use error::WebError;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ pub struct AppState {
     pub sso_sessions: SsoSessions,
     pub pending_logins: PendingLogins,
     pub tickets: TypedStore<certificate_login::Ticket>,
+    pub orders: crate::auth::mobile::OrderEngine,
 }
 
 /// Routes served on every listener.
@@ -69,7 +71,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/login/certificate/complete",
             get(certificate_login::login_certificate_complete_get),
         )
-        .route("/session", get(certificate_login::session_get));
+        .route("/session", get(certificate_login::session_get))
+        .route("/login/mobile/start", post(mobile::login_mobile_start_post))
+        .route("/login/mobile/qr", get(mobile::login_mobile_qr_get))
+        .route(
+            "/login/mobile/collect",
+            get(mobile::login_mobile_collect_get),
+        )
+        .route(
+            "/login/mobile/cancel",
+            post(mobile::login_mobile_cancel_post),
+        )
+        .route("/mobile/v1/claim", post(mobile::mobile_claim_post))
+        .route("/mobile/v1/complete", post(mobile::mobile_complete_post))
+        .route("/mobile/v1/decline", post(mobile::mobile_decline_post));
     with_middleware(routes, state)
 }
 

@@ -1,0 +1,491 @@
+//! The order engine on the session store. Keys in the `MobileOrder` namespace:
+//! `o:<orderRef>` the order; `qr:<qrStartToken>`, `auto:<autostartToken>`,
+//! `claim:<claimToken>` and `login:<pendingLoginId>` point to an orderRef.
+
+use aws_lc_rs::digest::{digest, SHA256};
+use base64::Engine as _;
+use rustls::pki_types::CertificateDer;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use super::order::{ClaimedVia, Collect, Hint, Order, OrderDisplay, OrderState, Status};
+use super::{qr, signature, MobileError};
+use crate::login::{complete_certificate_login, LoginContext, LoginMethod};
+use crate::session::{random_key, Namespace, SharedStore};
+
+#[derive(Debug, Clone, Copy)]
+pub struct OrderSettings {
+    /// How long an order may take from start to completion.
+    pub lifetime: Duration,
+    /// An order that no app has claimed within this time fails with `startFailed`.
+    pub start_timeout: Duration,
+    /// The oldest QR time accepted, relative to the order's age.
+    pub qr_max_age: Duration,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        Self {
+            lifetime: Duration::from_secs(180),
+            start_timeout: Duration::from_secs(30),
+            qr_max_age: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the browser side gets when it starts an order.
+#[derive(Debug, Clone)]
+pub struct StartedOrder {
+    pub order_ref: String,
+    pub autostart_token: String,
+}
+
+/// How the app found the order.
+#[derive(Debug, Clone)]
+pub enum ClaimStart {
+    Qr(String),
+    AutostartToken(String),
+}
+
+/// What the claiming app receives.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub order_ref: String,
+    pub claim_token: String,
+    pub challenge: String,
+    pub display: OrderDisplay,
+}
+
+#[derive(Clone)]
+pub struct OrderEngine {
+    store: SharedStore,
+    settings: OrderSettings,
+}
+
+fn millis(now: OffsetDateTime) -> i64 {
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn hash_hex(secret: &str) -> String {
+    hex::encode(digest(&SHA256, secret.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buffer = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buffer);
+    hex::encode(buffer)
+}
+
+impl OrderEngine {
+    pub fn new(store: SharedStore, settings: OrderSettings) -> Self {
+        Self { store, settings }
+    }
+
+    pub fn settings(&self) -> OrderSettings {
+        self.settings
+    }
+
+    /// Entries outlive the order a little, so that late polls learn that it expired.
+    fn ttl(&self) -> Duration {
+        self.settings.lifetime + Duration::from_secs(60)
+    }
+
+    async fn point(&self, key: String, order_ref: &str) -> Result<(), MobileError> {
+        Ok(self
+            .store
+            .put(
+                Namespace::MobileOrder,
+                &key,
+                order_ref.as_bytes(),
+                self.ttl(),
+            )
+            .await?)
+    }
+
+    async fn resolve(&self, key: String) -> Result<Option<String>, MobileError> {
+        let value = self.store.get(Namespace::MobileOrder, &key).await?;
+        Ok(value.and_then(|v| String::from_utf8(v).ok()))
+    }
+
+    pub async fn find(&self, order_ref: &str) -> Result<Option<Order>, MobileError> {
+        let Some(bytes) = self
+            .store
+            .get(Namespace::MobileOrder, &format!("o:{order_ref}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| MobileError::Store(crate::session::StoreError::Decode(e.to_string())))
+    }
+
+    /// Moves `order` to `state` if nobody changed it meanwhile; the new order on success.
+    async fn transition(
+        &self,
+        order: &Order,
+        state: OrderState,
+    ) -> Result<Option<Order>, MobileError> {
+        let mut next = order.clone();
+        next.state = state;
+        let encode = |o: &Order| {
+            serde_json::to_vec(o).map_err(|e| crate::session::StoreError::Decode(e.to_string()))
+        };
+        let swapped = self
+            .store
+            .replace_if(
+                Namespace::MobileOrder,
+                &format!("o:{}", order.order_ref),
+                &encode(order)?,
+                &encode(&next)?,
+                self.ttl(),
+            )
+            .await?;
+        Ok(swapped.then_some(next))
+    }
+
+    fn age(&self, order: &Order, now: OffsetDateTime) -> Duration {
+        let elapsed = millis(now).saturating_sub(order.started_at_ms);
+        Duration::from_millis(u64::try_from(elapsed).unwrap_or(0))
+    }
+
+    /// Applies the deadlines: no app within the start timeout → `startFailed`; not complete
+    /// within the lifetime → `expiredTransaction`. Returns the current order.
+    async fn with_deadlines(
+        &self,
+        order: Order,
+        now: OffsetDateTime,
+    ) -> Result<Order, MobileError> {
+        let age = self.age(&order, now);
+        let timeout = match &order.state {
+            OrderState::Outstanding if age > self.settings.start_timeout => Some(Hint::StartFailed),
+            OrderState::Outstanding | OrderState::Claimed { .. }
+                if age > self.settings.lifetime =>
+            {
+                Some(Hint::ExpiredTransaction)
+            }
+            _ => None,
+        };
+        match timeout {
+            Some(hint) => match self
+                .transition(&order, OrderState::Failed { hint, code: None })
+                .await?
+            {
+                Some(failed) => Ok(failed),
+                // Changed meanwhile: report what it is now.
+                None => self
+                    .find(&order.order_ref)
+                    .await?
+                    .ok_or(MobileError::OrderNotFound),
+            },
+            None => Ok(order),
+        }
+    }
+
+    /// Starts an order for a pending login; an earlier order of the same login is cancelled.
+    pub async fn start(
+        &self,
+        pending_login_id: &str,
+        display: OrderDisplay,
+        now: OffsetDateTime,
+    ) -> Result<StartedOrder, MobileError> {
+        if let Some(previous) = self.resolve(format!("login:{pending_login_id}")).await? {
+            self.cancel(&previous).await?;
+        }
+        let order = Order {
+            order_ref: random_key(),
+            pending_login_id: pending_login_id.to_owned(),
+            display,
+            qr_start_token: random_key(),
+            qr_start_secret: random_hex(32),
+            autostart_token: random_key(),
+            started_at_ms: millis(now),
+            state: OrderState::Outstanding,
+        };
+        let bytes = serde_json::to_vec(&order)
+            .map_err(|e| crate::session::StoreError::Decode(e.to_string()))?;
+        self.store
+            .put(
+                Namespace::MobileOrder,
+                &format!("o:{}", order.order_ref),
+                &bytes,
+                self.ttl(),
+            )
+            .await?;
+        self.point(format!("qr:{}", order.qr_start_token), &order.order_ref)
+            .await?;
+        self.point(format!("auto:{}", order.autostart_token), &order.order_ref)
+            .await?;
+        self.point(format!("login:{pending_login_id}"), &order.order_ref)
+            .await?;
+        Ok(StartedOrder {
+            order_ref: order.order_ref,
+            autostart_token: order.autostart_token,
+        })
+    }
+
+    /// The QR content to show now, while the order waits for an app.
+    pub async fn current_qr(
+        &self,
+        order_ref: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, MobileError> {
+        let order = self
+            .find(order_ref)
+            .await?
+            .ok_or(MobileError::OrderNotFound)?;
+        let order = self.with_deadlines(order, now).await?;
+        if order.state != OrderState::Outstanding {
+            return Ok(None);
+        }
+        Ok(qr::qr_content(
+            &order.qr_start_token,
+            &order.qr_start_secret,
+            self.age(&order, now).as_secs(),
+        ))
+    }
+
+    /// The browser's poll.
+    pub async fn collect(
+        &self,
+        order_ref: &str,
+        now: OffsetDateTime,
+    ) -> Result<Collect, MobileError> {
+        let order = self
+            .find(order_ref)
+            .await?
+            .ok_or(MobileError::OrderNotFound)?;
+        let order = self.with_deadlines(order, now).await?;
+        let (status, hint, code, session_id) = match order.state {
+            OrderState::Outstanding => (
+                Status::Pending,
+                Some(Hint::OutstandingTransaction),
+                None,
+                None,
+            ),
+            OrderState::Claimed { .. } => (Status::Pending, Some(Hint::UserSign), None, None),
+            OrderState::Complete { session_id, .. } => {
+                (Status::Complete, None, None, Some(session_id))
+            }
+            OrderState::Failed { hint, code } => (Status::Failed, Some(hint), code, None),
+        };
+        Ok(Collect {
+            status,
+            hint,
+            code,
+            session_id,
+            pending_login_id: order.pending_login_id,
+        })
+    }
+
+    /// Cancels an order that is not finished (the browser's cancel, or a newer start).
+    pub async fn cancel(&self, order_ref: &str) -> Result<(), MobileError> {
+        if let Some(order) = self.find(order_ref).await? {
+            if matches!(
+                order.state,
+                OrderState::Outstanding | OrderState::Claimed { .. }
+            ) {
+                self.transition(
+                    &order,
+                    OrderState::Failed {
+                        hint: Hint::Cancelled,
+                        code: None,
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The app claims the order with what it scanned or was handed.
+    pub async fn claim(
+        &self,
+        start: &ClaimStart,
+        now: OffsetDateTime,
+    ) -> Result<Claimed, MobileError> {
+        let (key, qr_parts) = match start {
+            ClaimStart::Qr(content) => {
+                let (token, time, code) = qr::parse(content).ok_or(MobileError::QrInvalid)?;
+                (format!("qr:{token}"), Some((time, code.to_owned())))
+            }
+            ClaimStart::AutostartToken(token) if !token.is_empty() && token.len() <= 128 => {
+                (format!("auto:{token}"), None)
+            }
+            ClaimStart::AutostartToken(_) => return Err(MobileError::OrderNotFound),
+        };
+        let order_ref = self.resolve(key).await?.ok_or(MobileError::OrderNotFound)?;
+        let order = self
+            .find(&order_ref)
+            .await?
+            .ok_or(MobileError::OrderNotFound)?;
+        let order = self.with_deadlines(order, now).await?;
+        let via = match &qr_parts {
+            Some((time, code)) => {
+                if !qr::is_authentic(&order.qr_start_secret, *time, code) {
+                    return Err(MobileError::QrInvalid);
+                }
+                let age = self.age(&order, now).as_secs();
+                if *time > age + 1 || age.saturating_sub(*time) > self.settings.qr_max_age.as_secs()
+                {
+                    return Err(MobileError::QrStale);
+                }
+                ClaimedVia::Qr
+            }
+            None => ClaimedVia::Autostart,
+        };
+        match &order.state {
+            OrderState::Outstanding => {}
+            OrderState::Claimed { .. } => {
+                // A second app on one order: someone else has the code. Stop the order.
+                self.transition(
+                    &order,
+                    OrderState::Failed {
+                        hint: Hint::Cancelled,
+                        code: Some("ORDER_ALREADY_CLAIMED".into()),
+                    },
+                )
+                .await?;
+                return Err(MobileError::AlreadyClaimed);
+            }
+            OrderState::Failed {
+                hint: Hint::StartFailed | Hint::ExpiredTransaction,
+                ..
+            } => return Err(MobileError::Expired),
+            _ => return Err(MobileError::NotActive),
+        }
+        let claim_token = random_key();
+        let challenge = {
+            use rand::RngCore;
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        };
+        let state = OrderState::Claimed {
+            via,
+            challenge: challenge.clone(),
+            claim_token_hash: hash_hex(&claim_token),
+        };
+        // Of concurrent claims, exactly one moves the order.
+        self.transition(&order, state)
+            .await?
+            .ok_or(MobileError::AlreadyClaimed)?;
+        self.point(format!("claim:{claim_token}"), &order.order_ref)
+            .await?;
+        Ok(Claimed {
+            order_ref: order.order_ref,
+            claim_token,
+            challenge,
+            display: order.display,
+        })
+    }
+
+    /// The order a claim token belongs to, with its challenge; only while claimed.
+    async fn claimed_order(
+        &self,
+        claim_token: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Order, ClaimedVia, String), MobileError> {
+        if claim_token.is_empty() || claim_token.len() > 128 {
+            return Err(MobileError::ClaimInvalid);
+        }
+        let order_ref = self
+            .resolve(format!("claim:{claim_token}"))
+            .await?
+            .ok_or(MobileError::ClaimInvalid)?;
+        let order = self
+            .find(&order_ref)
+            .await?
+            .ok_or(MobileError::ClaimInvalid)?;
+        let order = self.with_deadlines(order, now).await?;
+        match &order.state {
+            OrderState::Claimed {
+                via,
+                challenge,
+                claim_token_hash,
+            } if bool::from(
+                hash_hex(claim_token)
+                    .as_bytes()
+                    .ct_eq(claim_token_hash.as_bytes()),
+            ) =>
+            {
+                let (via, challenge) = (*via, challenge.clone());
+                Ok((order, via, challenge))
+            }
+            OrderState::Failed {
+                hint: Hint::ExpiredTransaction,
+                ..
+            } => Err(MobileError::Expired),
+            _ => Err(MobileError::NotActive),
+        }
+    }
+
+    /// The user declined in the app.
+    pub async fn decline(&self, claim_token: &str, now: OffsetDateTime) -> Result<(), MobileError> {
+        let (order, _, _) = self.claimed_order(claim_token, now).await?;
+        self.transition(
+            &order,
+            OrderState::Failed {
+                hint: Hint::UserCancel,
+                code: None,
+            },
+        )
+        .await?
+        .ok_or(MobileError::NotActive)?;
+        Ok(())
+    }
+
+    /// The app returns its signature over the challenge and its certificate chain; the
+    /// certificate goes through the certificate engine, identity mapping and session
+    /// creation like any certificate login.
+    pub async fn complete(
+        &self,
+        ctx: &LoginContext<'_>,
+        claim_token: &str,
+        signature_algorithm: &str,
+        signature: &[u8],
+        chain: &[CertificateDer<'_>],
+    ) -> Result<(), MobileError> {
+        let (order, via, challenge) = self.claimed_order(claim_token, ctx.now).await?;
+        let fail = |code: &str| OrderState::Failed {
+            hint: Hint::CertificateErr,
+            code: Some(code.to_owned()),
+        };
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&challenge)
+            .map_err(|_| MobileError::ClaimInvalid)?;
+        let leaf = chain.first().map(|c| c.as_ref()).unwrap_or_default();
+        if let Err(error) = signature::verify(leaf, signature_algorithm, &challenge, signature) {
+            self.transition(&order, fail(error.code())).await?;
+            return Err(error);
+        }
+        let method = match via {
+            ClaimedVia::Qr => LoginMethod::MobileQr,
+            ClaimedVia::Autostart => LoginMethod::MobileAutostart,
+        };
+        let ctx = LoginContext {
+            method,
+            ..ctx.clone()
+        };
+        match complete_certificate_login(&ctx, chain, Some(&order.pending_login_id)).await {
+            Ok(success) => {
+                self.transition(
+                    &order,
+                    OrderState::Complete {
+                        via,
+                        session_id: success.session.id,
+                    },
+                )
+                .await?
+                .ok_or(MobileError::NotActive)?;
+                Ok(())
+            }
+            Err(failure) => {
+                self.transition(&order, fail(failure.code())).await?;
+                Err(MobileError::Login(failure))
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The app's proof of possession: a signature over the exact challenge, verified with the
+//! public key of the certificate it presents (ECDSA P-256 or RSA PKCS#1 v1.5 / PSS, SHA-256).
+
+use aws_lc_rs::signature::{
+    UnparsedPublicKey, VerificationAlgorithm, ECDSA_P256_SHA256_ASN1, RSA_PKCS1_2048_8192_SHA256,
+    RSA_PSS_2048_8192_SHA256,
+};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::MobileError;
+
+fn algorithm(name: &str) -> Option<&'static dyn VerificationAlgorithm> {
+    match name {
+        "ecdsa-p256-sha256" => Some(&ECDSA_P256_SHA256_ASN1),
+        "rsa-pkcs1-sha256" => Some(&RSA_PKCS1_2048_8192_SHA256),
+        "rsa-pss-sha256" => Some(&RSA_PSS_2048_8192_SHA256),
+        _ => None,
+    }
+}
+
+pub fn verify(
+    leaf_der: &[u8],
+    algorithm_name: &str,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), MobileError> {
+    let algorithm = algorithm(algorithm_name).ok_or(MobileError::UnsupportedAlgorithm)?;
+    let (_, leaf) =
+        X509Certificate::from_der(leaf_der).map_err(|_| MobileError::SignatureInvalid)?;
+    let key = leaf.public_key().subject_public_key.data.as_ref();
+    UnparsedPublicKey::new(algorithm, key)
+        .verify(message, signature)
+        .map_err(|_| MobileError::SignatureInvalid)
+}

@@ -1,0 +1,346 @@
+//! Mobile app login over HTTP: the browser's side (start, QR, poll, cancel — bound to
+//! the browser that opened the pending login) and the app API under `/mobile/v1/`
+//! (claim, complete, decline; docs/mobile-api.md).
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use base64::Engine as _;
+use rustls::pki_types::CertificateDer;
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::middleware::RequestId;
+use super::{cookies, AppState};
+use crate::auth::mobile::{ClaimStart, MobileError, OrderDisplay, Status};
+use crate::login::{BindingSecret, LoginContext, LoginMethod, PendingLogin};
+
+const MAX_FIELD: usize = 256;
+const MAX_CHAIN: usize = 8;
+const MAX_CERT_BASE64: usize = 16 * 1024;
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+fn mobile_error(e: &MobileError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    error(status, e.code(), &e.to_string())
+}
+
+/// The pending login, if this browser opened it.
+async fn bound_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    login_id: &str,
+) -> Result<PendingLogin, Response> {
+    let expired = || {
+        error(
+            StatusCode::BAD_REQUEST,
+            "LOGIN_EXPIRED",
+            "the login has expired or belongs to another browser",
+        )
+    };
+    if login_id.len() > MAX_FIELD {
+        return Err(expired());
+    }
+    let login = match state.pending_logins.find(login_id).await {
+        Ok(Some(login)) => login,
+        Ok(None) => return Err(expired()),
+        Err(e) => return Err(mobile_error(&MobileError::Store(e))),
+    };
+    let secret = cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(BindingSecret);
+    if secret.is_some_and(|s| login.is_bound_to(&s)) {
+        Ok(login)
+    } else {
+        Err(expired())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StartBody {
+    login: String,
+}
+
+/// `POST /login/mobile/start` (JSON, so a cross-site form cannot trigger it).
+pub async fn login_mobile_start_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(body): Json<StartBody>,
+) -> Response {
+    let login = match bound_login(&state, &headers, &body.login).await {
+        Ok(login) => login,
+        Err(response) => return response,
+    };
+    let Some(tenant) = state.config.tenants.get(&login.tenant_id) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "LOGIN_EXPIRED",
+            "the application is no longer configured",
+        );
+    };
+    let Some(application) = tenant
+        .applications()
+        .find(|a| *a.id == login.application_id)
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "LOGIN_EXPIRED",
+            "the application is no longer configured",
+        );
+    };
+    let display = OrderDisplay {
+        application_sv: application.display_name.in_language("sv").to_owned(),
+        application_en: application.display_name.in_language("en").to_owned(),
+        organisation_sv: tenant.display_name.in_language("sv").to_owned(),
+        organisation_en: tenant.display_name.in_language("en").to_owned(),
+    };
+    match state
+        .orders
+        .start(&login.id, display, state.clock.now())
+        .await
+    {
+        Ok(started) => Json(json!({
+            "order_ref": started.order_ref,
+            "autostart_token": started.autostart_token,
+        }))
+        .into_response(),
+        Err(e) => mobile_error(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrderQuery {
+    order: String,
+}
+
+/// The order, if it belongs to a login this browser opened.
+async fn bound_order(
+    state: &AppState,
+    headers: &HeaderMap,
+    order_ref: &str,
+) -> Result<PendingLogin, Response> {
+    if order_ref.len() > MAX_FIELD {
+        return Err(mobile_error(&MobileError::OrderNotFound));
+    }
+    match state.orders.find(order_ref).await {
+        Ok(Some(order)) => bound_login(state, headers, &order.pending_login_id).await,
+        Ok(None) => Err(mobile_error(&MobileError::OrderNotFound)),
+        Err(e) => Err(mobile_error(&e)),
+    }
+}
+
+/// `GET /login/mobile/qr?order=`: the QR content for this second (null when the order no
+/// longer waits for an app).
+pub async fn login_mobile_qr_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<OrderQuery>,
+) -> Response {
+    if let Err(response) = bound_order(&state, &headers, &query.order).await {
+        return response;
+    }
+    match state
+        .orders
+        .current_qr(&query.order, state.clock.now())
+        .await
+    {
+        Ok(qr) => Json(json!({ "qr": qr })).into_response(),
+        Err(e) => mobile_error(&e),
+    }
+}
+
+/// `GET /login/mobile/collect?order=`: status and hint; when complete, the SSO cookie is
+/// set and `redirect` says where the login resumes.
+pub async fn login_mobile_collect_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<OrderQuery>,
+) -> Response {
+    let login = match bound_order(&state, &headers, &query.order).await {
+        Ok(login) => login,
+        Err(response) => return response,
+    };
+    let collect = match state.orders.collect(&query.order, state.clock.now()).await {
+        Ok(collect) => collect,
+        Err(e) => return mobile_error(&e),
+    };
+    let mut body = json!({
+        "status": collect.status,
+        "hint": collect.hint.map(|h| h.as_str()),
+        "code": collect.code,
+    });
+    let mut response_cookie = None;
+    if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
+        if login.authenticated_session.is_none() {
+            if let Err(e) = state
+                .pending_logins
+                .mark_authenticated(&login, session_id)
+                .await
+            {
+                return mobile_error(&MobileError::Store(e));
+            }
+        }
+        body["redirect"] = json!(login.resume_path);
+        response_cookie =
+            cookies::sso(session_id, state.config.idp.session.sso_session_ttl_seconds);
+    }
+    let mut response = Json(body).into_response();
+    if let Some(cookie) = response_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `POST /login/mobile/cancel`.
+pub async fn login_mobile_cancel_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(body): Json<OrderQuery>,
+) -> Response {
+    if let Err(response) = bound_order(&state, &headers, &body.order).await {
+        return response;
+    }
+    match state.orders.cancel(&body.order).await {
+        Ok(()) => Json(json!({ "status": "failed", "hint": "cancelled" })).into_response(),
+        Err(e) => mobile_error(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimBody {
+    qr: Option<String>,
+    autostart_token: Option<String>,
+}
+
+/// `POST /mobile/v1/claim`.
+pub async fn mobile_claim_post(
+    State(state): State<Arc<AppState>>,
+    Json(body): Json<ClaimBody>,
+) -> Response {
+    let start = match (body.qr, body.autostart_token) {
+        (Some(qr), None) if qr.len() <= MAX_FIELD => ClaimStart::Qr(qr),
+        (None, Some(token)) if token.len() <= MAX_FIELD => ClaimStart::AutostartToken(token),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "REQUEST_INVALID",
+                "give exactly one of qr and autostart_token",
+            )
+        }
+    };
+    match state.orders.claim(&start, state.clock.now()).await {
+        Ok(claimed) => Json(json!({
+            "order_ref": claimed.order_ref,
+            "claim_token": claimed.claim_token,
+            "challenge": claimed.challenge,
+            "display": {
+                "text_sv": claimed.display.text_sv(),
+                "text_en": claimed.display.text_en(),
+                "application": claimed.display.application_sv,
+                "organisation": claimed.display.organisation_sv,
+            },
+        }))
+        .into_response(),
+        Err(e) => mobile_error(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBody {
+    claim_token: String,
+    signature: String,
+    signature_algorithm: String,
+    certificate_chain: Vec<String>,
+}
+
+/// `POST /mobile/v1/complete`.
+pub async fn mobile_complete_post(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    Json(body): Json<CompleteBody>,
+) -> Response {
+    let invalid = || {
+        error(
+            StatusCode::BAD_REQUEST,
+            "REQUEST_INVALID",
+            "signature and certificate_chain must be base64",
+        )
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if body.certificate_chain.len() > MAX_CHAIN
+        || body
+            .certificate_chain
+            .iter()
+            .any(|c| c.len() > MAX_CERT_BASE64)
+        || body.signature.len() > MAX_CERT_BASE64
+    {
+        return invalid();
+    }
+    let Ok(signature) = b64.decode(&body.signature) else {
+        return invalid();
+    };
+    let Ok(chain) = body
+        .certificate_chain
+        .iter()
+        .map(|c| b64.decode(c).map(CertificateDer::from))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return invalid();
+    };
+    let validator = state.validator.load();
+    let ctx = LoginContext {
+        validator: &validator,
+        directory: state.directory.as_ref(),
+        tenants: &state.config.tenants,
+        sessions: &state.sso_sessions,
+        pending: &state.pending_logins,
+        db: &state.db,
+        metrics: &state.metrics,
+        now: state.clock.now(),
+        method: LoginMethod::MobileQr,
+        client_address: Some(peer.ip().to_string()),
+        request_id: Some(request_id),
+    };
+    match state
+        .orders
+        .complete(
+            &ctx,
+            &body.claim_token,
+            &body.signature_algorithm,
+            &signature,
+            &chain,
+        )
+        .await
+    {
+        Ok(()) => Json(json!({ "status": "complete" })).into_response(),
+        Err(e) => mobile_error(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineBody {
+    claim_token: String,
+}
+
+/// `POST /mobile/v1/decline`.
+pub async fn mobile_decline_post(
+    State(state): State<Arc<AppState>>,
+    Json(body): Json<DeclineBody>,
+) -> Response {
+    match state
+        .orders
+        .decline(&body.claim_token, state.clock.now())
+        .await
+    {
+        Ok(()) => Json(json!({ "status": "failed", "hint": "userCancel" })).into_response(),
+        Err(e) => mobile_error(&e),
+    }
+}

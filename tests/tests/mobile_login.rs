@@ -1,0 +1,524 @@
+//! Mobile app login end to end: a browser side (reqwest with the login's binding cookie)
+//! starts an order, reads the QR content or autostart token, the reference phone
+//! (`sp_test::phone`) claims and approves with a dev user's certificate, and the poll
+//! completes with an SSO session. On the memory store and on a real Redis. Timing rules
+//! (stale QR, start timeout, lifetime) are tested on the engine with a manual clock.
+
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use e2e::idp_server::shipped_config;
+use e2e::{https_client, repo_root, RedisServer, SqliteDatabase, TestIdp};
+use idp::auth::mobile::{
+    ClaimStart, Hint, MobileError, OrderDisplay, OrderEngine, OrderSettings, Status,
+};
+use idp::clock::ManualClock;
+use idp::session::{MemoryStore, RedisStore, SharedStore};
+use sp_test::phone::{Phone, PhoneCredential, PhoneError, Start};
+
+fn credential(user: &str) -> PhoneCredential {
+    let dir = repo_root().join("certs-dev/users");
+    PhoneCredential::from_pem_files(
+        &dir.join(format!("{user}.chain.pem")),
+        &dir.join(format!("{user}.key.pem")),
+    )
+    .unwrap()
+}
+
+/// The browser: an HTTPS client and the binding cookie of its pending login.
+struct Browser {
+    client: reqwest::Client,
+    cookie: String,
+    login: String,
+}
+
+impl Browser {
+    async fn open_login(idp: &TestIdp, tenant: &str, application: &str) -> Self {
+        let (login, secret) = idp
+            .state
+            .pending_logins
+            .create(
+                tenant.parse().unwrap(),
+                application.parse().unwrap(),
+                "/resume/after-mobile".into(),
+            )
+            .await
+            .unwrap();
+        Self {
+            client: https_client(),
+            cookie: format!("__Host-idp_login={}", secret.0),
+            login: login.id,
+        }
+    }
+
+    async fn post(&self, idp: &TestIdp, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(idp.url(path))
+            .header("cookie", &self.cookie)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn get(&self, idp: &TestIdp, path: &str) -> (u16, Value, Option<String>) {
+        let response = self
+            .client
+            .get(idp.url(path))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap(),
+            cookie,
+        )
+    }
+
+    async fn start(&self, idp: &TestIdp) -> (String, String) {
+        let (status, body) = self
+            .post(idp, "/login/mobile/start", json!({ "login": self.login }))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        (
+            body["order_ref"].as_str().unwrap().to_owned(),
+            body["autostart_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    async fn qr(&self, idp: &TestIdp, order: &str) -> String {
+        let (status, body, _) = self
+            .get(idp, &format!("/login/mobile/qr?order={order}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["qr"].as_str().unwrap().to_owned()
+    }
+
+    async fn collect(&self, idp: &TestIdp, order: &str) -> (Value, Option<String>) {
+        let (status, body, cookie) = self
+            .get(idp, &format!("/login/mobile/collect?order={order}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        (body, cookie)
+    }
+}
+
+fn phone(idp: &TestIdp) -> Phone {
+    Phone::with_client(&idp.url(""), https_client())
+}
+
+async fn completes_a_login_through_the_qr_code(idp: TestIdp) {
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, _) = browser.start(&idp).await;
+    let (pending, _) = browser.collect(&idp, &order).await;
+    assert_eq!(
+        (pending["status"].as_str(), pending["hint"].as_str()),
+        (Some("pending"), Some("outstandingTransaction"))
+    );
+
+    let qr = browser.qr(&idp, &order).await;
+    let (shown, claim) = phone(&idp).claim(&Start::Qr(qr)).await.unwrap();
+    assert_eq!(
+        shown.text_sv,
+        "Logga in i Journalen (test) hos Region Exempelland"
+    );
+    assert_eq!(
+        shown.text_en,
+        "Log in to Patient records (test) at Region Exempelland"
+    );
+    assert_eq!(browser.collect(&idp, &order).await.0["hint"], "userSign");
+
+    phone(&idp)
+        .approve(&claim, &credential("anna-mobile"))
+        .await
+        .unwrap();
+    let (done, cookie) = browser.collect(&idp, &order).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert_eq!(done["redirect"], "/resume/after-mobile");
+    let cookie = cookie.expect("the SSO cookie is set when the poll sees completion");
+    let session_id = cookie
+        .strip_prefix("__Host-idp_sso=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let session = idp
+        .state
+        .sso_sessions
+        .find(session_id)
+        .await
+        .unwrap()
+        .expect("an SSO session exists");
+    assert_eq!(session.employee_hsa_id.as_str(), "SE2321009991-anna01");
+    assert_eq!(session.method.as_str(), "mobile-qr");
+    let pending_login = idp
+        .state
+        .pending_logins
+        .find(&browser.login)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        pending_login.authenticated_session.as_deref(),
+        Some(session_id)
+    );
+}
+
+async fn completes_a_login_through_the_autostart_token(idp: TestIdp) {
+    let browser = Browser::open_login(&idp, "lillby", "hemtjanst").await;
+    let (order, autostart) = browser.start(&idp).await;
+    let (shown, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(autostart))
+        .await
+        .unwrap();
+    assert_eq!(shown.organisation, "Lillby kommun");
+    phone(&idp)
+        .approve(&claim, &credential("eva"))
+        .await
+        .unwrap();
+    let (done, cookie) = browser.collect(&idp, &order).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert!(cookie.is_some());
+    let events = idp::storage::find_recent_audit_events(&idp.state.db, 5)
+        .await
+        .unwrap();
+    assert_eq!(events[0].method.as_deref(), Some("mobile-autostart"));
+    assert_eq!(
+        events[0].employee_hsa_id.as_deref(),
+        Some("SE2120007774-eva05")
+    );
+}
+
+async fn memory_idp() -> (TestIdp, SqliteDatabase) {
+    let db = SqliteDatabase::create().unwrap();
+    (
+        TestIdp::start(shipped_config(&db.url, None)).await.unwrap(),
+        db,
+    )
+}
+
+async fn redis_idp() -> (TestIdp, SqliteDatabase, RedisServer) {
+    let redis = RedisServer::start().await.unwrap();
+    let db = SqliteDatabase::create().unwrap();
+    (
+        TestIdp::start(shipped_config(&db.url, Some(&redis.url())))
+            .await
+            .unwrap(),
+        db,
+        redis,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_login_on_the_memory_store() {
+    let (idp, _db) = memory_idp().await;
+    completes_a_login_through_the_qr_code(idp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_login_on_redis() {
+    let (idp, _db, _redis) = redis_idp().await;
+    completes_a_login_through_the_qr_code(idp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autostart_login_on_the_memory_store() {
+    let (idp, _db) = memory_idp().await;
+    completes_a_login_through_the_autostart_token(idp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autostart_login_on_redis() {
+    let (idp, _db, _redis) = redis_idp().await;
+    completes_a_login_through_the_autostart_token(idp).await;
+}
+
+fn refused_code(result: Result<impl std::fmt::Debug, PhoneError>) -> String {
+    match result {
+        Err(PhoneError::Refused { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_declines_in_the_app() {
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, autostart) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(autostart))
+        .await
+        .unwrap();
+    phone(&idp).decline(&claim).await.unwrap();
+    let (body, cookie) = browser.collect(&idp, &order).await;
+    assert_eq!(
+        (body["status"].as_str(), body["hint"].as_str()),
+        (Some("failed"), Some("userCancel"))
+    );
+    assert!(cookie.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_signature_fails_the_order() {
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, autostart) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(autostart))
+        .await
+        .unwrap();
+    let result = phone(&idp)
+        .approve_signing(&claim, &credential("anna-mobile"), b"not the challenge")
+        .await;
+    assert_eq!(refused_code(result), "SIGNATURE_INVALID");
+    let (body, _) = browser.collect(&idp, &order).await;
+    assert_eq!(
+        (body["status"].as_str(), body["hint"].as_str()),
+        (Some("failed"), Some("certificateErr"))
+    );
+    assert_eq!(body["code"], "SIGNATURE_INVALID");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_certificate_fails_the_order() {
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, autostart) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(autostart))
+        .await
+        .unwrap();
+    let result = phone(&idp).approve(&claim, &credential("fredrik")).await;
+    assert_eq!(refused_code(result), "CERT_REVOKED");
+    let (body, _) = browser.collect(&idp, &order).await;
+    assert_eq!(body["hint"], "certificateErr");
+    assert_eq!(body["code"], "CERT_REVOKED");
+    let events = idp::storage::find_recent_audit_events(&idp.state.db, 5)
+        .await
+        .unwrap();
+    assert_eq!(events[0].code.as_deref(), Some("CERT_REVOKED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_order_cannot_be_claimed_again() {
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (_, autostart) = browser.start(&idp).await;
+    let start = Start::AutostartToken(autostart);
+    let (_, claim) = phone(&idp).claim(&start).await.unwrap();
+    phone(&idp)
+        .approve(&claim, &credential("anna-mobile"))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused_code(phone(&idp).claim(&start).await),
+        "ORDER_NOT_ACTIVE"
+    );
+    assert_eq!(
+        refused_code(
+            phone(&idp)
+                .approve(&claim, &credential("anna-mobile"))
+                .await
+        ),
+        "ORDER_NOT_ACTIVE"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_browser_cannot_poll_or_start_the_login() {
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, _) = browser.start(&idp).await;
+    let stranger = Browser {
+        cookie: "__Host-idp_login=guess".into(),
+        ..Browser::open_login(&idp, "region", "journal").await
+    };
+    let (status, body, _) = stranger
+        .get(&idp, &format!("/login/mobile/collect?order={order}"))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("LOGIN_EXPIRED"))
+    );
+    let (status, _, _) = stranger
+        .get(&idp, &format!("/login/mobile/qr?order={order}"))
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_start_cancels_the_first_order() {
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (first, first_token) = browser.start(&idp).await;
+    let (_second, _) = browser.start(&idp).await;
+    let (body, _) = browser.collect(&idp, &first).await;
+    assert_eq!(
+        (body["status"].as_str(), body["hint"].as_str()),
+        (Some("failed"), Some("cancelled"))
+    );
+    assert_eq!(
+        refused_code(phone(&idp).claim(&Start::AutostartToken(first_token)).await),
+        "ORDER_NOT_ACTIVE"
+    );
+}
+
+// --- The engine's timing and race rules, with a manual clock, on both stores. ---
+
+fn display() -> OrderDisplay {
+    OrderDisplay {
+        application_sv: "Journalen".into(),
+        application_en: "Records".into(),
+        organisation_sv: "Region Exempelland".into(),
+        organisation_en: "Region Exempelland".into(),
+    }
+}
+
+async fn engine_on(store: SharedStore, clock: &ManualClock) -> (OrderEngine, String, String) {
+    let engine = OrderEngine::new(store, OrderSettings::default());
+    let started = engine
+        .start("login-1", display(), idp::clock::Clock::now(clock))
+        .await
+        .unwrap();
+    (engine, started.order_ref, started.autostart_token)
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(time::macros::datetime!(2026-11-22 07:00 UTC))
+}
+
+async fn stores() -> Vec<(&'static str, SharedStore, ManualClock, Option<RedisServer>)> {
+    let memory_clock = clock();
+    let redis = RedisServer::start().await.unwrap();
+    let redis_store = RedisStore::new(&redis.url(), "mobile", Duration::from_secs(2)).unwrap();
+    vec![
+        (
+            "memory",
+            Arc::new(MemoryStore::new(Arc::new(memory_clock.clone()))),
+            memory_clock,
+            None,
+        ),
+        ("redis", Arc::new(redis_store), clock(), Some(redis)),
+    ]
+}
+
+fn now(clock: &ManualClock) -> time::OffsetDateTime {
+    idp::clock::Clock::now(clock)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_qr_code_is_refused_and_a_fresh_one_accepted() {
+    for (name, store, clock, _redis) in stores().await {
+        let (engine, order, _) = engine_on(store, &clock).await;
+        let first_code = engine
+            .current_qr(&order, now(&clock))
+            .await
+            .unwrap()
+            .unwrap();
+        clock.advance(time::Duration::seconds(12));
+        let stale = engine
+            .claim(&ClaimStart::Qr(first_code), now(&clock))
+            .await
+            .unwrap_err();
+        assert!(matches!(stale, MobileError::QrStale), "{name}: {stale:?}");
+        let fresh = engine
+            .current_qr(&order, now(&clock))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(fresh.contains(".12."), "{name}: {fresh}");
+        engine
+            .claim(&ClaimStart::Qr(fresh.clone()), now(&clock))
+            .await
+            .unwrap();
+        // A forged auth code for the current second is refused too.
+        let forged = format!("{}0", &fresh[..fresh.len() - 1]);
+        assert!(
+            matches!(
+                engine.claim(&ClaimStart::Qr(forged), now(&clock)).await,
+                Err(MobileError::QrInvalid)
+            ),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_app_within_thirty_seconds_fails_with_start_failed() {
+    for (name, store, clock, _redis) in stores().await {
+        let (engine, order, token) = engine_on(store, &clock).await;
+        clock.advance(time::Duration::seconds(31));
+        let collect = engine.collect(&order, now(&clock)).await.unwrap();
+        assert_eq!(
+            (collect.status, collect.hint),
+            (Status::Failed, Some(Hint::StartFailed)),
+            "{name}"
+        );
+        let late = engine
+            .claim(&ClaimStart::AutostartToken(token), now(&clock))
+            .await
+            .unwrap_err();
+        assert!(matches!(late, MobileError::Expired), "{name}: {late:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_not_completed_within_its_lifetime_expires() {
+    for (name, store, clock, _redis) in stores().await {
+        let (engine, order, token) = engine_on(store, &clock).await;
+        clock.advance(time::Duration::seconds(10));
+        let claimed = engine
+            .claim(&ClaimStart::AutostartToken(token), now(&clock))
+            .await
+            .unwrap();
+        clock.advance(time::Duration::seconds(175));
+        let collect = engine.collect(&order, now(&clock)).await.unwrap();
+        assert_eq!(
+            (collect.status, collect.hint),
+            (Status::Failed, Some(Hint::ExpiredTransaction)),
+            "{name}"
+        );
+        let late = engine
+            .decline(&claimed.claim_token, now(&clock))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(late, MobileError::Expired | MobileError::NotActive),
+            "{name}: {late:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_concurrent_claims_exactly_one_wins() {
+    for (name, store, clock, _redis) in stores().await {
+        for round in 0..3 {
+            let (engine, _, token) = engine_on(store.clone(), &clock).await;
+            let barrier = Arc::new(tokio::sync::Barrier::new(2));
+            let tasks: Vec<_> = (0..2)
+                .map(|_| {
+                    let (engine, token, barrier, at) =
+                        (engine.clone(), token.clone(), barrier.clone(), now(&clock));
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        engine.claim(&ClaimStart::AutostartToken(token), at).await
+                    })
+                })
+                .collect();
+            let results = futures::future::join_all(tasks).await;
+            let wins = results
+                .iter()
+                .filter(|r| r.as_ref().unwrap().is_ok())
+                .count();
+            assert_eq!(wins, 1, "{name}, round {round}");
+        }
+    }
+}
