@@ -1,9 +1,11 @@
 //! The end-to-end suite: one test binary (one link step), one module per concern.
 //! Run it with `tests/run`, which starts PostgreSQL and installs what is missing.
 
+mod browser_login;
 mod certificate_login;
 mod certificate_validation;
 mod dev_pki;
+mod login_pages;
 mod mobile_login;
 mod revocation;
 mod server;

@@ -221,3 +221,76 @@ pub async fn stylesheet_get() -> Response {
     )
         .into_response()
 }
+
+#[derive(Debug, Deserialize)]
+pub struct LoginStartQuery {
+    /// `<tenant>/<application>`.
+    app: String,
+    lang: Option<String>,
+}
+
+/// `GET /login/start?app=<tenant>/<application>`: a login to an application started at
+/// the IdP (a portal link, or an admin checking that login works). Opens a pending login
+/// bound to this browser and shows the method choice; once logged in the browser lands
+/// on the session page (SAML/OIDC logins resume in their protocol instead).
+pub async fn login_start_get(
+    State(state): State<Arc<AppState>>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<LoginStartQuery>,
+) -> Response {
+    let language = pages::negotiate_language(query.lang.as_deref(), &headers);
+    let unknown = || {
+        let explanation = if language == "en" {
+            crate::auth::error::Explanation {
+                title: "Unknown application",
+                detail: "The link you followed does not name an application connected to this login service.",
+            }
+        } else {
+            crate::auth::error::Explanation {
+                title: "Okänd tjänst",
+                detail: "Länken du följde pekar inte på en tjänst som är ansluten till inloggningstjänsten.",
+            }
+        };
+        pages::error_page(
+            StatusCode::NOT_FOUND,
+            language,
+            explanation,
+            "APPLICATION_UNKNOWN",
+            Some(&request_id),
+        )
+    };
+    let Some((tenant_id, application_id)) = query.app.split_once('/') else {
+        return unknown();
+    };
+    let (Ok(tenant_id), Ok(application_id)) = (
+        tenant_id.parse::<crate::ids::TenantId>(),
+        application_id.parse::<crate::ids::ApplicationId>(),
+    ) else {
+        return unknown();
+    };
+    let exists = state
+        .config
+        .tenants
+        .get(&tenant_id)
+        .is_some_and(|t| t.applications().any(|a| *a.id == application_id));
+    if !exists {
+        return unknown();
+    }
+    let (login, secret) = match state
+        .pending_logins
+        .create(tenant_id, application_id, "/session".into())
+        .await
+    {
+        Ok(created) => created,
+        Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
+    };
+    let mut response = Redirect::to(&format!("/login?login={}", login.id)).into_response();
+    if let Some(cookie) = cookies::login_binding(
+        &secret.0,
+        state.config.idp.session.pending_login_ttl_seconds,
+    ) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}

@@ -3,7 +3,7 @@
 //! (claim, complete, decline; docs/mobile-api.md).
 
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
@@ -17,6 +17,7 @@ use super::middleware::RequestId;
 use super::{cookies, AppState};
 use crate::auth::mobile::{ClaimStart, MobileError, OrderDisplay, Status};
 use crate::login::{BindingSecret, LoginContext, LoginMethod, PendingLogin};
+use crate::session::StoreError;
 
 const MAX_FIELD: usize = 256;
 const MAX_CHAIN: usize = 8;
@@ -60,6 +61,21 @@ async fn bound_login(
     }
 }
 
+/// Where the user logs in (application and organisation, both languages), for the
+/// phone and the login pages; `None` when the application is no longer configured.
+pub(super) fn order_display(state: &AppState, login: &PendingLogin) -> Option<OrderDisplay> {
+    let tenant = state.config.tenants.get(&login.tenant_id)?;
+    let application = tenant
+        .applications()
+        .find(|a| *a.id == login.application_id)?;
+    Some(OrderDisplay {
+        application_sv: application.display_name.in_language("sv").to_owned(),
+        application_en: application.display_name.in_language("en").to_owned(),
+        organisation_sv: tenant.display_name.in_language("sv").to_owned(),
+        organisation_en: tenant.display_name.in_language("en").to_owned(),
+    })
+}
+
 #[derive(Debug, Deserialize)]
 pub struct StartBody {
     login: String,
@@ -75,28 +91,12 @@ pub async fn login_mobile_start_post(
         Ok(login) => login,
         Err(response) => return response,
     };
-    let Some(tenant) = state.config.tenants.get(&login.tenant_id) else {
+    let Some(display) = order_display(&state, &login) else {
         return error(
             StatusCode::BAD_REQUEST,
             "LOGIN_EXPIRED",
             "the application is no longer configured",
         );
-    };
-    let Some(application) = tenant
-        .applications()
-        .find(|a| *a.id == login.application_id)
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "LOGIN_EXPIRED",
-            "the application is no longer configured",
-        );
-    };
-    let display = OrderDisplay {
-        application_sv: application.display_name.in_language("sv").to_owned(),
-        application_en: application.display_name.in_language("en").to_owned(),
-        organisation_sv: tenant.display_name.in_language("sv").to_owned(),
-        organisation_en: tenant.display_name.in_language("en").to_owned(),
     };
     match state
         .orders
@@ -175,24 +175,37 @@ pub async fn login_mobile_collect_get(
     });
     let mut response_cookie = None;
     if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
-        if login.authenticated_session.is_none() {
-            if let Err(e) = state
-                .pending_logins
-                .mark_authenticated(&login, session_id)
-                .await
-            {
-                return mobile_error(&MobileError::Store(e));
-            }
+        match finish_order_login(&state, &login, session_id).await {
+            Ok(cookie) => response_cookie = cookie,
+            Err(e) => return mobile_error(&MobileError::Store(e)),
         }
         body["redirect"] = json!(login.resume_path);
-        response_cookie =
-            cookies::sso(session_id, state.config.idp.session.sso_session_ttl_seconds);
     }
     let mut response = Json(body).into_response();
     if let Some(cookie) = response_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
+}
+
+/// Once an order is complete: records its SSO session on the pending login (once) and
+/// returns the SSO cookie for the response that resumes the login (at
+/// `login.resume_path`). Shared by the JSON poll and the server-rendered waiting page.
+pub(super) async fn finish_order_login(
+    state: &AppState,
+    login: &PendingLogin,
+    session_id: &str,
+) -> Result<Option<HeaderValue>, StoreError> {
+    if login.authenticated_session.is_none() {
+        state
+            .pending_logins
+            .mark_authenticated(login, session_id)
+            .await?;
+    }
+    Ok(cookies::sso(
+        session_id,
+        state.config.idp.session.sso_session_ttl_seconds,
+    ))
 }
 
 /// `POST /login/mobile/cancel`.

@@ -5,6 +5,7 @@ pub mod certificate_login;
 pub mod cookies;
 mod error;
 mod health;
+pub mod login_pages;
 pub mod middleware;
 pub mod mobile;
 pub mod pages;
@@ -72,6 +73,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(certificate_login::login_certificate_complete_get),
         )
         .route("/session", get(certificate_login::session_get))
+        .route("/login/start", get(certificate_login::login_start_get))
+        .route("/static/login.js", get(login_pages::script_get))
+        .route("/login", get(login_pages::login_get))
+        .route("/login/mobile", get(login_pages::login_mobile_get))
+        .route(
+            "/login/mobile/qr.svg",
+            get(login_pages::login_mobile_qr_svg_get),
+        )
+        .route(
+            "/login/mobile/cancel-form",
+            post(login_pages::login_mobile_cancel_form_post),
+        )
         .route("/login/mobile/start", post(mobile::login_mobile_start_post))
         .route("/login/mobile/qr", get(mobile::login_mobile_qr_get))
         .route(

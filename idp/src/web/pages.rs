@@ -1,6 +1,7 @@
-//! Server-rendered pages: the error page and the session page, in Swedish (default) and
-//! English. Mobile first, one stylesheet (no inline styles or scripts: the CSP forbids
-//! them), language set on <html>, every control labelled.
+//! Server-rendered pages: the error page, the session page and the common frame of the
+//! login pages (`login_pages.rs`), in Swedish (default) and English. Mobile first, one
+//! stylesheet (no inline styles or scripts: the CSP forbids them), language set on
+//! <html>, every control labelled.
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -54,29 +55,54 @@ pub fn escape(text: &str) -> String {
 }
 
 fn layout(language: &str, title: &str, body: &str) -> String {
-    let (brand, switch_label, other, other_name) = if language == "en" {
+    let switch_href = format!("?lang={}", other_language(language));
+    page(language, title, body, &switch_href, None)
+}
+
+/// The language a page's switch link offers.
+pub fn other_language(language: &str) -> &'static str {
+    if language == "en" {
+        "sv"
+    } else {
+        "en"
+    }
+}
+
+/// A page in the common frame. `switch_href` is this page in the other language (so the
+/// switch keeps the page's own query); `script` a file under /static/ loaded deferred.
+pub fn page(
+    language: &str,
+    title: &str,
+    body: &str,
+    switch_href: &str,
+    script: Option<&str>,
+) -> String {
+    let (brand, switch_label, other_name) = if language == "en" {
         (
             "Regional login service",
             "Svenska",
-            "sv",
             "Byt språk till svenska",
         )
     } else {
         (
             "Regional inloggningstjänst",
             "English",
-            "en",
             "Change language to English",
         )
     };
+    let other = other_language(language);
+    let script = script
+        .map(|src| format!("<script src=\"{}\" defer></script>\n", escape(src)))
+        .unwrap_or_default();
     format!(
         "<!doctype html>\n<html lang=\"{language}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title} – {brand}</title>\n<link rel=\"stylesheet\" href=\"/static/idp.css\">\n</head>\n\
+         <title>{title} – {brand}</title>\n<link rel=\"stylesheet\" href=\"/static/idp.css\">\n{script}</head>\n\
          <body>\n<header><span class=\"where\">{brand}</span>\
-         <a class=\"lang\" href=\"?lang={other}\" lang=\"{other}\" aria-label=\"{other_name}\">{switch_label}</a></header>\n\
+         <a class=\"lang\" href=\"{switch_href}\" lang=\"{other}\" aria-label=\"{other_name}\">{switch_label}</a></header>\n\
          <main>\n{body}\n</main>\n</body>\n</html>\n",
         title = escape(title),
+        switch_href = escape(switch_href),
     )
 }
 

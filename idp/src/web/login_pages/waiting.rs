@@ -1,0 +1,317 @@
+//! The mobile waiting pages: `GET /login/mobile` (start an order, then show it), the QR
+//! code image and the cancel form for browsers without JavaScript.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use serde::Deserialize;
+use std::sync::Arc;
+
+use super::texts::{self, hint_message, messages_json};
+use super::{
+    bound_login, bound_order, failure_page, href, is_apple_mobile, store_failure, where_text,
+    BoundOrder, Device, Lang,
+};
+use crate::auth::mobile::{Hint, MobileError, Status};
+use crate::login::LoginFailure;
+use crate::web::middleware::RequestId;
+use crate::web::mobile::{finish_order_login, order_display};
+use crate::web::{pages, AppState};
+
+#[derive(Debug, Deserialize)]
+pub struct MobileQuery {
+    login: Option<String>,
+    order: Option<String>,
+    device: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /login/mobile?login=<id>&device=other|same` starts an order and redirects (303)
+/// to `GET /login/mobile?order=<ref>&device=…`, the waiting page, so that a reload shows
+/// the same order instead of starting another.
+pub async fn login_mobile_get(
+    State(state): State<Arc<AppState>>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<MobileQuery>,
+) -> Response {
+    let lang = Lang::new(query.lang.as_deref(), &headers);
+    let device = Device::parse(query.device.as_deref());
+    let result = match &query.order {
+        Some(order_ref) => waiting_page(&state, &headers, order_ref, device, lang).await,
+        None => start_order(&state, &headers, query.login.as_deref(), device, lang).await,
+    };
+    result.unwrap_or_else(|failure| failure_page(&failure, lang, &request_id))
+}
+
+fn waiting_href(order_ref: &str, device: Device, lang: Option<&str>) -> String {
+    href(
+        "/login/mobile",
+        &[("order", order_ref), ("device", device.as_str())],
+        lang,
+    )
+}
+
+async fn start_order(
+    state: &AppState,
+    headers: &HeaderMap,
+    login_id: Option<&str>,
+    device: Device,
+    lang: Lang,
+) -> Result<Response, LoginFailure> {
+    let login = bound_login(state, headers, login_id).await?;
+    let display = order_display(state, &login).ok_or(LoginFailure::LoginExpired)?;
+    let started = state
+        .orders
+        .start(&login.id, display, state.clock.now())
+        .await
+        .map_err(store_failure)?;
+    let location = waiting_href(&started.order_ref, device, lang.chosen);
+    Ok(Redirect::to(&location).into_response())
+}
+
+/// The order's status now; a completed order resumes the login (303 with the SSO cookie).
+async fn waiting_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    order_ref: &str,
+    device: Device,
+    lang: Lang,
+) -> Result<Response, LoginFailure> {
+    let order = bound_order(state, headers, order_ref).await?;
+    let now = state.clock.now();
+    let collect = state
+        .orders
+        .collect(order_ref, now)
+        .await
+        .map_err(store_failure)?;
+    if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
+        let cookie = finish_order_login(state, &order.login, session_id).await?;
+        let mut response = Redirect::to(&order.login.resume_path).into_response();
+        if let Some(cookie) = cookie {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        return Ok(response);
+    }
+    let qr = match (device, collect.hint) {
+        (Device::Other, Some(Hint::OutstandingTransaction)) => state
+            .orders
+            .current_qr(order_ref, now)
+            .await
+            .map_err(store_failure)?,
+        _ => None,
+    };
+    let view = WaitingView {
+        order: &order,
+        device,
+        lang,
+        is_pending: collect.status == Status::Pending,
+        message: hint_message(collect.hint, collect.code.as_deref(), device, lang),
+        qr: qr.as_deref(),
+        app_link: app_link(&order.autostart_token, is_apple_mobile(headers)),
+    };
+    let switch = waiting_href(order_ref, device, Some(lang.other()));
+    let title = lang.t(&texts::MOBILE_PAGE_TITLE);
+    let script = Some("/static/login.js");
+    let page = pages::page(lang.code, title, &view.render(), &switch, script);
+    Ok(Html(page).into_response())
+}
+
+/// The link that opens the app on this device. Android and desktop: the app's own scheme
+/// (`regionidp://`), which the app registers. iPhone/iPad: a universal link on the app's
+/// https domain, because Safari shows an error for a scheme no app claims, while a
+/// universal link opens the app directly (or the web page about the app when it is not
+/// installed). `redirect=null`: the app goes back to the previous app (the browser) by
+/// itself and this page, polling, continues the login (the BankID convention).
+fn app_link(autostart_token: &str, is_apple: bool) -> String {
+    let base = if is_apple {
+        "https://app.regionidp.example/"
+    } else {
+        "regionidp:///"
+    };
+    let pairs = [("autostarttoken", autostart_token), ("redirect", "null")];
+    href(base, &pairs, None)
+}
+
+struct WaitingView<'a> {
+    order: &'a BoundOrder,
+    device: Device,
+    lang: Lang,
+    is_pending: bool,
+    message: String,
+    qr: Option<&'a str>,
+    app_link: String,
+}
+
+/// ` hidden` unless `shown` (the `hidden` attribute: the CSP forbids style attributes).
+fn hidden_unless(shown: bool) -> &'static str {
+    if shown {
+        ""
+    } else {
+        " hidden"
+    }
+}
+
+impl WaitingView<'_> {
+    fn render(&self) -> String {
+        let (lang, device) = (self.lang, self.device);
+        let (heading, method) = match device {
+            Device::Other => (&texts::QR_TITLE, self.qr_block()),
+            Device::Same => (&texts::APP_TITLE, self.app_block()),
+        };
+        let login_id = self.order.login.id.as_str();
+        let retry = href(
+            "/login/mobile",
+            &[("login", login_id), ("device", device.as_str())],
+            lang.chosen,
+        );
+        let choice = href("/login", &[("login", login_id)], lang.chosen);
+        format!(
+            "<div class=\"card\" id=\"mobile-login\" data-order=\"{order}\" \
+             data-messages=\"{messages}\">\n<h1>{where_}</h1>\n<h2>{heading}</h2>\n{method}\n\
+             <p id=\"login-status\" class=\"status {state}\" role=\"status\" aria-live=\"polite\">\
+             {message}</p>\n<noscript><p class=\"noscript\">{noscript} \
+             <a href=\"{refresh}\">{refresh_label}</a></p></noscript>\n\
+             <div class=\"actions\">\n{cancel}\n<a id=\"retry\" class=\"button\" href=\"{retry}\"\
+             {failed_only}>{retry_label}</a>\n</div>\n\
+             <p class=\"other-method\"><a href=\"{choice}\">{choice_label}</a></p>\n</div>",
+            order = pages::escape(&self.order.order_ref),
+            messages = pages::escape(&messages_json(device, lang)),
+            where_ = pages::escape(&where_text(&self.order.display, lang)),
+            heading = lang.t(heading),
+            state = if self.is_pending { "pending" } else { "failed" },
+            message = pages::escape(&self.message),
+            noscript = lang.t(&texts::NOSCRIPT),
+            refresh = pages::escape(&waiting_href(&self.order.order_ref, device, lang.chosen)),
+            refresh_label = lang.t(&texts::REFRESH),
+            cancel = self.cancel_form(),
+            retry = pages::escape(&retry),
+            failed_only = hidden_unless(!self.is_pending),
+            retry_label = lang.t(&texts::RETRY),
+            choice = pages::escape(&choice),
+            choice_label = lang.t(&texts::OTHER_METHOD),
+        )
+    }
+
+    /// A plain form post; `login.js` turns it into `POST /login/mobile/cancel`.
+    fn cancel_form(&self) -> String {
+        let lang_input = self
+            .lang
+            .chosen
+            .map(|l| format!("<input type=\"hidden\" name=\"lang\" value=\"{l}\">"))
+            .unwrap_or_default();
+        format!(
+            "<form id=\"cancel-form\" class=\"while-pending\" method=\"post\" \
+             action=\"/login/mobile/cancel-form\"{hidden}>\
+             <input type=\"hidden\" name=\"order\" value=\"{order}\">\
+             <input type=\"hidden\" name=\"device\" value=\"{device}\">{lang_input}\
+             <button type=\"submit\" class=\"button secondary\">{cancel}</button></form>",
+            hidden = hidden_unless(self.is_pending),
+            order = pages::escape(&self.order.order_ref),
+            device = self.device.as_str(),
+            cancel = self.lang.t(&texts::CANCEL),
+        )
+    }
+
+    fn qr_block(&self) -> String {
+        let steps = self.lang.t(&texts::QR_STEPS);
+        let Some(qr) = self.qr else {
+            return steps.to_owned();
+        };
+        let src = href(
+            "/login/mobile/qr.svg",
+            &[("order", &self.order.order_ref), ("t", "0")],
+            None,
+        );
+        format!(
+            "{steps}\n<div class=\"qr while-pending\" id=\"qr-box\"><img id=\"qr\" src=\"{src}\" \
+             data-qr=\"{qr}\" alt=\"{alt}\" width=\"240\" height=\"240\"></div>",
+            src = pages::escape(&src),
+            qr = pages::escape(qr),
+            alt = self.lang.t(&texts::QR_ALT),
+        )
+    }
+
+    fn app_block(&self) -> String {
+        format!(
+            "<p class=\"while-pending\"{hidden}><a id=\"open-app\" class=\"button big\" \
+             href=\"{link}\">{open}</a></p>\n<p class=\"hint\">{after}</p>",
+            hidden = hidden_unless(self.is_pending),
+            link = pages::escape(&self.app_link),
+            open = self.lang.t(&texts::OPEN_APP),
+            after = self.lang.t(&texts::AFTER_APP),
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QrQuery {
+    order: String,
+}
+
+/// `GET /login/mobile/qr.svg?order=`: the QR code for this second. 404 for an order this
+/// browser does not hold, 410 once the order no longer waits for an app.
+pub async fn login_mobile_qr_svg_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<QrQuery>,
+) -> Response {
+    match bound_order(&state, &headers, &query.order).await {
+        Ok(_) => {}
+        Err(LoginFailure::Store(_)) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+    }
+    let now = state.clock.now();
+    let content = match state.orders.current_qr(&query.order, now).await {
+        Ok(Some(content)) => content,
+        Ok(None) => return StatusCode::GONE.into_response(),
+        Err(MobileError::Store(_)) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match qrcode::QrCode::new(content.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(240, 240)
+                .build();
+            ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the QR content does not fit a QR code");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CancelForm {
+    order: String,
+    device: Option<String>,
+    lang: Option<String>,
+}
+
+/// `POST /login/mobile/cancel-form`: the cancel button without JavaScript; back to the
+/// waiting page, which then shows the order cancelled. A cross-site post carries no
+/// binding cookie (SameSite=Lax), so only this browser can cancel its order.
+pub async fn login_mobile_cancel_form_post(
+    State(state): State<Arc<AppState>>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    Form(form): Form<CancelForm>,
+) -> Response {
+    let lang = Lang::new(form.lang.as_deref(), &headers);
+    let device = Device::parse(form.device.as_deref());
+    let cancelled = match bound_order(&state, &headers, &form.order).await {
+        Ok(order) => state
+            .orders
+            .cancel(&order.order_ref)
+            .await
+            .map_err(store_failure),
+        Err(failure) => Err(failure),
+    };
+    match cancelled {
+        Ok(()) => Redirect::to(&waiting_href(&form.order, device, lang.chosen)).into_response(),
+        Err(failure) => failure_page(&failure, lang, &request_id),
+    }
+}
