@@ -19,7 +19,7 @@ use std::time::Duration;
 use idp::auth::mobile::{ClaimStart, OrderDisplay, Status};
 use idp::clock::{Clock, SystemClock};
 use idp::config::{ConfigSource, EnvOverrides};
-use idp::login::{LoginContext, LoginMethod};
+use idp::login::LoginMethod;
 
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -31,13 +31,21 @@ fn bench(c: &mut Criterion) {
         ..EnvOverrides::default()
     };
     let config = idp::config::load(&ConfigSource { file: None, env }).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let state = rt.block_on(idp::app::build_state(config, Arc::new(SystemClock))).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = rt
+        .block_on(idp::app::build_state(config, Arc::new(SystemClock)))
+        .unwrap();
 
     let users = root.join("certs-dev/users");
     let key_pem = std::fs::read(users.join("anna-mobile.key.pem")).unwrap();
-    let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice()).unwrap().unwrap();
-    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, key_der.secret_der()).unwrap();
+    let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .unwrap()
+        .unwrap();
+    let key =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, key_der.secret_der()).unwrap();
     let chain = idp::server::load_certificates(&users.join("anna-mobile.chain.pem")).unwrap();
     let rng = SystemRandom::new();
     let display = OrderDisplay {
@@ -51,40 +59,51 @@ fn bench(c: &mut Criterion) {
         let now = SystemClock.now();
         let (login, _) = state
             .pending_logins
-            .create("region".parse().unwrap(), "journal".parse().unwrap(), "/session".into())
+            .create(
+                "region".parse().unwrap(),
+                "journal".parse().unwrap(),
+                "/session".into(),
+            )
             .await
             .unwrap();
-        let started = state.orders.start(&login.id, display.clone(), now).await.unwrap();
-        let qr = state.orders.current_qr(&started.order_ref, now).await.unwrap().unwrap();
+        let started = state
+            .orders
+            .start(&login.id, display.clone(), now)
+            .await
+            .unwrap();
+        let qr = state
+            .orders
+            .current_qr(&started.order_ref, now)
+            .await
+            .unwrap()
+            .unwrap();
         let claimed = state.orders.claim(&ClaimStart::Qr(qr), now).await.unwrap();
-        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&claimed.challenge).unwrap();
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&claimed.challenge)
+            .unwrap();
         let signature = key.sign(&rng, &challenge).unwrap();
         let validator = state.validator.load();
-        let ctx = LoginContext {
-            validator: &validator,
-            directory: state.directory.as_ref(),
-            tenants: &state.config.tenants,
-            sessions: &state.sso_sessions,
-            pending: &state.pending_logins,
-            db: &state.db,
-            metrics: &state.metrics,
-            now,
-            method: LoginMethod::MobileQr,
-            client_address: None,
-            request_id: None,
-        };
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let ctx = state.login_context(&validator, LoginMethod::MobileQr, peer, None);
         state
             .orders
-            .complete(&ctx, &claimed.claim_token, "ecdsa-p256-sha256", signature.as_ref(), &chain)
+            .complete(
+                &ctx,
+                &claimed.claim_token,
+                "ecdsa-p256-sha256",
+                signature.as_ref(),
+                &chain,
+            )
             .await
             .unwrap();
         let collect = state.orders.collect(&started.order_ref, now).await.unwrap();
         assert_eq!(collect.status, Status::Complete);
     };
 
-    c.bench_function("mobile order: start + claim + sign + complete + collect", |b| {
-        b.to_async(&rt).iter(one_login)
-    });
+    c.bench_function(
+        "mobile order: start + claim + sign + complete + collect",
+        |b| b.to_async(&rt).iter(one_login),
+    );
 }
 
 criterion_group! {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod der;
 pub mod devpki;
 pub mod directory;
 pub mod ids;

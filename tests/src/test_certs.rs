@@ -10,6 +10,7 @@
 //! rcgen builds everything it can; the SHA-1 signature and the RSA-1024 key come from the
 //! `openssl` command line, working in a temporary directory.
 
+use idp::der::{authority_info_access_ocsp, certificate_policies, oid_arcs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,9 +45,6 @@ const DEFAULT_ORGANISATION: &str = ANNA_ORGANISATION;
 const OID_SERIAL_NUMBER: &[u64] = &[2, 5, 4, 5];
 const OID_GIVEN_NAME: &[u64] = &[2, 5, 4, 42];
 const OID_SURNAME: &[u64] = &[2, 5, 4, 4];
-const OID_CERTIFICATE_POLICIES: &[u64] = &[2, 5, 29, 32];
-const OID_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
-const OID_ACCESS_METHOD_OCSP: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1];
 
 /// A certificate chain (DER, leaf first) and the leaf's private key (PKCS#8 PEM).
 #[derive(Clone, Debug)]
@@ -295,7 +293,7 @@ impl LeafSpec {
         params
             .custom_extensions
             .push(CustomExtension::from_oid_content(
-                OID_AUTHORITY_INFO_ACCESS,
+                idp::der::AUTHORITY_INFO_ACCESS,
                 authority_info_access_ocsp(&self.ocsp_url),
             ));
         params.use_authority_key_identifier_extension = true;
@@ -826,68 +824,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn policies_extension(policies: &[Vec<u64>]) -> CustomExtension {
-    let infos: Vec<u8> = policies
-        .iter()
-        .flat_map(|oid| tlv(TAG_SEQUENCE, &object_identifier(oid)))
-        .collect();
-    CustomExtension::from_oid_content(OID_CERTIFICATE_POLICIES, tlv(TAG_SEQUENCE, &infos))
-}
-
-const TAG_OID: u8 = 0x06;
-const TAG_SEQUENCE: u8 = 0x30;
-/// GeneralName uniformResourceIdentifier: [6] IMPLICIT IA5String.
-const TAG_GENERAL_NAME_URI: u8 = 0x86;
-
-/// `AuthorityInfoAccessSyntax` with a single OCSP AccessDescription.
-fn authority_info_access_ocsp(url: &str) -> Vec<u8> {
-    let mut description = object_identifier(OID_ACCESS_METHOD_OCSP);
-    description.extend(tlv(TAG_GENERAL_NAME_URI, url.as_bytes()));
-    tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &description))
+    let oids: Vec<&[u64]> = policies.iter().map(Vec::as_slice).collect();
+    CustomExtension::from_oid_content(idp::der::CERTIFICATE_POLICIES, certificate_policies(&oids))
 }
 
 fn parse_oid(dotted: &str) -> Vec<u64> {
-    dotted
-        .split('.')
-        .map(|arc| {
-            arc.parse()
-                .unwrap_or_else(|e| panic!("bad OID {dotted:?}: {e}"))
-        })
-        .collect()
-}
-
-/// An OBJECT IDENTIFIER: the first two arcs combined, every sub-identifier base 128.
-fn object_identifier(arcs: &[u64]) -> Vec<u8> {
-    let first = arcs.first().copied().unwrap_or(0) * 40 + arcs.get(1).copied().unwrap_or(0);
-    let mut content = Vec::new();
-    for arc in std::iter::once(first).chain(arcs.iter().skip(2).copied()) {
-        let mut groups = vec![(arc & 0x7f) as u8];
-        let mut rest = arc >> 7;
-        while rest > 0 {
-            groups.push((rest & 0x7f) as u8 | 0x80);
-            rest >>= 7;
-        }
-        content.extend(groups.iter().rev());
-    }
-    tlv(TAG_OID, &content)
-}
-
-/// Tag, definite length, content.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
+    oid_arcs(dotted).unwrap_or_else(|| panic!("bad OID {dotted:?}"))
 }
 
 /// Runs the openssl CLI; panics with its output when it fails.

@@ -57,28 +57,7 @@ fn subject_der(der: &[u8], path: &Path) -> Result<Vec<u8>, TrustError> {
 
 /// The DER content bytes of a dotted OID.
 pub fn oid_bytes(dotted: &str) -> Option<Vec<u8>> {
-    let arcs: Vec<u64> = dotted
-        .split('.')
-        .map(|a| a.parse().ok())
-        .collect::<Option<_>>()?;
-    let (first, second, rest) = match arcs.as_slice() {
-        [first, second, rest @ ..] if *first <= 2 && (*first == 2 || *second < 40) => {
-            (*first, *second, rest)
-        }
-        _ => return None,
-    };
-    let mut out = Vec::new();
-    for arc in std::iter::once(first * 40 + second).chain(rest.iter().copied()) {
-        let mut chunk = vec![(arc & 0x7f) as u8];
-        let mut value = arc >> 7;
-        while value > 0 {
-            chunk.push(((value & 0x7f) as u8) | 0x80);
-            value >>= 7;
-        }
-        chunk.reverse();
-        out.extend(chunk);
-    }
-    Some(out)
+    crate::der::oid_arcs(dotted).map(|arcs| crate::der::oid_content(&arcs))
 }
 
 impl TrustStore {

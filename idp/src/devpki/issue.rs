@@ -10,7 +10,7 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-use super::der;
+use crate::der;
 use super::hierarchy::{CaSlug, CertStatus, DevUser, ROOT_CA_NAME, TLS_CA_NAME, USERS};
 use super::names::{distinguished_name, oneline, org_subject, user_subject};
 use super::DevPkiError;

@@ -5,7 +5,6 @@
 //! [`generate`] builds the whole PKI in memory, writes it into a staging directory next to
 //! `out_dir`, and only then swaps it into place, so a failure leaves the old PKI intact.
 
-mod der;
 mod hierarchy;
 mod issue;
 mod manifest;

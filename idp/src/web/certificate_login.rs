@@ -18,9 +18,7 @@ use std::sync::Arc;
 use super::middleware::RequestId;
 use super::{cookies, pages, AppState};
 use crate::auth::proxy_header::{forwarded_chain, Forwarded};
-use crate::login::{
-    complete_certificate_login, BindingSecret, LoginContext, LoginFailure, LoginMethod,
-};
+use crate::login::{complete_certificate_login, BindingSecret, LoginFailure, LoginMethod};
 use crate::server::PeerCertificates;
 
 /// The hop from the mTLS host to the main host.
@@ -77,19 +75,7 @@ pub async fn mtls_login_get(
         },
     };
     let validator = state.validator.load();
-    let ctx = LoginContext {
-        validator: &validator,
-        directory: state.directory.as_ref(),
-        tenants: &state.config.tenants,
-        sessions: &state.sso_sessions,
-        pending: &state.pending_logins,
-        db: &state.db,
-        metrics: &state.metrics,
-        now: state.clock.now(),
-        method,
-        client_address: Some(peer.ip().to_string()),
-        request_id: Some(request_id.clone()),
-    };
+    let ctx = state.login_context(&validator, method, peer, Some(request_id.clone()));
     match complete_certificate_login(&ctx, &chain, pending).await {
         Ok(success) => {
             let ticket_id = crate::session::random_key();

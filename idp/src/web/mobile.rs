@@ -16,7 +16,7 @@ use std::sync::Arc;
 use super::middleware::RequestId;
 use super::{cookies, AppState};
 use crate::auth::mobile::{ClaimStart, MobileError, OrderDisplay, Status};
-use crate::login::{BindingSecret, LoginContext, LoginMethod, PendingLogin};
+use crate::login::{BindingSecret, LoginMethod, PendingLogin};
 use crate::session::StoreError;
 
 const MAX_FIELD: usize = 256;
@@ -308,19 +308,7 @@ pub async fn mobile_complete_post(
         return invalid();
     };
     let validator = state.validator.load();
-    let ctx = LoginContext {
-        validator: &validator,
-        directory: state.directory.as_ref(),
-        tenants: &state.config.tenants,
-        sessions: &state.sso_sessions,
-        pending: &state.pending_logins,
-        db: &state.db,
-        metrics: &state.metrics,
-        now: state.clock.now(),
-        method: LoginMethod::MobileQr,
-        client_address: Some(peer.ip().to_string()),
-        request_id: Some(request_id),
-    };
+    let ctx = state.login_context(&validator, LoginMethod::MobileQr, peer, Some(request_id));
     match state
         .orders
         .complete(

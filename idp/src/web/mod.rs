@@ -43,6 +43,31 @@ pub struct AppState {
     pub orders: crate::auth::mobile::OrderEngine,
 }
 
+impl AppState {
+    /// What a login needs, for a request from `peer` handled now.
+    pub fn login_context<'a>(
+        &'a self,
+        validator: &'a CertificateValidator,
+        method: crate::login::LoginMethod,
+        peer: std::net::SocketAddr,
+        request_id: Option<String>,
+    ) -> crate::login::LoginContext<'a> {
+        crate::login::LoginContext {
+            validator,
+            directory: self.directory.as_ref(),
+            tenants: &self.config.tenants,
+            sessions: &self.sso_sessions,
+            pending: &self.pending_logins,
+            db: &self.db,
+            metrics: &self.metrics,
+            now: self.clock.now(),
+            method,
+            client_address: Some(peer.ip().to_string()),
+            request_id,
+        }
+    }
+}
+
 /// Routes served on every listener.
 fn common_routes() -> Router<Arc<AppState>> {
     Router::new()

@@ -13,7 +13,8 @@ use x509_parser::oid_registry::{
 use x509_parser::parse_x509_crl;
 
 use super::{at, generated, parse, pem_der, NOW};
-use crate::devpki::{der, CaSlug, CertStatus, USERS};
+use crate::der;
+use crate::devpki::{CaSlug, CertStatus, USERS};
 
 fn attr(cert: &X509Certificate<'_>, oid: &Oid<'static>) -> String {
     cert.subject()
