@@ -435,3 +435,45 @@ async fn a_new_crl_takes_effect_on_trust_reload_without_a_restart() {
     assert_eq!(after.status, 403);
     assert_eq!(after.header("x-idp-error").as_deref(), Some("CERT_REVOKED"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fail_open_decision_is_logged_counted_and_audited() {
+    let db = SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db.url, None);
+    let hsaid3 = config
+        .idp
+        .trust
+        .issuers
+        .iter_mut()
+        .find(|i| i.name == "hsaid3")
+        .unwrap();
+    hsaid3.use_ocsp = true;
+    hsaid3.ocsp_url = Some(e2e::revocation_peers::dead_url("/"));
+    hsaid3.crl_file = None;
+    hsaid3.crl_url = Some(e2e::revocation_peers::dead_url("/hsaid3.crl"));
+    hsaid3.revocation = idp::auth::revocation::FailPolicy::FailOpen;
+    let idp = TestIdp::start(config).await.unwrap();
+
+    let response = curl_async(idp.mtls_url("/mtls/login"), Some("anna"), vec![]).await;
+    assert_eq!(
+        response.status, 303,
+        "fail-open lets the login through: {}",
+        response.body
+    );
+    let metrics = idp.state.metrics.render();
+    assert!(
+        metrics.contains("idp_events_total{event=\"revocation_fail_open\"} 1"),
+        "{metrics}"
+    );
+    let events = find_recent_audit_events(&idp.state.db, 10).await.unwrap();
+    let fail_open = events
+        .iter()
+        .find(|e| e.event == "revocation-fail-open")
+        .expect("an audit record");
+    assert!(
+        fail_open.detail.as_deref().unwrap().contains("OCSP"),
+        "{:?}",
+        fail_open.detail
+    );
+    assert!(fail_open.certificate_serial.is_some());
+}

@@ -235,3 +235,80 @@ async fn every_refusal_has_a_stable_code_and_a_message_in_both_languages() {
         "Your certificate has been revoked"
     );
 }
+
+/// The shipped trust configuration with the hsaid3 issuer asking `ocsp_url` first and no
+/// CRL to fall back on.
+fn validator_with_ocsp(
+    ocsp_url: reqwest::Url,
+    policy: idp::auth::revocation::FailPolicy,
+) -> CertificateValidator {
+    idp::server::install_crypto_provider();
+    let db = SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db.url, None);
+    let hsaid3 = config
+        .idp
+        .trust
+        .issuers
+        .iter_mut()
+        .find(|i| i.name == "hsaid3")
+        .unwrap();
+    hsaid3.use_ocsp = true;
+    hsaid3.ocsp_url = Some(ocsp_url);
+    hsaid3.crl_file = None;
+    hsaid3.crl_url = Some(e2e::revocation_peers::dead_url("/hsaid3.crl"));
+    hsaid3.revocation = policy;
+    idp::app::build_validator(&config).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_path_asks_ocsp_first_and_refuses_the_revoked_certificate() {
+    use idp::auth::revocation::FailPolicy;
+    let responder = e2e::revocation_peers::OcspResponder::start("hsaid3")
+        .await
+        .unwrap();
+    let validator = validator_with_ocsp(responder.url(), FailPolicy::FailClosed);
+    let now = SystemClock.now();
+    let anna = validator
+        .validate(&ders(&dev_user("anna").chain), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        anna.revocation,
+        RevocationOutcome::Good {
+            source: Source::Ocsp
+        }
+    );
+    let fredrik = validator
+        .validate(&ders(&dev_user("fredrik").chain), now)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fredrik,
+        CertError::Revocation(RevocationError::Revoked {
+            source: Source::Ocsp
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_that_is_down_fails_closed_by_default_and_open_when_configured() {
+    use idp::auth::revocation::FailPolicy;
+    let dead = e2e::revocation_peers::dead_url("/");
+    let now = SystemClock.now();
+    let closed = validator_with_ocsp(dead.clone(), FailPolicy::FailClosed);
+    let error = closed
+        .validate(&ders(&dev_user("anna").chain), now)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "CERT_REVOCATION_UNAVAILABLE");
+    let open = validator_with_ocsp(dead, FailPolicy::FailOpen);
+    let ok = open
+        .validate(&ders(&dev_user("anna").chain), now)
+        .await
+        .unwrap();
+    assert!(
+        matches!(ok.revocation, RevocationOutcome::FailedOpen { .. }),
+        "{:?}",
+        ok.revocation
+    );
+}
