@@ -10,10 +10,10 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-use crate::der;
 use super::hierarchy::{CaSlug, CertStatus, DevUser, ROOT_CA_NAME, TLS_CA_NAME, USERS};
 use super::names::{distinguished_name, oneline, org_subject, user_subject};
 use super::DevPkiError;
+use crate::der;
 
 /// How long CAs (root, issuing, TLS) are valid from `now`.
 const CA_YEARS: i32 = 20;

@@ -29,8 +29,8 @@ pub(super) const APP_TITLE: Text = text(
     "Mobile certificate on this device",
 );
 pub(super) const APP_DETAIL: Text = text(
-    "Öppna appen på den här enheten",
-    "Open the app on this device",
+    "Appen öppnas direkt och du godkänner där",
+    "The app opens directly and you approve there",
 );
 pub(super) const CERT_TITLE: Text = text(
     "Certifikat på den här enheten (kort eller installerat)",
@@ -44,11 +44,12 @@ pub(super) const MOBILE_PAGE_TITLE: Text = text(
     "Logga in med mobilt certifikat",
     "Log in with a mobile certificate",
 );
+/// List items (markup): the steps on the QR page.
 pub(super) const QR_STEPS: Text = text(
-    "<ol class=\"steps\"><li>Öppna appen i din mobil.</li><li>Skanna QR-koden.</li>\
-     <li>Godkänn inloggningen i appen.</li></ol>",
-    "<ol class=\"steps\"><li>Open the app on your phone.</li><li>Scan the QR code.</li>\
-     <li>Approve the login in the app.</li></ol>",
+    "<li>Öppna appen i din mobil.</li><li>Skanna QR-koden.</li>\
+     <li>Godkänn inloggningen i appen.</li>",
+    "<li>Open the app on your phone.</li><li>Scan the QR code.</li>\
+     <li>Approve the login in the app.</li>",
 );
 pub(super) const QR_ALT: Text = text(
     "QR-kod att skanna med appen. Den byts varje sekund.",
@@ -150,4 +151,40 @@ pub(super) fn messages_json(device: Device, lang: Lang) -> String {
         messages.insert(key.into(), lang.t(&text).into());
     }
     serde_json::Value::Object(messages).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SV: Lang = Lang {
+        code: "sv",
+        chosen: None,
+    };
+
+    #[test]
+    fn a_failure_says_its_code() {
+        let message = hint_message(
+            Some(Hint::CertificateErr),
+            Some("CERT_REVOKED"),
+            Device::Other,
+            SV,
+        );
+        assert_eq!(
+            message,
+            "Certifikatet kunde inte användas (felkod CERT_REVOKED)"
+        );
+    }
+
+    #[test]
+    fn the_script_gets_every_hint() {
+        let json: serde_json::Value =
+            serde_json::from_str(&messages_json(Device::Same, SV)).unwrap();
+        assert_eq!(
+            json["outstandingTransaction"],
+            "Öppna appen för att logga in"
+        );
+        assert_eq!(json["cancelled"], "Inloggningen avbröts");
+        assert_eq!(json["codeLabel"], "felkod");
+    }
 }

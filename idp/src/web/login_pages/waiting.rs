@@ -171,8 +171,7 @@ impl WaitingView<'_> {
             "<div class=\"card\" id=\"mobile-login\" data-order=\"{order}\" \
              data-messages=\"{messages}\">\n<h1>{where_}</h1>\n<h2>{heading}</h2>\n{method}\n\
              <p id=\"login-status\" class=\"status {state}\" role=\"status\" aria-live=\"polite\">\
-             {message}</p>\n<noscript><p class=\"noscript\">{noscript} \
-             <a href=\"{refresh}\">{refresh_label}</a></p></noscript>\n\
+             {message}</p>\n{noscript}\
              <div class=\"actions\">\n{cancel}\n<a id=\"retry\" class=\"button\" href=\"{retry}\"\
              {failed_only}>{retry_label}</a>\n</div>\n\
              <p class=\"other-method\"><a href=\"{choice}\">{choice_label}</a></p>\n</div>",
@@ -182,15 +181,28 @@ impl WaitingView<'_> {
             heading = lang.t(heading),
             state = if self.is_pending { "pending" } else { "failed" },
             message = pages::escape(&self.message),
-            noscript = lang.t(&texts::NOSCRIPT),
-            refresh = pages::escape(&waiting_href(&self.order.order_ref, device, lang.chosen)),
-            refresh_label = lang.t(&texts::REFRESH),
+            noscript = self.noscript(),
             cancel = self.cancel_form(),
             retry = pages::escape(&retry),
             failed_only = hidden_unless(!self.is_pending),
             retry_label = lang.t(&texts::RETRY),
             choice = pages::escape(&choice),
             choice_label = lang.t(&texts::OTHER_METHOD),
+        )
+    }
+
+    /// Without JavaScript, while the order waits: a reload shows the new status.
+    fn noscript(&self) -> String {
+        if !self.is_pending {
+            return String::new();
+        }
+        let refresh = waiting_href(&self.order.order_ref, self.device, self.lang.chosen);
+        format!(
+            "<noscript><p class=\"noscript\">{text} <a href=\"{refresh}\">{label}</a></p>\
+             </noscript>\n",
+            text = self.lang.t(&texts::NOSCRIPT),
+            refresh = pages::escape(&refresh),
+            label = self.lang.t(&texts::REFRESH),
         )
     }
 
@@ -215,9 +227,13 @@ impl WaitingView<'_> {
     }
 
     fn qr_block(&self) -> String {
-        let steps = self.lang.t(&texts::QR_STEPS);
+        let steps = format!(
+            "<ol class=\"steps while-pending\"{}>{}</ol>",
+            hidden_unless(self.is_pending),
+            self.lang.t(&texts::QR_STEPS)
+        );
         let Some(qr) = self.qr else {
-            return steps.to_owned();
+            return steps;
         };
         let src = href(
             "/login/mobile/qr.svg",
@@ -236,7 +252,7 @@ impl WaitingView<'_> {
     fn app_block(&self) -> String {
         format!(
             "<p class=\"while-pending\"{hidden}><a id=\"open-app\" class=\"button big\" \
-             href=\"{link}\">{open}</a></p>\n<p class=\"hint\">{after}</p>",
+             href=\"{link}\">{open}</a></p>\n<p class=\"hint while-pending\"{hidden}>{after}</p>",
             hidden = hidden_unless(self.is_pending),
             link = pages::escape(&self.app_link),
             open = self.lang.t(&texts::OPEN_APP),
@@ -313,5 +329,22 @@ pub async fn login_mobile_cancel_form_post(
     match cancelled {
         Ok(()) => Redirect::to(&waiting_href(&form.order, device, lang.chosen)).into_response(),
         Err(failure) => failure_page(&failure, lang, &request_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_link_suits_the_platform() {
+        assert_eq!(
+            app_link("a-b_c", false),
+            "regionidp:///?autostarttoken=a-b_c&redirect=null"
+        );
+        assert_eq!(
+            app_link("a+b", true),
+            "https://app.regionidp.example/?autostarttoken=a%2Bb&redirect=null"
+        );
     }
 }
