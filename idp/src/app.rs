@@ -107,6 +107,7 @@ pub async fn build_state(
         sso_sessions,
         pending_logins,
         tickets,
+        mobile: Arc::new(orders.clone()),
         orders,
     }))
 }

@@ -189,8 +189,8 @@ async fn bound_order(
         return Err(LoginFailure::LoginExpired);
     }
     let order = state
-        .orders
-        .find(order_ref)
+        .mobile
+        .summary(order_ref)
         .await
         .map_err(store_failure)?
         .ok_or(LoginFailure::LoginExpired)?;

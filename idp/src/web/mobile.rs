@@ -99,7 +99,7 @@ pub async fn login_mobile_start_post(
         );
     };
     match state
-        .orders
+        .mobile
         .start(&login.id, display, state.clock.now())
         .await
     {
@@ -126,7 +126,7 @@ async fn bound_order(
     if order_ref.len() > MAX_FIELD {
         return Err(mobile_error(&MobileError::OrderNotFound));
     }
-    match state.orders.find(order_ref).await {
+    match state.mobile.summary(order_ref).await {
         Ok(Some(order)) => bound_login(state, headers, &order.pending_login_id).await,
         Ok(None) => Err(mobile_error(&MobileError::OrderNotFound)),
         Err(e) => Err(mobile_error(&e)),
@@ -144,7 +144,7 @@ pub async fn login_mobile_qr_get(
         return response;
     }
     match state
-        .orders
+        .mobile
         .current_qr(&query.order, state.clock.now())
         .await
     {
@@ -164,7 +164,7 @@ pub async fn login_mobile_collect_get(
         Ok(login) => login,
         Err(response) => return response,
     };
-    let collect = match state.orders.collect(&query.order, state.clock.now()).await {
+    let collect = match state.mobile.collect(&query.order, state.clock.now()).await {
         Ok(collect) => collect,
         Err(e) => return mobile_error(&e),
     };
@@ -217,7 +217,7 @@ pub async fn login_mobile_cancel_post(
     if let Err(response) = bound_order(&state, &headers, &body.order).await {
         return response;
     }
-    match state.orders.cancel(&body.order).await {
+    match state.mobile.cancel(&body.order).await {
         Ok(()) => Json(json!({ "status": "failed", "hint": "cancelled" })).into_response(),
         Err(e) => mobile_error(&e),
     }

@@ -40,7 +40,10 @@ pub struct AppState {
     pub sso_sessions: SsoSessions,
     pub pending_logins: PendingLogins,
     pub tickets: TypedStore<certificate_login::Ticket>,
+    /// The IdP's own order engine: its app API (`/mobile/v1/`).
     pub orders: crate::auth::mobile::OrderEngine,
+    /// Whoever runs the orders, as the login pages and browser endpoints see it.
+    pub mobile: Arc<dyn crate::auth::mobile::MobileBackend>,
 }
 
 impl AppState {

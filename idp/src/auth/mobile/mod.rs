@@ -8,12 +8,14 @@
 //! in the session store (any node serves any poll) and move between states only by
 //! compare-and-swap, so each step happens once even under races.
 
+mod backend;
 mod engine;
 mod error;
 mod order;
 mod qr;
 mod signature;
 
+pub use backend::{MobileBackend, OrderSummary};
 pub use engine::{ClaimStart, Claimed, OrderEngine, OrderSettings, StartedOrder};
 pub use error::MobileError;
 pub use order::{Collect, Hint, OrderDisplay, Status};

@@ -63,7 +63,7 @@ async fn start_order(
     let login = bound_login(state, headers, login_id).await?;
     let display = order_display(state, &login).ok_or(LoginFailure::LoginExpired)?;
     let started = state
-        .orders
+        .mobile
         .start(&login.id, display, state.clock.now())
         .await
         .map_err(store_failure)?;
@@ -82,7 +82,7 @@ async fn waiting_page(
     let order = bound_order(state, headers, order_ref).await?;
     let now = state.clock.now();
     let collect = state
-        .orders
+        .mobile
         .collect(order_ref, now)
         .await
         .map_err(store_failure)?;
@@ -96,7 +96,7 @@ async fn waiting_page(
     }
     let qr = match (device, collect.hint) {
         (Device::Other, Some(Hint::OutstandingTransaction)) => state
-            .orders
+            .mobile
             .current_qr(order_ref, now)
             .await
             .map_err(store_failure)?,
@@ -279,7 +279,7 @@ pub async fn login_mobile_qr_svg_get(
         Err(_) => return StatusCode::NOT_FOUND.into_response(),
     }
     let now = state.clock.now();
-    let content = match state.orders.current_qr(&query.order, now).await {
+    let content = match state.mobile.current_qr(&query.order, now).await {
         Ok(Some(content)) => content,
         Ok(None) => return StatusCode::GONE.into_response(),
         Err(MobileError::Store(_)) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
@@ -320,7 +320,7 @@ pub async fn login_mobile_cancel_form_post(
     let device = Device::parse(form.device.as_deref());
     let cancelled = match bound_order(&state, &headers, &form.order).await {
         Ok(order) => state
-            .orders
+            .mobile
             .cancel(&order.order_ref)
             .await
             .map_err(store_failure),

@@ -1,0 +1,80 @@
+//! The seam between the login pages and whoever runs the orders. The IdP's own
+//! [`OrderEngine`] is one implementation; an external national service with the same
+//! shape (start / collect / cancel over mutual TLS, BankID-RP-API-like) is added as
+//! another, without touching the pages or the browser endpoints, which see only this trait.
+//!
+//! When an external backend's collect reports completion, it hands the certificate it
+//! received to `login::complete_certificate_login` (the same engine and identity mapping)
+//! and reports the SSO session in [`Collect::session_id`].
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{Collect, MobileError, OrderDisplay, OrderEngine, StartedOrder};
+
+/// What the browser side may know of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSummary {
+    pub order_ref: String,
+    pub pending_login_id: String,
+    pub display: OrderDisplay,
+    pub autostart_token: String,
+}
+
+#[async_trait]
+pub trait MobileBackend: Send + Sync + 'static {
+    /// Starts an order for a pending login (cancelling that login's earlier order).
+    async fn start(
+        &self,
+        pending_login_id: &str,
+        display: OrderDisplay,
+        now: OffsetDateTime,
+    ) -> Result<StartedOrder, MobileError>;
+    /// The QR content to show now; `None` once the order no longer waits for an app.
+    async fn current_qr(
+        &self,
+        order_ref: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, MobileError>;
+    /// The browser's poll.
+    async fn collect(&self, order_ref: &str, now: OffsetDateTime) -> Result<Collect, MobileError>;
+    async fn cancel(&self, order_ref: &str) -> Result<(), MobileError>;
+    async fn summary(&self, order_ref: &str) -> Result<Option<OrderSummary>, MobileError>;
+}
+
+#[async_trait]
+impl MobileBackend for OrderEngine {
+    async fn start(
+        &self,
+        pending_login_id: &str,
+        display: OrderDisplay,
+        now: OffsetDateTime,
+    ) -> Result<StartedOrder, MobileError> {
+        OrderEngine::start(self, pending_login_id, display, now).await
+    }
+
+    async fn current_qr(
+        &self,
+        order_ref: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, MobileError> {
+        OrderEngine::current_qr(self, order_ref, now).await
+    }
+
+    async fn collect(&self, order_ref: &str, now: OffsetDateTime) -> Result<Collect, MobileError> {
+        OrderEngine::collect(self, order_ref, now).await
+    }
+
+    async fn cancel(&self, order_ref: &str) -> Result<(), MobileError> {
+        OrderEngine::cancel(self, order_ref).await
+    }
+
+    async fn summary(&self, order_ref: &str) -> Result<Option<OrderSummary>, MobileError> {
+        Ok(self.find(order_ref).await?.map(|order| OrderSummary {
+            order_ref: order.order_ref,
+            pending_login_id: order.pending_login_id,
+            display: order.display,
+            autostart_token: order.autostart_token,
+        }))
+    }
+}
