@@ -48,6 +48,10 @@ pub struct MobileConfig {
     pub app_start_timeout_seconds: u64,
     /// The oldest QR code accepted, in seconds behind the one on screen.
     pub qr_max_age_seconds: u64,
+    /// The link that opens the phone app on Android and desktops (its own scheme).
+    pub app_link: String,
+    /// The universal link that opens the app on iPhone and iPad.
+    pub app_universal_link: String,
 }
 
 /// The certificate login listener and the trusted-proxy header.

@@ -109,7 +109,11 @@ async fn waiting_page(
         is_pending: collect.status == Status::Pending,
         message: hint_message(collect.hint, collect.code.as_deref(), device, lang),
         qr: qr.as_deref(),
-        app_link: app_link(&order.autostart_token, is_apple_mobile(headers)),
+        app_link: app_link(
+            &state.config.idp.mobile,
+            &order.autostart_token,
+            is_apple_mobile(headers),
+        ),
     };
     let switch = waiting_href(order_ref, device, Some(lang.other()));
     let title = lang.t(&texts::MOBILE_PAGE_TITLE);
@@ -124,11 +128,11 @@ async fn waiting_page(
 /// universal link opens the app directly (or the web page about the app when it is not
 /// installed). `redirect=null`: the app goes back to the previous app (the browser) by
 /// itself and this page, polling, continues the login (the BankID convention).
-fn app_link(autostart_token: &str, is_apple: bool) -> String {
+fn app_link(config: &crate::config::MobileConfig, autostart_token: &str, is_apple: bool) -> String {
     let base = if is_apple {
-        "https://app.regionidp.example/"
+        config.app_universal_link.as_str()
     } else {
-        "regionidp:///"
+        config.app_link.as_str()
     };
     let pairs = [("autostarttoken", autostart_token), ("redirect", "null")];
     href(base, &pairs, None)
@@ -338,12 +342,19 @@ mod tests {
 
     #[test]
     fn the_app_link_suits_the_platform() {
+        let config = crate::config::MobileConfig {
+            order_lifetime_seconds: 180,
+            app_start_timeout_seconds: 30,
+            qr_max_age_seconds: 5,
+            app_link: "regionidp:///".into(),
+            app_universal_link: "https://app.regionidp.example/".into(),
+        };
         assert_eq!(
-            app_link("a-b_c", false),
+            app_link(&config, "a-b_c", false),
             "regionidp:///?autostarttoken=a-b_c&redirect=null"
         );
         assert_eq!(
-            app_link("a+b", true),
+            app_link(&config, "a+b", true),
             "https://app.regionidp.example/?autostarttoken=a%2Bb&redirect=null"
         );
     }
