@@ -523,3 +523,55 @@ async fn of_two_concurrent_claims_exactly_one_wins() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_of_another_person_than_expected_fails_the_order() {
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let anna = idp
+        .state
+        .directory
+        .find_by_hsa_id(&"SE2321009991-anna01".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let login = idp
+        .state
+        .pending_logins
+        .find(&browser.login)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(idp
+        .state
+        .pending_logins
+        .expect_person(&login, &anna.id)
+        .await
+        .unwrap());
+
+    let (order, autostart) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(autostart))
+        .await
+        .unwrap();
+    let result = phone(&idp).approve(&claim, &credential("bertil")).await;
+    assert_eq!(refused_code(result), "USER_MISMATCH");
+    let (body, cookie) = browser.collect(&idp, &order).await;
+    assert_eq!(
+        (body["hint"].as_str(), body["code"].as_str()),
+        (Some("certificateErr"), Some("USER_MISMATCH"))
+    );
+    assert!(cookie.is_none());
+
+    // The expected person completes a new order.
+    let (order, autostart) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(autostart))
+        .await
+        .unwrap();
+    phone(&idp)
+        .approve(&claim, &credential("anna-mobile"))
+        .await
+        .unwrap();
+    assert_eq!(browser.collect(&idp, &order).await.0["status"], "complete");
+}

@@ -49,6 +49,8 @@ pub enum LoginFailure {
     Identity(#[from] IdentityError),
     #[error("the login has expired or is unknown")]
     LoginExpired,
+    #[error("the certificate belongs to another person than the one logging in")]
+    DifferentPerson,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,6 +61,7 @@ impl LoginFailure {
             LoginFailure::Certificate(e) => e.code(),
             LoginFailure::Identity(e) => e.code(),
             LoginFailure::LoginExpired => "LOGIN_EXPIRED",
+            LoginFailure::DifferentPerson => "USER_MISMATCH",
             LoginFailure::Store(e) => e.code(),
         }
     }
@@ -74,6 +77,14 @@ impl LoginFailure {
             LoginFailure::LoginExpired => Explanation {
                 title: "Inloggningen har gått ut",
                 detail: "Det gick för lång tid, eller så startades inloggningen i en annan webbläsare. Gå tillbaka till tjänsten och börja om.",
+            },
+            LoginFailure::DifferentPerson if language == "en" => Explanation {
+                title: "Another person's certificate",
+                detail: "This login must be completed by the person who started it. Use your own certificate, or start again.",
+            },
+            LoginFailure::DifferentPerson => Explanation {
+                title: "Någon annans certifikat",
+                detail: "Inloggningen måste slutföras av personen som började den. Använd ditt eget certifikat, eller börja om.",
             },
             LoginFailure::Store(_) if language == "en" => Explanation {
                 title: "Temporary error",
@@ -222,6 +233,13 @@ async fn attempt(
         }
         None => map_identity(ctx.directory, ctx.tenants, &certificate, None).await?,
     };
+
+    let expected = pending
+        .as_ref()
+        .and_then(|p| p.expected_person_id.as_deref());
+    if expected.is_some_and(|person_id| person_id != identity.person.id) {
+        return Err(LoginFailure::DifferentPerson);
+    }
 
     let session = ctx
         .sessions

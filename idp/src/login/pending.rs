@@ -22,6 +22,11 @@ pub struct PendingLogin {
     pub binding_hash: String,
     /// Set once a login method succeeded: the SSO session created.
     pub authenticated_session: Option<String>,
+    /// When the login must be by a known person (re-authentication of an SSO session,
+    /// ForceAuthn, a login hint): their directory id. A certificate of anyone else is
+    /// refused (`USER_MISMATCH`).
+    #[serde(default)]
+    pub expected_person_id: Option<String>,
 }
 
 /// The secret kept in the browser's `__Host-idp_login` cookie.
@@ -76,6 +81,7 @@ impl PendingLogins {
             resume_path,
             binding_hash: hash_hex(&secret.0),
             authenticated_session: None,
+            expected_person_id: None,
         };
         self.store.put(&login.id, &login).await?;
         Ok((login, secret))
@@ -83,6 +89,13 @@ impl PendingLogins {
 
     pub async fn find(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
         self.store.get(id).await
+    }
+
+    /// Requires that this login is completed by the person `person_id`.
+    pub async fn expect_person(&self, login: &PendingLogin, person_id: &str) -> StoreResult<bool> {
+        let mut expecting = login.clone();
+        expecting.expected_person_id = Some(person_id.to_owned());
+        self.store.replace_if(&login.id, login, &expecting).await
     }
 
     /// Records the SSO session that authenticated this login (only once: a login that
