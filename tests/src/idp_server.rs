@@ -109,3 +109,25 @@ impl Drop for TestIdp {
         }
     }
 }
+
+/// The shipped configuration's `issuer` set to ask `ocsp_url` first, with no CRL to fall
+/// back on (its CRL URL leads nowhere), and the given fail policy.
+pub fn ocsp_only(
+    config: &mut LoadedConfig,
+    issuer: &str,
+    ocsp_url: reqwest::Url,
+    policy: idp::auth::revocation::FailPolicy,
+) {
+    let entry = config
+        .idp
+        .trust
+        .issuers
+        .iter_mut()
+        .find(|i| i.name == issuer)
+        .unwrap_or_else(|| panic!("no issuer {issuer} in the shipped configuration"));
+    entry.use_ocsp = true;
+    entry.ocsp_url = Some(ocsp_url);
+    entry.crl_file = None;
+    entry.crl_url = Some(crate::revocation_peers::dead_url("/issuer.crl"));
+    entry.revocation = policy;
+}

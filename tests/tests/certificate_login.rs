@@ -440,18 +440,12 @@ async fn a_new_crl_takes_effect_on_trust_reload_without_a_restart() {
 async fn a_fail_open_decision_is_logged_counted_and_audited() {
     let db = SqliteDatabase::create().unwrap();
     let mut config = shipped_config(&db.url, None);
-    let hsaid3 = config
-        .idp
-        .trust
-        .issuers
-        .iter_mut()
-        .find(|i| i.name == "hsaid3")
-        .unwrap();
-    hsaid3.use_ocsp = true;
-    hsaid3.ocsp_url = Some(e2e::revocation_peers::dead_url("/"));
-    hsaid3.crl_file = None;
-    hsaid3.crl_url = Some(e2e::revocation_peers::dead_url("/hsaid3.crl"));
-    hsaid3.revocation = idp::auth::revocation::FailPolicy::FailOpen;
+    e2e::idp_server::ocsp_only(
+        &mut config,
+        "hsaid3",
+        e2e::revocation_peers::dead_url("/"),
+        idp::auth::revocation::FailPolicy::FailOpen,
+    );
     let idp = TestIdp::start(config).await.unwrap();
 
     let response = curl_async(idp.mtls_url("/mtls/login"), Some("anna"), vec![]).await;

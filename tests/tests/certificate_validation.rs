@@ -245,18 +245,7 @@ fn validator_with_ocsp(
     idp::server::install_crypto_provider();
     let db = SqliteDatabase::create().unwrap();
     let mut config = shipped_config(&db.url, None);
-    let hsaid3 = config
-        .idp
-        .trust
-        .issuers
-        .iter_mut()
-        .find(|i| i.name == "hsaid3")
-        .unwrap();
-    hsaid3.use_ocsp = true;
-    hsaid3.ocsp_url = Some(ocsp_url);
-    hsaid3.crl_file = None;
-    hsaid3.crl_url = Some(e2e::revocation_peers::dead_url("/hsaid3.crl"));
-    hsaid3.revocation = policy;
+    e2e::idp_server::ocsp_only(&mut config, "hsaid3", ocsp_url, policy);
     idp::app::build_validator(&config).unwrap()
 }
 
