@@ -11,6 +11,7 @@ pub mod der;
 pub mod devpki;
 pub mod directory;
 pub mod ids;
+pub mod keys;
 pub mod login;
 pub mod metrics;
 pub mod server;

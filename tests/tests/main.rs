@@ -5,6 +5,7 @@ mod browser_login;
 mod certificate_login;
 mod certificate_validation;
 mod dev_pki;
+mod keys;
 mod login_pages;
 mod mobile_login;
 mod revocation;
