@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::middleware::RequestId;
 use super::{cookies, pages, AppState};
 use crate::auth::proxy_header::{forwarded_chain, Forwarded};
-use crate::login::{complete_certificate_login, BindingSecret, LoginFailure, LoginMethod};
+use crate::login::{complete_certificate_login, LoginFailure, LoginMethod};
 use crate::server::PeerCertificates;
 
 /// The hop from the mTLS host to the main host.
@@ -34,7 +34,7 @@ pub struct MtlsLoginQuery {
     lang: Option<String>,
 }
 
-const MAX_ID_LENGTH: usize = 128;
+use super::MAX_ID_LENGTH;
 
 pub async fn mtls_login_get(
     State(state): State<Arc<AppState>>,
@@ -135,17 +135,10 @@ pub async fn login_certificate_complete_get(
     };
     let mut location = "/session".to_owned();
     if let Some(pending_id) = &ticket.pending_login_id {
-        let pending = match state.pending_logins.find(pending_id).await {
-            Ok(Some(pending)) => pending,
-            Ok(None) => return expired(),
-            Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
+        let pending = match state.bound_login(&headers, pending_id).await {
+            Ok(pending) => pending,
+            Err(failure) => return failure_page(&failure, language, &request_id),
         };
-        let binding = cookies::read(&headers, cookies::LOGIN_BINDING_COOKIE).map(BindingSecret);
-        if !binding.is_some_and(|secret| pending.is_bound_to(&secret)) {
-            tracing::warn!("certificate login completed in a browser that did not start it");
-            state.metrics.record_event("login_binding_mismatch");
-            return expired();
-        }
         match state
             .pending_logins
             .mark_authenticated(&pending, &ticket.session_id)

@@ -20,14 +20,14 @@ use std::sync::Arc;
 
 use super::middleware::RequestId;
 use super::mobile::order_display;
-use super::{cookies, pages, AppState};
+use super::{pages, AppState};
 use crate::auth::mobile::{MobileError, OrderDisplay};
-use crate::login::{BindingSecret, LoginFailure, PendingLogin};
+use crate::login::{LoginFailure, PendingLogin};
 use texts::Text;
 
 pub const SCRIPT: &str = include_str!("static/login.js");
 
-const MAX_ID_LENGTH: usize = 128;
+use super::MAX_ID_LENGTH;
 
 /// Which mobile login the user chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,26 +141,14 @@ fn failure_page(failure: &LoginFailure, lang: Lang, request_id: &str) -> Respons
     )
 }
 
-/// The pending login `login_id`, if this browser opened it.
 async fn bound_login(
     state: &AppState,
     headers: &HeaderMap,
     login_id: Option<&str>,
 ) -> Result<PendingLogin, LoginFailure> {
-    let login_id = login_id
-        .filter(|id| id.len() <= MAX_ID_LENGTH)
-        .ok_or(LoginFailure::LoginExpired)?;
-    let login = state
-        .pending_logins
-        .find(login_id)
-        .await?
-        .ok_or(LoginFailure::LoginExpired)?;
-    let secret = cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(BindingSecret);
-    if secret.is_some_and(|s| login.is_bound_to(&s)) {
-        Ok(login)
-    } else {
-        Err(LoginFailure::LoginExpired)
-    }
+    state
+        .bound_login(headers, login_id.unwrap_or_default())
+        .await
 }
 
 /// An order of a pending login this browser opened, with what the pages show of it.

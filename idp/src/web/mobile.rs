@@ -16,7 +16,7 @@ use std::sync::Arc;
 use super::middleware::RequestId;
 use super::{cookies, AppState};
 use crate::auth::mobile::{ClaimStart, MobileError, OrderDisplay, Status};
-use crate::login::{BindingSecret, LoginMethod, PendingLogin};
+use crate::login::{LoginFailure, LoginMethod, PendingLogin};
 use crate::session::StoreError;
 
 const MAX_FIELD: usize = 256;
@@ -32,33 +32,22 @@ fn mobile_error(e: &MobileError) -> Response {
     error(status, e.code(), &e.to_string())
 }
 
-/// The pending login, if this browser opened it.
 async fn bound_login(
     state: &AppState,
     headers: &HeaderMap,
     login_id: &str,
 ) -> Result<PendingLogin, Response> {
-    let expired = || {
-        error(
-            StatusCode::BAD_REQUEST,
-            "LOGIN_EXPIRED",
-            "the login has expired or belongs to another browser",
-        )
-    };
-    if login_id.len() > MAX_FIELD {
-        return Err(expired());
-    }
-    let login = match state.pending_logins.find(login_id).await {
-        Ok(Some(login)) => login,
-        Ok(None) => return Err(expired()),
-        Err(e) => return Err(mobile_error(&MobileError::Store(e))),
-    };
-    let secret = cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(BindingSecret);
-    if secret.is_some_and(|s| login.is_bound_to(&s)) {
-        Ok(login)
-    } else {
-        Err(expired())
-    }
+    state
+        .bound_login(headers, login_id)
+        .await
+        .map_err(|failure| match failure {
+            LoginFailure::Store(e) => mobile_error(&MobileError::Store(e)),
+            _ => error(
+                StatusCode::BAD_REQUEST,
+                "LOGIN_EXPIRED",
+                "the login has expired or belongs to another browser",
+            ),
+        })
 }
 
 /// Where the user logs in (application and organisation, both languages), for the

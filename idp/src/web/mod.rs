@@ -46,7 +46,37 @@ pub struct AppState {
     pub mobile: Arc<dyn crate::auth::mobile::MobileBackend>,
 }
 
+/// Longest pending login id, order ref or ticket accepted from a request.
+pub const MAX_ID_LENGTH: usize = 128;
+
 impl AppState {
+    /// The pending login `login_id`, if this browser opened it (its binding cookie
+    /// matches). Every other case is `LoginExpired`; a mismatch is counted.
+    pub async fn bound_login(
+        &self,
+        headers: &http::HeaderMap,
+        login_id: &str,
+    ) -> Result<crate::login::PendingLogin, crate::login::LoginFailure> {
+        use crate::login::LoginFailure;
+        if login_id.len() > MAX_ID_LENGTH {
+            return Err(LoginFailure::LoginExpired);
+        }
+        let login = self
+            .pending_logins
+            .find(login_id)
+            .await?
+            .ok_or(LoginFailure::LoginExpired)?;
+        let secret =
+            cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(crate::login::BindingSecret);
+        if secret.is_some_and(|s| login.is_bound_to(&s)) {
+            Ok(login)
+        } else {
+            tracing::warn!("a pending login was used by a browser that did not start it");
+            self.metrics.record_event("login_binding_mismatch");
+            Err(LoginFailure::LoginExpired)
+        }
+    }
+
     /// What a login needs, for a request from `peer` handled now.
     pub fn login_context<'a>(
         &'a self,
