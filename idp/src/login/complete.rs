@@ -254,7 +254,8 @@ async fn attempt(
             authenticated_at: ctx.now.unix_timestamp(),
             certificate_serial: certificate.serial_hex.clone(),
             certificate_issuer: certificate.issuer_dn.clone(),
-            applications: Vec::new(),
+            sid: String::new(),
+            participants: Vec::new(),
         })
         .await?;
     Ok(LoginSuccess {

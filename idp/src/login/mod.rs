@@ -8,7 +8,7 @@ mod sso;
 
 pub use complete::{complete_certificate_login, LoginContext, LoginFailure, LoginSuccess};
 pub use pending::{BindingSecret, PendingLogin, PendingLogins};
-pub use sso::{SsoSession, SsoSessions};
+pub use sso::{Participant, ParticipantProtocol, SsoSession, SsoSessions};
 
 use serde::{Deserialize, Serialize};
 
