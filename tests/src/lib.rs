@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
+pub mod agent;
 pub mod idp_server;
 pub mod revocation_peers;
 pub mod test_certs;

@@ -471,3 +471,17 @@ async fn a_fail_open_decision_is_logged_counted_and_audited() {
     );
     assert!(fail_open.certificate_serial.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_browser_logs_in_to_an_application_with_its_certificate() {
+    let (idp, _db) = idp().await;
+    let browser = e2e::agent::Agent::with_certificate("anna");
+    let login_page = browser
+        .open(&idp.url("/login/start?app=region/journal"))
+        .await;
+    assert_eq!(login_page.url.path(), "/login");
+    let landed = browser.log_in_with_certificate(&idp, &login_page).await;
+    assert_eq!(landed.url.path(), "/session");
+    assert!(landed.body.contains("Anna"), "{}", landed.body);
+    assert!(browser.cookie("localhost", "__Host-idp_sso").is_some());
+}
