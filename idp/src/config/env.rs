@@ -14,10 +14,11 @@ pub struct EnvOverrides {
     pub tls_private_key: Option<String>,
     pub log_format: Option<String>,
     pub log_filter: Option<String>,
+    pub saml_pseudonym_secret: Option<String>,
 }
 
 /// Variable name and the `table.key` it overrides.
-const VARIABLES: [(&str, &str); 10] = [
+const VARIABLES: [(&str, &str); 11] = [
     ("IDP_PUBLIC_URL", "public_url"),
     ("IDP_LISTEN", "server.listen"),
     ("IDP_DATABASE_URL", "storage.database_url"),
@@ -28,6 +29,7 @@ const VARIABLES: [(&str, &str); 10] = [
     ("IDP_TLS_PRIVATE_KEY", "server.tls_private_key"),
     ("IDP_LOG_FORMAT", "logging.format"),
     ("IDP_LOG", "logging.filter"),
+    ("IDP_SAML_PSEUDONYM_SECRET", "saml.pseudonym_secret"),
 ];
 
 impl EnvOverrides {
@@ -44,10 +46,11 @@ impl EnvOverrides {
             tls_private_key: get("IDP_TLS_PRIVATE_KEY"),
             log_format: get("IDP_LOG_FORMAT"),
             log_filter: get("IDP_LOG"),
+            saml_pseudonym_secret: get("IDP_SAML_PSEUDONYM_SECRET"),
         }
     }
 
-    fn values(&self) -> [&Option<String>; 10] {
+    fn values(&self) -> [&Option<String>; 11] {
         [
             &self.public_url,
             &self.listen,
@@ -59,6 +62,7 @@ impl EnvOverrides {
             &self.tls_private_key,
             &self.log_format,
             &self.log_filter,
+            &self.saml_pseudonym_secret,
         ]
     }
 

@@ -4,10 +4,12 @@
 
 mod env;
 mod problems;
+mod saml;
 mod trust;
 
 pub use env::{apply_env_overrides, EnvOverrides};
 pub use problems::{parse_toml, Problem, Problems};
+pub use saml::{SamlConfig, SamlOrganization};
 pub use trust::{IssuerConfig, PolicyConfig, TrustConfig};
 
 use serde::Deserialize;
@@ -36,6 +38,7 @@ pub struct IdpConfig {
     pub trust: TrustConfig,
     pub mtls: MtlsConfig,
     pub mobile: MobileConfig,
+    pub saml: SamlConfig,
 }
 
 /// The mobile app login (QR code and autostart).
@@ -290,6 +293,7 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
         }
     }
     validate_trust(config, &file, problems);
+    config.saml.validate(&file, problems);
     if tracing_subscriber::EnvFilter::try_new(&config.logging.filter).is_err() {
         problems.push(
             &file,

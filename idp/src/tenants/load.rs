@@ -121,6 +121,19 @@ fn validate_tenant(file: &Path, tenant: &Tenant, problems: &mut Problems) {
         for (j, url) in sp.acs_urls.iter().enumerate() {
             check_endpoint_url(file, &format!("{key}.acs_urls[{j}]"), url, problems);
         }
+        if let Some(url) = &sp.slo_url {
+            check_endpoint_url(file, &format!("{key}.slo_url"), url, problems);
+        }
+        if sp.metadata_file.is_none() && sp.metadata_url.is_none() && sp.acs_urls.is_empty() {
+            problems.push(
+                file,
+                key.clone(),
+                "needs metadata_file, metadata_url or acs_urls",
+            );
+        }
+        if sp.required_loa.is_some_and(|loa| !(2..=4).contains(&loa)) {
+            problems.push(file, format!("{key}.required_loa"), "must be 2, 3 or 4");
+        }
     }
     for (i, client) in tenant.oidc_client.iter().enumerate() {
         let key = format!("oidc_client[{i}]");

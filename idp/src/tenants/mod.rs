@@ -6,8 +6,8 @@ mod model;
 
 pub use load::load_dir;
 pub use model::{
-    Application, LocalizedText, OidcClient, Protocol, SamlProfile, SamlServiceProvider, Tenant,
-    TenantKind, UserRules,
+    Application, LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile,
+    SamlServiceProvider, SignedParts, Tenant, TenantKind, UserRules,
 };
 
 use std::collections::BTreeMap;

@@ -106,6 +106,74 @@ pub struct SamlServiceProvider {
     /// Tenants whose users may log in here; empty means this tenant's users only.
     #[serde(default)]
     pub user_tenants: Vec<crate::ids::TenantId>,
+    /// Certificate (PEM) that must have signed the SP's metadata.
+    #[serde(default)]
+    pub metadata_signing_certificate: Option<PathBuf>,
+    /// Without metadata: the certificate (PEM) the SP signs its requests with.
+    #[serde(default)]
+    pub signing_certificate: Option<PathBuf>,
+    /// Without metadata: the SP's single logout URL (HTTP-Redirect binding).
+    #[serde(default)]
+    pub slo_url: Option<Url>,
+    /// What is signed; default by profile (Sambi: the assertion; Swedish eID: both).
+    #[serde(default)]
+    pub sign: Option<SignedParts>,
+    /// Encrypt the assertion; default by profile (Swedish eID: yes, Sambi: no).
+    #[serde(default)]
+    pub encrypt_assertions: Option<bool>,
+    /// Block cipher; default: the first of ours in the SP's metadata, else AES-256-GCM.
+    #[serde(default)]
+    pub encryption_algorithm: Option<crate::saml::encryption::ContentAlgorithm>,
+    /// NameID format when the request does not ask for one (default persistent).
+    #[serde(default)]
+    pub name_id_format: Option<NameIdFormat>,
+    /// Refuse unsigned AuthnRequests; default: the metadata's AuthnRequestsSigned.
+    #[serde(default)]
+    pub require_signed_requests: Option<bool>,
+    /// Lowest LoA (2, 3 or 4) this SP accepts, whatever it requests.
+    #[serde(default)]
+    pub required_loa: Option<u8>,
+    /// Attributes released (short names, see docs/saml.md); default by profile.
+    #[serde(default)]
+    pub release: Option<Vec<crate::saml::attributes::AttributeName>>,
+}
+
+/// Which parts of a SAML response carry a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignedParts {
+    Response,
+    Assertion,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NameIdFormat {
+    /// A stable pseudonym per user and SP.
+    Persistent,
+    /// A new random identifier on every login.
+    Transient,
+}
+
+impl NameIdFormat {
+    pub const PERSISTENT_URI: &'static str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+    pub const TRANSIENT_URI: &'static str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+
+    pub fn uri(self) -> &'static str {
+        match self {
+            NameIdFormat::Persistent => Self::PERSISTENT_URI,
+            NameIdFormat::Transient => Self::TRANSIENT_URI,
+        }
+    }
+
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        match uri {
+            Self::PERSISTENT_URI => Some(NameIdFormat::Persistent),
+            Self::TRANSIENT_URI => Some(NameIdFormat::Transient),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
