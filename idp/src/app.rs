@@ -33,6 +33,10 @@ pub enum StartError {
     Tls(#[from] crate::server::TlsError),
     #[error("trust configuration: {0}")]
     Trust(#[from] TrustError),
+    #[error("SAML: {0}")]
+    Saml(#[from] crate::saml::engine::SamlSetupError),
+    #[error("HTTP client: {0}")]
+    Http(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -96,6 +100,9 @@ pub async fn build_state(
         Namespace::OneTimeCode,
         Duration::from_secs(session.code_ttl_seconds),
     );
+    let saml =
+        crate::saml::engine::SamlIdp::new(&config, store.clone(), metadata_http_client(&config)?)?;
+    saml.load_metadata(clock.now()).await;
     Ok(Arc::new(AppState {
         config,
         clock,
@@ -109,7 +116,26 @@ pub async fn build_state(
         tickets,
         mobile: Arc::new(orders.clone()),
         orders,
+        saml,
     }))
+}
+
+/// The client that fetches SP metadata: bounded time, the system's roots plus the CAs
+/// the configuration names.
+fn metadata_http_client(config: &LoadedConfig) -> Result<reqwest::Client, StartError> {
+    crate::server::install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::limited(3));
+    for path in &config.idp.saml.metadata_ca_files {
+        for certificate in crate::server::load_certificates(path)? {
+            let certificate = reqwest::Certificate::from_der(certificate.as_ref())
+                .map_err(|e| StartError::Http(format!("{}: {e}", path.display())))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| StartError::Http(e.to_string()))
 }
 
 /// The certificate engine from `[trust]`: anchors, issuers, policies, revocation.
@@ -206,6 +232,12 @@ pub async fn serve(
         }
     };
     let background = tokio::spawn(background_tasks(state.clone(), mtls_tls.clone(), stopped()));
+    let metadata_refresh = state.saml.registry.cache.clone().spawn_refresh(
+        state.saml.registry.sources.clone(),
+        Duration::from_secs(state.config.idp.saml.metadata_refresh_seconds),
+        state.clock.clone(),
+        stop_tx.subscribe(),
+    );
     let main = crate::server::serve(
         listener,
         web::router(state.clone()),
@@ -238,6 +270,7 @@ pub async fn serve(
     };
     tokio::join!(main, mtls, trigger);
     let _ = background.await;
+    let _ = metadata_refresh.await;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use tokio::process::{Child, Command};
 pub mod agent;
 pub mod idp_server;
 pub mod revocation_peers;
+pub mod saml;
 pub mod test_certs;
 
 pub use idp_server::TestIdp;

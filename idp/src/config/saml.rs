@@ -32,6 +32,10 @@ pub struct SamlConfig {
     pub require_signed_requests: bool,
     /// How often SP metadata from URLs is fetched again.
     pub metadata_refresh_seconds: u64,
+    /// CA certificates (PEM) trusted for `https://` metadata URLs, besides the
+    /// system's roots.
+    #[serde(default)]
+    pub metadata_ca_files: Vec<PathBuf>,
     /// Secret for persistent NameIDs (HMAC per user and SP). Changing it changes every
     /// pseudonym. Override with `IDP_SAML_PSEUDONYM_SECRET` in production.
     pub pseudonym_secret: String,

@@ -87,6 +87,28 @@ impl PendingLogins {
         Ok((login, secret))
     }
 
+    /// Opens a pending login that resumes at `<resume_base>?login=<its id>`.
+    pub async fn create_resuming(
+        &self,
+        tenant_id: TenantId,
+        application_id: ApplicationId,
+        resume_base: &str,
+    ) -> StoreResult<(PendingLogin, BindingSecret)> {
+        let secret = BindingSecret(random_key());
+        let id = random_key();
+        let login = PendingLogin {
+            resume_path: format!("{resume_base}?login={id}"),
+            id,
+            tenant_id,
+            application_id,
+            binding_hash: hash_hex(&secret.0),
+            authenticated_session: None,
+            expected_person_id: None,
+        };
+        self.store.put(&login.id, &login).await?;
+        Ok((login, secret))
+    }
+
     pub async fn find(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
         self.store.get(id).await
     }

@@ -133,6 +133,13 @@ impl SsoSessions {
                 return Ok(Some(current));
             }
             let mut updated = current.clone();
+            // One entry per application and protocol: a new login replaces the old one
+            // (a transient NameID changes with every login).
+            updated.participants.retain(|p| {
+                p.application != participant.application
+                    || std::mem::discriminant(&p.protocol)
+                        != std::mem::discriminant(&participant.protocol)
+            });
             updated.participants.push(participant.clone());
             if self.store.replace_if(id, &current, &updated).await? {
                 return Ok(Some(updated));

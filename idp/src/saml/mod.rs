@@ -2,7 +2,17 @@
 
 pub mod attributes;
 pub mod canonical;
+pub mod checks;
 pub mod encryption;
+pub mod engine;
+pub mod error;
+pub mod idp_metadata;
+pub mod inbound;
+pub mod metadata;
 pub mod name_id;
+pub mod registry;
+pub mod request;
 pub mod response;
 pub mod signing;
+pub mod sso;
+pub mod xml;

@@ -27,6 +27,8 @@ pub enum Namespace {
     OneTimeCode,
     MobileOrder,
     Replay,
+    SamlRequest,
+    SamlLogout,
 }
 
 impl Namespace {
@@ -37,6 +39,8 @@ impl Namespace {
             Namespace::OneTimeCode => "code",
             Namespace::MobileOrder => "order",
             Namespace::Replay => "replay",
+            Namespace::SamlRequest => "saml-request",
+            Namespace::SamlLogout => "saml-logout",
         }
     }
 }

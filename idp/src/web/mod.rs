@@ -9,6 +9,7 @@ pub mod login_pages;
 pub mod middleware;
 pub mod mobile;
 pub mod pages;
+pub mod saml;
 
 pub use error::WebError;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub orders: crate::auth::mobile::OrderEngine,
     /// Whoever runs the orders, as the login pages and browser endpoints see it.
     pub mobile: Arc<dyn crate::auth::mobile::MobileBackend>,
+    /// The SAML identity provider.
+    pub saml: crate::saml::engine::SamlIdp,
 }
 
 /// Longest pending login id, order ref or ticket accepted from a request.
@@ -155,7 +158,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/mobile/v1/claim", post(mobile::mobile_claim_post))
         .route("/mobile/v1/complete", post(mobile::mobile_complete_post))
-        .route("/mobile/v1/decline", post(mobile::mobile_decline_post));
+        .route("/mobile/v1/decline", post(mobile::mobile_decline_post))
+        .route("/static/autosubmit.js", get(saml::autosubmit_script_get))
+        .route("/saml/metadata", get(saml::saml_metadata_get))
+        .route(
+            "/saml/sso",
+            get(saml::saml_sso_get).post(saml::saml_sso_post),
+        )
+        .route("/saml/resume", get(saml::saml_resume_get));
     with_middleware(routes, state)
 }
 

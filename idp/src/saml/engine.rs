@@ -1,0 +1,128 @@
+//! The SAML identity provider as one value in the application state: its identity and
+//! key, the service providers, and the stores for requests waiting on a login and for
+//! request IDs already seen.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+use super::metadata::MetadataCache;
+use super::registry::{RegistryError, SpRegistry};
+use crate::auth::Loa;
+use crate::config::LoadedConfig;
+use crate::keys::{KeyError, SigningKey};
+use crate::session::{Namespace, ReplayCache, SharedStore, TypedStore};
+
+/// An AuthnRequest that passed every check and waits for the user to log in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingRequest {
+    pub sp_entity_id: String,
+    pub request_id: String,
+    pub acs_url: String,
+    pub relay_state: Option<String>,
+    /// NameID format URI.
+    pub name_id_format: String,
+    pub acceptable_loas: Vec<Loa>,
+}
+
+pub struct SamlIdp {
+    pub config: crate::config::SamlConfig,
+    pub entity_id: String,
+    pub sso_url: String,
+    pub slo_url: String,
+    pub key: Arc<SigningKey>,
+    /// DER certificates of the next signing key(s), published ahead of a rollover.
+    pub next_certificates: Vec<Vec<u8>>,
+    pub registry: SpRegistry,
+    pub waiting: TypedStore<WaitingRequest>,
+    pub replay: ReplayCache,
+    /// LoAs the trust configuration can produce.
+    pub deliverable_loas: Vec<Loa>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SamlSetupError {
+    #[error("SAML signing key: {0}")]
+    Key(#[from] KeyError),
+    #[error("SAML next signing certificate {path}: {message}")]
+    NextCertificate { path: String, message: String },
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+impl SamlIdp {
+    pub fn new(
+        config: &LoadedConfig,
+        store: SharedStore,
+        http: reqwest::Client,
+    ) -> Result<Self, SamlSetupError> {
+        let saml = &config.idp.saml;
+        let key = SigningKey::from_pem_files(&saml.signing_key, &saml.signing_certificate)?;
+        let next_certificates = match &saml.next_signing_certificate {
+            Some(path) => crate::server::load_certificates(path)
+                .map_err(|e| SamlSetupError::NextCertificate {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?
+                .into_iter()
+                .map(|c| c.as_ref().to_vec())
+                .collect(),
+            None => Vec::new(),
+        };
+        let endpoint = |path: &str| {
+            let mut url = config.idp.public_url.clone();
+            url.set_path(path);
+            url.to_string()
+        };
+        let mut deliverable_loas: Vec<Loa> = config
+            .idp
+            .trust
+            .policies
+            .iter()
+            .filter_map(|p| Loa::from_level(p.loa))
+            .collect();
+        deliverable_loas.sort();
+        deliverable_loas.dedup();
+        let registry = SpRegistry::new(&config.tenants, Arc::new(MetadataCache::new(http)))?;
+        let pending_ttl = Duration::from_secs(config.idp.session.pending_login_ttl_seconds);
+        Ok(Self {
+            entity_id: saml.entity_id(&config.idp.public_url),
+            sso_url: endpoint("/saml/sso"),
+            slo_url: endpoint("/saml/slo"),
+            key: Arc::new(key),
+            next_certificates,
+            registry,
+            waiting: TypedStore::new(store.clone(), Namespace::SamlRequest, pending_ttl),
+            replay: ReplayCache::new(store),
+            deliverable_loas,
+            config: saml.clone(),
+        })
+    }
+
+    /// Loads every SP's metadata once (at start); failures are logged, and those SPs
+    /// answer `SAML_METADATA_UNAVAILABLE` until a refresh succeeds.
+    pub async fn load_metadata(&self, now: OffsetDateTime) {
+        for (entity_id, result) in self
+            .registry
+            .cache
+            .load_all(&self.registry.sources, now)
+            .await
+        {
+            if let Err(e) = result {
+                tracing::warn!(sp = %entity_id, code = e.code(), error = %e, "SP metadata could not be loaded");
+            }
+        }
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        Duration::from_secs(self.config.assertion_lifetime_seconds)
+    }
+
+    /// How long a request ID is remembered: as long as the request would be accepted.
+    pub fn replay_window(&self) -> Duration {
+        Duration::from_secs(
+            self.config.request_max_age_seconds + 2 * self.config.clock_skew_seconds,
+        )
+    }
+}

@@ -1,0 +1,374 @@
+//! Single sign-on: an AuthnRequest is checked, then answered at once from the user's SSO
+//! session, or parked while the user logs in and answered when the login resumes.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use time::OffsetDateTime;
+
+use super::attributes::{loa_uri, release, Subject};
+use super::checks::{self, CheckContext, Decisions};
+use super::engine::{SamlIdp, WaitingRequest};
+use super::error::SamlError;
+use super::inbound::Received;
+use super::name_id::name_id;
+use super::registry::ServiceProvider;
+use super::request::Inbound;
+use super::response::{error_response, status, success_response, AssertionContent, Protection};
+use crate::audit::{AuditEvent, Outcome};
+use crate::directory::Directory;
+use crate::login::{
+    BindingSecret, Participant, ParticipantProtocol, PendingLogin, PendingLogins, SsoSession,
+    SsoSessions,
+};
+use crate::metrics::Metrics;
+use crate::storage::{insert_audit_event, Database};
+use crate::tenants::NameIdFormat;
+
+/// What the SAML engine needs from the running IdP for one request.
+pub struct SamlContext<'a> {
+    pub idp: &'a SamlIdp,
+    pub sessions: &'a SsoSessions,
+    pub pending: &'a PendingLogins,
+    pub directory: &'a dyn Directory,
+    pub db: &'a Database,
+    pub metrics: &'a Metrics,
+    pub now: OffsetDateTime,
+    pub request_id: Option<String>,
+    pub client_address: Option<String>,
+}
+
+/// A message for the browser to post to a service provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostForm {
+    pub action: String,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl PostForm {
+    pub fn saml(
+        action: &str,
+        parameter: &'static str,
+        xml: &str,
+        relay_state: Option<&str>,
+    ) -> Self {
+        let mut fields = vec![(parameter, BASE64.encode(xml))];
+        if let Some(relay_state) = relay_state {
+            fields.push(("RelayState", relay_state.to_owned()));
+        }
+        Self {
+            action: action.to_owned(),
+            fields,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Answer {
+    /// Post this to the SP.
+    Post(PostForm),
+    /// Redirect to this URL (a Redirect-binding message).
+    Redirect(String),
+    /// The user must log in first: show the login page for this pending login.
+    Login {
+        login: PendingLogin,
+        secret: BindingSecret,
+    },
+}
+
+impl SamlContext<'_> {
+    async fn audit(&self, mut event: AuditEvent) {
+        event.request_id = self.request_id.clone();
+        event.client_address = self.client_address.clone();
+        if let Err(e) = insert_audit_event(self.db, &event).await {
+            tracing::error!(code = e.code(), error = %e, "audit record could not be written");
+            self.metrics.record_event("audit_write_failed");
+        }
+    }
+
+    /// Audits a refused SAML message (the issuer, if known, and the stable code).
+    pub async fn audit_refusal(
+        &self,
+        event: &str,
+        sp: Option<&ServiceProvider>,
+        error: &SamlError,
+    ) {
+        let mut record = AuditEvent::new(event, Outcome::Failure, self.now);
+        record.code = Some(error.code().to_owned());
+        if let Some(sp) = sp {
+            record.tenant_id = Some(sp.tenant.id.to_string());
+            record.application_id = Some(sp.config.id.to_string());
+        }
+        self.metrics.record_event(&format!(
+            "saml_refused_{}",
+            error.code().to_ascii_lowercase()
+        ));
+        self.audit(record).await;
+    }
+}
+
+/// Handles an AuthnRequest from either binding.
+pub async fn authn_request(
+    ctx: &SamlContext<'_>,
+    received: &Received,
+    sso_cookie: Option<&str>,
+) -> Result<Answer, SamlError> {
+    let Inbound::AuthnRequest(request) = &received.message else {
+        return Err(SamlError::Malformed(super::request::ParseError(
+            "expected an AuthnRequest".into(),
+        )));
+    };
+    let sp = ctx
+        .idp
+        .registry
+        .get(&request.issuer)
+        .ok_or(SamlError::UnknownSp)?;
+    let result = checked_request(ctx, &sp, received, request, sso_cookie).await;
+    if let Err(e) = &result {
+        ctx.audit_refusal("saml-authn-request", Some(&sp), e).await;
+    }
+    result
+}
+
+async fn checked_request(
+    ctx: &SamlContext<'_>,
+    sp: &ServiceProvider,
+    received: &Received,
+    request: &super::request::AuthnRequest,
+    sso_cookie: Option<&str>,
+) -> Result<Answer, SamlError> {
+    if sp.is_metadata_missing {
+        return Err(SamlError::MetadataUnavailable);
+    }
+    let check_context = CheckContext {
+        sp,
+        received,
+        request,
+        config: &ctx.idp.config,
+        endpoint_url: &ctx.idp.sso_url,
+        deliverable: &ctx.idp.deliverable_loas,
+        now: ctx.now,
+    };
+    let mut decisions = Decisions::default();
+    checks::protect(&check_context, &mut decisions)?;
+    let acs = decisions.acs.clone().ok_or(SamlError::AcsNotRegistered)?;
+    let scope = format!("authn:{}", sp.entity_id);
+    if !ctx
+        .idp
+        .replay
+        .is_first_use(&scope, &request.id, ctx.idp.replay_window())
+        .await?
+    {
+        return Err(SamlError::Replayed);
+    }
+    let relay_state = received.relay_state.as_deref();
+    if let Err(e) = checks::judge(&check_context, &mut decisions) {
+        return status_answer(ctx, &acs.location_raw, Some(&request.id), relay_state, &e).await;
+    }
+    let waiting = WaitingRequest {
+        sp_entity_id: sp.entity_id.clone(),
+        request_id: request.id.clone(),
+        acs_url: acs.location_raw.clone(),
+        relay_state: received.relay_state.clone(),
+        name_id_format: decisions
+            .name_id_format
+            .unwrap_or(NameIdFormat::Persistent)
+            .uri()
+            .to_owned(),
+        acceptable_loas: decisions.acceptable_loas.clone(),
+    };
+
+    let session = match sso_cookie {
+        Some(id) if id.len() <= crate::web::MAX_ID_LENGTH => {
+            ctx.sessions.find_current(id, ctx.now).await?
+        }
+        _ => None,
+    };
+    let reusable =
+        session.filter(|s| !request.force_authn && waiting.acceptable_loas.contains(&s.loa));
+    match reusable {
+        Some(session) => respond(ctx, sp, &waiting, &session).await,
+        None if request.is_passive => {
+            status_answer(
+                ctx,
+                &waiting.acs_url,
+                Some(&request.id),
+                relay_state,
+                &SamlError::NoPassive,
+            )
+            .await
+        }
+        None => {
+            let (login, secret) = ctx
+                .pending
+                .create_resuming(sp.tenant.id.clone(), sp.config.id.clone(), "/saml/resume")
+                .await?;
+            ctx.idp.waiting.put(&login.id, &waiting).await?;
+            Ok(Answer::Login { login, secret })
+        }
+    }
+}
+
+/// A signed error response to a verified ACS.
+pub async fn status_answer(
+    ctx: &SamlContext<'_>,
+    acs_url: &str,
+    in_response_to: Option<&str>,
+    relay_state: Option<&str>,
+    error: &SamlError,
+) -> Result<Answer, SamlError> {
+    let (top, second) = error.status().ok_or(SamlError::Unsupported("status"))?;
+    let xml = error_response(
+        &ctx.idp.entity_id,
+        acs_url,
+        in_response_to,
+        ctx.now,
+        status(top, Some(second), Some(&error.to_string())),
+        &ctx.idp.key,
+    )?;
+    Ok(Answer::Post(PostForm::saml(
+        acs_url,
+        "SAMLResponse",
+        &xml,
+        relay_state,
+    )))
+}
+
+/// Resumes a parked request once `login` (already checked to belong to this browser)
+/// has been authenticated: exactly one response per request.
+pub async fn resume(
+    ctx: &SamlContext<'_>,
+    login: &PendingLogin,
+    sso_cookie: Option<&str>,
+) -> Result<Answer, SamlError> {
+    let session_id = login
+        .authenticated_session
+        .as_deref()
+        .ok_or(SamlError::LoginExpired)?;
+    if sso_cookie != Some(session_id) {
+        return Err(SamlError::LoginExpired);
+    }
+    let waiting = ctx
+        .idp
+        .waiting
+        .take(&login.id)
+        .await?
+        .ok_or(SamlError::LoginExpired)?;
+    let session = ctx
+        .sessions
+        .find_current(session_id, ctx.now)
+        .await?
+        .ok_or(SamlError::LoginExpired)?;
+    let sp = ctx
+        .idp
+        .registry
+        .get(&waiting.sp_entity_id)
+        .ok_or(SamlError::UnknownSp)?;
+    let result = respond(ctx, &sp, &waiting, &session).await;
+    if let Err(e) = &result {
+        ctx.audit_refusal("saml-response", Some(&sp), e).await;
+    }
+    result
+}
+
+/// The response for `waiting` from `session`.
+async fn respond(
+    ctx: &SamlContext<'_>,
+    sp: &ServiceProvider,
+    waiting: &WaitingRequest,
+    session: &SsoSession,
+) -> Result<Answer, SamlError> {
+    let relay_state = waiting.relay_state.as_deref();
+    let is_open = sp
+        .application()
+        .is_some_and(|app| sp.tenant.is_open_to(&app, &session.user_tenant));
+    if !is_open {
+        return Err(SamlError::UserNotAllowed);
+    }
+    if !waiting.acceptable_loas.contains(&session.loa) {
+        return status_answer(
+            ctx,
+            &waiting.acs_url,
+            Some(&waiting.request_id),
+            relay_state,
+            &SamlError::NoAuthnContext,
+        )
+        .await;
+    }
+    let person = ctx
+        .directory
+        .find_by_hsa_id(&session.employee_hsa_id)
+        .await
+        .map_err(|_| SamlError::Directory)?
+        .ok_or(SamlError::Directory)?;
+    let employment = person
+        .employment(&session.employee_hsa_id)
+        .ok_or(SamlError::Directory)?;
+    let attributes = release(
+        sp.profile(),
+        sp.release(),
+        &Subject {
+            person: &person,
+            employment,
+            loa: session.loa,
+        },
+    );
+    let format =
+        NameIdFormat::from_uri(&waiting.name_id_format).unwrap_or(NameIdFormat::Persistent);
+    let name_id = name_id(
+        format,
+        &ctx.idp.config.pseudonym_secret,
+        &person.id,
+        &sp.entity_id,
+    );
+    let content = AssertionContent {
+        idp_entity_id: &ctx.idp.entity_id,
+        sp_entity_id: &sp.entity_id,
+        in_response_to: Some(&waiting.request_id),
+        acs_url: &waiting.acs_url,
+        now: ctx.now,
+        lifetime: ctx.idp.lifetime(),
+        name_id: &name_id,
+        name_id_format: format.uri(),
+        session_index: &session.sid,
+        authn_instant: OffsetDateTime::from_unix_timestamp(session.authenticated_at)
+            .unwrap_or(ctx.now),
+        loa_uri: loa_uri(sp.profile(), session.loa),
+        attributes: &attributes,
+    };
+    let protection = Protection {
+        key: &ctx.idp.key,
+        sign: sp.signed_parts(),
+        encrypt: sp
+            .encryption()
+            .map_err(super::response::ResponseError::from)?,
+    };
+    let xml = success_response(&content, &protection)?;
+    ctx.sessions
+        .add_participant(
+            &session.id,
+            Participant {
+                application: sp.application_key(),
+                protocol: ParticipantProtocol::Saml {
+                    sp_entity_id: sp.entity_id.clone(),
+                    name_id: name_id.clone(),
+                    name_id_format: format.uri().to_owned(),
+                },
+            },
+        )
+        .await?;
+    let mut record = AuditEvent::new("saml-response", Outcome::Success, ctx.now);
+    record.tenant_id = Some(sp.tenant.id.to_string());
+    record.application_id = Some(sp.config.id.to_string());
+    record.person_id = Some(session.person_id.clone());
+    record.employee_hsa_id = Some(session.employee_hsa_id.to_string());
+    record.method = Some(session.method.as_str().to_owned());
+    ctx.audit(record).await;
+    ctx.metrics.record_event("saml_response");
+    tracing::info!(sp = %sp.entity_id, tenant = %sp.tenant.id, loa = session.loa.level(), "SAML response issued");
+    Ok(Answer::Post(PostForm::saml(
+        &waiting.acs_url,
+        "SAMLResponse",
+        &xml,
+        relay_state,
+    )))
+}

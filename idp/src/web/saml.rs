@@ -1,0 +1,261 @@
+//! SAML endpoints: metadata, single sign-on (HTTP-Redirect and HTTP-POST), the resume
+//! point after a login, and single logout. Each handler decodes its binding, calls one
+//! function of `saml/`, and turns the answer into a page, a redirect or a form post.
+
+use axum::extract::{ConnectInfo, Form, Query, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Extension;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::middleware::RequestId;
+use super::{cookies, pages, AppState};
+use crate::saml::error::SamlError;
+use crate::saml::idp_metadata::{idp_metadata, IdpDescription};
+use crate::saml::inbound::{self, Received};
+use crate::saml::sso::{self, Answer, PostForm, SamlContext};
+
+impl AppState {
+    pub fn saml_context(&self, peer: SocketAddr, request_id: &str) -> SamlContext<'_> {
+        SamlContext {
+            idp: &self.saml,
+            sessions: &self.sso_sessions,
+            pending: &self.pending_logins,
+            directory: self.directory.as_ref(),
+            db: &self.db,
+            metrics: &self.metrics,
+            now: self.clock.now(),
+            request_id: Some(request_id.to_owned()),
+            client_address: Some(peer.ip().to_string()),
+        }
+    }
+}
+
+const AUTOSUBMIT: &str = include_str!("static/autosubmit.js");
+
+pub async fn autosubmit_script_get() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        AUTOSUBMIT,
+    )
+        .into_response()
+}
+
+/// `GET /saml/metadata`: the IdP's signed metadata.
+pub async fn saml_metadata_get(State(state): State<Arc<AppState>>) -> Response {
+    let idp = &state.saml;
+    let description = IdpDescription {
+        entity_id: &idp.entity_id,
+        sso_url: &idp.sso_url,
+        slo_url: &idp.slo_url,
+        key: &idp.key,
+        next_certificates: &idp.next_certificates,
+        organization: &idp.config.organization,
+        loas: &idp.deliverable_loas,
+        want_authn_requests_signed: idp.config.require_signed_requests,
+        validity: Duration::from_secs(idp.config.metadata_validity_hours * 3600),
+        now: state.clock.now(),
+    };
+    match idp_metadata(&description) {
+        Ok(xml) => (
+            [
+                (header::CONTENT_TYPE, "application/samlmetadata+xml"),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            xml,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "metadata could not be signed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SamlPostForm {
+    #[serde(rename = "SAMLRequest")]
+    saml_request: Option<String>,
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+impl SamlPostForm {
+    fn received(self, max: usize) -> Result<Received, SamlError> {
+        if self.saml_request.is_some() && self.saml_response.is_some() {
+            return Err(SamlError::Undecodable);
+        }
+        inbound::from_post(
+            self.saml_request.or(self.saml_response),
+            self.relay_state,
+            max,
+        )
+    }
+}
+
+/// `GET /saml/sso`: HTTP-Redirect binding.
+pub async fn saml_sso_get(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let received = inbound::from_redirect(
+        query.as_deref().unwrap_or_default(),
+        state.saml.config.max_message_bytes,
+    );
+    sso_answer(&state, peer, &request_id, &headers, received).await
+}
+
+/// `POST /saml/sso`: HTTP-POST binding.
+pub async fn saml_sso_post(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    Form(form): Form<SamlPostForm>,
+) -> Response {
+    let received = form.received(state.saml.config.max_message_bytes);
+    sso_answer(&state, peer, &request_id, &headers, received).await
+}
+
+async fn sso_answer(
+    state: &AppState,
+    peer: SocketAddr,
+    request_id: &str,
+    headers: &HeaderMap,
+    received: Result<Received, SamlError>,
+) -> Response {
+    let language = pages::negotiate_language(None, headers);
+    let ctx = state.saml_context(peer, request_id);
+    let received = match received {
+        Ok(received) => received,
+        Err(e) => {
+            ctx.audit_refusal("saml-authn-request", None, &e).await;
+            return error_page(&e, language, request_id);
+        }
+    };
+    let cookie = cookies::read(headers, cookies::SSO_COOKIE);
+    match sso::authn_request(&ctx, &received, cookie.as_deref()).await {
+        Ok(answer) => answer_response(state, answer, language),
+        Err(e) => error_page(&e, language, request_id),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResumeQuery {
+    login: String,
+}
+
+/// `GET /saml/resume?login=<id>`: where a login for a SAML request comes back to.
+pub async fn saml_resume_get(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    Query(query): Query<ResumeQuery>,
+) -> Response {
+    let language = pages::negotiate_language(None, &headers);
+    let login = match state.bound_login(&headers, &query.login).await {
+        Ok(login) => login,
+        Err(_) => return error_page(&SamlError::LoginExpired, language, &request_id),
+    };
+    let ctx = state.saml_context(peer, &request_id);
+    let cookie = cookies::read(&headers, cookies::SSO_COOKIE);
+    match sso::resume(&ctx, &login, cookie.as_deref()).await {
+        Ok(answer) => answer_response(&state, answer, language),
+        Err(e) => error_page(&e, language, &request_id),
+    }
+}
+
+pub fn error_page(error: &SamlError, language: &str, request_id: &str) -> Response {
+    let status = match error {
+        _ if error.is_server_fault() => StatusCode::SERVICE_UNAVAILABLE,
+        SamlError::UserNotAllowed => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    tracing::info!(code = error.code(), "SAML request ended on an error page");
+    pages::error_page(
+        status,
+        language,
+        error.explain(language),
+        error.code(),
+        Some(request_id),
+    )
+}
+
+pub fn answer_response(state: &AppState, answer: Answer, language: &str) -> Response {
+    match answer {
+        Answer::Post(form) => post_form_page(&form, language),
+        Answer::Redirect(url) => Redirect::to(&url).into_response(),
+        Answer::Login { login, secret } => {
+            let mut response = Redirect::to(&format!("/login?login={}", login.id)).into_response();
+            if let Some(cookie) = cookies::login_binding(
+                &secret.0,
+                state.config.idp.session.pending_login_ttl_seconds,
+            ) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+    }
+}
+
+/// The page that carries a SAML message to an SP: submitted by a small script, or by
+/// the user's tap on Continue when scripts do not run.
+pub fn post_form_page(form: &PostForm, language: &str) -> Response {
+    let (title, note, button) = if language == "en" {
+        (
+            "Continuing to the service",
+            "You are being sent back to the service.",
+            "Continue",
+        )
+    } else {
+        (
+            "Du skickas vidare till tjänsten",
+            "Du skickas nu tillbaka till tjänsten.",
+            "Fortsätt",
+        )
+    };
+    let fields: String = form
+        .fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+                pages::escape(name),
+                pages::escape(value)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<div class=\"card\">\n<h1>{title}</h1>\n<p>{note}</p>\n\
+         <form method=\"post\" action=\"{action}\" data-autosubmit>\n{fields}\
+         <button type=\"submit\" class=\"primary\">{button}</button>\n</form>\n</div>",
+        action = pages::escape(&form.action),
+    );
+    let html = pages::page(language, title, &body, "#", Some("/static/autosubmit.js"));
+    let mut response = Html(html).into_response();
+    let origin = url::Url::parse(&form.action)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+         form-action {origin}; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}

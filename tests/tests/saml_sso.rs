@@ -1,0 +1,102 @@
+//! SAML single sign-on through the real endpoints with the scripted browser: metadata,
+//! a Redirect-binding AuthnRequest, a certificate login, the POSTed response, and a
+//! second application answered from the SSO session without a login page.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+
+use e2e::agent::Agent;
+use e2e::idp_server::shipped_config;
+use e2e::{SqliteDatabase, TestIdp};
+
+async fn idp() -> (TestIdp, SqliteDatabase) {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = TestIdp::start(shipped_config(&db.url, None)).await.unwrap();
+    (idp, db)
+}
+
+fn authn_request(idp: &TestIdp, issuer: &str, acs: &str, id: &str, extra: &str) -> String {
+    use idp::clock::Clock;
+    let now = idp::clock::SystemClock
+        .now()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let xml = format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer>{extra}</samlp:AuthnRequest>"#,
+        dest = idp.url("/saml/sso"),
+    );
+    let encoded = idp::saml::xml::encode_message(&xml);
+    let mut url = reqwest::Url::parse(&idp.url("/saml/sso")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("SAMLRequest", &encoded)
+        .append_pair("RelayState", "back-to-page-7");
+    url.to_string()
+}
+
+fn decoded_response(page: &e2e::agent::Page) -> String {
+    let form = page
+        .form()
+        .unwrap_or_else(|| panic!("no form: {} {}", page.status, page.body));
+    String::from_utf8(BASE64.decode(form.field("SAMLResponse").unwrap()).unwrap()).unwrap()
+}
+
+const JOURNAL: &str = "https://localhost:9443/sp/region-journal";
+const JOURNAL_ACS: &str = "https://localhost:9443/sp/region-journal/acs";
+const OMSORG: &str = "https://localhost:9443/sp/storstad-omsorg";
+const OMSORG_ACS: &str = "https://localhost:9443/sp/storstad-omsorg/acs";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metadata_is_signed_and_names_the_endpoints() {
+    let (idp, _db) = idp().await;
+    let page = Agent::new().open(&idp.url("/saml/metadata")).await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .body
+        .contains(&format!("entityID=\"{}\"", idp.url("/saml/metadata"))));
+    assert!(page.body.contains("<ds:SignatureValue>"));
+    assert!(page
+        .body
+        .contains(&format!("Location=\"{}\"", idp.url("/saml/sso"))));
+    assert!(page.body.contains("http://id.elegnamnden.se/loa/1.0/loa3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_at_one_sp_is_single_sign_on_at_the_next() {
+    let (idp, _db) = idp().await;
+    let browser = Agent::with_certificate("anna");
+    let login_page = browser
+        .open(&authn_request(&idp, JOURNAL, JOURNAL_ACS, "_req1", ""))
+        .await;
+    assert_eq!(login_page.url.path(), "/login", "{}", login_page.body);
+    let posted = browser.log_in_with_certificate(&idp, &login_page).await;
+    assert_eq!(posted.status, 200);
+    let form = posted.form().unwrap();
+    assert_eq!(form.action.as_str(), JOURNAL_ACS);
+    assert_eq!(form.field("RelayState"), Some("back-to-page-7"));
+    let xml = decoded_response(&posted);
+    assert!(xml.contains("InResponseTo=\"_req1\""), "{xml}");
+    assert!(
+        xml.contains("http://sambi.se/attributes/1/employeeHsaId"),
+        "{xml}"
+    );
+    assert!(xml.contains("SE2321009991-anna01"), "{xml}");
+    assert!(
+        xml.contains(
+            "<saml:AuthnContextClassRef>http://id.sambi.se/loa/loa3</saml:AuthnContextClassRef>"
+        ),
+        "{xml}"
+    );
+
+    // The municipal application: no login page, a response at once.
+    let second = browser
+        .open(&authn_request(&idp, OMSORG, OMSORG_ACS, "_req2", ""))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let xml = decoded_response(&second);
+    assert!(xml.contains("InResponseTo=\"_req2\""), "{xml}");
+    assert!(xml.contains("urn:oid:1.2.752.29.6.2.1"), "{xml}");
+    assert!(
+        xml.contains("http://id.elegnamnden.se/loa/1.0/loa3"),
+        "{xml}"
+    );
+}
