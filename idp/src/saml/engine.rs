@@ -36,6 +36,8 @@ pub struct SamlIdp {
     pub next_certificates: Vec<Vec<u8>>,
     pub registry: SpRegistry,
     pub waiting: TypedStore<WaitingRequest>,
+    /// Single logouts in progress, by the ID of the LogoutRequest sent last.
+    pub logouts: TypedStore<super::slo::LogoutWalk>,
     pub replay: ReplayCache,
     /// LoAs the trust configuration can produce.
     pub deliverable_loas: Vec<Loa>,
@@ -94,6 +96,7 @@ impl SamlIdp {
             next_certificates,
             registry,
             waiting: TypedStore::new(store.clone(), Namespace::SamlRequest, pending_ttl),
+            logouts: TypedStore::new(store.clone(), Namespace::SamlLogout, pending_ttl),
             replay: ReplayCache::new(store),
             deliverable_loas,
             config: saml.clone(),

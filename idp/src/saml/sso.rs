@@ -76,7 +76,7 @@ pub enum Answer {
 }
 
 impl SamlContext<'_> {
-    async fn audit(&self, mut event: AuditEvent) {
+    pub(crate) async fn audit(&self, mut event: AuditEvent) {
         event.request_id = self.request_id.clone();
         event.client_address = self.client_address.clone();
         if let Err(e) = insert_audit_event(self.db, &event).await {

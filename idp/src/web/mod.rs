@@ -165,7 +165,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/saml/sso",
             get(saml::saml_sso_get).post(saml::saml_sso_post),
         )
-        .route("/saml/resume", get(saml::saml_resume_get));
+        .route("/saml/resume", get(saml::saml_resume_get))
+        .route(
+            "/saml/slo",
+            get(saml::saml_slo_get).post(saml::saml_slo_post),
+        );
     with_middleware(routes, state)
 }
 

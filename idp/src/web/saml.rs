@@ -259,3 +259,61 @@ pub fn post_form_page(form: &PostForm, language: &str) -> Response {
     }
     response
 }
+
+/// `GET /saml/slo`: single logout, HTTP-Redirect binding.
+pub async fn saml_slo_get(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let received = inbound::from_redirect(
+        query.as_deref().unwrap_or_default(),
+        state.saml.config.max_message_bytes,
+    );
+    slo_answer(&state, peer, &request_id, &headers, received).await
+}
+
+/// `POST /saml/slo`: single logout, HTTP-POST binding.
+pub async fn saml_slo_post(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    Form(form): Form<SamlPostForm>,
+) -> Response {
+    let received = form.received(state.saml.config.max_message_bytes);
+    slo_answer(&state, peer, &request_id, &headers, received).await
+}
+
+async fn slo_answer(
+    state: &AppState,
+    peer: SocketAddr,
+    request_id: &str,
+    headers: &HeaderMap,
+    received: Result<Received, SamlError>,
+) -> Response {
+    let language = pages::negotiate_language(None, headers);
+    let ctx = state.saml_context(peer, request_id);
+    let received = match received {
+        Ok(received) => received,
+        Err(e) => {
+            ctx.audit_refusal("saml-logout", None, &e).await;
+            return error_page(&e, language, request_id);
+        }
+    };
+    let cookie = cookies::read(headers, cookies::SSO_COOKIE);
+    match crate::saml::slo::slo_message(&ctx, &received, cookie.as_deref()).await {
+        Ok((answer, clear_cookie)) => {
+            let mut response = answer_response(state, answer, language);
+            if clear_cookie {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookies::sso_cleared());
+            }
+            response
+        }
+        Err(e) => error_page(&e, language, request_id),
+    }
+}

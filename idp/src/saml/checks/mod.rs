@@ -8,7 +8,7 @@ mod authn_context;
 mod destination;
 mod issue_instant;
 mod name_id_policy;
-mod signature;
+pub(crate) mod signature;
 mod subject;
 
 use time::OffsetDateTime;
