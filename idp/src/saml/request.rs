@@ -1,12 +1,14 @@
 //! Incoming SAML protocol messages, parsed into typed values at the edge. The XML has
 //! passed [`super::inbound`]'s checks (size, no DTD, no comments) before it gets here;
-//! text content is read from all of an element's text nodes, never just the first.
+//! it is parsed with the parser signature verification uses, and text content is read
+//! from all of an element's text nodes, never just the first.
 
-use roxmltree::{Document, Node};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use uppsala::{Document, NodeId};
 
 use super::canonical::{SAML, SAMLP};
+use super::xml::text_without_comments;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthnRequest {
@@ -103,136 +105,166 @@ fn fail<T>(what: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError(what.into()))
 }
 
-/// All text inside `node`, concatenated and trimmed.
-fn text_of(node: Node<'_, '_>) -> String {
-    node.descendants()
-        .filter(|n| n.is_text())
-        .filter_map(|n| n.text())
-        .collect::<String>()
-        .trim()
-        .to_owned()
+/// A parsed message: the same parser (and settings) that signature verification uses,
+/// so that the tree read here is the tree that was verified.
+struct Tree<'d, 'x> {
+    doc: &'d Document<'x>,
 }
 
-fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
-    node.children().find(|c| {
-        c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(ns)
-    })
-}
-
-fn required_attribute<'a>(node: Node<'a, '_>, name: &str) -> Result<&'a str, ParseError> {
-    node.attribute(name)
-        .ok_or_else(|| ParseError(format!("{} has no {name}", node.tag_name().name())))
-}
-
-fn instant(node: Node<'_, '_>, name: &str) -> Result<OffsetDateTime, ParseError> {
-    let value = required_attribute(node, name)?;
-    OffsetDateTime::parse(value, &Rfc3339)
-        .map_err(|_| ParseError(format!("{name} is not a dateTime")))
-}
-
-fn boolean(node: Node<'_, '_>, name: &str) -> Result<bool, ParseError> {
-    match node.attribute(name) {
-        None | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") => Ok(true),
-        Some(_) => fail(format!("{name} is not a boolean")),
+impl<'d, 'x> Tree<'d, 'x> {
+    fn is(&self, node: NodeId, ns: &str, name: &str) -> bool {
+        self.doc
+            .element(node)
+            .is_some_and(|e| e.name.matches(Some(ns), name))
     }
-}
 
-fn issuer(root: Node<'_, '_>) -> Result<String, ParseError> {
-    let issuer = child(root, SAML.uri, "Issuer")
-        .map(text_of)
-        .unwrap_or_default();
-    if issuer.is_empty() {
-        return fail("no Issuer");
+    fn child(&self, node: NodeId, ns: &str, name: &str) -> Option<NodeId> {
+        self.doc.children_iter(node).find(|&c| self.is(c, ns, name))
     }
-    Ok(issuer)
+
+    fn children<'a>(
+        &'a self,
+        node: NodeId,
+        ns: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = NodeId> + 'a {
+        self.doc
+            .children_iter(node)
+            .filter(move |&c| self.is(c, ns, name))
+    }
+
+    /// All of the element's text (comments are refused before parsing anyway).
+    fn text(&self, node: NodeId) -> String {
+        text_without_comments(self.doc, node).trim().to_owned()
+    }
+
+    fn attribute(&self, node: NodeId, name: &str) -> Option<&'d str> {
+        self.doc.get_attribute(node, name)
+    }
+
+    fn required(&self, node: NodeId, name: &str) -> Result<&'d str, ParseError> {
+        self.attribute(node, name)
+            .ok_or_else(|| ParseError(format!("the message has no {name}")))
+    }
+
+    fn instant(&self, node: NodeId, name: &str) -> Result<OffsetDateTime, ParseError> {
+        OffsetDateTime::parse(self.required(node, name)?, &Rfc3339)
+            .map_err(|_| ParseError(format!("{name} is not a dateTime")))
+    }
+
+    fn boolean(&self, node: NodeId, name: &str) -> Result<bool, ParseError> {
+        match self.attribute(node, name) {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(_) => fail(format!("{name} is not a boolean")),
+        }
+    }
+
+    fn issuer(&self, root: NodeId) -> Result<String, ParseError> {
+        let issuer = self
+            .child(root, SAML.uri, "Issuer")
+            .map(|n| self.text(n))
+            .unwrap_or_default();
+        if issuer.is_empty() {
+            return fail("no Issuer");
+        }
+        Ok(issuer)
+    }
 }
 
 /// Parses a protocol message the IdP accepts.
 pub fn parse(xml: &str) -> Result<Inbound, ParseError> {
-    let document = Document::parse(xml).map_err(|e| ParseError(e.to_string()))?;
-    let root = document.root_element();
-    if root.tag_name().namespace() != Some(SAMLP.uri) {
-        return fail("not a SAML 2.0 protocol message");
-    }
-    if root.attribute("Version") != Some("2.0") {
+    let doc = super::xml::parse(xml).map_err(|e| ParseError(e.to_string()))?;
+    let tree = Tree { doc: &doc };
+    let root = doc
+        .document_element()
+        .ok_or_else(|| ParseError("no root element".into()))?;
+    let name = ["AuthnRequest", "LogoutRequest", "LogoutResponse"]
+        .into_iter()
+        .find(|name| tree.is(root, SAMLP.uri, name))
+        .ok_or_else(|| ParseError("not a message the IdP accepts".into()))?;
+    if tree.attribute(root, "Version") != Some("2.0") {
         return fail("Version is not 2.0");
     }
-    let id = required_attribute(root, "ID")?.to_owned();
+    let id = tree.required(root, "ID")?.to_owned();
     if id.is_empty() || id.len() > 256 {
         return fail("ID is empty or too long");
     }
-    let destination = root.attribute("Destination").map(str::to_owned);
-    match root.tag_name().name() {
+    let destination = tree.attribute(root, "Destination").map(str::to_owned);
+    match name {
         "AuthnRequest" => {
-            let acs_index = root
-                .attribute("AssertionConsumerServiceIndex")
+            let acs_index = tree
+                .attribute(root, "AssertionConsumerServiceIndex")
                 .map(|v| v.parse::<u16>())
                 .transpose()
                 .map_err(|_| ParseError("AssertionConsumerServiceIndex".into()))?;
-            let requested =
-                child(root, SAMLP.uri, "RequestedAuthnContext").map(|node| RequestedAuthnContext {
-                    comparison: node.attribute("Comparison").unwrap_or("exact").to_owned(),
-                    class_refs: node
-                        .children()
-                        .filter(|c| c.is_element() && c.tag_name().name() == "AuthnContextClassRef")
-                        .map(text_of)
+            let requested = tree
+                .child(root, SAMLP.uri, "RequestedAuthnContext")
+                .map(|node| RequestedAuthnContext {
+                    comparison: tree
+                        .attribute(node, "Comparison")
+                        .unwrap_or("exact")
+                        .to_owned(),
+                    class_refs: tree
+                        .children(node, SAML.uri, "AuthnContextClassRef")
+                        .map(|n| tree.text(n))
                         .collect(),
                 });
             Ok(Inbound::AuthnRequest(AuthnRequest {
-                issue_instant: instant(root, "IssueInstant")?,
-                issuer: issuer(root)?,
-                acs_url: root
-                    .attribute("AssertionConsumerServiceURL")
+                issue_instant: tree.instant(root, "IssueInstant")?,
+                issuer: tree.issuer(root)?,
+                acs_url: tree
+                    .attribute(root, "AssertionConsumerServiceURL")
                     .map(str::to_owned),
                 acs_index,
-                protocol_binding: root.attribute("ProtocolBinding").map(str::to_owned),
-                force_authn: boolean(root, "ForceAuthn")?,
-                is_passive: boolean(root, "IsPassive")?,
-                name_id_format: child(root, SAMLP.uri, "NameIDPolicy")
-                    .and_then(|n| n.attribute("Format"))
+                protocol_binding: tree.attribute(root, "ProtocolBinding").map(str::to_owned),
+                force_authn: tree.boolean(root, "ForceAuthn")?,
+                is_passive: tree.boolean(root, "IsPassive")?,
+                name_id_format: tree
+                    .child(root, SAMLP.uri, "NameIDPolicy")
+                    .and_then(|n| tree.attribute(n, "Format"))
                     .map(str::to_owned),
                 requested_authn_context: requested,
-                has_subject: child(root, SAML.uri, "Subject").is_some(),
+                has_subject: tree.child(root, SAML.uri, "Subject").is_some(),
                 id,
                 destination,
             }))
         }
         "LogoutRequest" => {
-            let name_id = child(root, SAML.uri, "NameID")
-                .map(text_of)
+            let name_id = tree
+                .child(root, SAML.uri, "NameID")
+                .map(|n| tree.text(n))
                 .unwrap_or_default();
             if name_id.is_empty() {
                 return fail("LogoutRequest has no NameID");
             }
             Ok(Inbound::LogoutRequest(LogoutRequest {
-                issue_instant: instant(root, "IssueInstant")?,
-                issuer: issuer(root)?,
+                issue_instant: tree.instant(root, "IssueInstant")?,
+                issuer: tree.issuer(root)?,
                 name_id,
-                session_indexes: root
-                    .children()
-                    .filter(|c| c.is_element() && c.tag_name().name() == "SessionIndex")
-                    .map(text_of)
+                session_indexes: tree
+                    .children(root, SAMLP.uri, "SessionIndex")
+                    .map(|n| tree.text(n))
                     .collect(),
                 id,
                 destination,
             }))
         }
-        "LogoutResponse" => {
-            let status = child(root, SAMLP.uri, "Status")
-                .and_then(|s| child(s, SAMLP.uri, "StatusCode"))
-                .and_then(|c| c.attribute("Value"))
+        _ => {
+            let status = tree
+                .child(root, SAMLP.uri, "Status")
+                .and_then(|s| tree.child(s, SAMLP.uri, "StatusCode"))
+                .and_then(|c| tree.attribute(c, "Value"))
                 .unwrap_or_default()
                 .to_owned();
             Ok(Inbound::LogoutResponse(LogoutResponse {
-                in_response_to: root.attribute("InResponseTo").map(str::to_owned),
-                issuer: issuer(root)?,
+                in_response_to: tree.attribute(root, "InResponseTo").map(str::to_owned),
+                issuer: tree.issuer(root)?,
                 status,
                 id,
                 destination,
             }))
         }
-        other => fail(format!("{other} is not a message the IdP accepts")),
     }
 }
 
