@@ -100,3 +100,54 @@ async fn a_login_at_one_sp_is_single_sign_on_at_the_next() {
         "{xml}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_back_from_the_login_page_tells_the_sp_the_user_cancelled() {
+    let (idp, _db) = idp().await;
+    let browser = Agent::with_certificate("anna");
+    let login_page = browser
+        .open(&authn_request(&idp, OMSORG, OMSORG_ACS, "_cancel1", ""))
+        .await;
+    let start = login_page
+        .body
+        .find("id=\"back-to-service\" href=\"")
+        .unwrap()
+        + 27;
+    let end = login_page.body[start..].find('"').unwrap() + start;
+    let back = login_page
+        .url
+        .join(&e2e::agent::unescape(&login_page.body[start..end]))
+        .unwrap();
+    let posted = browser.open(back.as_str()).await;
+    let xml = decoded_response(&posted);
+    assert!(xml.contains("InResponseTo=\"_cancel1\""), "{xml}");
+    assert!(
+        xml.contains("urn:oasis:names:tc:SAML:2.0:status:Responder"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("http://id.elegnamnden.se/status/1.0/cancel"),
+        "{xml}"
+    );
+    assert!(!xml.contains("<saml:Assertion"), "{xml}");
+    assert!(browser.cookie("localhost", "__Host-idp_sso").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_of_another_municipality_is_refused_even_with_an_sso_session() {
+    let (idp, _db) = idp().await;
+    // Eva (Lillby) may use the regional record, not Storstad's care records.
+    let browser = Agent::with_certificate("eva");
+    let login_page = browser
+        .open(&authn_request(&idp, JOURNAL, JOURNAL_ACS, "_eva1", ""))
+        .await;
+    let posted = browser.log_in_with_certificate(&idp, &login_page).await;
+    assert!(decoded_response(&posted).contains("SE2120007774-eva05"));
+
+    let refused = browser
+        .open(&authn_request(&idp, OMSORG, OMSORG_ACS, "_eva2", ""))
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.error_code(), Some("USER_NOT_ALLOWED"));
+    assert!(refused.form().is_none(), "{}", refused.body);
+}

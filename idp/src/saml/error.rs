@@ -55,6 +55,8 @@ pub enum SamlError {
     InvalidNameIdPolicy,
     #[error("the request asks for something the IdP does not support: {0}")]
     Unsupported(&'static str),
+    #[error("the user cancelled the login")]
+    Cancelled,
     #[error("the SP's metadata is configured but could not be loaded")]
     MetadataUnavailable,
     #[error("the login could not be found or has expired")]
@@ -88,6 +90,7 @@ impl SamlError {
             SamlError::NoPassive => "SAML_NO_PASSIVE",
             SamlError::InvalidNameIdPolicy => "SAML_INVALID_NAMEID_POLICY",
             SamlError::Unsupported(_) => "SAML_REQUEST_UNSUPPORTED",
+            SamlError::Cancelled => "SAML_USER_CANCELLED",
             SamlError::MetadataUnavailable => "SAML_METADATA_UNAVAILABLE",
             SamlError::LoginExpired => "LOGIN_EXPIRED",
             SamlError::Directory => "DIRECTORY_UNAVAILABLE",
@@ -104,6 +107,7 @@ impl SamlError {
             SamlError::NoPassive => Some((STATUS_RESPONDER, NO_PASSIVE)),
             SamlError::InvalidNameIdPolicy => Some((STATUS_REQUESTER, INVALID_NAME_ID_POLICY)),
             SamlError::Unsupported(_) => Some((STATUS_REQUESTER, REQUEST_UNSUPPORTED)),
+            SamlError::Cancelled => Some((STATUS_RESPONDER, CANCEL)),
             _ => None,
         }
     }

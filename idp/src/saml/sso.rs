@@ -270,6 +270,29 @@ pub async fn resume(
     result
 }
 
+/// The user chose to go back to the service without logging in: the SP hears
+/// `Responder` / `http://id.elegnamnden.se/status/1.0/cancel`.
+pub async fn cancel(ctx: &SamlContext<'_>, login: &PendingLogin) -> Result<Answer, SamlError> {
+    let waiting = ctx
+        .idp
+        .waiting
+        .take(&login.id)
+        .await?
+        .ok_or(SamlError::LoginExpired)?;
+    if let Some(sp) = ctx.idp.registry.get(&waiting.sp_entity_id) {
+        ctx.audit_refusal("saml-authn-request", Some(&sp), &SamlError::Cancelled)
+            .await;
+    }
+    status_answer(
+        ctx,
+        &waiting.acs_url,
+        Some(&waiting.request_id),
+        waiting.relay_state.as_deref(),
+        &SamlError::Cancelled,
+    )
+    .await
+}
+
 /// The response for `waiting` from `session`.
 async fn respond(
     ctx: &SamlContext<'_>,

@@ -240,12 +240,20 @@ pub async fn login_get(
     } else {
         (qr, app)
     };
+    let separator = if login.resume_path.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let back = format!("{}{separator}cancel=1", login.resume_path);
     let body = format!(
         "<div class=\"card\">\n<h1>{where_}</h1>\n<h2 id=\"methods\">{choose}</h2>\n\
          <ul class=\"methods\" aria-labelledby=\"methods\">\n{first}{second}{certificate}</ul>\n\
-         </div>",
+         <p class=\"back\"><a id=\"back-to-service\" href=\"{back}\">{back_text}</a></p>\n</div>",
         where_ = pages::escape(&where_text(&display, lang)),
         choose = lang.t(&texts::CHOOSE),
+        back = pages::escape(&back),
+        back_text = lang.t(&texts::BACK_TO_SERVICE),
     );
     let switch = href("/login", &[("login", &login.id)], Some(lang.other()));
     let page = pages::page(lang.code, lang.t(&texts::LOG_IN), &body, &switch, None);

@@ -154,6 +154,8 @@ async fn sso_answer(
 #[derive(Debug, Deserialize)]
 pub struct ResumeQuery {
     login: String,
+    /// Set by the login page's "cancel and go back to the service".
+    cancel: Option<String>,
 }
 
 /// `GET /saml/resume?login=<id>`: where a login for a SAML request comes back to.
@@ -171,7 +173,12 @@ pub async fn saml_resume_get(
     };
     let ctx = state.saml_context(peer, &request_id);
     let cookie = cookies::read(&headers, cookies::SSO_COOKIE);
-    match sso::resume(&ctx, &login, cookie.as_deref()).await {
+    let answer = if query.cancel.is_some() {
+        sso::cancel(&ctx, &login).await
+    } else {
+        sso::resume(&ctx, &login, cookie.as_deref()).await
+    };
+    match answer {
         Ok(answer) => answer_response(&state, answer, language),
         Err(e) => error_page(&e, language, &request_id),
     }

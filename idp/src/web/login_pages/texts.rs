@@ -66,6 +66,10 @@ pub(super) const NOSCRIPT: Text = text(
 );
 pub(super) const REFRESH: Text = text("Uppdatera", "Refresh");
 pub(super) const CANCEL: Text = text("Avbryt", "Cancel");
+pub(super) const BACK_TO_SERVICE: Text = text(
+    "Avbryt och gå tillbaka till tjänsten",
+    "Cancel and go back to the service",
+);
 pub(super) const RETRY: Text = text("Försök igen", "Try again");
 pub(super) const OTHER_METHOD: Text = text(
     "Välj ett annat sätt att logga in",
