@@ -15,6 +15,12 @@ pub struct SamlConfig {
     /// Private key (PKCS#8 PEM) and certificate that sign responses and metadata.
     pub signing_key: PathBuf,
     pub signing_certificate: PathBuf,
+    /// An ECDSA P-256 key and certificate, used for SPs whose metadata lists
+    /// ECDSA-SHA256 among its supported signing methods (`alg:SigningMethod`).
+    #[serde(default)]
+    pub ecdsa_signing_key: Option<PathBuf>,
+    #[serde(default)]
+    pub ecdsa_signing_certificate: Option<PathBuf>,
     /// The certificate of the next signing key, published in metadata ahead of a
     /// rollover so that SPs already trust it when it starts signing.
     #[serde(default)]
@@ -92,6 +98,13 @@ impl SamlConfig {
                 file,
                 "saml.pseudonym_secret".to_owned(),
                 format!("must be at least {MIN_SECRET_LENGTH} characters"),
+            );
+        }
+        if self.ecdsa_signing_key.is_some() != self.ecdsa_signing_certificate.is_some() {
+            problems.push(
+                file,
+                "saml.ecdsa_signing_key".to_owned(),
+                "set both ecdsa_signing_key and ecdsa_signing_certificate, or neither",
             );
         }
         if let Some(id) = &self.entity_id {

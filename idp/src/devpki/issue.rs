@@ -220,13 +220,19 @@ struct ProtocolKeySpec {
     usages: &'static [KeyUsagePurpose],
 }
 
-const PROTOCOL_KEYS: [ProtocolKeySpec; 4] = {
+const PROTOCOL_KEYS: [ProtocolKeySpec; 5] = {
     use KeyUsagePurpose::{DataEncipherment, DigitalSignature, KeyEncipherment};
     [
         ProtocolKeySpec {
             stem: "saml-signing",
             common_name: "Dev IdP SAML signing",
             is_ecdsa: false,
+            usages: &[DigitalSignature],
+        },
+        ProtocolKeySpec {
+            stem: "saml-signing-ec",
+            common_name: "Dev IdP SAML signing ECDSA",
+            is_ecdsa: true,
             usages: &[DigitalSignature],
         },
         ProtocolKeySpec {

@@ -252,7 +252,7 @@ pub(crate) fn readme(pki: &Pki, now: OffsetDateTime) -> String {
          | `users/<slug>.p12` | PKCS#12: key, certificate, issuing CA, root |\n\
          | `tls/tls-ca.pem` | CA of the development TLS server certificate |\n\
          | `tls/localhost.pem`, `tls/localhost.key.pem` | TLS server certificate chain and key |\n\
-         | `signing/saml-signing.*`, `signing/saml-encryption.*` | IdP SAML keys (RSA-2048) with self-signed certificates |\n\
+         | `signing/saml-signing.*`, `signing/saml-signing-ec.*`, `signing/saml-encryption.*` | IdP SAML keys (RSA-2048 signing and encryption; ECDSA P-256 signing for SPs that list ECDSA) with self-signed certificates |\n\
          | `signing/oidc-rs256.*`, `signing/oidc-es256.*` | IdP OIDC keys (RSA-2048, ECDSA P-256) with self-signed certificates |\n\
          | `users.toml` | machine-readable list of CAs and users |\n\n\
          Private keys are unencrypted PKCS#8 PEM files with mode 0600.\n\n\

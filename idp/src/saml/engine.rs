@@ -32,6 +32,8 @@ pub struct SamlIdp {
     pub sso_url: String,
     pub slo_url: String,
     pub key: Arc<SigningKey>,
+    /// The ECDSA key, for SPs that support ECDSA-SHA256.
+    pub ecdsa_key: Option<Arc<SigningKey>>,
     /// DER certificates of the next signing key(s), published ahead of a rollover.
     pub next_certificates: Vec<Vec<u8>>,
     pub registry: SpRegistry,
@@ -61,6 +63,12 @@ impl SamlIdp {
     ) -> Result<Self, SamlSetupError> {
         let saml = &config.idp.saml;
         let key = SigningKey::from_pem_files(&saml.signing_key, &saml.signing_certificate)?;
+        let ecdsa_key = match (&saml.ecdsa_signing_key, &saml.ecdsa_signing_certificate) {
+            (Some(key), Some(certificate)) => {
+                Some(Arc::new(SigningKey::from_pem_files(key, certificate)?))
+            }
+            _ => None,
+        };
         let next_certificates = match &saml.next_signing_certificate {
             Some(path) => crate::server::load_certificates(path)
                 .map_err(|e| SamlSetupError::NextCertificate {
@@ -93,6 +101,7 @@ impl SamlIdp {
             sso_url: endpoint("/saml/sso"),
             slo_url: endpoint("/saml/slo"),
             key: Arc::new(key),
+            ecdsa_key,
             next_certificates,
             registry,
             waiting: TypedStore::new(store.clone(), Namespace::SamlRequest, pending_ttl),
@@ -115,6 +124,14 @@ impl SamlIdp {
             if let Err(e) = result {
                 tracing::warn!(sp = %entity_id, code = e.code(), error = %e, "SP metadata could not be loaded");
             }
+        }
+    }
+
+    /// The key that signs for `sp`: ECDSA when the SP lists it and the IdP has one.
+    pub fn key_for(&self, sp: &super::registry::ServiceProvider) -> &SigningKey {
+        match &self.ecdsa_key {
+            Some(ecdsa) if sp.supports_ecdsa => ecdsa,
+            _ => &self.key,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct IdpDescription<'a> {
     pub sso_url: &'a str,
     pub slo_url: &'a str,
     pub key: &'a SigningKey,
+    /// The ECDSA key, published beside the RSA one when configured.
+    pub ecdsa_key: Option<&'a SigningKey>,
     /// DER certificates published for signing besides the key's own (the next key).
     pub next_certificates: &'a [Vec<u8>],
     pub organization: &'a SamlOrganization,
@@ -98,6 +100,9 @@ pub fn idp_metadata(d: &IdpDescription<'_>) -> Result<String, ResponseError> {
         )
         .child(Element::new(MD, "Extensions").child(ui))
         .child(signing_key_descriptor(d.key.certificate_der()));
+    if let Some(ecdsa) = d.ecdsa_key {
+        descriptor = descriptor.child(signing_key_descriptor(ecdsa.certificate_der()));
+    }
     for next in d.next_certificates {
         descriptor = descriptor.child(signing_key_descriptor(next));
     }

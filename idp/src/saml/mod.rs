@@ -17,4 +17,6 @@ pub mod response;
 pub mod signing;
 pub mod slo;
 pub mod sso;
+#[cfg(test)]
+mod tests;
 pub mod xml;

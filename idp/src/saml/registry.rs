@@ -27,6 +27,8 @@ pub struct ServiceProvider {
     pub encryption_certificate: Option<Vec<u8>>,
     pub encryption_methods: Vec<String>,
     pub metadata_wants_signed_requests: bool,
+    /// The SP's metadata lists ECDSA-SHA256 as a signing method it supports.
+    pub supports_ecdsa: bool,
     /// Metadata is configured but no copy could be loaded yet.
     pub is_metadata_missing: bool,
 }
@@ -229,6 +231,7 @@ impl SpRegistry {
                 encryption_certificate: m.encryption_certificates.first().cloned(),
                 encryption_methods: m.encryption_methods.clone(),
                 metadata_wants_signed_requests: m.authn_requests_signed,
+                supports_ecdsa: m.supports_ecdsa,
                 is_metadata_missing: false,
                 config,
             },
@@ -266,6 +269,7 @@ impl SpRegistry {
                 encryption_certificate: None,
                 encryption_methods: Vec::new(),
                 metadata_wants_signed_requests: false,
+                supports_ecdsa: false,
                 is_metadata_missing: registered.has_metadata,
                 config,
             },

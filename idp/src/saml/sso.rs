@@ -359,7 +359,7 @@ async fn respond(
         attributes: &attributes,
     };
     let protection = Protection {
-        key: &ctx.idp.key,
+        key: ctx.idp.key_for(sp),
         sign: sp.signed_parts(),
         encrypt: sp
             .encryption()

@@ -55,6 +55,7 @@ pub async fn saml_metadata_get(State(state): State<Arc<AppState>>) -> Response {
         sso_url: &idp.sso_url,
         slo_url: &idp.slo_url,
         key: &idp.key,
+        ecdsa_key: idp.ecdsa_key.as_deref(),
         next_certificates: &idp.next_certificates,
         organization: &idp.config.organization,
         loas: &idp.deliverable_loas,

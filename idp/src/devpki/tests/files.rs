@@ -37,6 +37,7 @@ fn writes_every_listed_file_with_private_keys_private() {
     }
     for stem in [
         "saml-signing",
+        "saml-signing-ec",
         "saml-encryption",
         "oidc-rs256",
         "oidc-es256",
