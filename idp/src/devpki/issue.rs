@@ -220,7 +220,7 @@ struct ProtocolKeySpec {
     usages: &'static [KeyUsagePurpose],
 }
 
-const PROTOCOL_KEYS: [ProtocolKeySpec; 5] = {
+const PROTOCOL_KEYS: [ProtocolKeySpec; 7] = {
     use KeyUsagePurpose::{DataEncipherment, DigitalSignature, KeyEncipherment};
     [
         ProtocolKeySpec {
@@ -252,6 +252,20 @@ const PROTOCOL_KEYS: [ProtocolKeySpec; 5] = {
             common_name: "Dev IdP OIDC ES256",
             is_ecdsa: true,
             usages: &[DigitalSignature],
+        },
+        // The test service provider's own keys (sp-test): request signing and
+        // assertion decryption.
+        ProtocolKeySpec {
+            stem: "sp-test-signing",
+            common_name: "Dev sp-test SAML signing",
+            is_ecdsa: false,
+            usages: &[DigitalSignature],
+        },
+        ProtocolKeySpec {
+            stem: "sp-test-encryption",
+            common_name: "Dev sp-test SAML encryption",
+            is_ecdsa: false,
+            usages: &[KeyEncipherment, DataEncipherment],
         },
     ]
 };

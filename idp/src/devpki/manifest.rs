@@ -254,6 +254,7 @@ pub(crate) fn readme(pki: &Pki, now: OffsetDateTime) -> String {
          | `tls/localhost.pem`, `tls/localhost.key.pem` | TLS server certificate chain and key |\n\
          | `signing/saml-signing.*`, `signing/saml-signing-ec.*`, `signing/saml-encryption.*` | IdP SAML keys (RSA-2048 signing and encryption; ECDSA P-256 signing for SPs that list ECDSA) with self-signed certificates |\n\
          | `signing/oidc-rs256.*`, `signing/oidc-es256.*` | IdP OIDC keys (RSA-2048, ECDSA P-256) with self-signed certificates |\n\
+         | `signing/sp-test-signing.*`, `signing/sp-test-encryption.*` | the test SP's (sp-test) request signing and assertion decryption keys (RSA-2048) |\n\
          | `users.toml` | machine-readable list of CAs and users |\n\n\
          Private keys are unencrypted PKCS#8 PEM files with mode 0600.\n\n\
          ## PKCS#12 files\n\n\

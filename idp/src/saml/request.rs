@@ -138,8 +138,14 @@ impl<'d, 'x> Tree<'d, 'x> {
         text_without_comments(self.doc, node).trim().to_owned()
     }
 
+    /// An unqualified attribute (a namespaced `x:ID` never stands in for `ID`).
     fn attribute(&self, node: NodeId, name: &str) -> Option<&'d str> {
-        self.doc.get_attribute(node, name)
+        self.doc.element(node).and_then(|e| {
+            e.attributes
+                .iter()
+                .find(|a| a.name.namespace_uri.is_none() && *a.name.local_name == *name)
+                .map(|a| &*a.value)
+        })
     }
 
     fn required(&self, node: NodeId, name: &str) -> Result<&'d str, ParseError> {

@@ -41,6 +41,8 @@ fn writes_every_listed_file_with_private_keys_private() {
         "saml-encryption",
         "oidc-rs256",
         "oidc-es256",
+        "sp-test-signing",
+        "sp-test-encryption",
     ] {
         expected.push(format!("signing/{stem}.pem"));
         expected.push(format!("signing/{stem}.key.pem"));
