@@ -1,5 +1,8 @@
 //! `sp-test` as a library: the parts the end-to-end tests drive directly.
 //!
 //! - [`phone`]: the reference phone app for certificate login by QR code or autostart.
+//! - [`saml_sp`]: a SAML service provider (metadata, signed AuthnRequests, response
+//!   checks with decryption, single logout).
 
 pub mod phone;
+pub mod saml_sp;

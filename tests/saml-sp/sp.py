@@ -7,6 +7,11 @@ Every step is one invocation: it reads a JSON object on stdin, prints one JSON o
 stdout and keeps what later steps need (keys, options, the last login) in WORKDIR. The
 IdP's metadata is expected in WORKDIR/idp-metadata.xml for every command but `init`.
 
+    sp.py serve WORKDIR
+
+runs the same commands one per line ({"command": ..., "input": {...}} in, {"ok": ...,
+"answer": {...}} out), importing pysaml2 (about a second) only once; the tests use this.
+
 Commands:
   init                     keys and options; prints the SP metadata to register at the IdP
   authn-request            an AuthnRequest over HTTP-Redirect or HTTP-POST
@@ -18,6 +23,7 @@ Commands:
   redirect-encode          deflate+base64 an XML message and build (and sign) a Redirect query
   inflate                  the XML inside a Redirect-binding SAMLRequest/SAMLResponse
   xml-info                 root, IDs, signatures and encryption of an XML document
+  verify-redirect          the query signature of a Redirect-binding message
 
 Nothing here is secret: the keys are generated per test run in WORKDIR.
 """
@@ -38,16 +44,25 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-import saml2
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
-from saml2.client import Saml2Client
-from saml2.config import SPConfig
-from saml2.metadata import create_metadata_string
-from saml2.response import StatusError
-from saml2.saml import NameID
-from saml2.samlp import RequestedAuthnContext
-from saml2.saml import AuthnContextClassRef
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+SIG_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+DIGEST_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+
+def use_pysaml2():
+    """Imports pysaml2 (about a second: it builds its XML schemas), only for the
+    commands that need it."""
+    global saml2, samlp, Saml2Client, SPConfig, create_metadata_string, StatusError
+    global NameID, RequestedAuthnContext, AuthnContextClassRef
+    import saml2
+    from saml2 import samlp
+    from saml2.client import Saml2Client
+    from saml2.config import SPConfig
+    from saml2.metadata import create_metadata_string
+    from saml2.response import StatusError
+    from saml2.saml import AuthnContextClassRef, NameID
+    from saml2.samlp import RequestedAuthnContext
 
 NAMEID_FORMATS = {
     "persistent": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
@@ -131,8 +146,7 @@ def sp_config(workdir, options, with_idp=True, signing_key="sp"):
             "assertion_consumer_service": [(options["acs_url"], BINDING_HTTP_POST)]
             + [(url, BINDING_HTTP_POST) for url in options.get("extra_acs_urls", [])],
             "single_logout_service": [
-                (options["slo_url"], BINDING_HTTP_REDIRECT),
-                (options["slo_url"], BINDING_HTTP_POST),
+                (options["slo_url"], BINDINGS[binding]) for binding in options.get("slo_bindings", ["redirect", "post"])
             ],
         },
         "want_response_signed": options["want_response_signed"],
@@ -275,14 +289,28 @@ def verify_redirect_query(raw_query, kind, certificates_pem):
     for pem in certificates_pem:
         public_key = x509.load_pem_x509_certificate(pem.encode("ascii")).public_key()
         try:
-            if isinstance(public_key, rsa.RSAPublicKey):
+            if kind_of_key == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
                 public_key.verify(signature, signed, padding.PKCS1v15(), digest)
-            else:
-                public_key.verify(signature, signed, ec.ECDSA(digest))
-            return True
+                return True
+            if kind_of_key == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
+                public_key.verify(ecdsa_der(signature, public_key), signed, ec.ECDSA(digest))
+                return True
         except (InvalidSignature, ValueError, TypeError):
             continue
     return False
+
+
+def ecdsa_der(signature, public_key):
+    """XML Signature writes ECDSA signatures as r || s (RFC 4050); cryptography wants
+    DER. A signature already in DER is returned as it is."""
+    size = (public_key.curve.key_size + 7) // 8
+    if len(signature) != 2 * size:
+        return signature
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    r = int.from_bytes(signature[:size], "big")
+    s = int.from_bytes(signature[size:], "big")
+    return encode_dss_signature(r, s)
 
 
 def message_from(request, kind):
@@ -364,18 +392,16 @@ def save_sessions(workdir, sessions):
         json.dump(sessions, f)
 
 
-def binding_output(info, binding, kind):
-    """The URL (Redirect) or the action and fields (POST) of a message to send."""
-    if binding == "redirect":
-        location = dict(info["headers"])["Location"]
-        return {"binding": "redirect", "url": location}
-    return {"binding": "post", "action": info["url"], "fields": info["fields"]}
-
-
 # --- commands --------------------------------------------------------------------------
 
 
 def cmd_init(workdir, request):
+    """Keys and options. Input: entity_id; optional acs_url, extra_acs_urls, slo_url
+    (default <entity_id>/acs and /slo), slo_bindings (["redirect", "post"]),
+    want_response_signed (false), want_assertions_signed (true), authn_requests_signed
+    (false), encrypt (false), encryption_methods (short names or URIs, put in the
+    encryption KeyDescriptor), signing_methods (URIs: the only alg:SigningMethod kept),
+    name_id_format (persistent). Prints the SP metadata."""
     os.makedirs(workdir, exist_ok=True)
     entity_id = request["entity_id"]
     base = request.get("base_url", entity_id.rstrip("/"))
@@ -389,6 +415,7 @@ def cmd_init(workdir, request):
         "authn_requests_signed": bool(request.get("authn_requests_signed", False)),
         "encrypt": bool(request.get("encrypt", False)),
         "name_id_format": request.get("name_id_format", "persistent"),
+        "slo_bindings": request.get("slo_bindings", ["redirect", "post"]),
     }
     write_key_pair(workdir, "sp", "pysaml2 test SP signing")
     write_key_pair(workdir, "other", "a key the IdP does not know")
@@ -400,6 +427,9 @@ def cmd_init(workdir, request):
     conf = sp_config(workdir, options, with_idp=False)
     metadata = create_metadata_string(None, config=conf, sign=False)
     metadata = metadata.decode("utf-8") if isinstance(metadata, bytes) else metadata
+    signing_methods = request.get("signing_methods")
+    if signing_methods is not None:
+        metadata = keep_signing_methods(metadata, signing_methods)
     methods = request.get("encryption_methods") or []
     if methods and options["encrypt"]:
         metadata = add_encryption_methods(metadata, [ENCRYPTION_ALGORITHMS.get(m, m) for m in methods])
@@ -419,6 +449,17 @@ def cmd_init(workdir, request):
         "encryption_certificate": os.path.join(workdir, "enc.crt") if options["encrypt"] else None,
         "encryption_key": os.path.join(workdir, "enc.key") if options["encrypt"] else None,
     }
+
+
+def keep_signing_methods(metadata, algorithms):
+    """Keeps only these alg:SigningMethod elements (pysaml2 lists all that xmlsec1 can
+    do), so that a test decides which signature algorithm the SP announces."""
+    import re
+
+    def keep(match):
+        return match.group(0) if match.group(1) in algorithms else ""
+
+    return re.sub(r'<(?:\w+:)?SigningMethod Algorithm="([^"]+)"\s*/>', keep, metadata)
 
 
 def add_encryption_methods(metadata, algorithms):
@@ -449,6 +490,11 @@ def add_encryption_methods(metadata, algorithms):
 
 
 def cmd_authn_request(workdir, request):
+    """Input: binding (redirect|post), loa (URI or list), comparison (exact),
+    force_authn, is_passive, name_id_format (persistent|transient|emailAddress|URI|null
+    for no NameIDPolicy), relay_state, sign (default: authn_requests_signed),
+    signing_key ("sp" or "other", a key the IdP does not know), acs_url, acs_index,
+    destination (the Destination attribute; the message still goes to the IdP)."""
     options = load_options(workdir)
     binding = request.get("binding", "redirect")
     if binding not in BINDINGS:
@@ -502,6 +548,9 @@ def cmd_authn_request(workdir, request):
 
 
 def cmd_consume_response(workdir, request):
+    """Input: saml_response (base64), relay_state, request_id (the outstanding
+    request). status: ok (pysaml2 accepted it), error (a non-success status) or
+    invalid (pysaml2 refused it), with what the response says."""
     options = load_options(workdir)
     cl = client(workdir, options)
     saml_response = request["saml_response"]
@@ -594,6 +643,8 @@ def cmd_consume_response(workdir, request):
 
 
 def cmd_logout_request(workdir, request):
+    """Input: binding, relay_state, sign (true), name_id and session_index (default:
+    the last login)."""
     options = load_options(workdir)
     cl = client(workdir, options)
     binding = request.get("binding", "redirect")
@@ -636,6 +687,7 @@ def cmd_logout_request(workdir, request):
 
 
 def cmd_consume_logout_response(workdir, request):
+    """Input: url (HTTP-Redirect) or fields (HTTP-POST) as the IdP sent them."""
     options = load_options(workdir)
     cl = client(workdir, options)
     xml, relay_state, binding, query = message_from(request, "SAMLResponse")
@@ -675,6 +727,8 @@ def cmd_consume_logout_response(workdir, request):
 
 
 def cmd_consume_logout_request(workdir, request):
+    """Input: url or fields as the IdP sent them; respond_status (a status URI) to
+    answer other than Success; response_binding (default: the request's)."""
     options = load_options(workdir)
     cl = client(workdir, options)
     xml, relay_state, binding, query = message_from(request, "SAMLRequest")
@@ -749,6 +803,18 @@ def cmd_redirect_encode(workdir, request):
         request.get("sig_alg", SIG_RSA_SHA256),
     )
     return {"query": query, "deflated": deflate_b64(request["xml"])}
+
+
+def cmd_verify_redirect(workdir, request):
+    """Input: url (a Redirect-binding message), certificates (PEM file paths). The
+    query signature checked over the raw query: valid true/false, null when unsigned."""
+    query = urllib.parse.urlsplit(request["url"]).query
+    kind = "SAMLRequest" if "SAMLRequest=" in query else "SAMLResponse"
+    pems = []
+    for path in request["certificates"]:
+        with open(path) as f:
+            pems.append(f.read())
+    return {"valid": verify_redirect_query(query, kind, pems)}
 
 
 def cmd_inflate(workdir, request):
@@ -837,15 +903,40 @@ COMMANDS = {
     "consume-logout-request": cmd_consume_logout_request,
     "redirect-encode": cmd_redirect_encode,
     "inflate": cmd_inflate,
+    "verify-redirect": cmd_verify_redirect,
     "xml-info": cmd_xml_info,
 }
 
 
+def serve(workdir):
+    """Answers one command per line on stdin ({"command", "input"}) with one JSON line
+    on stdout ({"ok": true, "answer"} or {"ok": false, "error", "traceback"}), so that
+    pysaml2 is imported once per SP rather than once per step."""
+    use_pysaml2()
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but answers on the real stdout
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            answer = {"ok": True, "answer": COMMANDS[request["command"]](workdir, request.get("input") or {})}
+        except Exception as exc:
+            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+    return 0
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "serve":
+        return serve(argv[2])
     if len(argv) != 3 or argv[1] not in COMMANDS:
         sys.stderr.write(__doc__)
         return 2
     command, workdir = argv[1], argv[2]
+    if command not in ("redirect-encode", "inflate", "xml-info", "verify-redirect"):
+        use_pysaml2()
     raw = sys.stdin.read()
     request = json.loads(raw) if raw.strip() else {}
     try:

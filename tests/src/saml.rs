@@ -1,5 +1,5 @@
 //! SAML harness: an IdP configured with extra service providers, a pysaml2 service
-//! provider driven step by step (`tests/saml-sp/sp.py`, one process per step, JSON in
+//! provider driven step by step (`tests/saml-sp/sp.py serve`, one process per SP, JSON in
 //! and out), `xmlsec1` checks of every signature the IdP makes, and crafted requests
 //! for the negative tests.
 //!
@@ -151,8 +151,10 @@ fn python() -> PathBuf {
     python
 }
 
-/// A pysaml2 SP in its own work directory (keys, options, logins).
+/// A pysaml2 SP in its own work directory (keys, options, logins), served by one
+/// `sp.py serve` process (pysaml2 takes a second to import), ended when dropped.
 pub struct PySp {
+    process: tokio::sync::Mutex<SpProcess>,
     dir: tempfile::TempDir,
     pub entity_id: String,
     pub acs_url: String,
@@ -225,11 +227,15 @@ impl PySp {
                 target.insert(k.clone(), v.clone());
             }
         }
-        let answer = run_sp("init", dir.path(), &request)
+        let mut process =
+            SpProcess::start(dir.path()).unwrap_or_else(|e| panic!("sp.py serve: {e:#}"));
+        let answer = process
+            .call("init", &request)
             .await
             .unwrap_or_else(|e| panic!("sp.py init: {e:#}"));
         let path = |key: &str| PathBuf::from(answer[key].as_str().unwrap_or_default());
         Self {
+            process: tokio::sync::Mutex::new(process),
             entity_id: answer["entity_id"].as_str().unwrap_or_default().to_owned(),
             acs_url: answer["acs_url"].as_str().unwrap_or_default().to_owned(),
             slo_url: answer["slo_url"].as_str().unwrap_or_default().to_owned(),
@@ -272,7 +278,10 @@ impl PySp {
 
     /// One `sp.py` step; panics when it fails.
     pub async fn run(&self, command: &str, input: Value) -> Value {
-        run_sp(command, self.dir.path(), &input)
+        self.process
+            .lock()
+            .await
+            .call(command, &input)
             .await
             .unwrap_or_else(|e| panic!("sp.py {command}: {e:#}"))
     }
@@ -349,8 +358,56 @@ impl PySp {
     }
 }
 
-async fn run_sp(command: &str, workdir: &Path, input: &Value) -> anyhow::Result<Value> {
-    run_python(&[command, &workdir.display().to_string()], input).await
+/// `sp.py serve <workdir>`: one JSON line in, one out.
+struct SpProcess {
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::BufReader<tokio::process::ChildStdout>,
+    _child: tokio::process::Child,
+}
+
+impl SpProcess {
+    fn start(workdir: &Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(python())
+            .arg("-W")
+            .arg("ignore")
+            .arg(sp_dir().join("sp.py"))
+            .arg("serve")
+            .arg(workdir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start tests/saml-sp/.venv/bin/python")?;
+        Ok(Self {
+            stdin: child.stdin.take().context("stdin")?,
+            stdout: tokio::io::BufReader::new(child.stdout.take().context("stdout")?),
+            _child: child,
+        })
+    }
+
+    async fn call(&mut self, command: &str, input: &Value) -> anyhow::Result<Value> {
+        use tokio::io::AsyncBufReadExt;
+        let mut line = json!({ "command": command, "input": input }).to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await?;
+        self.stdin.flush().await?;
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).await?;
+        if answer.is_empty() {
+            anyhow::bail!("sp.py serve ended without answering {command}");
+        }
+        let mut answer: Value = serde_json::from_str(&answer)
+            .with_context(|| format!("sp.py serve answered {answer}"))?;
+        if answer["ok"] != true {
+            anyhow::bail!(
+                "{}\n{}",
+                answer["error"].as_str().unwrap_or_default(),
+                answer["traceback"].as_str().unwrap_or_default()
+            );
+        }
+        Ok(answer["answer"].take())
+    }
 }
 
 async fn run_python(args: &[&str], input: &Value) -> anyhow::Result<Value> {
@@ -594,9 +651,29 @@ impl Login {
 
 // --- xmlsec1 ---------------------------------------------------------------------------
 
-/// The IdP's configured SAML signing certificate (certs-dev).
-pub fn idp_signing_certificate() -> PathBuf {
-    repo_root().join("certs-dev/signing/saml-signing.pem")
+/// The IdP's SAML signing certificates (certs-dev/signing/saml-signing*.pem: RSA, and
+/// ECDSA for SPs whose metadata lists ecdsa-sha256).
+pub fn idp_signing_certificates() -> Vec<PathBuf> {
+    let dir = repo_root().join("certs-dev/signing");
+    let mut certificates: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir:?}: {e}"))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            name.starts_with("saml-signing")
+                && name.ends_with(".pem")
+                && !name.ends_with(".key.pem")
+        })
+        .collect();
+    certificates.sort();
+    assert!(
+        !certificates.is_empty(),
+        "no SAML signing certificate in {dir:?}"
+    );
+    certificates
 }
 
 /// The element types whose `ID` attribute a signature may reference.
@@ -730,6 +807,8 @@ pub struct CheckedSignatures {
     /// Local names of the elements whose enveloped signature verified (e.g. "Response",
     /// "Assertion").
     pub signed: Vec<String>,
+    /// The SignatureMethod of each, in the same order.
+    pub signature_methods: Vec<String>,
     pub encrypted: bool,
     /// EncryptedData Algorithm, when encrypted.
     pub encryption_algorithm: Option<String>,
@@ -751,7 +830,12 @@ pub async fn verify_idp_signatures(xml: &str, decryption_key: Option<&Path>) -> 
         plaintext: xml.to_owned(),
         ..Default::default()
     };
+    // Signatures over the message as sent (a Response signed around its
+    // EncryptedAssertion verifies only before decryption) ...
     let before = xml_info(xml).await;
+    let mut verified = Vec::new();
+    verify_signatures_in(xml, &before, &[], &mut checked, &mut verified).await;
+    // ... then those that decryption reveals (the assertion's own).
     if let Some(data) = before["encrypted_data"].as_array().and_then(|a| a.first()) {
         checked.encrypted = true;
         checked.encryption_algorithm = data["algorithm"].as_str().map(str::to_owned);
@@ -759,15 +843,33 @@ pub async fn verify_idp_signatures(xml: &str, decryption_key: Option<&Path>) -> 
         checked.plaintext = xmlsec_decrypt(xml, key)
             .await
             .unwrap_or_else(|e| panic!("xmlsec1 cannot decrypt the IdP's message: {e}\n{xml}"));
+        let after = xml_info(&checked.plaintext).await;
+        let already = verified.clone();
+        let plaintext = checked.plaintext.clone();
+        verify_signatures_in(&plaintext, &after, &already, &mut checked, &mut verified).await;
     }
-    let info = xml_info(&checked.plaintext).await;
+    checked
+}
+
+/// Checks each signature `info` lists in `xml` (except those in elements `skip`), and
+/// records the element names and IDs that verified.
+async fn verify_signatures_in(
+    xml: &str,
+    info: &Value,
+    skip: &[String],
+    checked: &mut CheckedSignatures,
+    verified: &mut Vec<String>,
+) {
     let signatures = info["signatures"].as_array().cloned().unwrap_or_default();
-    let certificate = idp_signing_certificate();
+    let certificates = idp_signing_certificates();
     for signature in &signatures {
         let parent = signature["parent"].as_str().unwrap_or_default();
         let parent_id = signature["parent_id"]
             .as_str()
             .unwrap_or_else(|| panic!("a signature in an element without ID: {signature}"));
+        if skip.iter().any(|id| id == parent_id) {
+            continue;
+        }
         let references = signature["references"]
             .as_array()
             .cloned()
@@ -798,84 +900,47 @@ pub async fn verify_idp_signatures(xml: &str, decryption_key: Option<&Path>) -> 
                 || method == "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
             "RSA-SHA256 or ECDSA-SHA256: {signature}"
         );
-        xmlsec_verify(&checked.plaintext, &certificate, Some(parent_id))
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "xmlsec1 rejects the IdP's signature in {parent} {parent_id}: {e}\n{}",
-                    checked.plaintext
-                )
-            });
+        let mut rejections = Vec::new();
+        for certificate in &certificates {
+            match xmlsec_verify(xml, certificate, Some(parent_id)).await {
+                Ok(()) => {
+                    rejections.clear();
+                    break;
+                }
+                Err(e) => rejections.push(e),
+            }
+        }
+        assert!(
+            rejections.is_empty(),
+            "xmlsec1 rejects the IdP's signature in {parent} {parent_id} with every IdP \
+             signing certificate: {}\n{xml}",
+            rejections.join("\n")
+        );
         checked.signed.push(parent.to_owned());
+        checked.signature_methods.push(method.to_owned());
+        verified.push(parent_id.to_owned());
     }
-    checked
 }
 
 /// Checks the signature of a Redirect-binding message (query `Signature` over
-/// `SAMLRequest|SAMLResponse[&RelayState]&SigAlg`, raw as received) with `openssl` and
-/// the IdP's signing certificate.
+/// `SAMLRequest|SAMLResponse[&RelayState]&SigAlg`, raw as received) with the IdP's
+/// signing certificates (sp.py verify-redirect: RSA-SHA256 or ECDSA-SHA256).
 pub async fn verify_redirect_signature(url: &Url) -> Result<(), String> {
-    let query = url.query().ok_or("no query")?;
-    let mut parts = std::collections::BTreeMap::new();
-    for part in query.split('&') {
-        if let Some((name, _)) = part.split_once('=') {
-            parts.insert(name.to_owned(), part.to_owned());
-        }
-    }
-    let kind = if parts.contains_key("SAMLRequest") {
-        "SAMLRequest"
-    } else {
-        "SAMLResponse"
-    };
-    let signed: Vec<&str> = [kind, "RelayState", "SigAlg"]
+    let certificates: Vec<String> = idp_signing_certificates()
         .iter()
-        .filter_map(|k| parts.get(*k).map(String::as_str))
+        .map(|p| p.display().to_string())
         .collect();
-    let signed = signed.join("&");
-    let (_, sig_alg) = url
-        .query_pairs()
-        .find(|(k, _)| k == "SigAlg")
-        .ok_or("no SigAlg")?;
-    if sig_alg != "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-        && sig_alg != "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
-    {
-        return Err(format!("unexpected SigAlg {sig_alg}"));
-    }
-    let (_, signature) = url
-        .query_pairs()
-        .find(|(k, _)| k == "Signature")
-        .ok_or("no Signature")?;
-    let signature = base64::engine::general_purpose::STANDARD
-        .decode(signature.as_bytes())
-        .map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let pubkey = dir.path().join("pub.pem");
-    let out = Command::new("openssl")
-        .args(["x509", "-pubkey", "-noout", "-in"])
-        .arg(idp_signing_certificate())
-        .output()
-        .await
-        .map_err(|e| e.to_string())?;
-    std::fs::write(&pubkey, &out.stdout).map_err(|e| e.to_string())?;
-    std::fs::write(dir.path().join("sig.bin"), &signature).map_err(|e| e.to_string())?;
-    std::fs::write(dir.path().join("data"), signed.as_bytes()).map_err(|e| e.to_string())?;
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify"])
-        .arg(&pubkey)
-        .arg("-signature")
-        .arg(dir.path().join("sig.bin"))
-        .arg(dir.path().join("data"))
-        .output()
-        .await
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "openssl rejects the query signature: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
+    let answer = run_python(
+        &["verify-redirect", &dir.path().display().to_string()],
+        &json!({ "url": url.as_str(), "certificates": certificates }),
+    )
+    .await
+    .map_err(|e| format!("{e:#}"))?;
+    match answer["valid"].as_bool() {
+        Some(true) => Ok(()),
+        Some(false) => Err(format!("the query signature does not verify: {url}")),
+        None => Err(format!("the message is not signed: {url}")),
     }
 }
 
@@ -955,34 +1020,46 @@ pub async fn post_request(
 /// Asserts that `page` is an IdP error page with `code` (HTTP 400 or 403), carrying no
 /// SAML response, and that it set no SSO cookie.
 pub fn assert_refused(page: &Page, code: &str) {
-    assert!(
-        page.status == 400 || page.status == 403,
-        "expected an error page ({code}), got {} {}: {:?}\n{}",
+    if let Err(problem) = check_refused(page, code) {
+        panic!("{problem}");
+    }
+}
+
+/// [`assert_refused`] as a result, for tests that report several findings at once.
+pub fn check_refused(page: &Page, code: &str) -> Result<(), String> {
+    let seen = format!(
+        "{} {} (x-idp-error {:?})",
         page.status,
         page.url,
-        page.headers,
-        page.body
+        page.error_code()
     );
-    assert_eq!(
-        page.error_code(),
-        Some(code),
-        "error code on {} {}:\n{}",
-        page.status,
-        page.url,
-        page.body
-    );
-    assert!(
-        !page.body.contains("SAMLResponse"),
-        "a refusal page carries no SAML response: {}",
-        page.body
-    );
+    if page.status != 400 && page.status != 403 {
+        return Err(format!(
+            "expected an error page with {code}, got {seen}:\n{}",
+            truncated(&page.body)
+        ));
+    }
+    if page.error_code() != Some(code) {
+        return Err(format!("expected {code}, got {seen}"));
+    }
+    if page.body.contains("SAMLResponse") {
+        return Err(format!("a refusal page carries no SAML response: {seen}"));
+    }
     for cookie in page.headers.get_all(reqwest::header::SET_COOKIE) {
         let cookie = cookie.to_str().unwrap_or_default();
-        assert!(
-            !cookie.starts_with(&format!("{SSO_COOKIE}=")) || cookie.contains("Max-Age=0"),
-            "a refusal sets no SSO cookie: {cookie}"
-        );
+        if cookie.starts_with(&format!("{SSO_COOKIE}=")) && !cookie.contains("Max-Age=0") {
+            return Err(format!("a refusal sets no SSO cookie: {seen}: {cookie}"));
+        }
     }
+    Ok(())
+}
+
+fn truncated(text: &str) -> &str {
+    let mut end = text.len().min(2000);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The status codes (top level first) of a SAML response or logout response that

@@ -105,16 +105,18 @@ async fn the_metadata_is_signed_and_names_both_bindings_and_the_signing_certific
             assert!(found, "{service} over {binding} at {path}: {metadata}");
         }
     }
-    let pem = std::fs::read_to_string(idp_signing_certificate()).unwrap();
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect::<String>();
     let flat: String = metadata.split_whitespace().collect();
-    assert!(
-        flat.contains(&body),
-        "the metadata publishes the signing certificate"
-    );
+    for certificate in idp_signing_certificates() {
+        let pem = std::fs::read_to_string(&certificate).unwrap();
+        let body: String = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>();
+        assert!(
+            flat.contains(&body),
+            "the metadata publishes the signing certificate {certificate:?}"
+        );
+    }
 
     // pysaml2 reads the metadata as an SP would.
     let sp = sambi_sp("reads-metadata").await;
@@ -294,6 +296,49 @@ async fn the_encryption_algorithm_follows_the_sp_metadata_or_the_tenant_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signature_algorithm_follows_the_sp_metadata() {
+    const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+    const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
+    let mut sps = Vec::new();
+    for (name, methods) in [
+        ("rsa-only", vec![RSA_SHA256]),
+        ("ecdsa-too", vec![ECDSA_SHA256, RSA_SHA256]),
+    ] {
+        let sp = PySp::init(
+            name,
+            json!({
+                "want_assertions_signed": true,
+                "want_response_signed": true,
+                "signing_methods": methods,
+                "slo_bindings": ["redirect"],
+            }),
+        )
+        .await;
+        sps.push((name, sp, methods));
+    }
+    let tables: Vec<(&str, String)> = sps
+        .iter()
+        .map(|(name, sp, _)| ("region", sp.sp_table(name, "sambi", "sign = \"both\"")))
+        .collect();
+    let trusting: Vec<&PySp> = sps.iter().map(|(_, sp, _)| sp).collect();
+    let saml = SamlIdp::start(&tables, &trusting).await;
+    let anna = Agent::with_certificate("anna");
+    for (_, sp, methods) in &sps {
+        let login = log_in(&saml.idp, &anna, sp, json!({ "binding": "redirect" })).await;
+        assert_addressed(&login, sp, &saml);
+        let checked = verify_idp_signatures(&login.response_xml(), None).await;
+        assert_eq!(checked.signed, ["Response", "Assertion"], "sign = both");
+        for method in &checked.signature_methods {
+            assert_eq!(
+                method, methods[0],
+                "{}: the SP's first choice",
+                sp.entity_id
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_name_ids_are_stable_per_sp_and_differ_between_sps() {
     let a = sambi_sp("pseudonym-a").await;
     let b = sambi_sp("pseudonym-b").await;
@@ -346,6 +391,14 @@ async fn persistent_name_ids_are_stable_per_sp_and_differ_between_sps() {
         at_a.name_id(),
         at_b.name_id(),
         "another SP, another pseudonym"
+    );
+    assert_eq!(
+        other_user.result["authn_context_class_ref"], "http://id.sambi.se/loa/loa2",
+        "Helena's certificate is LoA 2"
+    );
+    assert_eq!(
+        other_user.attribute("urn:sambi:names:attribute:levelOfAssurance"),
+        ["http://id.sambi.se/loa/loa2"]
     );
     assert_ne!(
         at_a.name_id(),
@@ -536,10 +589,24 @@ async fn a_personal_number_is_released_only_when_the_sp_asks_for_it() {
     assert!(!login.name_id().contains("198504042386"));
 }
 
-/// Logs anna in at `a` (Sambi) and `b` (Swedish eID) in one browser.
-async fn two_sp_session() -> (SamlIdp, PySp, PySp, Agent, Login, Login) {
-    let a = sambi_sp("slo-a").await;
-    let b = eid_sp("slo-b", &[]).await;
+/// Logs anna in at `a` (Sambi) and `b` (Swedish eID) in one browser; both SPs offer
+/// single logout over `slo_binding` only ("redirect" or "post").
+async fn two_sp_session(slo_binding: &str) -> (SamlIdp, PySp, PySp, Agent, Login, Login) {
+    let a = PySp::init(
+        "slo-a",
+        json!({ "want_assertions_signed": true, "slo_bindings": [slo_binding] }),
+    )
+    .await;
+    let b = PySp::init(
+        "slo-b",
+        json!({
+            "want_assertions_signed": true,
+            "want_response_signed": true,
+            "encrypt": true,
+            "slo_bindings": [slo_binding],
+        }),
+    )
+    .await;
     let saml = SamlIdp::start(
         &[
             ("region", a.sp_table("slo-a", "sambi", "")),
@@ -554,6 +621,16 @@ async fn two_sp_session() -> (SamlIdp, PySp, PySp, Agent, Login, Login) {
     assert_eq!(at_a.result["status"], "ok", "{:#}", at_a.result);
     assert_eq!(at_b.result["status"], "ok", "{:#}", at_b.result);
     (saml, a, b, anna, at_a, at_b)
+}
+
+/// Asserts that the IdP used the SP's only SLO binding.
+fn assert_binding(arrival: &ToSp, slo_binding: &str) {
+    match (arrival, slo_binding) {
+        (ToSp::Redirect(_), "redirect") | (ToSp::Form(_), "post") => {}
+        _ => panic!(
+            "expected the {slo_binding} binding, the only one in the SP's metadata: {arrival:?}"
+        ),
+    }
 }
 
 /// Checks the signature of a message from the IdP as it arrived at an SP: the query
@@ -597,7 +674,7 @@ async fn send_sp_answer(agent: &Agent, answer: &serde_json::Value) -> ToSp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_logout_from_one_sp_logs_out_of_every_sp_of_the_session() {
-    let (saml, a, b, anna, _at_a, at_b) = two_sp_session().await;
+    let (saml, a, b, anna, _at_a, at_b) = two_sp_session("redirect").await;
 
     let logout = a
         .logout_request(json!({ "binding": "redirect", "relay_state": "after-logout" }))
@@ -612,6 +689,7 @@ async fn single_logout_from_one_sp_logs_out_of_every_sp_of_the_session() {
         Some(b.slo_url.as_str()),
         "a LogoutRequest to B's SLO endpoint"
     );
+    assert_binding(&to_b, "redirect");
     assert_idp_signed(&to_b, "LogoutRequest").await;
     let at_b_slo = b.consume_logout_request(&to_b, None).await;
     assert_eq!(at_b_slo["status"], "ok", "{at_b_slo:#}");
@@ -633,6 +711,7 @@ async fn single_logout_from_one_sp_logs_out_of_every_sp_of_the_session() {
     let to_a = send_sp_answer(&anna, &at_b_slo).await;
     let target = to_a.target().unwrap_or_else(|| panic!("{to_a:?}")).clone();
     assert_eq!(target.as_str().split('?').next(), Some(a.slo_url.as_str()));
+    assert_binding(&to_a, "redirect");
     assert_idp_signed(&to_a, "LogoutResponse").await;
     let done = a.consume_logout_response(&to_a).await;
     assert_eq!(done["status"], "ok", "{done:#}");
@@ -649,17 +728,19 @@ async fn single_logout_from_one_sp_logs_out_of_every_sp_of_the_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_logout_over_post_reports_a_partial_logout_when_an_sp_does_not_confirm() {
-    let (saml, a, b, anna, _at_a, _at_b) = two_sp_session().await;
+    let (saml, a, b, anna, _at_a, _at_b) = two_sp_session("post").await;
 
     let logout = a.logout_request(json!({ "binding": "post" })).await;
     let first = logout.send(&anna).await;
     let to_b = follow_to_sp(&anna, first).await;
+    assert_binding(&to_b, "post");
     assert_idp_signed(&to_b, "LogoutRequest").await;
     let refused = b
         .consume_logout_request(&to_b, Some(STATUS_RESPONDER))
         .await;
     assert_eq!(refused["status"], "ok", "{refused:#}");
     let to_a = send_sp_answer(&anna, &refused).await;
+    assert_binding(&to_a, "post");
     assert_idp_signed(&to_a, "LogoutResponse").await;
     let done = a.consume_logout_response(&to_a).await;
     let codes = status_codes(&done);

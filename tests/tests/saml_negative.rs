@@ -304,8 +304,9 @@ async fn a_request_signed_with_an_unknown_key_or_altered_after_signing_is_refuse
     );
     assert_no_session(&anna);
 
-    // Controls: the untouched messages are accepted.
-    assert_asks_to_log_in(&post_binding(&saml, &anna, &signed).await, "signed POST");
+    // Controls: untouched messages are accepted.
+    let (_, control) = signed_request(&saml, &sp).await;
+    assert_asks_to_log_in(&post_binding(&saml, &anna, &control).await, "signed POST");
     let mut third = CraftedAuthnRequest::new(&sp, &saml.idp);
     third.id = format!("{}-c", third.id);
     let query = sp
@@ -386,60 +387,82 @@ fn signature_element(signed: &str) -> &str {
     &signed[start..end]
 }
 
+/// A freshly signed crafted request from `sp` (its own ID), without the XML declaration.
+async fn signed_request(saml: &SamlIdp, sp: &PySp) -> (CraftedAuthnRequest, String) {
+    let crafted = CraftedAuthnRequest::new(sp, &saml.idp);
+    let signed = sign_request(&crafted.to_xml(), &sp.signing_key, &sp.signing_certificate).await;
+    (crafted, strip_xml_declaration(&signed).to_owned())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signature_wrapping_is_refused() {
-    let (saml, sp) = idp_with("wrapping", "require_signed_requests = true").await;
+    // One SP that must sign, one that may send unsigned requests: a wrapped signature is
+    // an attack either way.
+    let strict = sambi_sp("wrapping-strict").await;
+    let relaxed = sambi_sp("wrapping-relaxed").await;
+    let saml = SamlIdp::start(
+        &[
+            (
+                "region",
+                strict.sp_table("wrapping-strict", "sambi", "require_signed_requests = true"),
+            ),
+            ("region", relaxed.sp_table("wrapping-relaxed", "sambi", "")),
+        ],
+        &[&strict, &relaxed],
+    )
+    .await;
     let anna = Agent::with_certificate("anna");
 
-    let original = CraftedAuthnRequest::new(&sp, &saml.idp);
-    let signed = sign_request(&original.to_xml(), &sp.signing_key, &sp.signing_certificate).await;
-    let signed = strip_xml_declaration(&signed).to_owned();
-    let signature = signature_element(&signed).to_owned();
-    let unsigned_original = signed.replace(&signature, "");
+    let mut findings = Vec::new();
+    for (sp, which) in [(&strict, "must sign"), (&relaxed, "may send unsigned")] {
+        let (original, signed) = signed_request(&saml, sp).await;
+        let signature = signature_element(&signed).to_owned();
+        let unsigned_original = signed.replace(&signature, "");
 
-    // 1. A new, unsigned root carrying the signed ID, with the signature, and the signed
-    //    original hidden in its Extensions.
-    let mut evil = original.clone();
-    evil.acs_url = Some(sp.acs_url.clone());
-    evil.provider_name = "Evil SP".to_owned();
-    evil.extra = format!(
-        "<samlp:Extensions><w:Wrapper xmlns:w=\"urn:test:wrapper\">{unsigned_original}</w:Wrapper></samlp:Extensions>"
-    );
-    let evil_xml = evil.to_xml();
-    let end_of_issuer = evil_xml.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
-    let same_id = format!(
-        "{}{signature}{}",
-        &evil_xml[..end_of_issuer],
-        &evil_xml[end_of_issuer..]
-    );
-    assert_refused(
-        &post_binding(&saml, &anna, &same_id).await,
-        "XML_SIGNATURE_WRAPPING",
-    );
+        // 1. A new root carrying the signed ID, with the signature, and the signed
+        //    original hidden in its Extensions.
+        let mut evil = original.clone();
+        evil.provider_name = "Evil SP".to_owned();
+        evil.extra = format!(
+            "<samlp:Extensions><w:Wrapper xmlns:w=\"urn:test:wrapper\">{unsigned_original}</w:Wrapper></samlp:Extensions>"
+        );
+        let evil_xml = evil.to_xml();
+        let end_of_issuer = evil_xml.find("</saml:Issuer>").unwrap() + "</saml:Issuer>".len();
+        let same_id = format!(
+            "{}{signature}{}",
+            &evil_xml[..end_of_issuer],
+            &evil_xml[end_of_issuer..]
+        );
+        let page = post_binding(&saml, &anna, &same_id).await;
+        if let Err(problem) = check_refused(&page, "XML_SIGNATURE_WRAPPING") {
+            findings.push(format!(
+                "SP that {which}, evil root with the signed ID: {problem}"
+            ));
+        }
 
-    // 2. The signed element, signature and all, moved inside an unsigned root with an
-    //    ID of its own.
-    let mut wrapper = original.clone();
-    wrapper.id = format!("{}-wrapper", original.id);
-    wrapper.provider_name = "Evil SP".to_owned();
-    wrapper.extra = format!(
-        "<samlp:Extensions><w:Wrapper xmlns:w=\"urn:test:wrapper\">{signed}</w:Wrapper></samlp:Extensions>"
-    );
-    let moved = wrapper.to_xml();
-    xmlsec_verify(&moved, &sp.signing_certificate, Some(&original.id))
-        .await
-        .expect("the moved signature still verifies on its own element");
-    assert_refused(
-        &post_binding(&saml, &anna, &moved).await,
-        "XML_SIGNATURE_WRAPPING",
-    );
-    assert_no_session(&anna);
+        // 2. The signed element, signature and all, moved inside an unsigned root with
+        //    an ID of its own.
+        let mut wrapper = original.clone();
+        wrapper.id = format!("{}-wrapper", original.id);
+        wrapper.provider_name = "Evil SP".to_owned();
+        wrapper.extra = format!(
+            "<samlp:Extensions><w:Wrapper xmlns:w=\"urn:test:wrapper\">{signed}</w:Wrapper></samlp:Extensions>"
+        );
+        let moved = wrapper.to_xml();
+        xmlsec_verify(&moved, &sp.signing_certificate, Some(&original.id))
+            .await
+            .expect("the moved signature still verifies on its own element");
+        let page = post_binding(&saml, &anna, &moved).await;
+        if let Err(problem) = check_refused(&page, "XML_SIGNATURE_WRAPPING") {
+            findings.push(format!("SP that {which}, signed element moved: {problem}"));
+        }
+        assert_no_session(&anna);
 
-    // Control: the signed original as it was.
-    assert_asks_to_log_in(
-        &post_binding(&saml, &anna, &signed).await,
-        "signed original",
-    );
+        // Control: a signed request as it was signed.
+        let (_, control) = signed_request(&saml, sp).await;
+        assert_asks_to_log_in(&post_binding(&saml, &anna, &control).await, "signed");
+    }
+    assert!(findings.is_empty(), "{}", findings.join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,8 +505,9 @@ async fn a_comment_in_a_request_is_refused() {
     );
     assert_no_session(&anna);
 
-    // Control: the signed request without the comment.
-    assert_asks_to_log_in(&post_binding(&saml, &anna, &signed).await, "no comment");
+    // Control: a signed request without a comment.
+    let (_, control) = signed_request(&saml, &sp).await;
+    assert_asks_to_log_in(&post_binding(&saml, &anna, &control).await, "no comment");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -151,3 +151,92 @@ async fn a_user_of_another_municipality_is_refused_even_with_an_sso_session() {
     assert_eq!(refused.error_code(), Some("USER_NOT_ALLOWED"));
     assert!(refused.form().is_none(), "{}", refused.body);
 }
+
+mod with_the_test_sp {
+    use super::*;
+    use sp_test::saml_sp::SamlSp;
+
+    async fn start(
+        profile: &str,
+        is_encrypted: bool,
+    ) -> (e2e::saml::SamlIdp, SamlSp, tempfile::TempDir) {
+        // The SP needs the IdP's URL, which exists once it runs; register it with the
+        // metadata it will have (its entityID and keys do not depend on the IdP).
+        let dir = tempfile::tempdir().unwrap();
+        let entity_id = "https://localhost:9443/sp/test-app";
+        let placeholder = SamlSp::with_dev_keys(
+            &e2e::repo_root(),
+            entity_id,
+            "https://idp.invalid",
+            "x",
+            is_encrypted,
+        )
+        .unwrap();
+        let metadata = dir.path().join("sp.xml");
+        std::fs::write(&metadata, placeholder.metadata()).unwrap();
+        let table = format!(
+            "[[saml_sp]]\nid = \"test-app\"\ndisplay_name = {{ sv = \"Testtjänst\", en = \"Test service\" }}\n\
+             entity_id = \"{entity_id}\"\nprofile = \"{profile}\"\nmetadata_file = \"{}\"\n\
+             user_tenants = [\"region\", \"storstad\"]\nrelease = [\"givenName\", \"surname\", \"employeeHsaId\"]\n",
+            metadata.display()
+        );
+        let saml = e2e::saml::SamlIdp::start(&[("storstad", table)], &[]).await;
+        let sp = SamlSp::with_dev_keys(
+            &e2e::repo_root(),
+            entity_id,
+            &saml.url(""),
+            &saml.entity_id(),
+            is_encrypted,
+        )
+        .unwrap();
+        (saml, sp, dir)
+    }
+
+    fn now() -> time::OffsetDateTime {
+        use idp::clock::Clock;
+        idp::clock::SystemClock.now()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_test_sp_logs_in_with_an_encrypted_assertion_and_logs_out() {
+        let (saml, sp, _dir) = start("swedish-eid", true).await;
+        let browser = Agent::with_certificate("anna");
+        let (url, request_id) = sp.login_url(Some("state-1"), false, now()).unwrap();
+        let login_page = browser.open(&url).await;
+        let posted = browser
+            .log_in_with_certificate(&saml.idp, &login_page)
+            .await;
+        let form = posted.form().unwrap_or_else(|| panic!("{}", posted.body));
+        assert_eq!(form.action.as_str(), sp.acs_url());
+        let login = sp
+            .consume(form.field("SAMLResponse").unwrap(), &request_id, now())
+            .unwrap();
+        assert!(login.assertion_encrypted && login.assertion_signed && login.response_signed);
+        assert_eq!(login.loa, "http://id.elegnamnden.se/loa/1.0/loa3");
+        assert_eq!(
+            login.attribute("urn:oid:1.2.752.29.6.2.1"),
+            Some(&["SE2321009991-anna01".to_owned()][..])
+        );
+        assert_eq!(
+            login.attribute("urn:oid:2.5.4.42"),
+            Some(&["Anna".to_owned()][..])
+        );
+        assert!(
+            login.attribute("urn:oid:1.2.752.29.4.13").is_none(),
+            "personal number not asked for"
+        );
+
+        let (logout, _) = sp.logout_url(&login, now()).unwrap();
+        let answer = browser.get(&logout).await;
+        let back = answer
+            .location()
+            .unwrap_or_else(|| panic!("{} {}", answer.status, answer.body));
+        assert!(back.as_str().starts_with(&sp.slo_url()), "{back}");
+        assert_eq!(
+            sp.slo_message(back.query().unwrap(), now()),
+            Ok(None),
+            "the SP sees Success"
+        );
+        assert!(browser.cookie("localhost", "__Host-idp_sso").is_none());
+    }
+}
