@@ -3,6 +3,8 @@
 //! - [`phone`]: the reference phone app for certificate login by QR code or autostart.
 //! - [`saml_sp`]: a SAML service provider (metadata, signed AuthnRequests, response
 //!   checks with decryption, single logout).
+//! - [`serve`]: `sp-test serve`, the test applications as one web server.
 
 pub mod phone;
 pub mod saml_sp;
+pub mod serve;

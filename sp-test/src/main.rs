@@ -27,6 +27,25 @@ struct Cli {
 enum Command {
     /// Play the phone app: claim a login order, show it, then approve (sign) or decline.
     Phone(PhoneArgs),
+    /// Serve the test applications (SAML SPs) of config/sp-test.toml.
+    Serve(ServeArgs),
+    /// Write each test SAML SP's metadata to <out-dir>/<id>.xml (the IdP's tenant files
+    /// point there).
+    Metadata(MetadataArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "config/sp-test.toml")]
+    config: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct MetadataArgs {
+    #[arg(long, default_value = "config/sp-test.toml")]
+    config: PathBuf,
+    #[arg(long, default_value = "config/sp-test")]
+    out_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -131,11 +150,63 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => {
-            println!("sp-test: only `sp-test phone` so far; see `sp-test --help` and docs/ARCHITECTURE.md");
+            println!("sp-test: see `sp-test --help` (phone, serve, metadata)");
             ExitCode::SUCCESS
         }
         Some(Command::Phone(args)) => run_phone_command(&args),
+        Some(Command::Serve(args)) => report_failure(run_serve(&args)),
+        Some(Command::Metadata(args)) => report_failure(write_metadata(&args)),
     }
+}
+
+fn report_failure(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sp-test: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_metadata(args: &MetadataArgs) -> anyhow::Result<()> {
+    let config = sp_test::serve::ServeConfig::load(&args.config).map_err(|e| anyhow!(e))?;
+    std::fs::create_dir_all(&args.out_dir)?;
+    for (app, sp) in config.saml_sps(Path::new(".")).map_err(|e| anyhow!(e))? {
+        let path = args.out_dir.join(format!("{}.xml", app.id));
+        std::fs::write(&path, sp.metadata()).with_context(|| path.display().to_string())?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
+    idp::server::install_crypto_provider();
+    let config = sp_test::serve::ServeConfig::load(&args.config).map_err(|e| anyhow!(e))?;
+    let apps = config.saml_sps(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let tls = idp::server::load_server_config(&config.tls_certificate, &config.tls_private_key)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listen on {}", config.listen))?;
+        println!("sp-test serving on {}", config.public_url);
+        let router = sp_test::serve::router(std::sync::Arc::new(sp_test::serve::Served::new(apps)));
+        idp::server::serve(
+            listener,
+            router,
+            idp::server::ServeOptions {
+                tls: Some(std::sync::Arc::new(arc_swap::ArcSwap::new(tls))),
+                handshake_timeout: std::time::Duration::from_secs(10),
+                shutdown_grace: std::time::Duration::from_secs(5),
+            },
+            idp::server::shutdown_signal(),
+        )
+        .await;
+        Ok(())
+    })
 }
 
 fn run_phone_command(args: &PhoneArgs) -> ExitCode {

@@ -8,6 +8,7 @@ use base64::Engine;
 use e2e::agent::Agent;
 use e2e::idp_server::shipped_config;
 use e2e::{SqliteDatabase, TestIdp};
+use sp_test::saml_sp::SamlSp;
 
 async fn idp() -> (TestIdp, SqliteDatabase) {
     let db = SqliteDatabase::create().unwrap();
@@ -15,35 +16,40 @@ async fn idp() -> (TestIdp, SqliteDatabase) {
     (idp, db)
 }
 
-fn authn_request(idp: &TestIdp, issuer: &str, acs: &str, id: &str, extra: &str) -> String {
+fn now() -> time::OffsetDateTime {
     use idp::clock::Clock;
-    let now = idp::clock::SystemClock
-        .now()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let xml = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer>{extra}</samlp:AuthnRequest>"#,
-        dest = idp.url("/saml/sso"),
-    );
-    let encoded = idp::saml::xml::encode_message(&xml);
-    let mut url = reqwest::Url::parse(&idp.url("/saml/sso")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("SAMLRequest", &encoded)
-        .append_pair("RelayState", "back-to-page-7");
-    url.to_string()
+    idp::clock::SystemClock.now()
 }
 
-fn decoded_response(page: &e2e::agent::Page) -> String {
-    let form = page
-        .form()
-        .unwrap_or_else(|| panic!("no form: {} {}", page.status, page.body));
-    String::from_utf8(BASE64.decode(form.field("SAMLResponse").unwrap()).unwrap()).unwrap()
+/// The shipped test applications (sp-test), as registered in the dev tenants.
+fn app(idp: &TestIdp, id: &str, is_encrypted: bool) -> SamlSp {
+    SamlSp::with_dev_keys(
+        &e2e::repo_root(),
+        &format!("https://localhost:9443/sp/{id}"),
+        &idp.url(""),
+        &idp.url("/saml/metadata"),
+        is_encrypted,
+    )
+    .unwrap()
 }
 
-const JOURNAL: &str = "https://localhost:9443/sp/region-journal";
-const JOURNAL_ACS: &str = "https://localhost:9443/sp/region-journal/acs";
-const OMSORG: &str = "https://localhost:9443/sp/storstad-omsorg";
-const OMSORG_ACS: &str = "https://localhost:9443/sp/storstad-omsorg/acs";
+fn journal(idp: &TestIdp) -> SamlSp {
+    app(idp, "region-journal", false)
+}
+
+fn omsorg(idp: &TestIdp) -> SamlSp {
+    app(idp, "storstad-omsorg", true)
+}
+
+fn response_of(page: &e2e::agent::Page) -> String {
+    page.form()
+        .and_then(|f| f.field("SAMLResponse").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no SAML form: {} {}", page.status, page.body))
+}
+
+fn decoded(page: &e2e::agent::Page) -> String {
+    String::from_utf8(BASE64.decode(response_of(page)).unwrap()).unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_metadata_is_signed_and_names_the_endpoints() {
@@ -64,50 +70,50 @@ async fn the_metadata_is_signed_and_names_the_endpoints() {
 async fn a_login_at_one_sp_is_single_sign_on_at_the_next() {
     let (idp, _db) = idp().await;
     let browser = Agent::with_certificate("anna");
-    let login_page = browser
-        .open(&authn_request(&idp, JOURNAL, JOURNAL_ACS, "_req1", ""))
-        .await;
+    let journal = journal(&idp);
+    let (url, request_id) = journal
+        .login_url(Some("back-to-page-7"), false, now())
+        .unwrap();
+    let login_page = browser.open(&url).await;
     assert_eq!(login_page.url.path(), "/login", "{}", login_page.body);
     let posted = browser.log_in_with_certificate(&idp, &login_page).await;
     assert_eq!(posted.status, 200);
     let form = posted.form().unwrap();
-    assert_eq!(form.action.as_str(), JOURNAL_ACS);
+    assert_eq!(form.action.as_str(), journal.acs_url());
     assert_eq!(form.field("RelayState"), Some("back-to-page-7"));
-    let xml = decoded_response(&posted);
-    assert!(xml.contains("InResponseTo=\"_req1\""), "{xml}");
-    assert!(
-        xml.contains("http://sambi.se/attributes/1/employeeHsaId"),
-        "{xml}"
+    let login = journal
+        .consume(&response_of(&posted), &request_id, now())
+        .unwrap();
+    assert!(login.assertion_signed && !login.assertion_encrypted);
+    assert_eq!(
+        login.attribute("http://sambi.se/attributes/1/employeeHsaId"),
+        Some(&["SE2321009991-anna01".to_owned()][..])
     );
-    assert!(xml.contains("SE2321009991-anna01"), "{xml}");
-    assert!(
-        xml.contains(
-            "<saml:AuthnContextClassRef>http://id.sambi.se/loa/loa3</saml:AuthnContextClassRef>"
-        ),
-        "{xml}"
-    );
+    assert_eq!(login.loa, "http://id.sambi.se/loa/loa3");
 
-    // The municipal application: no login page, a response at once.
-    let second = browser
-        .open(&authn_request(&idp, OMSORG, OMSORG_ACS, "_req2", ""))
-        .await;
+    // The municipal application: no login page, an encrypted response at once.
+    let omsorg = omsorg(&idp);
+    let (url, request_id) = omsorg.login_url(None, false, now()).unwrap();
+    let second = browser.open(&url).await;
     assert_eq!(second.status, 200, "{}", second.body);
-    let xml = decoded_response(&second);
-    assert!(xml.contains("InResponseTo=\"_req2\""), "{xml}");
-    assert!(xml.contains("urn:oid:1.2.752.29.6.2.1"), "{xml}");
-    assert!(
-        xml.contains("http://id.elegnamnden.se/loa/1.0/loa3"),
-        "{xml}"
+    let login = omsorg
+        .consume(&response_of(&second), &request_id, now())
+        .unwrap();
+    assert!(login.assertion_encrypted && login.response_signed);
+    assert_eq!(
+        login.attribute("urn:oid:1.2.752.29.6.2.1"),
+        Some(&["SE2321009991-anna01".to_owned()][..])
     );
+    assert_eq!(login.loa, "http://id.elegnamnden.se/loa/1.0/loa3");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn going_back_from_the_login_page_tells_the_sp_the_user_cancelled() {
     let (idp, _db) = idp().await;
     let browser = Agent::with_certificate("anna");
-    let login_page = browser
-        .open(&authn_request(&idp, OMSORG, OMSORG_ACS, "_cancel1", ""))
-        .await;
+    let omsorg = omsorg(&idp);
+    let (url, request_id) = omsorg.login_url(None, false, now()).unwrap();
+    let login_page = browser.open(&url).await;
     let start = login_page
         .body
         .find("id=\"back-to-service\" href=\"")
@@ -119,17 +125,15 @@ async fn going_back_from_the_login_page_tells_the_sp_the_user_cancelled() {
         .join(&e2e::agent::unescape(&login_page.body[start..end]))
         .unwrap();
     let posted = browser.open(back.as_str()).await;
-    let xml = decoded_response(&posted);
-    assert!(xml.contains("InResponseTo=\"_cancel1\""), "{xml}");
-    assert!(
-        xml.contains("urn:oasis:names:tc:SAML:2.0:status:Responder"),
-        "{xml}"
+    let xml = decoded(&posted);
+    assert!(!xml.contains("Assertion"), "{xml}");
+    assert_eq!(
+        omsorg.consume(&response_of(&posted), &request_id, now()),
+        Err(sp_test::saml_sp::SpError::Status {
+            top: "urn:oasis:names:tc:SAML:2.0:status:Responder".into(),
+            second: Some("http://id.elegnamnden.se/status/1.0/cancel".into()),
+        })
     );
-    assert!(
-        xml.contains("http://id.elegnamnden.se/status/1.0/cancel"),
-        "{xml}"
-    );
-    assert!(!xml.contains("<saml:Assertion"), "{xml}");
     assert!(browser.cookie("localhost", "__Host-idp_sso").is_none());
 }
 
@@ -138,15 +142,20 @@ async fn a_user_of_another_municipality_is_refused_even_with_an_sso_session() {
     let (idp, _db) = idp().await;
     // Eva (Lillby) may use the regional record, not Storstad's care records.
     let browser = Agent::with_certificate("eva");
-    let login_page = browser
-        .open(&authn_request(&idp, JOURNAL, JOURNAL_ACS, "_eva1", ""))
-        .await;
+    let journal = journal(&idp);
+    let (url, request_id) = journal.login_url(None, false, now()).unwrap();
+    let login_page = browser.open(&url).await;
     let posted = browser.log_in_with_certificate(&idp, &login_page).await;
-    assert!(decoded_response(&posted).contains("SE2120007774-eva05"));
+    let login = journal
+        .consume(&response_of(&posted), &request_id, now())
+        .unwrap();
+    assert_eq!(
+        login.attribute("http://sambi.se/attributes/1/employeeHsaId"),
+        Some(&["SE2120007774-eva05".to_owned()][..])
+    );
 
-    let refused = browser
-        .open(&authn_request(&idp, OMSORG, OMSORG_ACS, "_eva2", ""))
-        .await;
+    let (url, _) = omsorg(&idp).login_url(None, false, now()).unwrap();
+    let refused = browser.open(&url).await;
     assert_eq!(refused.status, 403);
     assert_eq!(refused.error_code(), Some("USER_NOT_ALLOWED"));
     assert!(refused.form().is_none(), "{}", refused.body);
@@ -154,7 +163,6 @@ async fn a_user_of_another_municipality_is_refused_even_with_an_sso_session() {
 
 mod with_the_test_sp {
     use super::*;
-    use sp_test::saml_sp::SamlSp;
 
     async fn start(
         profile: &str,
@@ -190,11 +198,6 @@ mod with_the_test_sp {
         )
         .unwrap();
         (saml, sp, dir)
-    }
-
-    fn now() -> time::OffsetDateTime {
-        use idp::clock::Clock;
-        idp::clock::SystemClock.now()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,5 +241,21 @@ mod with_the_test_sp {
             "the SP sees Success"
         );
         assert!(browser.cookie("localhost", "__Host-idp_sso").is_none());
+    }
+}
+
+#[test]
+fn the_committed_test_sp_metadata_is_what_sp_test_publishes() {
+    let root = e2e::repo_root();
+    let config = sp_test::serve::ServeConfig::load(&root.join("config/sp-test.toml")).unwrap();
+    for (app, sp) in config.saml_sps(&root).unwrap() {
+        let committed =
+            std::fs::read_to_string(root.join(format!("config/sp-test/{}.xml", app.id))).unwrap();
+        assert_eq!(
+            committed,
+            sp.metadata(),
+            "config/sp-test/{}.xml is stale: run `cargo run -p sp-test -- metadata`",
+            app.id
+        );
     }
 }
