@@ -4,7 +4,9 @@
 //! - [`saml_sp`]: a SAML service provider (metadata, signed AuthnRequests, response
 //!   checks with decryption, single logout).
 //! - [`serve`]: `sp-test serve`, the test applications as one web server.
+//! - [`verify`]: `sp-test verify`, an end-to-end check of one application registration.
 
 pub mod phone;
 pub mod saml_sp;
 pub mod serve;
+pub mod verify;

@@ -32,6 +32,38 @@ enum Command {
     /// Write each test SAML SP's metadata to <out-dir>/<id>.xml (the IdP's tenant files
     /// point there).
     Metadata(MetadataArgs),
+    /// Verify one application registration end to end: login with the mobile app (the
+    /// reference phone and a development certificate), the response checks, the
+    /// attributes, logout. Needs `idp serve` and `sp-test serve` running.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The sp-test application (config/sp-test.toml), e.g. region-journal.
+    #[arg(long)]
+    app: String,
+    /// A certs-dev mobile user: certs-dev/users/<USER>.chain.pem and .key.pem.
+    #[arg(long, default_value = "anna-mobile")]
+    user: String,
+    #[arg(long, default_value = "config/sp-test.toml")]
+    config: PathBuf,
+    /// The IdP's tenant files: the application's registration says which attributes
+    /// may be released.
+    #[arg(long, default_value = "config/tenants")]
+    tenants_dir: PathBuf,
+    #[arg(long, default_value = "certs-dev/tls/tls-ca.pem")]
+    ca_cert: PathBuf,
+    /// The LoA URI the application must receive.
+    #[arg(long)]
+    expect_loa: Option<String>,
+    /// An attribute (full name) that must be released; repeatable. Default: the
+    /// profile's employeeHsaId.
+    #[arg(long = "require-attribute")]
+    require_attributes: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -156,6 +188,7 @@ fn main() -> ExitCode {
         Some(Command::Phone(args)) => run_phone_command(&args),
         Some(Command::Serve(args)) => report_failure(run_serve(&args)),
         Some(Command::Metadata(args)) => report_failure(write_metadata(&args)),
+        Some(Command::Verify(args)) => run_verify(&args),
     }
 }
 
@@ -167,6 +200,93 @@ fn report_failure(result: anyhow::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_verify(args: &VerifyArgs) -> ExitCode {
+    let request = match verify_request(args) {
+        Ok(request) => request,
+        Err(e) => {
+            eprintln!("sp-test verify: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(sp_test::verify::verify(&request)),
+        Err(e) => {
+            eprintln!("sp-test verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.text());
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn verify_request(args: &VerifyArgs) -> anyhow::Result<sp_test::verify::VerifyRequest> {
+    let config = sp_test::serve::ServeConfig::load(&args.config).map_err(|e| anyhow!(e))?;
+    let app = config
+        .saml
+        .iter()
+        .find(|a| a.id == args.app)
+        .ok_or_else(|| anyhow!("no application {:?} in {}", args.app, args.config.display()))?;
+    let entity_id = format!("{}/sp/{}", config.public_url.trim_end_matches('/'), app.id);
+    let mut problems = idp::config::Problems::default();
+    let tenants = idp::tenants::load_dir(&args.tenants_dir, &mut problems);
+    if !problems.is_empty() {
+        bail!("{problems}");
+    }
+    let (_, registration) = tenants.find_saml_sp(&entity_id).ok_or_else(|| {
+        anyhow!(
+            "{entity_id} is not registered in {}",
+            args.tenants_dir.display()
+        )
+    })?;
+    let profile = registration.profile;
+    let release = registration
+        .release
+        .clone()
+        .unwrap_or_else(|| idp::saml::attributes::default_release(profile).to_vec());
+    let allowed: Vec<String> = release
+        .iter()
+        .filter_map(|a| a.uri(profile).map(str::to_owned))
+        .collect();
+    let required = if args.require_attributes.is_empty() {
+        idp::saml::attributes::AttributeName::EmployeeHsaId
+            .uri(profile)
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    } else {
+        args.require_attributes.clone()
+    };
+    let users = Path::new("certs-dev/users");
+    let credential = PhoneCredential::from_pem_files(
+        &users.join(format!("{}.chain.pem", args.user)),
+        &users.join(format!("{}.key.pem", args.user)),
+    )?;
+    let ca = std::fs::read(&args.ca_cert).with_context(|| args.ca_cert.display().to_string())?;
+    Ok(sp_test::verify::VerifyRequest {
+        app_url: reqwest::Url::parse(&format!("{entity_id}/"))?,
+        idp_url: reqwest::Url::parse(&config.idp_url)?,
+        credential,
+        expected_loa: args.expect_loa.clone(),
+        required_attributes: required,
+        allowed_attributes: allowed,
+        client: sp_test::verify::client(Some(&ca)).map_err(|e| anyhow!(e))?,
+    })
 }
 
 fn write_metadata(args: &MetadataArgs) -> anyhow::Result<()> {

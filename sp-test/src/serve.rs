@@ -112,6 +112,7 @@ pub fn router(served: Shared) -> Router {
         .route("/sp/{id}/logout", get(logout_get))
         .route("/sp/{id}/slo", get(slo_get))
         .route("/sp/{id}/metadata", get(metadata_get))
+        .route("/sp/{id}/session.json", get(session_json_get))
         .with_state(served)
 }
 
@@ -382,4 +383,38 @@ async fn metadata_get(State(served): State<Shared>, UrlPath(id): UrlPath<String>
             .into_response(),
         None => not_found(),
     }
+}
+
+/// `GET /sp/<id>/session.json`: this browser's login here, for `sp-test verify`.
+async fn session_json_get(
+    State(served): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !served.apps.contains_key(&id) {
+        return not_found();
+    }
+    let login = browser_key(&headers, &id)
+        .and_then(|key| served.logins.lock().ok().and_then(|l| l.get(&key).cloned()));
+    let body = match login {
+        None => serde_json::json!({ "logged_in": false }),
+        Some(login) => serde_json::json!({
+            "logged_in": true,
+            "name_id": login.name_id,
+            "name_id_format": login.name_id_format,
+            "session_index": login.session_index,
+            "loa": login.loa,
+            "issuer": login.issuer,
+            "audience": login.audience,
+            "response_signed": login.response_signed,
+            "assertion_signed": login.assertion_signed,
+            "assertion_encrypted": login.assertion_encrypted,
+            "attributes": login
+                .attributes
+                .iter()
+                .map(|(name, values)| (name.clone(), serde_json::json!(values)))
+                .collect::<serde_json::Map<String, serde_json::Value>>(),
+        }),
+    };
+    axum::Json(body).into_response()
 }

@@ -17,6 +17,7 @@ pub mod agent;
 pub mod idp_server;
 pub mod revocation_peers;
 pub mod saml;
+pub mod sp_test_server;
 pub mod test_certs;
 
 pub use idp_server::TestIdp;

@@ -14,5 +14,6 @@ mod saml_negative;
 mod saml_sso;
 mod server;
 mod session_store;
+mod sp_test_verify;
 mod storage;
 mod test_certs;
