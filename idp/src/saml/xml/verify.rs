@@ -82,6 +82,10 @@ const ID_ATTRIBUTES: [&str; 4] = ["ID", "Id", "id", "AssertionID"];
 /// Verifies that the root element of `xml` is signed by one of `trusted_certificates`
 /// (DER X.509; only their public keys are used, their validity dates are not checked,
 /// as SAML metadata uses certificates as key containers).
+///
+/// Runs the guard's DTD and processing-instruction checks again, but not its size
+/// limit: callers bound the size with [`check_untrusted_xml`](super::check_untrusted_xml)
+/// first.
 pub fn verify_enveloped(
     xml: &str,
     trusted_certificates: &[Vec<u8>],

@@ -122,10 +122,10 @@ pub fn signed_request(id: &str, issuer: &str, signer: &TestSigner, method: &str)
 
 /// Adds `<ds:KeyInfo>` with a certificate after the SignatureValue (KeyInfo is not
 /// signed, so this keeps the signature valid).
-pub fn with_key_info(signed: &str, certificate_der: &[u8]) -> String {
+pub fn with_key_info(signed: &str, certificate_of: &TestSigner) -> String {
     let key_info = format!(
         "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
-        STANDARD.encode(certificate_der)
+        certificate_of.certificate_b64()
     );
     signed.replacen("</ds:Signature>", &key_info, 1)
 }

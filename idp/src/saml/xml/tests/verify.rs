@@ -55,7 +55,7 @@ fn a_certificate_in_key_info_never_adds_trust() {
     // The attacker signs with his own key and ships its certificate in KeyInfo.
     let attacker = ecdsa();
     let signed = signed_request("_req1", ISSUER, &attacker, alg::ECDSA_SHA256);
-    let xml = with_key_info(&signed, &attacker.certificate_der);
+    let xml = with_key_info(&signed, &attacker);
     let trusted = vec![rsa().certificate_der];
     let result = verify_enveloped(&xml, &trusted, ExpectedRoot::AUTHN_REQUEST);
     assert_eq!(code(result), "XML_SIGNATURE_INVALID");
@@ -65,7 +65,7 @@ fn a_certificate_in_key_info_never_adds_trust() {
 fn a_certificate_in_key_info_selects_among_the_trusted_ones() {
     let signer = rsa();
     let signed = signed_request("_req1", ISSUER, &signer, alg::RSA_SHA256);
-    let xml = with_key_info(&signed, &signer.certificate_der);
+    let xml = with_key_info(&signed, &signer);
     let trusted = vec![other_rsa().certificate_der, signer.certificate_der.clone()];
     let verified = verify_enveloped(&xml, &trusted, ExpectedRoot::AUTHN_REQUEST).unwrap();
     assert_eq!(verified.certificate_index, 1);
@@ -162,4 +162,14 @@ fn no_usable_trusted_certificate_is_an_error() {
         ExpectedRoot::AUTHN_REQUEST,
     );
     assert_eq!(code(result), "XML_NO_TRUSTED_KEY");
+}
+
+#[test]
+fn deep_nesting_is_refused_by_the_parser() {
+    let xml = format!("{}{}", "<a>".repeat(200), "</a>".repeat(200));
+    assert!(!has_signature(&xml));
+    let result = crate::saml::xml::parse(&xml);
+    assert_eq!(code(result.map(|_| ())), "XML_MALFORMED");
+    let result = verify_enveloped(&xml, &[rsa().certificate_der], ExpectedRoot::AUTHN_REQUEST);
+    assert_eq!(code(result), "XML_MALFORMED");
 }
