@@ -33,6 +33,8 @@ pub enum StartError {
     Tls(#[from] crate::server::TlsError),
     #[error("trust configuration: {0}")]
     Trust(#[from] TrustError),
+    #[error("OpenID Connect: {0}")]
+    Oidc(#[from] crate::oidc::ProviderError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -96,7 +98,14 @@ pub async fn build_state(
         Namespace::OneTimeCode,
         Duration::from_secs(session.code_ttl_seconds),
     );
+    let oidc = crate::oidc::Provider::from_config(
+        &config.idp.oidc,
+        &config.idp.public_url,
+        Duration::from_secs(session.pending_login_ttl_seconds),
+        store.clone(),
+    )?;
     Ok(Arc::new(AppState {
+        oidc,
         config,
         clock,
         db,

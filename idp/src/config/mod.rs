@@ -3,10 +3,12 @@
 //! validated into typed structs; `idp check-config` runs the same loading without starting.
 
 mod env;
+mod oidc;
 mod problems;
 mod trust;
 
 pub use env::{apply_env_overrides, EnvOverrides};
+pub use oidc::{OidcConfig, OidcKeyConfig};
 pub use problems::{parse_toml, Problem, Problems};
 pub use trust::{IssuerConfig, PolicyConfig, TrustConfig};
 
@@ -36,6 +38,7 @@ pub struct IdpConfig {
     pub trust: TrustConfig,
     pub mtls: MtlsConfig,
     pub mobile: MobileConfig,
+    pub oidc: OidcConfig,
 }
 
 /// The mobile app login (QR code and autostart).
@@ -290,6 +293,7 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
         }
     }
     validate_trust(config, &file, problems);
+    oidc::validate(&config.oidc, &file, problems);
     if tracing_subscriber::EnvFilter::try_new(&config.logging.filter).is_err() {
         problems.push(
             &file,

@@ -6,8 +6,8 @@ mod model;
 
 pub use load::load_dir;
 pub use model::{
-    Application, LocalizedText, OidcClient, Protocol, SamlProfile, SamlServiceProvider, Tenant,
-    TenantKind, UserRules,
+    Application, ClientAuthMethod, LocalizedText, OidcClient, Protocol, SamlProfile,
+    SamlServiceProvider, SigningAlg, SubjectType, Tenant, TenantKind, UserRules,
 };
 
 use std::collections::BTreeMap;

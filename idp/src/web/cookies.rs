@@ -35,3 +35,8 @@ pub fn login_binding(value: &str, max_age_seconds: u64) -> Option<HeaderValue> {
     ))
     .ok()
 }
+
+/// Removes the SSO cookie (logout).
+pub fn clear_sso() -> HeaderValue {
+    HeaderValue::from_static("__Host-idp_sso=; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=0")
+}

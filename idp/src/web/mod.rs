@@ -8,6 +8,7 @@ mod health;
 pub mod login_pages;
 pub mod middleware;
 pub mod mobile;
+pub mod oidc;
 pub mod pages;
 
 pub use error::WebError;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub orders: crate::auth::mobile::OrderEngine,
     /// Whoever runs the orders, as the login pages and browser endpoints see it.
     pub mobile: Arc<dyn crate::auth::mobile::MobileBackend>,
+    /// The OpenID Connect provider: keys, settings and its stores.
+    pub oidc: crate::oidc::Provider,
 }
 
 /// Longest pending login id, order ref or ticket accepted from a request.
@@ -155,7 +158,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/mobile/v1/claim", post(mobile::mobile_claim_post))
         .route("/mobile/v1/complete", post(mobile::mobile_complete_post))
-        .route("/mobile/v1/decline", post(mobile::mobile_decline_post));
+        .route("/mobile/v1/decline", post(mobile::mobile_decline_post))
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc::oidc_discovery_get),
+        )
+        .route("/oidc/jwks", get(oidc::oidc_jwks_get))
+        .route(
+            "/oidc/authorize",
+            get(oidc::oidc_authorize_get).post(oidc::oidc_authorize_post),
+        )
+        .route("/oidc/resume", get(oidc::oidc_resume_get))
+        .route("/oidc/token", post(oidc::oidc_token_post))
+        .route(
+            "/oidc/userinfo",
+            get(oidc::oidc_userinfo_get).post(oidc::oidc_userinfo_post),
+        )
+        .route(
+            "/oidc/logout",
+            get(oidc::oidc_logout_get).post(oidc::oidc_logout_post),
+        );
     with_middleware(routes, state)
 }
 
