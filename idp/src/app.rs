@@ -37,6 +37,8 @@ pub enum StartError {
     Saml(#[from] crate::saml::engine::SamlSetupError),
     #[error("HTTP client: {0}")]
     Http(String),
+    #[error("OpenID Connect: {0}")]
+    Oidc(#[from] crate::oidc::ProviderError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -103,7 +105,14 @@ pub async fn build_state(
     let saml =
         crate::saml::engine::SamlIdp::new(&config, store.clone(), metadata_http_client(&config)?)?;
     saml.load_metadata(clock.now()).await;
+    let oidc = crate::oidc::Provider::from_config(
+        &config.idp.oidc,
+        &config.idp.public_url,
+        Duration::from_secs(session.pending_login_ttl_seconds),
+        store.clone(),
+    )?;
     Ok(Arc::new(AppState {
+        oidc,
         config,
         clock,
         db,

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod keys;
 pub mod login;
 pub mod metrics;
+pub mod oidc;
 pub mod saml;
 pub mod server;
 pub mod session;

@@ -5,7 +5,9 @@
 //!   checks with decryption, single logout).
 //! - [`serve`]: `sp-test serve`, the test applications as one web server.
 //! - [`verify`]: `sp-test verify`, an end-to-end check of one application registration.
+//! - [`oidc_rp`]: an OpenID Connect relying party (code flow with PKCE, UserInfo, refresh).
 
+pub mod oidc_rp;
 pub mod phone;
 pub mod saml_sp;
 pub mod serve;

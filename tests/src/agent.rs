@@ -260,6 +260,58 @@ impl Agent {
         )
     }
 
+    /// Follows redirects from `page` until one leads to a URL starting with `prefix`
+    /// (an application's callback, which this browser does not fetch): `Ok(that URL)`.
+    /// A page that is not a redirect ends the walk: `Err(page)`.
+    pub async fn follow_until(&self, mut page: Page, prefix: &str) -> Result<Url, Page> {
+        for _ in 0..self.max_redirects {
+            let Some(next) = page.location().filter(|_| page.is_redirect()) else {
+                return Err(page);
+            };
+            if next.as_str().starts_with(prefix) {
+                return Ok(next);
+            }
+            page = self.request(Method::GET, &next, None).await;
+        }
+        panic!(
+            "more than {} redirects from {}",
+            self.max_redirects, page.url
+        )
+    }
+
+    /// `GET url` and follow its redirects until one leads to `prefix` (see
+    /// [`Agent::follow_until`]).
+    pub async fn open_until(&self, url: &str, prefix: &str) -> Result<Url, Page> {
+        let first = self.get(url).await;
+        self.follow_until(first, prefix).await
+    }
+
+    /// On the IdP's login page, logs in with this browser's certificate and follows the
+    /// IdP back until it redirects to `prefix` (the application's callback).
+    pub async fn log_in_until(
+        &self,
+        idp: &TestIdp,
+        login_page: &Page,
+        prefix: &str,
+    ) -> Result<Url, Page> {
+        let login_id = login_page
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "login")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "expected the IdP login page, got {} {}: {}",
+                    login_page.status, login_page.url, login_page.body
+                )
+            });
+        self.open_until(
+            &idp.mtls_url(&format!("/mtls/login?login={login_id}")),
+            prefix,
+        )
+        .await
+    }
+
     /// `GET url` and follow its redirects.
     pub async fn open(&self, url: &str) -> Page {
         let first = self.get(url).await;

@@ -51,7 +51,16 @@ pub fn shipped_config(database_url: &str, redis_url: Option<&str>) -> LoadedConf
 impl TestIdp {
     /// Serves `config` on free ports (main and mTLS listeners); the public URLs are
     /// set to those ports on localhost.
-    pub async fn start(mut config: LoadedConfig) -> anyhow::Result<Self> {
+    pub async fn start(config: LoadedConfig) -> anyhow::Result<Self> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`TestIdp::start`], with the IdP reading time from `clock` (a
+    /// `ManualClock` lets a test move past lifetimes without waiting).
+    pub async fn start_with_clock(
+        mut config: LoadedConfig,
+        clock: idp::clock::SharedClock,
+    ) -> anyhow::Result<Self> {
         idp::server::install_crypto_provider();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -59,7 +68,7 @@ impl TestIdp {
         let mtls_addr = mtls_listener.local_addr()?;
         config.idp.public_url = format!("https://localhost:{}", addr.port()).parse()?;
         config.idp.mtls.public_url = format!("https://localhost:{}", mtls_addr.port()).parse()?;
-        let state = idp::app::build_state(config, Arc::new(SystemClock)).await?;
+        let state = idp::app::build_state(config, clock).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let serve_state = state.clone();
         let task = tokio::spawn(async move {

@@ -15,6 +15,7 @@ use tokio::process::{Child, Command};
 
 pub mod agent;
 pub mod idp_server;
+pub mod oidc;
 pub mod revocation_peers;
 pub mod saml;
 pub mod sp_test_server;

@@ -378,6 +378,23 @@ async fn a_message_over_256_kib_is_refused() {
         "XML_TOO_LARGE",
     );
     assert_no_session(&anna);
+
+    // Control: 200 KiB, under the limit, is accepted over both bindings.
+    for binding in ["post", "redirect"] {
+        let mut under = CraftedAuthnRequest::new(&sp, &saml.idp);
+        under.extra = format!(
+            "<samlp:Extensions><pad:Padding xmlns:pad=\"urn:test:padding\">{}</pad:Padding></samlp:Extensions>",
+            "A".repeat(200 * 1024)
+        );
+        let xml = under.to_xml();
+        assert!(xml.len() < 256 * 1024);
+        let page = if binding == "post" {
+            post_binding(&saml, &anna, &xml).await
+        } else {
+            redirect_binding(&saml, &anna, &sp.redirect_query(&xml, None, None).await).await
+        };
+        assert_asks_to_log_in(&page, &format!("200 KiB over {binding}"));
+    }
 }
 
 /// The `<ds:Signature>...</ds:Signature>` element of a signed document.
@@ -492,6 +509,29 @@ async fn a_comment_in_a_request_is_refused() {
         .expect("the comment does not break the signature");
     assert_refused(
         &post_binding(&saml, &anna, &commented).await,
+        "XML_COMMENT_FORBIDDEN",
+    );
+
+    // Signed, then a comment put into the Subject's NameID.
+    let mut with_subject = CraftedAuthnRequest::new(&sp, &saml.idp);
+    with_subject.extra = "<saml:Subject><saml:NameID \
+        Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\">\
+        SE2321009991-anna01</saml:NameID></saml:Subject>"
+        .to_owned();
+    let signed_subject = sign_request(
+        &with_subject.to_xml(),
+        &sp.signing_key,
+        &sp.signing_certificate,
+    )
+    .await;
+    let commented_subject = signed_subject.replacen(
+        "SE2321009991-anna01</saml:NameID>",
+        "SE2321009991-anna01<!---->.evil</saml:NameID>",
+        1,
+    );
+    assert_ne!(commented_subject, signed_subject);
+    assert_refused(
+        &post_binding(&saml, &anna, &commented_subject).await,
         "XML_COMMENT_FORBIDDEN",
     );
 
@@ -638,4 +678,43 @@ async fn an_unsupported_name_id_format_is_answered_with_invalid_name_id_policy()
         [STATUS_REQUESTER, STATUS_INVALID_NAME_ID_POLICY],
         "{result:#}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_or_forged_logout_request_ends_no_session() {
+    let (saml, sp) = idp_with("logout-forgery", "").await;
+    let anna = Agent::with_certificate("anna");
+    let login = log_in(&saml.idp, &anna, &sp, json!({ "binding": "redirect" })).await;
+    assert_eq!(login.result["status"], "ok", "{:#}", login.result);
+
+    for (options, code) in [
+        (
+            json!({ "binding": "redirect", "sign": false }),
+            "SAML_SIGNATURE_REQUIRED",
+        ),
+        (
+            json!({ "binding": "post", "sign": false }),
+            "SAML_SIGNATURE_REQUIRED",
+        ),
+        (
+            json!({ "binding": "redirect", "signing_key": "other" }),
+            "SAML_SIGNATURE_INVALID",
+        ),
+        (
+            json!({ "binding": "post", "signing_key": "other" }),
+            "SAML_SIGNATURE_INVALID",
+        ),
+    ] {
+        let logout = sp.logout_request(options.clone()).await;
+        let page = refusal(&anna, &logout).await;
+        if let Err(problem) = check_refused(&page, code) {
+            panic!("{options}: {problem}");
+        }
+    }
+
+    // Anna is still logged in: the next login needs no page.
+    assert!(anna.cookie("localhost", SSO_COOKIE).is_some());
+    let again = log_in(&saml.idp, &anna, &sp, json!({ "binding": "post" })).await;
+    assert!(!again.login_page_shown, "the SSO session survived");
+    assert_eq!(again.name_id(), login.name_id());
 }

@@ -3,11 +3,13 @@
 //! validated into typed structs; `idp check-config` runs the same loading without starting.
 
 mod env;
+mod oidc;
 mod problems;
 mod saml;
 mod trust;
 
 pub use env::{apply_env_overrides, EnvOverrides};
+pub use oidc::{OidcConfig, OidcKeyConfig};
 pub use problems::{parse_toml, Problem, Problems};
 pub use saml::{SamlConfig, SamlOrganization};
 pub use trust::{IssuerConfig, PolicyConfig, TrustConfig};
@@ -39,6 +41,7 @@ pub struct IdpConfig {
     pub mtls: MtlsConfig,
     pub mobile: MobileConfig,
     pub saml: SamlConfig,
+    pub oidc: OidcConfig,
 }
 
 /// The mobile app login (QR code and autostart).
@@ -294,6 +297,7 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
     }
     validate_trust(config, &file, problems);
     config.saml.validate(&file, problems);
+    oidc::validate(&config.oidc, &file, problems);
     if tracing_subscriber::EnvFilter::try_new(&config.logging.filter).is_err() {
         problems.push(
             &file,

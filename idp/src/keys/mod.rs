@@ -194,6 +194,23 @@ impl SigningKey {
         }
     }
 
+    /// Whether `signature` over `message` was made by this key (tokens the IdP issued,
+    /// presented back to it: access tokens, `id_token_hint`).
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok((_, cert)) = X509Certificate::from_der(&self.certificate_der) else {
+            return false;
+        };
+        let spki = cert.public_key().subject_public_key.data.as_ref();
+        let algorithm: &'static dyn aws_lc_rs::signature::VerificationAlgorithm =
+            match self.algorithm {
+                Algorithm::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
+                Algorithm::Es256 => &ECDSA_P256_SHA256_FIXED,
+            };
+        UnparsedPublicKey::new(algorithm, spki)
+            .verify(message, signature)
+            .is_ok()
+    }
+
     /// The public key as a JWK (with `kid`, `alg`, `use` and the certificate in `x5c`).
     pub fn public_jwk(&self) -> serde_json::Value {
         self.public

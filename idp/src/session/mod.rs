@@ -29,6 +29,14 @@ pub enum Namespace {
     Replay,
     SamlRequest,
     SamlLogout,
+    /// A validated OIDC authorization request waiting for its login (by pending login id).
+    OidcRequest,
+    /// OIDC authorization codes (by SHA-256 of the code) and their used markers.
+    OidcCode,
+    /// OIDC grants: what a code exchange granted; deleting one revokes its tokens.
+    OidcGrant,
+    /// OIDC refresh tokens (by SHA-256 of the token) and their used markers.
+    OidcRefresh,
 }
 
 impl Namespace {
@@ -41,6 +49,10 @@ impl Namespace {
             Namespace::Replay => "replay",
             Namespace::SamlRequest => "saml-request",
             Namespace::SamlLogout => "saml-logout",
+            Namespace::OidcRequest => "oidc-request",
+            Namespace::OidcCode => "oidc-code",
+            Namespace::OidcGrant => "oidc-grant",
+            Namespace::OidcRefresh => "oidc-refresh",
         }
     }
 }

@@ -158,6 +158,101 @@ fn validate_tenant(file: &Path, tenant: &Tenant, problems: &mut Problems) {
                 problems,
             );
         }
+        if let Some(url) = &client.backchannel_logout_uri {
+            check_endpoint_url(
+                file,
+                &format!("{key}.backchannel_logout_uri"),
+                url,
+                problems,
+            );
+        }
+        validate_client_authentication(file, &key, client, problems);
+    }
+}
+
+/// The credentials a client's `token_endpoint_auth_method` needs, and nothing else.
+fn validate_client_authentication(
+    file: &Path,
+    key: &str,
+    client: &super::OidcClient,
+    problems: &mut Problems,
+) {
+    use super::ClientAuthMethod as M;
+    let method = client.token_endpoint_auth_method;
+    let uses_secret = matches!(method, M::ClientSecretBasic | M::ClientSecretPost);
+    match (&client.client_secret_sha256, uses_secret) {
+        (Some(hash), true) => {
+            let is_hex_sha256 = hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit());
+            if !is_hex_sha256 {
+                problems.push(
+                    file,
+                    format!("{key}.client_secret_sha256"),
+                    "must be 64 hex digits (the SHA-256 of the secret)",
+                );
+            }
+        }
+        (None, true) => problems.push(
+            file,
+            format!("{key}.client_secret_sha256"),
+            format!(
+                "is required with token_endpoint_auth_method = {:?}",
+                method.as_str()
+            ),
+        ),
+        (Some(_), false) => problems.push(
+            file,
+            format!("{key}.client_secret_sha256"),
+            format!(
+                "is not used with token_endpoint_auth_method = {:?}",
+                method.as_str()
+            ),
+        ),
+        (None, false) => {}
+    }
+    let is_jwt = method == M::PrivateKeyJwt;
+    match (&client.jwks, &client.jwks_uri, is_jwt) {
+        (Some(_), Some(_), _) => problems.push(
+            file,
+            format!("{key}.jwks"),
+            "set jwks or jwks_uri, not both",
+        ),
+        (None, None, true) => problems.push(
+            file,
+            format!("{key}.jwks"),
+            "private_key_jwt needs the client's keys: jwks or jwks_uri",
+        ),
+        (Some(_), None, false) | (None, Some(_), false) => problems.push(
+            file,
+            format!("{key}.jwks"),
+            "keys are only used with token_endpoint_auth_method = \"private_key_jwt\"",
+        ),
+        _ => {}
+    }
+    if let Some(jwks) = &client.jwks {
+        if let Err(e) = crate::oidc::jwt::ClientKeys::from_jwks(jwks) {
+            problems.push(file, format!("{key}.jwks"), e.to_string());
+        }
+    }
+    if let Some(url) = &client.jwks_uri {
+        check_endpoint_url(file, &format!("{key}.jwks_uri"), url, problems);
+    }
+    for (j, scope) in client.scopes.iter().enumerate() {
+        if !crate::oidc::claims::is_known_scope(scope) {
+            problems.push(
+                file,
+                format!("{key}.scopes[{j}]"),
+                format!("unknown scope {scope:?} (see docs/oidc.md)"),
+            );
+        }
+    }
+    for (j, claim) in client.claims.iter().enumerate() {
+        if !crate::oidc::claims::is_known_claim(claim) {
+            problems.push(
+                file,
+                format!("{key}.claims[{j}]"),
+                format!("unknown claim {claim:?} (see docs/oidc.md)"),
+            );
+        }
     }
 }
 

@@ -6,8 +6,8 @@ mod model;
 
 pub use load::load_dir;
 pub use model::{
-    Application, LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile,
-    SamlServiceProvider, SignedParts, Tenant, TenantKind, UserRules,
+    Application, ClientAuthMethod, LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile,
+    SamlServiceProvider, SignedParts, SigningAlg, SubjectType, Tenant, TenantKind, UserRules,
 };
 
 use std::collections::BTreeMap;

@@ -182,14 +182,85 @@ pub struct OidcClient {
     pub id: ApplicationId,
     pub display_name: LocalizedText,
     pub client_id: String,
-    /// Public clients (phone and browser apps) have no secret and must use PKCE.
-    #[serde(default)]
-    pub is_public: bool,
+    /// How the client authenticates at the token endpoint; `none` is a public client
+    /// (phone and browser apps), which must use PKCE.
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    /// SHA-256 (hex) of the client secret, for `client_secret_basic` / `client_secret_post`.
+    /// The secret itself is never stored; it must be at least 32 random characters.
+    pub client_secret_sha256: Option<String>,
+    /// The client's public keys for `private_key_jwt`, inline (a JWK Set) ...
+    pub jwks: Option<serde_json::Value>,
+    /// ... or fetched from a URL.
+    pub jwks_uri: Option<Url>,
+    /// Exact redirect URIs (compared as strings, no patterns).
     pub redirect_uris: Vec<Url>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<Url>,
+    /// Where back-channel logout tokens are POSTed (OpenID Connect Back-Channel Logout).
+    pub backchannel_logout_uri: Option<Url>,
+    /// Scopes the client may request (`openid` is always allowed).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Claims the client may receive; empty means every claim of its allowed scopes.
+    #[serde(default)]
+    pub claims: Vec<String>,
+    #[serde(default)]
+    pub subject_type: SubjectType,
+    /// The algorithm of its ID tokens (RS256 or ES256).
+    #[serde(default)]
+    pub id_token_signed_response_alg: SigningAlg,
     #[serde(default)]
     pub user_tenants: Vec<crate::ids::TenantId>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".to_owned()]
+}
+
+impl OidcClient {
+    /// A public client (no secret, PKCE required).
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == ClientAuthMethod::None
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    None,
+}
+
+impl ClientAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            ClientAuthMethod::None => "none",
+        }
+    }
+}
+
+/// `pairwise`: one `sub` per person and tenant (clients of one tenant agree, other
+/// tenants' clients cannot correlate); `public`: one `sub` per person everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    #[default]
+    Pairwise,
+    Public,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum SigningAlg {
+    #[default]
+    #[serde(rename = "RS256")]
+    Rs256,
+    #[serde(rename = "ES256")]
+    Es256,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

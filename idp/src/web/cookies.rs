@@ -37,6 +37,6 @@ pub fn login_binding(value: &str, max_age_seconds: u64) -> Option<HeaderValue> {
 }
 
 /// Removes the SSO cookie (logout).
-pub fn sso_cleared() -> HeaderValue {
+pub fn clear_sso() -> HeaderValue {
     HeaderValue::from_static("__Host-idp_sso=; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=0")
 }

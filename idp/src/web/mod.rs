@@ -8,6 +8,7 @@ mod health;
 pub mod login_pages;
 pub mod middleware;
 pub mod mobile;
+pub mod oidc;
 pub mod pages;
 pub mod saml;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub mobile: Arc<dyn crate::auth::mobile::MobileBackend>,
     /// The SAML identity provider.
     pub saml: crate::saml::engine::SamlIdp,
+    /// The OpenID Connect provider: keys, settings and its stores.
+    pub oidc: crate::oidc::Provider,
 }
 
 /// Longest pending login id, order ref or ticket accepted from a request.
@@ -169,6 +172,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/saml/slo",
             get(saml::saml_slo_get).post(saml::saml_slo_post),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc::oidc_discovery_get),
+        )
+        .route("/oidc/jwks", get(oidc::oidc_jwks_get))
+        .route(
+            "/oidc/authorize",
+            get(oidc::oidc_authorize_get).post(oidc::oidc_authorize_post),
+        )
+        .route("/oidc/resume", get(oidc::oidc_resume_get))
+        .route("/oidc/token", post(oidc::oidc_token_post))
+        .route(
+            "/oidc/userinfo",
+            get(oidc::oidc_userinfo_get).post(oidc::oidc_userinfo_post),
+        )
+        .route(
+            "/oidc/logout",
+            get(oidc::oidc_logout_get).post(oidc::oidc_logout_post),
         );
     with_middleware(routes, state)
 }

@@ -318,7 +318,7 @@ async fn slo_answer(
             if clear_cookie {
                 response
                     .headers_mut()
-                    .append(header::SET_COOKIE, cookies::sso_cleared());
+                    .append(header::SET_COOKIE, cookies::clear_sso());
             }
             response
         }

@@ -1,0 +1,286 @@
+//! Answering a validated request: from the SSO session when it satisfies the request,
+//! otherwise after a login (the request is parked under a key that the pending login's
+//! resume path names), always with a code bound to the client, redirect URI and PKCE
+//! challenge.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+use super::{error_redirect, redirect_with, validate, AuthorizationRequest, Params, Prompt};
+use crate::audit::{AuditEvent, Outcome};
+use crate::login::{BindingSecret, Participant, ParticipantProtocol, PendingLogin, SsoSession};
+use crate::oidc::grant::{Authentication, CodeRecord};
+use crate::oidc::OidcError;
+use crate::session::random_key;
+use crate::tenants::{OidcClient, Protocol, Tenant};
+use crate::web::AppState;
+
+/// What the browser is sent to.
+#[derive(Debug)]
+pub enum Decision {
+    /// Back to the client with a code.
+    ToClient(Url),
+    /// Back to the client with an error it should handle (`login_required`, ...), and
+    /// the error's stable code.
+    ErrorToClient(Url, &'static str),
+    /// To the login page for this pending login, with its binding cookie.
+    Login {
+        login: PendingLogin,
+        secret: BindingSecret,
+        ui_locale: Option<String>,
+    },
+}
+
+/// A request waiting for its login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedRequest {
+    pub pending_login_id: String,
+    pub request: AuthorizationRequest,
+}
+
+/// `GET/POST /oidc/authorize`. `Err` is shown as an error page (the redirect URI is
+/// not trusted, or the user may not use the application).
+pub async fn authorize(
+    state: &AppState,
+    params: &Params,
+    sso_session_id: Option<&str>,
+) -> Result<Decision, OidcError> {
+    let provider = &state.oidc;
+    let (tenant, client, request) = match validate(
+        params,
+        &state.config.tenants,
+        provider.settings.max_parameter_length,
+    ) {
+        Ok(valid) => valid,
+        Err(rejection) => {
+            let (uri, client_state) = rejection.to_client.ok_or(rejection.error.clone_page())?;
+            return error_redirect(
+                &uri,
+                client_state.as_deref(),
+                &provider.issuer,
+                &rejection.error,
+            )
+            .map(|url| Decision::ErrorToClient(url, rejection.error.code()))
+            .ok_or(OidcError::RedirectUriMismatch);
+        }
+    };
+    let now = state.clock.now();
+    let session = match sso_session_id {
+        Some(id) if id.len() <= crate::web::MAX_ID_LENGTH => {
+            state.sso_sessions.find_current(id, now).await?
+        }
+        _ => None,
+    };
+    let to_client = |error: OidcError| {
+        error_redirect(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &provider.issuer,
+            &error,
+        )
+        .map(|url| Decision::ErrorToClient(url, error.code()))
+        .ok_or(OidcError::RedirectUriMismatch)
+    };
+    let fresh_enough = |s: &SsoSession| {
+        request
+            .max_age
+            .is_none_or(|age| s.is_younger_than(Duration::from_secs(age), now))
+    };
+    match session {
+        Some(session) if request.prompt != Prompt::Login && fresh_enough(&session) => {
+            issue(state, &tenant, &client, &request, &session)
+                .await
+                .map(Decision::ToClient)
+        }
+        _ if request.prompt == Prompt::None => to_client(OidcError::LoginRequired),
+        Some(session) => park(state, &tenant, &client, request, Some(session.person_id)).await,
+        None => {
+            let expected = match &request.login_hint {
+                Some(hsa_id) => state
+                    .directory
+                    .find_by_hsa_id(hsa_id)
+                    .await?
+                    .map(|person| person.id),
+                None => None,
+            };
+            park(state, &tenant, &client, request, expected).await
+        }
+    }
+}
+
+impl OidcError {
+    /// The page form of a rejection that cannot go to the client.
+    fn clone_page(&self) -> OidcError {
+        match self {
+            OidcError::RepeatedParameter(p) => OidcError::RepeatedParameter(p.clone()),
+            OidcError::ParameterTooLong(p) => OidcError::ParameterTooLong(p.clone()),
+            OidcError::UnknownClient => OidcError::UnknownClient,
+            _ => OidcError::RedirectUriMismatch,
+        }
+    }
+}
+
+/// Opens a pending login for `request` and parks the request until it is authenticated.
+async fn park(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &OidcClient,
+    request: AuthorizationRequest,
+    expected_person: Option<String>,
+) -> Result<Decision, OidcError> {
+    let key = random_key();
+    let (mut login, secret) = state
+        .pending_logins
+        .create(
+            tenant.id.clone(),
+            client.id.clone(),
+            format!("/oidc/resume?request={key}"),
+        )
+        .await?;
+    if let Some(person) = expected_person {
+        if state.pending_logins.expect_person(&login, &person).await? {
+            login.expected_person_id = Some(person);
+        }
+    }
+    let ui_locale = request.ui_locale.clone();
+    let parked = ParkedRequest {
+        pending_login_id: login.id.clone(),
+        request,
+    };
+    state.oidc.grants.requests.put(&key, &parked).await?;
+    Ok(Decision::Login {
+        login,
+        secret,
+        ui_locale,
+    })
+}
+
+/// `GET /oidc/resume?request=<key>`: `login` is the pending login the parked request
+/// names, already checked to belong to this browser. It must be authenticated by the
+/// session in the browser's SSO cookie; the request is taken (once) and answered.
+pub async fn resume(
+    state: &AppState,
+    request_key: &str,
+    login: &PendingLogin,
+    sso_session_id: Option<&str>,
+) -> Result<Url, OidcError> {
+    let authenticated = login.authenticated_session.as_deref();
+    if authenticated.is_none() || authenticated != sso_session_id {
+        return Err(OidcError::LoginExpired);
+    }
+    let parked = state
+        .oidc
+        .grants
+        .requests
+        .take(request_key)
+        .await?
+        .filter(|p| p.pending_login_id == login.id)
+        .ok_or(OidcError::LoginExpired)?;
+    let session_id = authenticated.ok_or(OidcError::LoginExpired)?;
+    let session = state
+        .sso_sessions
+        .find_current(session_id, state.clock.now())
+        .await?
+        .ok_or(OidcError::LoginExpired)?;
+    let (tenant, client) = state
+        .config
+        .tenants
+        .find_oidc_client(&parked.request.client_id)
+        .ok_or(OidcError::UnknownClient)?;
+    issue(state, tenant, client, &parked.request, &session).await
+}
+
+/// Issues a code for `request` from `session`, records the client as a participant of
+/// the session and audits it.
+async fn issue(
+    state: &AppState,
+    tenant: &Arc<Tenant>,
+    client: &OidcClient,
+    request: &AuthorizationRequest,
+    session: &SsoSession,
+) -> Result<Url, OidcError> {
+    let is_open = tenant
+        .applications()
+        .find(|a| a.protocol == Protocol::Oidc && a.protocol_id == client.client_id)
+        .is_some_and(|app| tenant.is_open_to(&app, &session.user_tenant));
+    let now = state.clock.now();
+    let application = format!("{}/{}", tenant.id, client.id);
+    if !is_open {
+        audit(
+            state,
+            "oidc-code",
+            Outcome::Failure,
+            Some("USER_NOT_ALLOWED"),
+            tenant,
+            client,
+            session,
+            now,
+        )
+        .await?;
+        return Err(OidcError::UserNotAllowed);
+    }
+    let record = CodeRecord {
+        client_id: client.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        scopes: request.scopes.clone(),
+        authentication: Authentication::of(session),
+        issued_at: now.unix_timestamp(),
+    };
+    let code = state.oidc.grants.issue_code(&record).await?;
+    state
+        .sso_sessions
+        .add_participant(
+            &session.id,
+            Participant {
+                application,
+                protocol: ParticipantProtocol::Oidc {
+                    client_id: client.client_id.clone(),
+                },
+            },
+        )
+        .await?;
+    audit(
+        state,
+        "oidc-code",
+        Outcome::Success,
+        None,
+        tenant,
+        client,
+        session,
+        now,
+    )
+    .await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(client_state) = &request.state {
+        params.push(("state", client_state.as_str()));
+    }
+    redirect_with(&request.redirect_uri, &state.oidc.issuer, &params)
+        .ok_or(OidcError::RedirectUriMismatch)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn audit(
+    state: &AppState,
+    event: &str,
+    outcome: Outcome,
+    code: Option<&str>,
+    tenant: &Tenant,
+    client: &OidcClient,
+    session: &SsoSession,
+    now: time::OffsetDateTime,
+) -> Result<(), OidcError> {
+    let mut record = AuditEvent::new(event, outcome, now);
+    record.code = code.map(str::to_owned);
+    record.method = Some(session.method.as_str().to_owned());
+    record.tenant_id = Some(tenant.id.to_string());
+    record.application_id = Some(client.id.to_string());
+    record.person_id = Some(session.person_id.clone());
+    record.employee_hsa_id = Some(session.employee_hsa_id.to_string());
+    record.detail = Some(format!("client_id={}", client.client_id));
+    crate::storage::insert_audit_event(&state.db, &record).await?;
+    Ok(())
+}

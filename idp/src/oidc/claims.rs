@@ -1,0 +1,130 @@
+//! Which claims a scope releases, and their values for a person. HSA data uses the Sambi
+//! attribute names as claim names (as Inera's IdP does); the personal identity number
+//! and the organisation use the OIDC Sweden claim names.
+
+use serde_json::{Map, Value};
+
+use crate::directory::{Employment, Person};
+
+pub const SAMBI_EMPLOYEE_HSA_ID: &str = "http://sambi.se/attributes/1/employeeHsaId";
+pub const SAMBI_GIVEN_NAME: &str = "http://sambi.se/attributes/1/givenName";
+pub const SAMBI_SURNAME: &str = "http://sambi.se/attributes/1/surname";
+pub const PERSONAL_IDENTITY_NUMBER: &str = "https://id.oidc.se/claim/personalIdentityNumber";
+pub const ORG_AFFILIATION: &str = "https://id.oidc.se/claim/orgAffiliation";
+pub const ORG_NAME: &str = "https://id.oidc.se/claim/orgName";
+pub const ORG_NUMBER: &str = "https://id.oidc.se/claim/orgNumber";
+
+/// OIDC Sweden's scope for the personal identity number.
+pub const SCOPE_NATURAL_PERSON_NUMBER: &str = "https://id.oidc.se/scope/naturalPersonNumber";
+/// OIDC Sweden's scope for a person at an organisation.
+pub const SCOPE_NATURAL_PERSON_ORG_ID: &str = "https://id.oidc.se/scope/naturalPersonOrgId";
+/// This IdP's scope for the HSA (Sambi) attributes.
+pub const SCOPE_HSA: &str = "hsa";
+
+/// Scope → the claims it releases.
+const SCOPES: &[(&str, &[&str])] = &[
+    ("openid", &[]),
+    ("profile", &["name", "given_name", "family_name"]),
+    ("email", &["email"]),
+    (SCOPE_NATURAL_PERSON_NUMBER, &[PERSONAL_IDENTITY_NUMBER]),
+    (
+        SCOPE_NATURAL_PERSON_ORG_ID,
+        &[
+            "name",
+            "given_name",
+            "family_name",
+            ORG_AFFILIATION,
+            ORG_NAME,
+            ORG_NUMBER,
+        ],
+    ),
+    (
+        SCOPE_HSA,
+        &[SAMBI_EMPLOYEE_HSA_ID, SAMBI_GIVEN_NAME, SAMBI_SURNAME],
+    ),
+];
+
+pub fn known_scopes() -> impl Iterator<Item = &'static str> {
+    SCOPES.iter().map(|(scope, _)| *scope)
+}
+
+pub fn is_known_scope(scope: &str) -> bool {
+    SCOPES.iter().any(|(s, _)| *s == scope)
+}
+
+pub fn known_claims() -> impl Iterator<Item = &'static str> {
+    let mut all: Vec<&'static str> = SCOPES.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all.into_iter()
+}
+
+pub fn is_known_claim(claim: &str) -> bool {
+    known_claims().any(|c| c == claim)
+}
+
+/// The claims `scopes` release, narrowed to `allowed` when that is not empty.
+pub fn released(scopes: &[String], allowed: &[String]) -> Vec<&'static str> {
+    let mut claims: Vec<&'static str> = SCOPES
+        .iter()
+        .filter(|(scope, _)| scopes.iter().any(|s| s == scope))
+        .flat_map(|(_, claims)| claims.iter().copied())
+        .filter(|claim| allowed.is_empty() || allowed.iter().any(|a| a == claim))
+        .collect();
+    claims.sort_unstable();
+    claims.dedup();
+    claims
+}
+
+/// The values of `claims` for `person` in `employment`; claims without a value are left
+/// out.
+pub fn values(claims: &[&str], person: &Person, employment: &Employment) -> Map<String, Value> {
+    let mut out = Map::new();
+    for claim in claims {
+        let value = match *claim {
+            "name" => Some(person.display_name()),
+            "given_name" | SAMBI_GIVEN_NAME => Some(person.given_name.clone()),
+            "family_name" | SAMBI_SURNAME => Some(person.surname.clone()),
+            "email" => person.mail.clone(),
+            PERSONAL_IDENTITY_NUMBER => person
+                .personal_identity_number
+                .as_ref()
+                .map(|p| p.as_str().to_owned()),
+            SAMBI_EMPLOYEE_HSA_ID => Some(employment.hsa_id.as_str().to_owned()),
+            ORG_AFFILIATION => Some(format!(
+                "{}@{}",
+                employment.hsa_id.as_str(),
+                employment.organisation_number.as_str()
+            )),
+            ORG_NAME => Some(employment.organisation_name.clone()),
+            ORG_NUMBER => Some(employment.organisation_number.as_str().to_owned()),
+            _ => None,
+        };
+        if let Some(value) = value {
+            out.insert((*claim).to_owned(), Value::String(value));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_release_their_claims_narrowed_by_the_client() {
+        let scopes = vec!["openid".to_owned(), "hsa".to_owned(), "profile".to_owned()];
+        assert_eq!(
+            released(&scopes, &[]),
+            vec![
+                SAMBI_EMPLOYEE_HSA_ID,
+                SAMBI_GIVEN_NAME,
+                SAMBI_SURNAME,
+                "family_name",
+                "given_name",
+                "name"
+            ]
+        );
+        assert_eq!(released(&scopes, &["name".to_owned()]), vec!["name"]);
+    }
+}

@@ -1,0 +1,219 @@
+//! Client authentication at the token endpoint, as the client is configured:
+//! `client_secret_basic`, `client_secret_post` (secret compared by its SHA-256, in
+//! constant time), `private_key_jwt` (RFC 7523 assertion: signature with the client's
+//! JWKs, `iss` = `sub` = client_id, `aud` the token endpoint or issuer, `exp`, single-use
+//! `jti`) or `none` (public clients, which use PKCE).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use super::authorize::Params;
+use super::jwt::{ClientKeys, Parsed};
+use super::{OidcError, Provider};
+use crate::tenants::{ClientAuthMethod, OidcClient, Tenant, Tenants};
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The longest a client assertion may be valid for (its `exp` ahead of now).
+const MAX_ASSERTION_LIFETIME: i64 = 600;
+
+/// What the request presented.
+enum Presented<'a> {
+    Secret {
+        client_id: String,
+        secret: String,
+        method: ClientAuthMethod,
+    },
+    Assertion {
+        client_id: String,
+        assertion: &'a str,
+    },
+    Nothing {
+        client_id: &'a str,
+    },
+}
+
+fn presented<'a>(
+    authorization: Option<&str>,
+    params: &'a Params,
+) -> Result<Presented<'a>, OidcError> {
+    let basic = authorization
+        .and_then(|h| h.strip_prefix("Basic "))
+        .map(|b| decode_basic(b.trim()))
+        .transpose()?;
+    let assertion_type = params.get("client_assertion_type");
+    let assertion = params.get("client_assertion");
+    let post_secret = params.get("client_secret");
+    let count = usize::from(basic.is_some())
+        + usize::from(assertion.is_some())
+        + usize::from(post_secret.is_some());
+    if count > 1 {
+        // RFC 6749 section 2.3: one method per request.
+        return Err(OidcError::InvalidClient);
+    }
+    if let Some((client_id, secret)) = basic {
+        if params.get("client_id").is_some_and(|id| id != client_id) {
+            return Err(OidcError::InvalidClient);
+        }
+        return Ok(Presented::Secret {
+            client_id,
+            secret,
+            method: ClientAuthMethod::ClientSecretBasic,
+        });
+    }
+    if let Some(assertion) = assertion {
+        if assertion_type != Some(JWT_BEARER) {
+            return Err(OidcError::InvalidClient);
+        }
+        let issuer = Parsed::parse(assertion)
+            .ok()
+            .and_then(|p| p.claim_str("iss").map(str::to_owned))
+            .ok_or(OidcError::InvalidClient)?;
+        if params.get("client_id").is_some_and(|id| id != issuer) {
+            return Err(OidcError::InvalidClient);
+        }
+        return Ok(Presented::Assertion {
+            client_id: issuer,
+            assertion,
+        });
+    }
+    let client_id = params.get("client_id").ok_or(OidcError::InvalidClient)?;
+    match post_secret {
+        Some(secret) => Ok(Presented::Secret {
+            client_id: client_id.to_owned(),
+            secret: secret.to_owned(),
+            method: ClientAuthMethod::ClientSecretPost,
+        }),
+        None => Ok(Presented::Nothing { client_id }),
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1).
+fn decode_basic(encoded: &str) -> Result<(String, String), OidcError> {
+    let bytes = STANDARD
+        .decode(encoded)
+        .map_err(|_| OidcError::InvalidClient)?;
+    let text = String::from_utf8(bytes).map_err(|_| OidcError::InvalidClient)?;
+    let (id, secret) = text.split_once(':').ok_or(OidcError::InvalidClient)?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| OidcError::InvalidClient)
+    };
+    Ok((decode(id)?, decode(secret)?))
+}
+
+fn is_secret_of(client: &OidcClient, secret: &str) -> bool {
+    let Some(expected) = client.client_secret_sha256.as_deref() else {
+        return false;
+    };
+    let presented = hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        secret.as_bytes(),
+    ));
+    presented
+        .as_bytes()
+        .ct_eq(expected.to_ascii_lowercase().as_bytes())
+        .into()
+}
+
+/// Authenticates the client of a token request.
+pub async fn authenticate(
+    provider: &Provider,
+    tenants: &Tenants,
+    authorization: Option<&str>,
+    params: &Params,
+    now: OffsetDateTime,
+) -> Result<(Arc<Tenant>, OidcClient), OidcError> {
+    let presented = presented(authorization, params)?;
+    let client_id = match &presented {
+        Presented::Secret { client_id, .. } | Presented::Assertion { client_id, .. } => {
+            client_id.as_str()
+        }
+        Presented::Nothing { client_id } => *client_id,
+    };
+    let (tenant, client) = tenants
+        .find_oidc_client(client_id)
+        .ok_or(OidcError::InvalidClient)?;
+    let configured = client.token_endpoint_auth_method;
+    let is_authenticated = match presented {
+        Presented::Secret { secret, method, .. } => {
+            method == configured && is_secret_of(client, &secret)
+        }
+        Presented::Assertion { assertion, .. } => {
+            configured == ClientAuthMethod::PrivateKeyJwt
+                && verify_assertion(provider, client, assertion, now).await?
+        }
+        Presented::Nothing { .. } => configured == ClientAuthMethod::None,
+    };
+    if !is_authenticated {
+        tracing::info!(client_id = %client.client_id, "client authentication failed");
+        return Err(OidcError::InvalidClient);
+    }
+    Ok((tenant.clone(), client.clone()))
+}
+
+async fn client_keys(provider: &Provider, client: &OidcClient) -> Option<ClientKeys> {
+    if let Some(jwks) = &client.jwks {
+        return ClientKeys::from_jwks(jwks).ok();
+    }
+    let url = client.jwks_uri.as_ref()?;
+    let response = provider.http.get(url.clone()).send().await.ok()?;
+    if !response.status().is_success() {
+        tracing::warn!(client_id = %client.client_id, status = %response.status(), "client jwks_uri failed");
+        return None;
+    }
+    let jwks: serde_json::Value = response.json().await.ok()?;
+    ClientKeys::from_jwks(&jwks).ok()
+}
+
+/// `Ok(false)` for an assertion that does not authenticate the client; `Err` only for
+/// a store failure.
+async fn verify_assertion(
+    provider: &Provider,
+    client: &OidcClient,
+    assertion: &str,
+    now: OffsetDateTime,
+) -> Result<bool, OidcError> {
+    let Ok(parsed) = Parsed::parse(assertion) else {
+        return Ok(false);
+    };
+    let Some(keys) = client_keys(provider, client).await else {
+        return Ok(false);
+    };
+    if parsed.verify_client(&keys).is_err() {
+        return Ok(false);
+    }
+    let id = client.client_id.as_str();
+    let token_endpoint = provider.endpoint("/oidc/token");
+    let now_s = now.unix_timestamp();
+    let exp = parsed.claim_i64("exp").unwrap_or(0);
+    let claims_ok = parsed.claim_str("iss") == Some(id)
+        && parsed.claim_str("sub") == Some(id)
+        && (parsed.has_audience(&token_endpoint) || parsed.has_audience(&provider.issuer))
+        && now_s < exp
+        && exp <= now_s + MAX_ASSERTION_LIFETIME
+        && parsed.claim_i64("nbf").is_none_or(|nbf| nbf <= now_s + 30);
+    let Some(jti) = parsed
+        .claim_str("jti")
+        .filter(|j| !j.is_empty() && j.len() <= 256)
+    else {
+        return Ok(false);
+    };
+    if !claims_ok {
+        return Ok(false);
+    }
+    let remember = Duration::from_secs(u64::try_from(exp - now_s).unwrap_or(1).max(1));
+    let first = provider
+        .replay
+        .is_first_use(&format!("client-assertion:{id}"), jti, remember)
+        .await?;
+    if !first {
+        tracing::warn!(client_id = %id, "client assertion replayed");
+    }
+    Ok(first)
+}

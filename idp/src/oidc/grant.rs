@@ -1,0 +1,204 @@
+//! Codes, grants and refresh tokens in the session store.
+//!
+//! A code is stored under the SHA-256 of its value and taken atomically (exactly one
+//! exchange wins). The exchange creates a *grant*; access tokens name it (`gid`) and
+//! refresh tokens point to it, so deleting the grant revokes them all. A used code or
+//! refresh token leaves a marker naming its grant: presenting it again revokes the grant.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+use super::{store_key, OidcError, Settings};
+use crate::auth::Loa;
+use crate::ids::{HsaId, TenantId};
+use crate::login::{LoginMethod, SsoSession};
+use crate::session::{random_key, Namespace, SharedStore, TypedStore};
+
+/// Who logged in, and how: what tokens say about the login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authentication {
+    /// The SSO session's internal id (never sent to clients).
+    pub session_id: String,
+    /// The SSO session's public id (`sid`).
+    pub sid: String,
+    pub person_id: String,
+    pub employee_hsa_id: HsaId,
+    pub user_tenant: TenantId,
+    pub loa: Loa,
+    pub method: LoginMethod,
+    /// Unix seconds.
+    pub auth_time: i64,
+}
+
+impl Authentication {
+    pub fn of(session: &SsoSession) -> Self {
+        Self {
+            session_id: session.id.clone(),
+            sid: session.sid.clone(),
+            person_id: session.person_id.clone(),
+            employee_hsa_id: session.employee_hsa_id.clone(),
+            user_tenant: session.user_tenant.clone(),
+            loa: session.loa,
+            method: session.method,
+            auth_time: session.authenticated_at,
+        }
+    }
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub scopes: Vec<String>,
+    pub authentication: Authentication,
+    /// Unix seconds.
+    pub issued_at: i64,
+}
+
+/// What one code exchange granted; lives as long as its refresh tokens may.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub authentication: Authentication,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub grant_id: String,
+    pub client_id: String,
+}
+
+/// Marker left by a used code or refresh token: the grant to revoke on reuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsedMarker {
+    pub grant_id: String,
+}
+
+#[derive(Clone)]
+pub struct GrantStores {
+    /// Validated authorization requests waiting for a login (by pending login id).
+    pub requests: TypedStore<super::authorize::ParkedRequest>,
+    codes: TypedStore<CodeRecord>,
+    used_codes: TypedStore<UsedMarker>,
+    grants: TypedStore<Grant>,
+    refresh: TypedStore<RefreshRecord>,
+    used_refresh: TypedStore<UsedMarker>,
+}
+
+const USED: &str = "used:";
+
+/// What happened to a presented one-time secret.
+pub enum Taken<T> {
+    Fresh(T),
+    /// It was used before; the grant it created has now been revoked.
+    Reused {
+        grant_id: String,
+    },
+    Unknown,
+}
+
+impl GrantStores {
+    pub fn new(store: SharedStore, settings: &Settings, pending_login_ttl: Duration) -> Self {
+        let lifetime = settings.refresh_token_ttl;
+        Self {
+            requests: TypedStore::new(store.clone(), Namespace::OidcRequest, pending_login_ttl),
+            codes: TypedStore::new(store.clone(), Namespace::OidcCode, settings.code_ttl),
+            used_codes: TypedStore::new(store.clone(), Namespace::OidcCode, lifetime),
+            grants: TypedStore::new(store.clone(), Namespace::OidcGrant, lifetime),
+            refresh: TypedStore::new(store.clone(), Namespace::OidcRefresh, lifetime),
+            used_refresh: TypedStore::new(store, Namespace::OidcRefresh, lifetime),
+        }
+    }
+
+    /// Stores `record` under a new code and returns the code.
+    pub async fn issue_code(&self, record: &CodeRecord) -> Result<String, OidcError> {
+        let code = random_key();
+        self.codes.put(&store_key(&code), record).await?;
+        Ok(code)
+    }
+
+    /// Takes the code (once); a second presentation revokes the grant the first created.
+    pub async fn take_code(&self, code: &str) -> Result<Taken<CodeRecord>, OidcError> {
+        let key = store_key(code);
+        if let Some(record) = self.codes.take(&key).await? {
+            return Ok(Taken::Fresh(record));
+        }
+        self.reuse(&self.used_codes, &key).await
+    }
+
+    async fn reuse<T>(
+        &self,
+        markers: &TypedStore<UsedMarker>,
+        key: &str,
+    ) -> Result<Taken<T>, OidcError> {
+        match markers.get(&format!("{USED}{key}")).await? {
+            Some(marker) => {
+                self.revoke(&marker.grant_id).await?;
+                Ok(Taken::Reused {
+                    grant_id: marker.grant_id,
+                })
+            }
+            None => Ok(Taken::Unknown),
+        }
+    }
+
+    /// Creates the grant of an exchanged code and remembers the code as used.
+    pub async fn create_grant(&self, code: &str, record: &CodeRecord) -> Result<Grant, OidcError> {
+        let grant = Grant {
+            id: random_key(),
+            client_id: record.client_id.clone(),
+            scopes: record.scopes.clone(),
+            authentication: record.authentication.clone(),
+        };
+        self.grants.put(&grant.id, &grant).await?;
+        let marker = UsedMarker {
+            grant_id: grant.id.clone(),
+        };
+        self.used_codes
+            .put(&format!("{USED}{}", store_key(code)), &marker)
+            .await?;
+        Ok(grant)
+    }
+
+    /// The grant, unless revoked or expired.
+    pub async fn find_grant(&self, grant_id: &str) -> Result<Option<Grant>, OidcError> {
+        Ok(self.grants.get(grant_id).await?)
+    }
+
+    /// Revokes a grant: its access tokens fail at UserInfo, its refresh tokens at the
+    /// token endpoint.
+    pub async fn revoke(&self, grant_id: &str) -> Result<bool, OidcError> {
+        Ok(self.grants.delete(grant_id).await?)
+    }
+
+    /// A new refresh token for `grant`.
+    pub async fn issue_refresh_token(&self, grant: &Grant) -> Result<String, OidcError> {
+        let token = random_key();
+        let record = RefreshRecord {
+            grant_id: grant.id.clone(),
+            client_id: grant.client_id.clone(),
+        };
+        self.refresh.put(&store_key(&token), &record).await?;
+        Ok(token)
+    }
+
+    /// Takes a refresh token (once) and marks it used; reuse revokes the family.
+    pub async fn take_refresh_token(&self, token: &str) -> Result<Taken<RefreshRecord>, OidcError> {
+        let key = store_key(token);
+        if let Some(record) = self.refresh.take(&key).await? {
+            let marker = UsedMarker {
+                grant_id: record.grant_id.clone(),
+            };
+            self.used_refresh
+                .put(&format!("{USED}{key}"), &marker)
+                .await?;
+            return Ok(Taken::Fresh(record));
+        }
+        self.reuse(&self.used_refresh, &key).await
+    }
+}

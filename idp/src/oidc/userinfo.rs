@@ -1,0 +1,42 @@
+//! UserInfo: the released claims for a valid, unrevoked access token.
+
+use serde_json::{Map, Value};
+
+use super::tokens::released_claims;
+use super::OidcError;
+use crate::web::AppState;
+
+/// `GET/POST /oidc/userinfo` with `access_token` from the `Authorization: Bearer` header
+/// (or the form body, RFC 6750 section 2.2).
+pub async fn userinfo(
+    state: &AppState,
+    access_token: &str,
+) -> Result<Map<String, Value>, OidcError> {
+    let now = state.clock.now();
+    let parsed = state.oidc.verify_access_token(access_token, now)?;
+    let grant_id = parsed.claim_str("gid").ok_or(OidcError::InvalidToken)?;
+    let grant = state
+        .oidc
+        .grants
+        .find_grant(grant_id)
+        .await?
+        .ok_or(OidcError::InvalidToken)?;
+    let (tenant, client) = state
+        .config
+        .tenants
+        .find_oidc_client(&grant.client_id)
+        .ok_or(OidcError::InvalidToken)?;
+    if parsed.claim_str("client_id") != Some(client.client_id.as_str()) {
+        return Err(OidcError::InvalidToken);
+    }
+    let mut claims = released_claims(state.directory.as_ref(), client, &grant).await?;
+    claims.insert(
+        "sub".into(),
+        Value::String(
+            state
+                .oidc
+                .subject_for(tenant, client, &grant.authentication.person_id),
+        ),
+    );
+    Ok(claims)
+}

@@ -1,0 +1,78 @@
+//! Token endpoint and UserInfo.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::sync::Arc;
+
+use super::error::{bearer_error, json_error};
+use crate::oidc::authorize::Params;
+use crate::oidc::OidcError;
+use crate::web::AppState;
+
+/// `POST /oidc/token` (form body).
+pub async fn oidc_token_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let params = Params::parse(&body);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let used_basic = authorization.is_some_and(|a| a.starts_with("Basic "));
+    match crate::oidc::token::token(&state, authorization, &params).await {
+        Ok(tokens) => {
+            let mut response = Json(json!({
+                "access_token": tokens.access_token,
+                "token_type": "Bearer",
+                "expires_in": tokens.expires_in,
+                "refresh_token": tokens.refresh_token,
+                "id_token": tokens.id_token,
+                "scope": tokens.scope,
+            }))
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(e) => json_error(&e, used_basic),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+async fn userinfo_response(state: &AppState, token: Option<&str>) -> Response {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return bearer_error(&OidcError::InvalidToken);
+    };
+    match crate::oidc::userinfo::userinfo(state, token).await {
+        Ok(claims) => Json(claims).into_response(),
+        Err(e) => bearer_error(&e),
+    }
+}
+
+/// `GET /oidc/userinfo` with `Authorization: Bearer`.
+pub async fn oidc_userinfo_get(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    userinfo_response(&state, bearer(&headers)).await
+}
+
+/// `POST /oidc/userinfo`: the bearer token in the header or the form body.
+pub async fn oidc_userinfo_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let params = Params::parse(&body);
+    let token = bearer(&headers).or(params.get("access_token"));
+    userinfo_response(&state, token).await
+}

@@ -1,0 +1,166 @@
+//! Helpers for the OpenID Connect tests: the shipped clients, PKCE, driving the
+//! scripted browser through authorize and login to a client's callback, and plain
+//! token requests.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+
+use crate::agent::{Agent, Page};
+use crate::TestIdp;
+
+/// The shipped confidential client (storstad.toml), its development secret.
+pub const CONFIDENTIAL: &str = "storstad-personal";
+pub const CONFIDENTIAL_SECRET: &str = "dev-secret-storstad-personal";
+/// The shipped public client (lillby.toml).
+pub const PUBLIC: &str = "lillby-hemtjanst";
+/// The shipped private_key_jwt client (region.toml) and its key.
+pub const KEY_JWT: &str = "region-appen";
+pub const KEY_JWT_KEY_FILE: &str = "certs-dev/clients/region-appen.key.pem";
+pub const KEY_JWT_KID: &str = "region-appen-1";
+
+/// `https://localhost:9443/rp/<client>/callback`, as registered.
+pub fn callback(client_id: &str) -> String {
+    format!("https://localhost:9443/rp/{client_id}/callback")
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    (verifier, URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
+/// An authorization URL: the client's registered callback, `scope`, the PKCE
+/// challenge (if any), `state=st` and `nonce=n0`, then `extra` (which may repeat or
+/// override nothing: it is appended).
+pub fn authorize_url(
+    idp: &TestIdp,
+    client_id: &str,
+    scope: &str,
+    challenge: Option<&str>,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut url = Url::parse(&idp.url("/oidc/authorize")).unwrap();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", client_id)
+            .append_pair("redirect_uri", &callback(client_id))
+            .append_pair("response_type", "code")
+            .append_pair("scope", scope)
+            .append_pair("state", "st")
+            .append_pair("nonce", "n0");
+        if let Some(challenge) = challenge {
+            q.append_pair("code_challenge", challenge)
+                .append_pair("code_challenge_method", "S256");
+        }
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+    }
+    url.to_string()
+}
+
+/// Opens `authorize_url` in `browser`; logs in with its certificate when the IdP asks;
+/// returns the callback URL the IdP redirected to (not fetched).
+pub async fn browse_to_callback(
+    browser: &Agent,
+    idp: &TestIdp,
+    authorize_url: &str,
+    client_id: &str,
+) -> Url {
+    let prefix = callback(client_id);
+    match browser.open_until(authorize_url, &prefix).await {
+        Ok(url) => url,
+        Err(login_page) => browser
+            .log_in_until(idp, &login_page, &prefix)
+            .await
+            .unwrap_or_else(|page: Page| {
+                panic!(
+                    "login did not return to the client: {} {} {:?}: {}",
+                    page.status,
+                    page.url,
+                    page.error_code(),
+                    page.body
+                )
+            }),
+    }
+}
+
+/// A query parameter of `url`.
+pub fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// POSTs `form` to the token endpoint, with HTTP Basic `client_id:secret` if given.
+/// Returns the status, the JSON body and the `x-idp-error` code.
+pub async fn token_request(
+    idp: &TestIdp,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = crate::https_client()
+        .post(idp.url("/oidc/token"))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        request = request.header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        );
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let code = response
+        .headers()
+        .get("x-idp-error")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body, code)
+}
+
+/// Exchanges `code` for the confidential client.
+pub async fn exchange_confidential(
+    idp: &TestIdp,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let redirect = callback(CONFIDENTIAL);
+    token_request(
+        idp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", verifier),
+        ],
+        Some((CONFIDENTIAL, CONFIDENTIAL_SECRET)),
+    )
+    .await
+}
+
+/// The header and claims of a JWT (not verified).
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let mut decode = || -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap()
+    };
+    let header = decode();
+    let claims = decode();
+    (header, claims)
+}
+
+/// `GET /oidc/userinfo` with a bearer token: status and JSON body.
+pub async fn userinfo(idp: &TestIdp, access_token: &str) -> (StatusCode, Value) {
+    let response = crate::https_client()
+        .get(idp.url("/oidc/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
