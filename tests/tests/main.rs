@@ -4,6 +4,7 @@
 mod browser_login;
 mod certificate_login;
 mod certificate_validation;
+mod cross_protocol;
 mod dev_pki;
 mod keys;
 mod login_pages;

@@ -104,7 +104,7 @@ pub async fn rp_initiated_logout(
     let mut results = Vec::new();
     if let Some(session) = &ended {
         results = end_oidc_participants(state, session).await;
-        // SAML participants are logged out by saml::slo (integrated on merge)
+        // SAML participants: the browser walks them (web layer, saml::slo).
         let mut record = AuditEvent::new("logout", Outcome::Success, state.clock.now());
         record.method = Some("oidc-rp-initiated".into());
         record.tenant_id = Some(session.user_tenant.to_string());

@@ -45,19 +45,32 @@ pub struct LogoutWalk {
     pub is_partial: bool,
 }
 
+/// What a message at `/saml/slo` led to.
+#[derive(Debug)]
+pub struct SloOutcome {
+    pub answer: Answer,
+    /// The SSO session this message ended: its cookie is cleared, and its OIDC clients
+    /// are told over their back-channel (by the caller, which knows the OIDC provider).
+    pub ended: Option<SsoSession>,
+    /// Whether the browser's SSO cookie is to be cleared (also when no session was left).
+    pub clear_cookie: bool,
+}
+
 /// Handles a message at `/saml/slo`.
 pub async fn slo_message(
     ctx: &SamlContext<'_>,
     received: &Received,
     sso_cookie: Option<&str>,
-) -> Result<(Answer, bool), SamlError> {
+) -> Result<SloOutcome, SamlError> {
     match &received.message {
         Inbound::LogoutRequest(request) => {
             logout_requested(ctx, received, request, sso_cookie).await
         }
-        Inbound::LogoutResponse(response) => {
-            Ok((logout_confirmed(ctx, received, response).await?, false))
-        }
+        Inbound::LogoutResponse(response) => Ok(SloOutcome {
+            answer: logout_confirmed(ctx, received, response).await?,
+            ended: None,
+            clear_cookie: false,
+        }),
         Inbound::AuthnRequest(_) => Err(SamlError::Malformed(super::request::ParseError(
             "an AuthnRequest was sent to the logout endpoint".into(),
         ))),
@@ -93,13 +106,13 @@ fn check_message(
     Ok(())
 }
 
-/// An SP asks to log the user out (the boolean: whether the SSO cookie must be cleared).
+/// An SP asks to log the user out.
 async fn logout_requested(
     ctx: &SamlContext<'_>,
     received: &Received,
     request: &LogoutRequest,
     sso_cookie: Option<&str>,
-) -> Result<(Answer, bool), SamlError> {
+) -> Result<SloOutcome, SamlError> {
     let sp = ctx
         .idp
         .registry
@@ -139,7 +152,11 @@ async fn logout_requested(
     };
     let Some(session) = session else {
         // Nobody is logged in here: the logout the SP wants has already happened.
-        return Ok((finish(ctx, &initiator, false).await?, true));
+        return Ok(SloOutcome {
+            answer: finish(ctx, &initiator, false).await?,
+            ended: None,
+            clear_cookie: true,
+        });
     };
     let names_this_session = session.participants.iter().any(|p| {
         matches!(&p.protocol, ParticipantProtocol::Saml { sp_entity_id, name_id, .. }
@@ -167,7 +184,11 @@ async fn logout_requested(
             received.relay_state.as_deref(),
             &ctx.idp.key,
         )?;
-        return Ok((answer, false));
+        return Ok(SloOutcome {
+            answer,
+            ended: None,
+            clear_cookie: false,
+        });
     }
     let remaining: Vec<Participant> = session
         .participants
@@ -175,26 +196,40 @@ async fn logout_requested(
         .filter(|p| !matches!(&p.protocol, ParticipantProtocol::Saml { sp_entity_id, .. } if *sp_entity_id == sp.entity_id))
         .cloned()
         .collect();
-    let answer = end_session_and_walk(ctx, &session, initiator, remaining).await?;
-    Ok((answer, true))
+    // Only the browser that holds the session can end it (exactly one request wins).
+    let Some(ended) = ctx.sessions.take(&session.id).await? else {
+        return Ok(SloOutcome {
+            answer: finish(ctx, &initiator, false).await?,
+            ended: None,
+            clear_cookie: true,
+        });
+    };
+    let mut record = AuditEvent::new("logout", Outcome::Success, ctx.now);
+    record.method = Some("saml-slo".into());
+    record.tenant_id = Some(sp.tenant.id.to_string());
+    record.application_id = Some(sp.config.id.to_string());
+    record.person_id = Some(ended.person_id.clone());
+    record.employee_hsa_id = Some(ended.employee_hsa_id.to_string());
+    record.detail = Some(format!("{} participants", ended.participants.len()));
+    ctx.audit(record).await;
+    ctx.metrics.record_event("logout");
+    let answer = walk_saml_participants(ctx, &ended.sid, initiator, remaining).await?;
+    Ok(SloOutcome {
+        answer,
+        ended: Some(ended),
+        clear_cookie: true,
+    })
 }
 
-/// Ends `session` (if it still exists) and starts the walk through `remaining`.
-pub async fn end_session_and_walk(
+/// Walks the browser through the SAML SPs among `remaining` of an ended session, then
+/// tells `initiator`. OIDC participants are told over their back-channel by the OIDC
+/// provider; they are not part of the browser's walk.
+pub async fn walk_saml_participants(
     ctx: &SamlContext<'_>,
-    session: &SsoSession,
+    sid: &str,
     initiator: Initiator,
     remaining: Vec<Participant>,
 ) -> Result<Answer, SamlError> {
-    ctx.sessions.delete(&session.id).await?;
-    let mut record = AuditEvent::new("logout", Outcome::Success, ctx.now);
-    record.person_id = Some(session.person_id.clone());
-    record.employee_hsa_id = Some(session.employee_hsa_id.to_string());
-    record.detail = Some(format!("{} participants", session.participants.len()));
-    ctx.audit(record).await;
-    ctx.metrics.record_event("logout");
-    // OIDC participants are told over their back-channel by the OIDC provider (hooked
-    // in where both protocols meet); they are not part of the browser's walk.
     let saml_remaining: Vec<Participant> = remaining
         .into_iter()
         .filter(|p| matches!(p.protocol, ParticipantProtocol::Saml { .. }))
@@ -203,7 +238,7 @@ pub async fn end_session_and_walk(
         ctx,
         LogoutWalk {
             initiator,
-            sid: session.sid.clone(),
+            sid: sid.to_owned(),
             remaining: saml_remaining,
             is_partial: false,
         },

@@ -313,9 +313,14 @@ async fn slo_answer(
     };
     let cookie = cookies::read(headers, cookies::SSO_COOKIE);
     match crate::saml::slo::slo_message(&ctx, &received, cookie.as_deref()).await {
-        Ok((answer, clear_cookie)) => {
-            let mut response = answer_response(state, answer, language);
-            if clear_cookie {
+        Ok(outcome) => {
+            if let Some(session) = &outcome.ended {
+                // One session, two protocols: its OIDC clients hear it on their
+                // back-channel (failures are logged there and end nothing else).
+                crate::oidc::logout::end_oidc_participants(state, session).await;
+            }
+            let mut response = answer_response(state, outcome.answer, language);
+            if outcome.clear_cookie {
                 response
                     .headers_mut()
                     .append(header::SET_COOKIE, cookies::clear_sso());
