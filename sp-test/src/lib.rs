@@ -11,4 +11,5 @@ pub mod oidc_rp;
 pub mod phone;
 pub mod saml_sp;
 pub mod serve;
+pub mod serve_oidc;
 pub mod verify;

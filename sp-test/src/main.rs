@@ -40,7 +40,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct VerifyArgs {
-    /// The sp-test application (config/sp-test.toml), e.g. region-journal.
+    /// The sp-test application (config/sp-test.toml): region-journal, storstad-omsorg,
+    /// lillby-hemtjanst, storstad-personal.
     #[arg(long)]
     app: String,
     /// A certs-dev mobile user: certs-dev/users/<USER>.chain.pem and .key.pem.
@@ -235,43 +236,87 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
     }
 }
 
+/// Claims every ID token carries, whatever the client may see.
+const PROTOCOL_CLAIMS: [&str; 13] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "at_hash",
+    "sid",
+    "azp",
+    "jti",
+];
+
+/// The application's page, what may be released to it, and what must be.
+fn expectations(
+    args: &VerifyArgs,
+    config: &sp_test::serve::ServeConfig,
+    tenants: &idp::tenants::Tenants,
+) -> anyhow::Result<(String, Vec<String>, Vec<String>)> {
+    let base = config.public_url.trim_end_matches('/');
+    if let Some(app) = config.saml.iter().find(|a| a.id == args.app) {
+        let entity_id = format!("{base}/sp/{}", app.id);
+        let (_, registration) = tenants.find_saml_sp(&entity_id).ok_or_else(|| {
+            anyhow!(
+                "{entity_id} is not registered in {}",
+                args.tenants_dir.display()
+            )
+        })?;
+        let profile = registration.profile;
+        let release = registration
+            .release
+            .clone()
+            .unwrap_or_else(|| idp::saml::attributes::default_release(profile).to_vec());
+        let allowed = release
+            .iter()
+            .filter_map(|a| a.uri(profile).map(str::to_owned))
+            .collect();
+        let required = idp::saml::attributes::AttributeName::EmployeeHsaId
+            .uri(profile)
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        return Ok((format!("{entity_id}/"), allowed, required));
+    }
+    if let Some(app) = config.oidc.iter().find(|a| a.id == args.app) {
+        let (_, client) = tenants.find_oidc_client(&app.client_id).ok_or_else(|| {
+            anyhow!(
+                "client {} is not registered in {}",
+                app.client_id,
+                args.tenants_dir.display()
+            )
+        })?;
+        let mut scopes = app.scopes.clone();
+        scopes.push("openid".into());
+        let allowed = PROTOCOL_CLAIMS
+            .iter()
+            .copied()
+            .chain(idp::oidc::claims::released(&scopes, &client.claims))
+            .map(str::to_owned)
+            .collect();
+        return Ok((
+            format!("{base}/rp/{}/", app.id),
+            allowed,
+            vec!["sub".to_owned()],
+        ));
+    }
+    bail!("no application {:?} in {}", args.app, args.config.display())
+}
+
 fn verify_request(args: &VerifyArgs) -> anyhow::Result<sp_test::verify::VerifyRequest> {
     let config = sp_test::serve::ServeConfig::load(&args.config).map_err(|e| anyhow!(e))?;
-    let app = config
-        .saml
-        .iter()
-        .find(|a| a.id == args.app)
-        .ok_or_else(|| anyhow!("no application {:?} in {}", args.app, args.config.display()))?;
-    let entity_id = format!("{}/sp/{}", config.public_url.trim_end_matches('/'), app.id);
     let mut problems = idp::config::Problems::default();
     let tenants = idp::tenants::load_dir(&args.tenants_dir, &mut problems);
     if !problems.is_empty() {
         bail!("{problems}");
     }
-    let (_, registration) = tenants.find_saml_sp(&entity_id).ok_or_else(|| {
-        anyhow!(
-            "{entity_id} is not registered in {}",
-            args.tenants_dir.display()
-        )
-    })?;
-    let profile = registration.profile;
-    let release = registration
-        .release
-        .clone()
-        .unwrap_or_else(|| idp::saml::attributes::default_release(profile).to_vec());
-    let allowed: Vec<String> = release
-        .iter()
-        .filter_map(|a| a.uri(profile).map(str::to_owned))
-        .collect();
-    let required = if args.require_attributes.is_empty() {
-        idp::saml::attributes::AttributeName::EmployeeHsaId
-            .uri(profile)
-            .map(str::to_owned)
-            .into_iter()
-            .collect()
-    } else {
-        args.require_attributes.clone()
-    };
+    let (app_url, allowed, default_required) = expectations(args, &config, &tenants)?;
     let users = Path::new("certs-dev/users");
     let credential = PhoneCredential::from_pem_files(
         &users.join(format!("{}.chain.pem", args.user)),
@@ -279,11 +324,15 @@ fn verify_request(args: &VerifyArgs) -> anyhow::Result<sp_test::verify::VerifyRe
     )?;
     let ca = std::fs::read(&args.ca_cert).with_context(|| args.ca_cert.display().to_string())?;
     Ok(sp_test::verify::VerifyRequest {
-        app_url: reqwest::Url::parse(&format!("{entity_id}/"))?,
+        app_url: reqwest::Url::parse(&app_url)?,
         idp_url: reqwest::Url::parse(&config.idp_url)?,
         credential,
         expected_loa: args.expect_loa.clone(),
-        required_attributes: required,
+        required_attributes: if args.require_attributes.is_empty() {
+            default_required
+        } else {
+            args.require_attributes.clone()
+        },
         allowed_attributes: allowed,
         client: sp_test::verify::client(Some(&ca)).map_err(|e| anyhow!(e))?,
     })
@@ -313,7 +362,19 @@ fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listen on {}", config.listen))?;
         println!("sp-test serving on {}", config.public_url);
-        let router = sp_test::serve::router(std::sync::Arc::new(sp_test::serve::Served::new(apps)));
+        let ca = std::fs::read(&config.idp_ca_file)
+            .with_context(|| config.idp_ca_file.display().to_string())?;
+        let http = sp_test::verify::client(Some(&ca)).map_err(|e| anyhow!(e))?;
+        let oidc = sp_test::serve_oidc::OidcServed::new(
+            &config.public_url,
+            &config.idp_url,
+            config.oidc.clone(),
+            http,
+        );
+        let router = sp_test::serve::router(
+            std::sync::Arc::new(sp_test::serve::Served::new(apps)),
+            std::sync::Arc::new(oidc),
+        );
         idp::server::serve(
             listener,
             router,

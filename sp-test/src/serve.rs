@@ -32,8 +32,17 @@ pub struct ServeConfig {
     pub idp_entity_id: String,
     pub tls_certificate: PathBuf,
     pub tls_private_key: PathBuf,
+    /// CA of the IdP's TLS certificate (for OIDC discovery and token requests).
+    #[serde(default = "default_ca")]
+    pub idp_ca_file: PathBuf,
     #[serde(default)]
     pub saml: Vec<SamlApp>,
+    #[serde(default)]
+    pub oidc: Vec<crate::serve_oidc::OidcApp>,
+}
+
+fn default_ca() -> PathBuf {
+    PathBuf::from("certs-dev/tls/tls-ca.pem")
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,9 +112,14 @@ impl Served {
 
 type Shared = Arc<Served>;
 
-pub fn router(served: Shared) -> Router {
+/// Every application: the SAML SPs of `served` and the OIDC RPs of `oidc`.
+pub fn router(served: Shared, oidc: Arc<crate::serve_oidc::OidcServed>) -> Router {
+    let index_oidc = oidc.clone();
     Router::new()
-        .route("/", get(index_get))
+        .route(
+            "/",
+            get(move |state: State<Shared>| index_get(state, index_oidc.clone())),
+        )
         .route("/sp/{id}/", get(app_get))
         .route("/sp/{id}/login", get(login_get))
         .route("/sp/{id}/acs", post(acs_post))
@@ -114,6 +128,7 @@ pub fn router(served: Shared) -> Router {
         .route("/sp/{id}/metadata", get(metadata_get))
         .route("/sp/{id}/session.json", get(session_json_get))
         .with_state(served)
+        .merge(crate::serve_oidc::router(oidc))
 }
 
 fn now() -> OffsetDateTime {
@@ -122,14 +137,14 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn page(title: &str, body: &str) -> Response {
+pub(crate) fn page(title: &str, body: &str) -> Response {
     Html(format!(
         "<!doctype html>\n<html lang=\"sv\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -146,7 +161,7 @@ fn cookie_name(id: &str) -> String {
     format!("sptest_{}", id.replace('-', "_"))
 }
 
-fn browser_key(headers: &HeaderMap, id: &str) -> Option<String> {
+pub(crate) fn browser_key(headers: &HeaderMap, id: &str) -> Option<String> {
     let name = cookie_name(id);
     headers
         .get_all(header::COOKIE)
@@ -158,7 +173,7 @@ fn browser_key(headers: &HeaderMap, id: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn random_key() -> String {
+pub(crate) fn random_key() -> String {
     let mut bytes = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -168,7 +183,21 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "no such application").into_response()
 }
 
-async fn index_get(State(served): State<Shared>) -> Response {
+async fn index_get(
+    State(served): State<Shared>,
+    oidc: Arc<crate::serve_oidc::OidcServed>,
+) -> Response {
+    let oidc_items: String = oidc
+        .apps()
+        .map(|app| {
+            format!(
+                "<li><a href=\"/rp/{id}/\">{name}</a> (OIDC, {reg})</li>",
+                id = escape(&app.id),
+                name = escape(&app.name),
+                reg = escape(&app.registered_as)
+            )
+        })
+        .collect();
     let items: String = served
         .order
         .iter()
@@ -182,7 +211,10 @@ async fn index_get(State(served): State<Shared>) -> Response {
             )
         })
         .collect();
-    page("sp-test", &format!("<h1>sp-test</h1><ul>{items}</ul>"))
+    page(
+        "sp-test",
+        &format!("<h1>sp-test</h1><ul>{items}{oidc_items}</ul>"),
+    )
 }
 
 async fn app_get(
@@ -242,10 +274,12 @@ async fn app_get(
     page(&app.name, &body)
 }
 
-fn with_cookie(mut response: Response, id: &str, value: &str) -> Response {
+/// Sets this browser's key for application `id` (under `/<base>/<id>/`).
+pub(crate) fn with_cookie(mut response: Response, id: &str, value: &str) -> Response {
+    let base = if id.starts_with("rp/") { "" } else { "sp/" };
+    let name = cookie_name(id.trim_start_matches("rp/"));
     if let Ok(cookie) = HeaderValue::from_str(&format!(
-        "{}={value}; Path=/sp/{id}/; Secure; HttpOnly; SameSite=None",
-        cookie_name(id)
+        "{name}={value}; Path=/{base}{id}/; Secure; HttpOnly; SameSite=None"
     )) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

@@ -643,10 +643,11 @@ def cmd_consume_response(workdir, request):
 
 
 def cmd_logout_request(workdir, request):
-    """Input: binding, relay_state, sign (true), name_id and session_index (default:
-    the last login)."""
+    """Input: binding, relay_state, sign (true), signing_key ("sp" or "other"), name_id
+    and session_index (default: the last login)."""
     options = load_options(workdir)
-    cl = client(workdir, options)
+    signing_key = request.get("signing_key", "sp")
+    cl = client(workdir, options, signing_key=signing_key)
     binding = request.get("binding", "redirect")
     sessions = load_sessions(workdir)
     if request.get("name_id"):
@@ -674,7 +675,7 @@ def cmd_logout_request(workdir, request):
     with open(os.path.join(workdir, "logout-request-id"), "w") as f:
         f.write(request_id)
     if binding == "redirect":
-        key_path = os.path.join(workdir, "sp.key") if sign else None
+        key_path = os.path.join(workdir, f"{signing_key}.key") if sign else None
         answer.update(
             {"binding": "redirect", "url": f"{destination}?{redirect_query('SAMLRequest', xml, relay_state, key_path)}"}
         )

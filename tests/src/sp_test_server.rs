@@ -50,6 +50,16 @@ impl Reserved {
 
     /// Serves `apps` against `idp`.
     pub fn serve(self, idp: &TestIdp, apps: &[SamlApp]) -> SpTestServer {
+        self.serve_with_oidc(idp, apps, Vec::new())
+    }
+
+    /// Serves SAML `apps` and OIDC `oidc_apps` against `idp`.
+    pub fn serve_with_oidc(
+        self,
+        idp: &TestIdp,
+        apps: &[SamlApp],
+        oidc_apps: Vec<sp_test::serve_oidc::OidcApp>,
+    ) -> SpTestServer {
         idp::server::install_crypto_provider();
         let sps = apps
             .iter()
@@ -67,8 +77,15 @@ impl Reserved {
                 (app.clone(), sp)
             })
             .collect();
-        let router = sp_test::serve::router(Arc::new(Served::new(sps)));
         let root = repo_root();
+        let ca = std::fs::read(root.join("certs-dev/tls/tls-ca.pem")).unwrap();
+        let oidc = sp_test::serve_oidc::OidcServed::new(
+            &self.base_url,
+            &idp.url(""),
+            oidc_apps,
+            sp_test::verify::client(Some(&ca)).unwrap(),
+        );
+        let router = sp_test::serve::router(Arc::new(Served::new(sps)), Arc::new(oidc));
         let tls = idp::server::load_server_config(
             &root.join("certs-dev/tls/localhost.pem"),
             &root.join("certs-dev/tls/localhost.key.pem"),

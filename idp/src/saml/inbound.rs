@@ -49,6 +49,27 @@ fn gate(xml: &str, max: usize) -> Result<(), SamlError> {
     if xml.contains("<!--") {
         return Err(SamlError::CommentForbidden);
     }
+    refuse_buried_signatures(xml)
+}
+
+/// A protocol message is signed on its root or not at all: a signature anywhere else
+/// (a signed request wrapped inside an unsigned one) is a wrapping attempt, refused
+/// before the IdP decides whether a signature is needed.
+fn refuse_buried_signatures(xml: &str) -> Result<(), SamlError> {
+    let doc = super::xml::parse(xml)?;
+    let Some(root) = doc.document_element() else {
+        return Ok(());
+    };
+    let buried = doc.descendants(root).into_iter().any(|node| {
+        doc.element(node)
+            .is_some_and(|e| e.name.matches(Some(super::xml::DSIG_NS), "Signature"))
+            && doc.parent(node) != Some(root)
+    });
+    if buried {
+        return Err(SamlError::Xml(super::xml::XmlError::WrappingSuspected(
+            "a signature that is not on the message itself".into(),
+        )));
+    }
     Ok(())
 }
 
