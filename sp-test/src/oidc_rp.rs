@@ -29,6 +29,7 @@ pub struct OidcRp {
     client: Client,
     http: reqwest::Client,
     alg: CoreJwsSigningAlgorithm,
+    userinfo_endpoint: Option<Url>,
 }
 
 /// A login in progress: what the callback is checked against.
@@ -71,6 +72,7 @@ impl OidcRp {
             CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.to_owned())?, &http)
                 .await
                 .map_err(|e| anyhow!("discovery: {e:?}"))?;
+        let userinfo_endpoint = metadata.userinfo_endpoint().map(|u| u.url().clone());
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(client_id.to_owned()),
@@ -81,7 +83,12 @@ impl OidcRp {
             "ES256" => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
             _ => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
         };
-        Ok(Self { client, http, alg })
+        Ok(Self {
+            client,
+            http,
+            alg,
+            userinfo_endpoint,
+        })
     }
 
     /// The authorization URL for `scopes` (besides `openid`), with PKCE, state, nonce.
@@ -143,12 +150,36 @@ impl OidcRp {
         if &actual_hash != expected_hash {
             return Err(anyhow!("at_hash does not match the access token"));
         }
+        // The library's types keep only standard claims; the HSA and OIDC Sweden claims
+        // are read from the (now verified) token and from UserInfo as sent.
         let userinfo: CoreUserInfoClaims = self
             .client
             .user_info(tokens.access_token().to_owned(), None)?
             .request_async(&self.http)
             .await
             .map_err(|e| anyhow!("userinfo: {e:?}"))?;
+        let mut userinfo = serde_json::to_value(userinfo)?;
+        if let Some(endpoint) = &self.userinfo_endpoint {
+            let raw: serde_json::Value = self
+                .http
+                .get(endpoint.clone())
+                .bearer_auth(tokens.access_token().secret())
+                .send()
+                .await?
+                .json()
+                .await?;
+            userinfo = raw;
+        }
+        let raw_claims = id_token
+            .to_string()
+            .split('.')
+            .nth(1)
+            .and_then(|payload| {
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                    .ok()
+            })
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .context("ID token payload")?;
         Ok(Completed {
             subject: claims.subject().as_str().to_owned(),
             issuer: claims.issuer().as_str().to_owned(),
@@ -163,8 +194,8 @@ impl OidcRp {
                 .map(|all| all.iter().map(|a| a.as_str().to_owned()).collect())
                 .unwrap_or_default(),
             auth_time: claims.auth_time().map(|t| t.timestamp()),
-            id_token_claims: serde_json::to_value(claims)?,
-            userinfo: serde_json::to_value(userinfo)?,
+            id_token_claims: raw_claims,
+            userinfo,
             access_token: tokens.access_token().secret().clone(),
             refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
         })

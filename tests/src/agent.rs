@@ -163,6 +163,25 @@ impl Agent {
         agent
     }
 
+    /// The same browser opening a new connection for every request (so that a load
+    /// balancer in front of several IdP nodes spreads its requests over them).
+    pub fn with_certificate_and_fresh_connections(user: &str) -> Self {
+        let mut agent = Self::with_certificate(user);
+        let dir = repo_root().join("certs-dev/users");
+        let mut pem = std::fs::read(dir.join(format!("{user}.key.pem"))).unwrap_or_default();
+        pem.extend(std::fs::read(dir.join(format!("{user}.chain.pem"))).unwrap_or_default());
+        let identity =
+            reqwest::Identity::from_pem(&pem).unwrap_or_else(|e| panic!("{user} identity: {e}"));
+        agent.with_certificate = Some(
+            client_builder()
+                .identity(identity)
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap_or_else(|e| panic!("client: {e}")),
+        );
+        agent
+    }
+
     /// The cookie `name` this browser holds for `host`.
     pub fn cookie(&self, host: &str, name: &str) -> Option<String> {
         self.cookies

@@ -58,15 +58,32 @@ impl TestIdp {
     /// Like [`TestIdp::start`], with the IdP reading time from `clock` (a
     /// `ManualClock` lets a test move past lifetimes without waiting).
     pub async fn start_with_clock(
+        config: LoadedConfig,
+        clock: idp::clock::SharedClock,
+    ) -> anyhow::Result<Self> {
+        Self::start_node(config, clock, None).await
+    }
+
+    /// One node of several behind a load balancer: its public URL is `public_url`
+    /// (the balancer's), its own listeners are on free ports.
+    pub async fn start_behind(config: LoadedConfig, public_url: &str) -> anyhow::Result<Self> {
+        Self::start_node(config, Arc::new(SystemClock), Some(public_url)).await
+    }
+
+    async fn start_node(
         mut config: LoadedConfig,
         clock: idp::clock::SharedClock,
+        public_url: Option<&str>,
     ) -> anyhow::Result<Self> {
         idp::server::install_crypto_provider();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let mtls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mtls_addr = mtls_listener.local_addr()?;
-        config.idp.public_url = format!("https://localhost:{}", addr.port()).parse()?;
+        config.idp.public_url = match public_url {
+            Some(url) => url.parse()?,
+            None => format!("https://localhost:{}", addr.port()).parse()?,
+        };
         config.idp.mtls.public_url = format!("https://localhost:{}", mtls_addr.port()).parse()?;
         let state = idp::app::build_state(config, clock).await?;
         let (stop, stopped) = oneshot::channel::<()>();

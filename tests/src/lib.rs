@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 pub mod agent;
+pub mod balancer;
 pub mod idp_server;
 pub mod oidc;
 pub mod revocation_peers;

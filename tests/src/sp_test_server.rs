@@ -50,13 +50,13 @@ impl Reserved {
 
     /// Serves `apps` against `idp`.
     pub fn serve(self, idp: &TestIdp, apps: &[SamlApp]) -> SpTestServer {
-        self.serve_with_oidc(idp, apps, Vec::new())
+        self.serve_with_oidc(&idp.url(""), apps, Vec::new())
     }
 
     /// Serves SAML `apps` and OIDC `oidc_apps` against `idp`.
     pub fn serve_with_oidc(
         self,
-        idp: &TestIdp,
+        idp_url: &str,
         apps: &[SamlApp],
         oidc_apps: Vec<sp_test::serve_oidc::OidcApp>,
     ) -> SpTestServer {
@@ -67,8 +67,8 @@ impl Reserved {
                 let mut sp = SamlSp::with_dev_keys(
                     &repo_root(),
                     &self.entity_id(&app.id),
-                    &idp.url(""),
-                    &idp.url("/saml/metadata"),
+                    idp_url,
+                    &format!("{idp_url}/saml/metadata"),
                     app.encrypted,
                 )
                 .unwrap();
@@ -81,7 +81,7 @@ impl Reserved {
         let ca = std::fs::read(root.join("certs-dev/tls/tls-ca.pem")).unwrap();
         let oidc = sp_test::serve_oidc::OidcServed::new(
             &self.base_url,
-            &idp.url(""),
+            idp_url,
             oidc_apps,
             sp_test::verify::client(Some(&ca)).unwrap(),
         );

@@ -4,6 +4,7 @@
 mod browser_login;
 mod certificate_login;
 mod certificate_validation;
+mod cross_org_sso;
 mod cross_protocol;
 mod dev_pki;
 mod keys;
