@@ -13,12 +13,12 @@ use e2e::balancer::{Reserved as ReservedBalancer, RoundRobin};
 use e2e::sp_test_server::{app, Reserved, SpTestServer};
 use e2e::{PostgresDatabase, RedisServer, SqliteDatabase, TestIdp};
 
-struct Scenario {
+pub(crate) struct Scenario {
     /// Where browsers reach the IdP (the balancer, or the only node).
-    idp_url: String,
+    pub(crate) idp_url: String,
     nodes: Vec<TestIdp>,
     balancer: Option<RoundRobin>,
-    apps: SpTestServer,
+    pub(crate) apps: SpTestServer,
     _tenants: tempfile::TempDir,
     _files: tempfile::TempDir,
     _redis: RedisServer,
@@ -67,7 +67,7 @@ fn tables(reserved: &Reserved, files: &std::path::Path) -> Vec<(&'static str, St
     ]
 }
 
-async fn scenario(nodes: usize) -> Scenario {
+pub(crate) async fn scenario(nodes: usize) -> Scenario {
     let reserved = Reserved::new().await;
     let files = tempfile::tempdir().unwrap();
     let tables = tables(&reserved, files.path());

@@ -2,6 +2,7 @@
 //! Run it with `tests/run`, which starts PostgreSQL and installs what is missing.
 
 mod browser_login;
+mod browser_sso;
 mod certificate_login;
 mod certificate_validation;
 mod cross_org_sso;
