@@ -164,3 +164,16 @@ pub async fn userinfo(idp: &TestIdp, access_token: &str) -> (StatusCode, Value) 
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
+
+/// An HTTPS client for relying parties: trusts the development TLS CA, follows no
+/// redirects (as OpenID Connect clients must not).
+pub fn rp_http_client() -> reqwest::Client {
+    idp::server::install_crypto_provider();
+    let ca = std::fs::read(crate::repo_root().join("certs-dev/tls/tls-ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap()
+}

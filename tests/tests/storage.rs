@@ -48,6 +48,7 @@ async fn tenants_are_applied_from_config(db: Database) {
         ids,
         [
             "lillby/hemtjanst/oidc",
+            "region/appen/oidc",
             "region/journal/saml",
             "storstad/omsorg/saml",
             "storstad/personal/oidc"
@@ -65,7 +66,7 @@ async fn tenants_are_applied_from_config(db: Database) {
     apply_tenants(&db, &fewer, now).await.unwrap();
     let apps = find_applied_applications(&db).await.unwrap();
     assert!(apps.iter().all(|a| a.tenant_id != "lillby"), "{apps:?}");
-    assert_eq!(apps.len(), 3);
+    assert_eq!(apps.len(), 4);
 }
 
 async fn audit_events_round_trip_newest_first(db: Database) {

