@@ -10,6 +10,7 @@ mod login_pages;
 mod mobile_login;
 mod oidc_errors;
 mod oidc_flow;
+mod oidc_keys;
 mod oidc_logout;
 mod oidc_node;
 mod oidc_rust_rp;

@@ -84,15 +84,6 @@ pub enum OidcError {
     Storage(#[from] StorageError),
 }
 
-/// Where an error goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// An error page for the user: the client's redirect URI is not trusted.
-    Page,
-    /// Back to the client (redirect with `error`, or JSON from the token endpoint).
-    Client,
-}
-
 impl OidcError {
     /// Stable code for logs, pages and the `x-idp-error` header.
     pub fn code(&self) -> &'static str {
@@ -170,24 +161,6 @@ impl OidcError {
     /// A fault of the IdP (or what it depends on), not of the request.
     pub fn is_server_fault(&self) -> bool {
         self.rfc6749() == "server_error"
-    }
-
-    /// Whether an authorization-endpoint error may be sent to the redirect URI. Only the
-    /// checks up to and including the redirect URI produce page errors; the pipeline
-    /// decides, this is for errors raised outside it.
-    pub fn delivery(&self) -> Delivery {
-        match self {
-            OidcError::RepeatedParameter(_)
-            | OidcError::ParameterTooLong(_)
-            | OidcError::UnknownClient
-            | OidcError::RedirectUriMismatch
-            | OidcError::LoginExpired
-            | OidcError::UserNotAllowed
-            | OidcError::InvalidIdTokenHint
-            | OidcError::IdTokenHintClientMismatch
-            | OidcError::PostLogoutRedirectUriMismatch => Delivery::Page,
-            _ => Delivery::Client,
-        }
     }
 }
 
