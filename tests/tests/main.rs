@@ -13,6 +13,7 @@ mod oidc_flow;
 mod oidc_keys;
 mod oidc_logout;
 mod oidc_node;
+mod oidc_private_key_jwt;
 mod oidc_rust_rp;
 mod revocation;
 mod server;
