@@ -130,6 +130,25 @@ async fn rp_initiated_logout_ends_the_session_and_notifies_the_clients() {
     // Only the client with a back-channel URI received one.
     assert!(tokens_received.try_recv().is_err());
 
+    // The client's tokens end with the session.
+    assert_eq!(
+        userinfo(&idp, tokens["access_token"].as_str().unwrap())
+            .await
+            .0,
+        401
+    );
+    let (_, body, error) = token_request(
+        &idp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+        Some((CONFIDENTIAL, CONFIDENTIAL_SECRET)),
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(error.as_deref(), Some("OIDC_SESSION_ENDED"));
+
     // A new authorization in this browser asks for a login again.
     let authorize = authorize_url(
         &idp,

@@ -58,6 +58,8 @@ pub enum OidcError {
     RefreshInvalid,
     #[error("the refresh token was already used; the grant is revoked")]
     RefreshReused,
+    #[error("the user's login session has ended (logout or its lifetime)")]
+    SessionEnded,
 
     // UserInfo.
     #[error("the access token is invalid, expired or revoked")]
@@ -110,6 +112,7 @@ impl OidcError {
             OidcError::PkceVerifierMismatch => "OIDC_PKCE_VERIFIER_MISMATCH",
             OidcError::RefreshInvalid => "OIDC_REFRESH_INVALID",
             OidcError::RefreshReused => "OIDC_REFRESH_REUSED",
+            OidcError::SessionEnded => "OIDC_SESSION_ENDED",
             OidcError::InvalidToken => "OIDC_INVALID_TOKEN",
             OidcError::InvalidIdTokenHint => "OIDC_INVALID_ID_TOKEN_HINT",
             OidcError::IdTokenHintClientMismatch => "OIDC_ID_TOKEN_HINT_CLIENT_MISMATCH",
@@ -148,7 +151,8 @@ impl OidcError {
             | OidcError::CodeRedirectUriMismatch
             | OidcError::PkceVerifierMismatch
             | OidcError::RefreshInvalid
-            | OidcError::RefreshReused => "invalid_grant",
+            | OidcError::RefreshReused
+            | OidcError::SessionEnded => "invalid_grant",
             OidcError::InvalidToken => "invalid_token",
             OidcError::NoSigningKey(_)
             | OidcError::Signing(_)

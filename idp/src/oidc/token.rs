@@ -155,6 +155,15 @@ async fn refresh(
         .find_grant(&record.grant_id)
         .await?
         .ok_or(OidcError::RefreshInvalid)?;
+    // A grant lives no longer than the login session it came from.
+    let session = state
+        .sso_sessions
+        .find_current(&grant.authentication.session_id, now)
+        .await?;
+    if session.is_none() {
+        state.oidc.grants.revoke(&grant.id).await?;
+        return Err(OidcError::SessionEnded);
+    }
     let tokens = issue(state, tenant, client, &grant, None, now).await?;
     audit(
         state,
