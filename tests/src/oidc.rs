@@ -177,3 +177,13 @@ pub fn rp_http_client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// The names of the newest audit events (newest first).
+pub async fn audit_events(idp: &TestIdp) -> Vec<(String, String)> {
+    idp::storage::find_recent_audit_events(&idp.state.db, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event, e.outcome.as_str().to_owned()))
+        .collect()
+}

@@ -112,6 +112,15 @@ async fn a_confidential_client_gets_a_code_and_tokens_with_the_claims_it_may_see
     assert_eq!(status, 200, "{info}");
     assert_eq!(info["sub"], sub);
     assert_eq!(info["given_name"], "David");
+    let events = audit_events(&idp).await;
+    assert!(
+        events.contains(&("oidc-code".into(), "success".into())),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("oidc-token".into(), "success".into())),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]

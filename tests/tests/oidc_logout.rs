@@ -113,6 +113,9 @@ async fn rp_initiated_logout_ends_the_session_and_notifies_the_clients() {
         .await
         .unwrap()
         .is_none());
+    assert!(audit_events(&idp)
+        .await
+        .contains(&("logout".into(), "success".into())));
 
     // The POST finished before the logout answered.
     let token = tokens_received.try_recv().expect("a logout token");
