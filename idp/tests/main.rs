@@ -36,7 +36,7 @@ fn check_config_accepts_the_shipped_configuration() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout).trim(),
-        "configuration OK: 3 tenants, 4 applications"
+        "configuration OK: 3 tenants, 5 applications"
     );
 }
 
@@ -124,6 +124,28 @@ fn check_config_lists_every_problem_at_once() {
         "oidc_client[0].redirect_uris[0]: http://example.com/cb must be an https:// URL"
     ));
     assert!(stderr.contains("saml_sp[0].user_tenants[1]: unknown tenant \"atlantis\""));
+}
+
+#[test]
+fn check_config_names_file_and_key_of_oidc_client_problems() {
+    let dir = tenants_with("storstad.toml", |c| {
+        c.replace(
+            "client_secret_sha256 = \"f6480100f465ef1eb8749777223eff66c347d8a5a64514fe7d135e84eb4f43b3\"",
+            "client_secret_sha256 = \"not-hex\"",
+        )
+        .replace("\"hsa\"]", "\"hsa\", \"phone\"]")
+    });
+    let (code, stderr) = check_config_problems(dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr
+            .contains("storstad.toml: oidc_client[0].client_secret_sha256: must be 64 hex digits"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("storstad.toml: oidc_client[0].scopes[6]: unknown scope \"phone\""),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -164,3 +164,26 @@ pub async fn userinfo(idp: &TestIdp, access_token: &str) -> (StatusCode, Value) 
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
+
+/// An HTTPS client for relying parties: trusts the development TLS CA, follows no
+/// redirects (as OpenID Connect clients must not).
+pub fn rp_http_client() -> reqwest::Client {
+    idp::server::install_crypto_provider();
+    let ca = std::fs::read(crate::repo_root().join("certs-dev/tls/tls-ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The names of the newest audit events (newest first).
+pub async fn audit_events(idp: &TestIdp) -> Vec<(String, String)> {
+    idp::storage::find_recent_audit_events(&idp.state.db, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event, e.outcome.as_str().to_owned()))
+        .collect()
+}

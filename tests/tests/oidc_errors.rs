@@ -253,6 +253,11 @@ async fn a_reused_code_is_refused_and_revokes_what_the_first_use_issued() {
     );
     assert_eq!(error.as_deref(), Some("OIDC_CODE_REUSED"));
     assert_eq!(userinfo(&idp, access).await.0, 401);
+    let events = audit_events(&idp).await;
+    assert!(
+        events.contains(&("oidc-code-reuse".into(), "failure".into())),
+        "{events:?}"
+    );
     let (status, body, error) = token_request(
         &idp,
         &[
@@ -330,6 +335,12 @@ async fn a_reused_refresh_token_revokes_the_whole_family() {
             .0,
         401
     );
+    let events = audit_events(&idp).await;
+    assert!(
+        events.contains(&("oidc-refresh-reuse".into(), "failure".into())),
+        "{events:?}"
+    );
+    assert!(events.contains(&("oidc-refresh".into(), "success".into())));
 }
 
 #[tokio::test]

@@ -112,4 +112,61 @@ async fn a_confidential_client_gets_a_code_and_tokens_with_the_claims_it_may_see
     assert_eq!(status, 200, "{info}");
     assert_eq!(info["sub"], sub);
     assert_eq!(info["given_name"], "David");
+    let events = audit_events(&idp).await;
+    assert!(
+        events.contains(&("oidc-code".into(), "success".into())),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("oidc-token".into(), "success".into())),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_flow_works_with_redis_and_a_form_posted_authorization_request() {
+    let db = SqliteDatabase::create().unwrap();
+    let redis = e2e::RedisServer::start().await.unwrap();
+    let idp = TestIdp::start(shipped_config(&db.url, Some(&redis.url())))
+        .await
+        .unwrap();
+    assert_eq!(idp.state.store.backend_name(), "redis");
+    let browser = Agent::with_certificate("david");
+    let (verifier, challenge) = pkce();
+    let url = reqwest::Url::parse(&authorize_url(
+        &idp,
+        CONFIDENTIAL,
+        "openid profile",
+        Some(&challenge),
+        &[],
+    ))
+    .unwrap();
+    let form: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut endpoint = url.clone();
+    endpoint.set_query(None);
+    let posted = browser
+        .request(reqwest::Method::POST, &endpoint, Some(&form))
+        .await;
+    let login_page = browser.follow(posted).await;
+    let landed = browser
+        .log_in_until(&idp, &login_page, &callback(CONFIDENTIAL))
+        .await
+        .unwrap();
+    let code = param(&landed, "code").unwrap();
+    let (status, tokens, _) = exchange_confidential(&idp, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let (status, _, error) = exchange_confidential(&idp, &code, &verifier).await;
+    assert_eq!(
+        (status.as_u16(), error.as_deref()),
+        (400, Some("OIDC_CODE_REUSED"))
+    );
+    assert_eq!(
+        userinfo(&idp, tokens["access_token"].as_str().unwrap())
+            .await
+            .0,
+        401
+    );
 }

@@ -117,12 +117,12 @@ mod tests {
         assert_eq!(
             released(&scopes, &[]),
             vec![
+                "family_name",
+                "given_name",
                 SAMBI_EMPLOYEE_HSA_ID,
                 SAMBI_GIVEN_NAME,
                 SAMBI_SURNAME,
-                "family_name",
-                "given_name",
-                "name"
+                "name",
             ]
         );
         assert_eq!(released(&scopes, &["name".to_owned()]), vec!["name"]);

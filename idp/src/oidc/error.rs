@@ -58,6 +58,8 @@ pub enum OidcError {
     RefreshInvalid,
     #[error("the refresh token was already used; the grant is revoked")]
     RefreshReused,
+    #[error("the user's login session has ended (logout or its lifetime)")]
+    SessionEnded,
 
     // UserInfo.
     #[error("the access token is invalid, expired or revoked")]
@@ -82,15 +84,6 @@ pub enum OidcError {
     Directory(#[from] DirectoryError),
     #[error(transparent)]
     Storage(#[from] StorageError),
-}
-
-/// Where an error goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// An error page for the user: the client's redirect URI is not trusted.
-    Page,
-    /// Back to the client (redirect with `error`, or JSON from the token endpoint).
-    Client,
 }
 
 impl OidcError {
@@ -119,6 +112,7 @@ impl OidcError {
             OidcError::PkceVerifierMismatch => "OIDC_PKCE_VERIFIER_MISMATCH",
             OidcError::RefreshInvalid => "OIDC_REFRESH_INVALID",
             OidcError::RefreshReused => "OIDC_REFRESH_REUSED",
+            OidcError::SessionEnded => "OIDC_SESSION_ENDED",
             OidcError::InvalidToken => "OIDC_INVALID_TOKEN",
             OidcError::InvalidIdTokenHint => "OIDC_INVALID_ID_TOKEN_HINT",
             OidcError::IdTokenHintClientMismatch => "OIDC_ID_TOKEN_HINT_CLIENT_MISMATCH",
@@ -157,7 +151,8 @@ impl OidcError {
             | OidcError::CodeRedirectUriMismatch
             | OidcError::PkceVerifierMismatch
             | OidcError::RefreshInvalid
-            | OidcError::RefreshReused => "invalid_grant",
+            | OidcError::RefreshReused
+            | OidcError::SessionEnded => "invalid_grant",
             OidcError::InvalidToken => "invalid_token",
             OidcError::NoSigningKey(_)
             | OidcError::Signing(_)
@@ -170,24 +165,6 @@ impl OidcError {
     /// A fault of the IdP (or what it depends on), not of the request.
     pub fn is_server_fault(&self) -> bool {
         self.rfc6749() == "server_error"
-    }
-
-    /// Whether an authorization-endpoint error may be sent to the redirect URI. Only the
-    /// checks up to and including the redirect URI produce page errors; the pipeline
-    /// decides, this is for errors raised outside it.
-    pub fn delivery(&self) -> Delivery {
-        match self {
-            OidcError::RepeatedParameter(_)
-            | OidcError::ParameterTooLong(_)
-            | OidcError::UnknownClient
-            | OidcError::RedirectUriMismatch
-            | OidcError::LoginExpired
-            | OidcError::UserNotAllowed
-            | OidcError::InvalidIdTokenHint
-            | OidcError::IdTokenHintClientMismatch
-            | OidcError::PostLogoutRedirectUriMismatch => Delivery::Page,
-            _ => Delivery::Client,
-        }
     }
 }
 

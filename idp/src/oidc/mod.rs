@@ -20,7 +20,7 @@ pub mod token;
 pub mod tokens;
 pub mod userinfo;
 
-pub use error::{Delivery, OidcError, OidcLogoutError};
+pub use error::{OidcError, OidcLogoutError};
 pub use logout::end_oidc_participants;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,7 +28,7 @@ use base64::Engine as _;
 use std::time::Duration;
 
 use crate::config::OidcConfig;
-use crate::keys::{KeyError, KeySet, SigningKey};
+use crate::keys::{Algorithm, KeyError, KeySet, SigningKey};
 use crate::session::{ReplayCache, SharedStore};
 use crate::tenants::SubjectType;
 
@@ -62,6 +62,8 @@ pub enum ProviderError {
     Key { index: usize, source: KeyError },
     #[error("oidc.key[{0}]: not_before/not_after is not an RFC 3339 time")]
     KeyWindow(usize),
+    #[error("[[oidc.key]] has no RSA key: access tokens and ID tokens are signed RS256")]
+    NoRs256Key,
     #[error("outbound HTTP client: {0}")]
     Http(String),
 }
@@ -89,6 +91,9 @@ impl Provider {
                 key.not_after = at;
             }
             keys.push(key);
+        }
+        if !keys.iter().any(|k| k.algorithm() == Algorithm::Rs256) {
+            return Err(ProviderError::NoRs256Key);
         }
         crate::server::install_crypto_provider();
         let mut http = reqwest::Client::builder()

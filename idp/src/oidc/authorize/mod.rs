@@ -194,3 +194,93 @@ pub fn error_redirect(
     }
     redirect_with(redirect_uri, issuer, &params)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = r#"
+id = "t"
+kind = "municipality"
+organisation_number = "212000-8889"
+display_name = { sv = "T" }
+admins = []
+[users]
+hsa_id_prefixes = ["SE2120008889-"]
+[[oidc_client]]
+id = "app"
+display_name = { sv = "App" }
+client_id = "c"
+token_endpoint_auth_method = "none"
+redirect_uris = ["https://rp.example/cb"]
+"#;
+
+    fn tenants() -> Tenants {
+        Tenants::new([toml::from_str::<Tenant>(TENANT).unwrap()])
+    }
+
+    fn run(query: &str) -> Result<AuthorizationRequest, Rejection> {
+        validate(&Params::parse(query), &tenants(), 100).map(|(_, _, r)| r)
+    }
+
+    #[test]
+    fn the_checks_run_in_the_declared_order() {
+        let names: Vec<&str> = CHECKS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "parameters",
+                "client",
+                "redirect_uri",
+                "response_type",
+                "scope",
+                "pkce",
+                "state",
+                "nonce",
+                "prompt",
+                "max_age",
+                "acr_values",
+                "ui_locales",
+                "login_hint"
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_before_the_redirect_uri_is_trusted_stay_on_the_idp() {
+        let rejected = run("client_id=c&redirect_uri=https://rp.example/cb/x&response_type=token")
+            .unwrap_err();
+        assert!(matches!(rejected.error, OidcError::RedirectUriMismatch));
+        assert!(rejected.to_client.is_none());
+    }
+
+    #[test]
+    fn later_errors_go_to_the_client_with_its_state() {
+        let rejected =
+            run("client_id=c&redirect_uri=https://rp.example/cb&response_type=code&scope=openid&state=s")
+                .unwrap_err();
+        assert!(matches!(rejected.error, OidcError::PkceRequired));
+        assert_eq!(
+            rejected.to_client,
+            Some(("https://rp.example/cb".to_owned(), Some("s".to_owned())))
+        );
+    }
+
+    #[test]
+    fn a_valid_request_is_typed() {
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSstw-cM";
+        let request = run(&format!(
+            "client_id=c&redirect_uri=https://rp.example/cb&response_type=code&scope=openid\
+             &code_challenge={challenge}&code_challenge_method=S256&prompt=login&max_age=60\
+             &ui_locales=en-GB%20sv&login_hint=SE2120008889-dav04"
+        ))
+        .unwrap();
+        assert_eq!(request.prompt, Prompt::Login);
+        assert_eq!(request.max_age, Some(60));
+        assert_eq!(request.ui_locale.as_deref(), Some("en"));
+        assert_eq!(
+            request.login_hint.map(|h| h.to_string()).as_deref(),
+            Some("SE2120008889-dav04")
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! `private_key_jwt` (RFC 7523) at the token endpoint, with the client's keys inline or
+//! from its `jwks_uri`: a valid assertion authenticates; a replayed one, one for another
+//! audience or one signed by another key does not.
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use axum::routing::get;
+use axum::Router;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use e2e::agent::Agent;
+use e2e::idp_server::shipped_config;
+use e2e::oidc::*;
+use e2e::{repo_root, SqliteDatabase, TestIdp};
+use idp::clock::{Clock, SystemClock};
+use serde_json::json;
+
+use crate::oidc_flow::idp;
+
+fn client_key(path: &str) -> EcdsaKeyPair {
+    let pem = std::fs::read_to_string(repo_root().join(path)).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &STANDARD.decode(body).unwrap(),
+    )
+    .unwrap()
+}
+
+/// A client assertion for region-appen, signed with `key`.
+fn assertion(key: &EcdsaKeyPair, aud: &str, jti: &str) -> String {
+    let now = SystemClock.now().unix_timestamp();
+    let header = json!({ "alg": "ES256", "kid": KEY_JWT_KID, "typ": "JWT" });
+    let claims = json!({
+        "iss": KEY_JWT, "sub": KEY_JWT, "aud": aud, "jti": jti, "iat": now, "exp": now + 60,
+    });
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+/// A fresh code for region-appen (Anna logs in) and its verifier.
+async fn code(idp: &TestIdp, browser: &Agent) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(idp, KEY_JWT, "openid hsa", Some(&challenge), &[]);
+    let landed = browse_to_callback(browser, idp, &url, KEY_JWT).await;
+    (param(&landed, "code").unwrap(), verifier)
+}
+
+async fn exchange(
+    idp: &TestIdp,
+    code: &str,
+    verifier: &str,
+    assertion: &str,
+) -> (u16, Option<String>) {
+    let redirect = callback(KEY_JWT);
+    let (status, body, error) = token_request(
+        idp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", verifier),
+            ("client_id", KEY_JWT),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion),
+        ],
+        None,
+    )
+    .await;
+    if status == 200 {
+        assert!(body["id_token"].is_string());
+    } else {
+        assert_eq!(body["error"], "invalid_client", "{body}");
+    }
+    (status.as_u16(), error)
+}
+
+#[tokio::test]
+async fn a_signed_assertion_authenticates_once_and_only_for_this_provider() {
+    let (idp, _db) = idp().await;
+    let browser = Agent::with_certificate("anna");
+    let key = client_key(KEY_JWT_KEY_FILE);
+    let token_endpoint = idp.url("/oidc/token");
+
+    let signed = assertion(&key, &token_endpoint, "jti-1");
+    let (code1, verifier1) = code(&idp, &browser).await;
+    assert_eq!(
+        exchange(&idp, &code1, &verifier1, &signed).await,
+        (200, None)
+    );
+
+    // The same assertion again (same jti): refused, and the code stays unused.
+    let (code2, verifier2) = code(&idp, &browser).await;
+    let refused = (401, Some("OIDC_INVALID_CLIENT".to_owned()));
+    assert_eq!(exchange(&idp, &code2, &verifier2, &signed).await, refused);
+    // For another audience.
+    let elsewhere = assertion(&key, "https://other-op.example/token", "jti-2");
+    assert_eq!(
+        exchange(&idp, &code2, &verifier2, &elsewhere).await,
+        refused
+    );
+    // Signed by a key the client did not register (the IdP's own dev ES256 key).
+    let stranger = client_key("certs-dev/signing/oidc-es256.key.pem");
+    let forged = assertion(&stranger, &token_endpoint, "jti-3");
+    assert_eq!(exchange(&idp, &code2, &verifier2, &forged).await, refused);
+    // The issuer as audience is accepted too.
+    let to_issuer = assertion(&key, &idp.url(""), "jti-4");
+    assert_eq!(
+        exchange(&idp, &code2, &verifier2, &to_issuer).await,
+        (200, None)
+    );
+}
+
+#[tokio::test]
+async fn the_clients_keys_can_come_from_its_jwks_uri() {
+    // The client's JWK Set, served on loopback (http is allowed for localhost).
+    let region = std::fs::read_to_string(repo_root().join("config/tenants/region.toml")).unwrap();
+    let jwks_line = region
+        .lines()
+        .find(|l| l.starts_with("jwks = "))
+        .unwrap()
+        .to_owned();
+    let inline: toml::Table = toml::from_str(&jwks_line).unwrap();
+    let jwks = serde_json::to_value(&inline["jwks"]).unwrap();
+    let app = Router::new().route(
+        "/jwks",
+        get(move || async move { axum::Json(jwks.clone()) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_uri = format!(
+        "http://127.0.0.1:{}/jwks",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo_root().join("config/tenants")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(&jwks_line, &format!("jwks_uri = \"{jwks_uri}\""));
+        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    let db = SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db.url, None);
+    let mut problems = idp::config::Problems::default();
+    config.tenants = idp::tenants::load_dir(dir.path(), &mut problems);
+    assert!(problems.0.is_empty(), "{problems}");
+    let (_, client) = config.tenants.find_oidc_client(KEY_JWT).unwrap();
+    assert!(client.jwks.is_none() && client.jwks_uri.is_some());
+    let idp = TestIdp::start(config).await.unwrap();
+
+    let browser = Agent::with_certificate("anna");
+    let (code, verifier) = code(&idp, &browser).await;
+    let signed = assertion(
+        &client_key(KEY_JWT_KEY_FILE),
+        &idp.url("/oidc/token"),
+        "jti-uri",
+    );
+    assert_eq!(exchange(&idp, &code, &verifier, &signed).await, (200, None));
+}
