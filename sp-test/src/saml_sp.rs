@@ -20,8 +20,7 @@ use idp::keys::SigningKey;
 use idp::saml::canonical::{Element, DS, MD, SAML, SAMLP, XENC};
 use idp::saml::xml::{
     check_untrusted_xml, decode_message, encode_message, has_signature, sign_query,
-    text_without_comments, verify_enveloped, verify_query_signature, ExpectedRoot, SAMLP_NS,
-    SAML_NS,
+    verify_enveloped, verify_query_signature, ExpectedRoot, Tree, SAMLP_NS, SAML_NS,
 };
 
 const HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -238,7 +237,7 @@ impl SamlSp {
             .map_err(malformed)?;
         let xml = check_untrusted_xml(&bytes, MAX_MESSAGE).map_err(malformed)?;
         let doc = idp::saml::xml::parse(xml).map_err(malformed)?;
-        let tree = Tree { doc: &doc };
+        let tree = Tree::new(&doc);
         let root = doc
             .document_element()
             .ok_or_else(|| malformed("no root element"))?;
@@ -318,7 +317,7 @@ impl SamlSp {
         now: OffsetDateTime,
     ) -> Result<SamlLogin, SpError> {
         let doc = idp::saml::xml::parse(xml).map_err(malformed)?;
-        let tree = Tree { doc: &doc };
+        let tree = Tree::new(&doc);
         let root = doc
             .document_element()
             .ok_or_else(|| malformed("no assertion"))?;
@@ -522,7 +521,7 @@ impl SamlSp {
             .ok_or_else(|| malformed("no SAML message"))?;
         let xml = decode_message(&encoded, MAX_MESSAGE).map_err(malformed)?;
         let doc = idp::saml::xml::parse(&xml).map_err(malformed)?;
-        let tree = Tree { doc: &doc };
+        let tree = Tree::new(&doc);
         let root = doc.document_element().ok_or_else(|| malformed("empty"))?;
         if tree.is(root, SAMLP_NS, "LogoutResponse") {
             let status = tree
@@ -575,45 +574,19 @@ fn element_source(xml: &str, doc: &Document<'_>, node: NodeId) -> Result<String,
         .ok_or_else(|| malformed("element position unknown"))
 }
 
-struct Tree<'d, 'x> {
-    doc: &'d Document<'x>,
+/// What this SP reads besides [`Tree`]'s basics.
+trait Reading {
+    fn instant(&self, node: NodeId, name: &'static str) -> Result<OffsetDateTime, SpError>;
+    fn expect(
+        &self,
+        what: &'static str,
+        expected: &str,
+        found: Option<&str>,
+    ) -> Result<(), SpError>;
+    fn cipher_value(&self, node: NodeId) -> Option<Vec<u8>>;
 }
 
-impl<'d> Tree<'d, '_> {
-    fn is(&self, node: NodeId, ns: &str, name: &str) -> bool {
-        self.doc
-            .element(node)
-            .is_some_and(|e| e.name.matches(Some(ns), name))
-    }
-
-    fn child(&self, node: NodeId, ns: &str, name: &str) -> Option<NodeId> {
-        self.doc.children_iter(node).find(|&c| self.is(c, ns, name))
-    }
-
-    fn children<'a>(
-        &'a self,
-        node: NodeId,
-        ns: &'a str,
-        name: &'a str,
-    ) -> impl Iterator<Item = NodeId> + 'a {
-        self.doc
-            .children_iter(node)
-            .filter(move |&c| self.is(c, ns, name))
-    }
-
-    fn text(&self, node: NodeId) -> String {
-        text_without_comments(self.doc, node).trim().to_owned()
-    }
-
-    fn attribute(&self, node: NodeId, name: &str) -> Option<&'d str> {
-        self.doc.element(node).and_then(|e| {
-            e.attributes
-                .iter()
-                .find(|a| a.name.namespace_uri.is_none() && *a.name.local_name == *name)
-                .map(|a| &*a.value)
-        })
-    }
-
+impl Reading for Tree<'_, '_> {
     fn instant(&self, node: NodeId, name: &'static str) -> Result<OffsetDateTime, SpError> {
         self.attribute(node, name)
             .and_then(|v| OffsetDateTime::parse(v, &Rfc3339).ok())

@@ -135,6 +135,23 @@ impl SamlIdp {
         }
     }
 
+    /// `true` the first time `message_id` of `kind` (`authn`, `logout`) from the SP
+    /// `entity_id` is seen within the replay window, `false` on a replay.
+    pub async fn is_first_use(
+        &self,
+        kind: &str,
+        entity_id: &str,
+        message_id: &str,
+    ) -> crate::session::StoreResult<bool> {
+        self.replay
+            .is_first_use(
+                &format!("{kind}:{entity_id}"),
+                message_id,
+                self.replay_window(),
+            )
+            .await
+    }
+
     pub fn lifetime(&self) -> Duration {
         Duration::from_secs(self.config.assertion_lifetime_seconds)
     }

@@ -5,10 +5,10 @@
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use uppsala::{Document, NodeId};
+use uppsala::NodeId;
 
 use super::canonical::{SAML, SAMLP};
-use super::xml::text_without_comments;
+use super::xml::Tree;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthnRequest {
@@ -105,83 +105,40 @@ fn fail<T>(what: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError(what.into()))
 }
 
-/// A parsed message: the same parser (and settings) that signature verification uses,
-/// so that the tree read here is the tree that was verified.
-struct Tree<'d, 'x> {
-    doc: &'d Document<'x>,
+fn required<'d>(tree: &Tree<'d, '_>, node: NodeId, name: &str) -> Result<&'d str, ParseError> {
+    tree.attribute(node, name)
+        .ok_or_else(|| ParseError(format!("the message has no {name}")))
 }
 
-impl<'d, 'x> Tree<'d, 'x> {
-    fn is(&self, node: NodeId, ns: &str, name: &str) -> bool {
-        self.doc
-            .element(node)
-            .is_some_and(|e| e.name.matches(Some(ns), name))
-    }
+fn instant(tree: &Tree<'_, '_>, node: NodeId, name: &str) -> Result<OffsetDateTime, ParseError> {
+    OffsetDateTime::parse(required(tree, node, name)?, &Rfc3339)
+        .map_err(|_| ParseError(format!("{name} is not a dateTime")))
+}
 
-    fn child(&self, node: NodeId, ns: &str, name: &str) -> Option<NodeId> {
-        self.doc.children_iter(node).find(|&c| self.is(c, ns, name))
+fn boolean(tree: &Tree<'_, '_>, node: NodeId, name: &str) -> Result<bool, ParseError> {
+    match tree.attribute(node, name) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => fail(format!("{name} is not a boolean")),
     }
+}
 
-    fn children<'a>(
-        &'a self,
-        node: NodeId,
-        ns: &'a str,
-        name: &'a str,
-    ) -> impl Iterator<Item = NodeId> + 'a {
-        self.doc
-            .children_iter(node)
-            .filter(move |&c| self.is(c, ns, name))
+fn issuer(tree: &Tree<'_, '_>, root: NodeId) -> Result<String, ParseError> {
+    let issuer = tree
+        .child(root, SAML.uri, "Issuer")
+        .map(|n| tree.text(n))
+        .unwrap_or_default();
+    if issuer.is_empty() {
+        return fail("no Issuer");
     }
-
-    /// All of the element's text (comments are refused before parsing anyway).
-    fn text(&self, node: NodeId) -> String {
-        text_without_comments(self.doc, node).trim().to_owned()
-    }
-
-    /// An unqualified attribute (a namespaced `x:ID` never stands in for `ID`).
-    fn attribute(&self, node: NodeId, name: &str) -> Option<&'d str> {
-        self.doc.element(node).and_then(|e| {
-            e.attributes
-                .iter()
-                .find(|a| a.name.namespace_uri.is_none() && *a.name.local_name == *name)
-                .map(|a| &*a.value)
-        })
-    }
-
-    fn required(&self, node: NodeId, name: &str) -> Result<&'d str, ParseError> {
-        self.attribute(node, name)
-            .ok_or_else(|| ParseError(format!("the message has no {name}")))
-    }
-
-    fn instant(&self, node: NodeId, name: &str) -> Result<OffsetDateTime, ParseError> {
-        OffsetDateTime::parse(self.required(node, name)?, &Rfc3339)
-            .map_err(|_| ParseError(format!("{name} is not a dateTime")))
-    }
-
-    fn boolean(&self, node: NodeId, name: &str) -> Result<bool, ParseError> {
-        match self.attribute(node, name) {
-            None | Some("false") | Some("0") => Ok(false),
-            Some("true") | Some("1") => Ok(true),
-            Some(_) => fail(format!("{name} is not a boolean")),
-        }
-    }
-
-    fn issuer(&self, root: NodeId) -> Result<String, ParseError> {
-        let issuer = self
-            .child(root, SAML.uri, "Issuer")
-            .map(|n| self.text(n))
-            .unwrap_or_default();
-        if issuer.is_empty() {
-            return fail("no Issuer");
-        }
-        Ok(issuer)
-    }
+    Ok(issuer)
 }
 
 /// Parses a protocol message the IdP accepts.
 pub fn parse(xml: &str) -> Result<Inbound, ParseError> {
     let doc = super::xml::parse(xml).map_err(|e| ParseError(e.to_string()))?;
-    let tree = Tree { doc: &doc };
+    // The parser signature verification uses: the tree read is the tree verified.
+    let tree = Tree::new(&doc);
     let root = doc
         .document_element()
         .ok_or_else(|| ParseError("no root element".into()))?;
@@ -192,7 +149,7 @@ pub fn parse(xml: &str) -> Result<Inbound, ParseError> {
     if tree.attribute(root, "Version") != Some("2.0") {
         return fail("Version is not 2.0");
     }
-    let id = tree.required(root, "ID")?.to_owned();
+    let id = required(&tree, root, "ID")?.to_owned();
     if id.is_empty() || id.len() > 256 {
         return fail("ID is empty or too long");
     }
@@ -217,15 +174,15 @@ pub fn parse(xml: &str) -> Result<Inbound, ParseError> {
                         .collect(),
                 });
             Ok(Inbound::AuthnRequest(AuthnRequest {
-                issue_instant: tree.instant(root, "IssueInstant")?,
-                issuer: tree.issuer(root)?,
+                issue_instant: instant(&tree, root, "IssueInstant")?,
+                issuer: issuer(&tree, root)?,
                 acs_url: tree
                     .attribute(root, "AssertionConsumerServiceURL")
                     .map(str::to_owned),
                 acs_index,
                 protocol_binding: tree.attribute(root, "ProtocolBinding").map(str::to_owned),
-                force_authn: tree.boolean(root, "ForceAuthn")?,
-                is_passive: tree.boolean(root, "IsPassive")?,
+                force_authn: boolean(&tree, root, "ForceAuthn")?,
+                is_passive: boolean(&tree, root, "IsPassive")?,
                 name_id_format: tree
                     .child(root, SAMLP.uri, "NameIDPolicy")
                     .and_then(|n| tree.attribute(n, "Format"))
@@ -245,8 +202,8 @@ pub fn parse(xml: &str) -> Result<Inbound, ParseError> {
                 return fail("LogoutRequest has no NameID");
             }
             Ok(Inbound::LogoutRequest(LogoutRequest {
-                issue_instant: tree.instant(root, "IssueInstant")?,
-                issuer: tree.issuer(root)?,
+                issue_instant: instant(&tree, root, "IssueInstant")?,
+                issuer: issuer(&tree, root)?,
                 name_id,
                 session_indexes: tree
                     .children(root, SAMLP.uri, "SessionIndex")
@@ -265,7 +222,7 @@ pub fn parse(xml: &str) -> Result<Inbound, ParseError> {
                 .to_owned();
             Ok(Inbound::LogoutResponse(LogoutResponse {
                 in_response_to: tree.attribute(root, "InResponseTo").map(str::to_owned),
-                issuer: tree.issuer(root)?,
+                issuer: issuer(&tree, root)?,
                 status,
                 id,
                 destination,

@@ -120,11 +120,9 @@ async fn logout_requested(
         .ok_or(SamlError::UnknownSp)?;
     let checked = async {
         check_message(ctx, &sp, received, Some(request.issue_instant))?;
-        let scope = format!("logout:{}", sp.entity_id);
         if !ctx
             .idp
-            .replay
-            .is_first_use(&scope, &request.id, ctx.idp.replay_window())
+            .is_first_use("logout", &sp.entity_id, &request.id)
             .await?
         {
             return Err(SamlError::Replayed);

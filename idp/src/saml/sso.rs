@@ -151,11 +151,9 @@ async fn checked_request(
     let mut decisions = Decisions::default();
     checks::protect(&check_context, &mut decisions)?;
     let acs = decisions.acs.clone().ok_or(SamlError::AcsNotRegistered)?;
-    let scope = format!("authn:{}", sp.entity_id);
     if !ctx
         .idp
-        .replay
-        .is_first_use(&scope, &request.id, ctx.idp.replay_window())
+        .is_first_use("authn", &sp.entity_id, &request.id)
         .await?
     {
         return Err(SamlError::Replayed);

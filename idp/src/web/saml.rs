@@ -114,7 +114,7 @@ pub async fn saml_sso_get(
         query.as_deref().unwrap_or_default(),
         state.saml.config.max_message_bytes,
     );
-    sso_answer(&state, peer, &request_id, &headers, received).await
+    endpoint_answer(&state, Endpoint::Sso, peer, &request_id, &headers, received).await
 }
 
 /// `POST /saml/sso`: HTTP-POST binding.
@@ -126,11 +126,19 @@ pub async fn saml_sso_post(
     Form(form): Form<SamlPostForm>,
 ) -> Response {
     let received = form.received(state.saml.config.max_message_bytes);
-    sso_answer(&state, peer, &request_id, &headers, received).await
+    endpoint_answer(&state, Endpoint::Sso, peer, &request_id, &headers, received).await
 }
 
-async fn sso_answer(
+/// The two message endpoints; one way to answer both.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Sso,
+    Slo,
+}
+
+async fn endpoint_answer(
     state: &AppState,
+    endpoint: Endpoint,
     peer: SocketAddr,
     request_id: &str,
     headers: &HeaderMap,
@@ -141,13 +149,40 @@ async fn sso_answer(
     let received = match received {
         Ok(received) => received,
         Err(e) => {
-            ctx.audit_refusal("saml-authn-request", None, &e).await;
+            let event = match endpoint {
+                Endpoint::Sso => "saml-authn-request",
+                Endpoint::Slo => "saml-logout",
+            };
+            ctx.audit_refusal(event, None, &e).await;
             return error_page(&e, language, request_id);
         }
     };
     let cookie = cookies::read(headers, cookies::SSO_COOKIE);
-    match sso::authn_request(&ctx, &received, cookie.as_deref()).await {
-        Ok(answer) => answer_response(state, answer, language),
+    let outcome = match endpoint {
+        Endpoint::Sso => sso::authn_request(&ctx, &received, cookie.as_deref())
+            .await
+            .map(|answer| crate::saml::slo::SloOutcome {
+                answer,
+                ended: None,
+                clear_cookie: false,
+            }),
+        Endpoint::Slo => crate::saml::slo::slo_message(&ctx, &received, cookie.as_deref()).await,
+    };
+    match outcome {
+        Ok(outcome) => {
+            if let Some(session) = &outcome.ended {
+                // One session, two protocols: its OIDC clients hear it on their
+                // back-channel (failures are logged there and end nothing else).
+                crate::oidc::logout::end_oidc_participants(state, session).await;
+            }
+            let mut response = answer_response(state, outcome.answer, language);
+            if outcome.clear_cookie {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookies::clear_sso());
+            }
+            response
+        }
         Err(e) => error_page(&e, language, request_id),
     }
 }
@@ -280,7 +315,7 @@ pub async fn saml_slo_get(
         query.as_deref().unwrap_or_default(),
         state.saml.config.max_message_bytes,
     );
-    slo_answer(&state, peer, &request_id, &headers, received).await
+    endpoint_answer(&state, Endpoint::Slo, peer, &request_id, &headers, received).await
 }
 
 /// `POST /saml/slo`: single logout, HTTP-POST binding.
@@ -292,41 +327,5 @@ pub async fn saml_slo_post(
     Form(form): Form<SamlPostForm>,
 ) -> Response {
     let received = form.received(state.saml.config.max_message_bytes);
-    slo_answer(&state, peer, &request_id, &headers, received).await
-}
-
-async fn slo_answer(
-    state: &AppState,
-    peer: SocketAddr,
-    request_id: &str,
-    headers: &HeaderMap,
-    received: Result<Received, SamlError>,
-) -> Response {
-    let language = pages::negotiate_language(None, headers);
-    let ctx = state.saml_context(peer, request_id);
-    let received = match received {
-        Ok(received) => received,
-        Err(e) => {
-            ctx.audit_refusal("saml-logout", None, &e).await;
-            return error_page(&e, language, request_id);
-        }
-    };
-    let cookie = cookies::read(headers, cookies::SSO_COOKIE);
-    match crate::saml::slo::slo_message(&ctx, &received, cookie.as_deref()).await {
-        Ok(outcome) => {
-            if let Some(session) = &outcome.ended {
-                // One session, two protocols: its OIDC clients hear it on their
-                // back-channel (failures are logged there and end nothing else).
-                crate::oidc::logout::end_oidc_participants(state, session).await;
-            }
-            let mut response = answer_response(state, outcome.answer, language);
-            if outcome.clear_cookie {
-                response
-                    .headers_mut()
-                    .append(header::SET_COOKIE, cookies::clear_sso());
-            }
-            response
-        }
-        Err(e) => error_page(&e, language, request_id),
-    }
+    endpoint_answer(&state, Endpoint::Slo, peer, &request_id, &headers, received).await
 }

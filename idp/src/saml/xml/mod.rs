@@ -20,6 +20,7 @@
 mod error;
 pub mod guard;
 pub mod redirect;
+mod tree;
 pub mod verify;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub use guard::check_untrusted_xml;
 pub use redirect::{
     decode_message, encode_message, sign_query, verify_query_signature, QuerySignature,
 };
+pub use tree::Tree;
 pub use verify::{has_signature, verify_enveloped, ExpectedRoot, VerifiedSignature};
 
 use uppsala::{Document, NodeId, NodeKind};
