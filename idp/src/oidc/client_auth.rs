@@ -41,7 +41,7 @@ fn presented<'a>(
     params: &'a Params,
 ) -> Result<Presented<'a>, OidcError> {
     let basic = authorization
-        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|h| strip_scheme(h, "Basic"))
         .map(|b| decode_basic(b.trim()))
         .transpose()?;
     let assertion_type = params.get("client_assertion_type");
@@ -89,6 +89,12 @@ fn presented<'a>(
         }),
         None => Ok(Presented::Nothing { client_id }),
     }
+}
+
+/// The credentials after an authentication scheme (compared case-insensitively).
+pub fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (name, rest) = header.split_once(' ')?;
+    name.eq_ignore_ascii_case(scheme).then_some(rest)
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1).
