@@ -52,6 +52,9 @@ async function main() {
   const metadata = { id_token_signed_response_alg: input.alg ?? 'RS256' };
   const config = await client.discovery(
     new URL(input.issuer), input.client_id, metadata, await clientAuth(input));
+  // Verify ID token signatures against the JWKS too (by default TLS alone vouches for
+  // tokens from the token endpoint).
+  client.enableNonRepudiationChecks(config);
 
   const verifier = client.randomPKCECodeVerifier();
   const challenge = await client.calculatePKCECodeChallenge(verifier);

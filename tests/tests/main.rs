@@ -17,6 +17,7 @@ mod oidc_keys;
 mod oidc_logout;
 mod oidc_node;
 mod oidc_private_key_jwt;
+mod oidc_prompt;
 mod oidc_rust_rp;
 mod revocation;
 mod saml_interop;

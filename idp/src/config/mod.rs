@@ -436,6 +436,15 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_example_parses_on_its_own() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/idp.example.toml");
+        let text = std::fs::read_to_string(&example).unwrap();
+        let config: IdpConfig = parse_toml(&example, &text).unwrap();
+        assert_eq!(config.oidc.keys.len(), 2);
+        assert_eq!(config.oidc.outbound_trust_anchors.len(), 1);
+    }
+
+    #[test]
     fn environment_overrides_urls() {
         let source = ConfigSource {
             file: None,

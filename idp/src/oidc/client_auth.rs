@@ -17,6 +17,8 @@ use super::{OidcError, Provider};
 use crate::tenants::{ClientAuthMethod, OidcClient, Tenant, Tenants};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The largest JWK Set accepted from a client's `jwks_uri`.
+const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// The longest a client assertion may be valid for (its `exp` ahead of now).
 const MAX_ASSERTION_LIFETIME: i64 = 600;
 
@@ -41,7 +43,7 @@ fn presented<'a>(
     params: &'a Params,
 ) -> Result<Presented<'a>, OidcError> {
     let basic = authorization
-        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|h| strip_scheme(h, "Basic"))
         .map(|b| decode_basic(b.trim()))
         .transpose()?;
     let assertion_type = params.get("client_assertion_type");
@@ -89,6 +91,12 @@ fn presented<'a>(
         }),
         None => Ok(Presented::Nothing { client_id }),
     }
+}
+
+/// The credentials after an authentication scheme (compared case-insensitively).
+pub fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (name, rest) = header.split_once(' ')?;
+    name.eq_ignore_ascii_case(scheme).then_some(rest)
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1).
@@ -167,7 +175,16 @@ async fn client_keys(provider: &Provider, client: &OidcClient) -> Option<ClientK
         tracing::warn!(client_id = %client.client_id, status = %response.status(), "client jwks_uri failed");
         return None;
     }
-    let jwks: serde_json::Value = response.json().await.ok()?;
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_JWKS_BYTES {
+            tracing::warn!(client_id = %client.client_id, "client jwks_uri answered too much");
+            return None;
+        }
+    }
+    let jwks: serde_json::Value = serde_json::from_slice(&body).ok()?;
     ClientKeys::from_jwks(&jwks).ok()
 }
 

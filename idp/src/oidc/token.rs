@@ -65,6 +65,8 @@ async fn exchange_code(
     let record = match state.oidc.grants.take_code(code).await? {
         Taken::Fresh(record) => record,
         Taken::Reused { grant_id } => {
+            tracing::warn!(client_id = %client.client_id, "authorization code reused; grant revoked");
+            state.metrics.record_event("oidc_code_reuse");
             audit(
                 state,
                 "oidc-code-reuse",

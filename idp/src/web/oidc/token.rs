@@ -22,7 +22,8 @@ pub async fn oidc_token_post(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let used_basic = authorization.is_some_and(|a| a.starts_with("Basic "));
+    let used_basic =
+        authorization.is_some_and(|a| crate::oidc::client_auth::strip_scheme(a, "Basic").is_some());
     match crate::oidc::token::token(&state, authorization, &params).await {
         Ok(tokens) => {
             let mut response = Json(json!({
@@ -47,7 +48,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| crate::oidc::client_auth::strip_scheme(v, "Bearer"))
         .map(str::trim)
 }
 
