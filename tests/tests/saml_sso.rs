@@ -259,3 +259,46 @@ fn the_committed_test_sp_metadata_is_what_sp_test_publishes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_single_logout_only_the_sp_asked_may_answer() {
+    let (idp, _db) = idp().await;
+    let browser = Agent::with_certificate("anna");
+    let journal = journal(&idp);
+    let omsorg = omsorg(&idp);
+    let (url, request_id) = journal.login_url(None, false, now()).unwrap();
+    let login_page = browser.open(&url).await;
+    let posted = browser.log_in_with_certificate(&idp, &login_page).await;
+    let login = journal
+        .consume(&response_of(&posted), &request_id, now())
+        .unwrap();
+    let (url, request_id) = omsorg.login_url(None, false, now()).unwrap();
+    let second = browser.open(&url).await;
+    omsorg
+        .consume(&response_of(&second), &request_id, now())
+        .unwrap();
+
+    // The journal logs out; the IdP asks the care records to log out too.
+    let (logout, _) = journal.logout_url(&login, now()).unwrap();
+    let to_omsorg = browser.get(&logout).await.location().unwrap();
+    assert!(
+        to_omsorg.as_str().starts_with(&omsorg.slo_url()),
+        "{to_omsorg}"
+    );
+    // The journal (validly signed, but not the SP asked) cannot answer for it.
+    let forged = journal
+        .slo_message(to_omsorg.query().unwrap(), now())
+        .unwrap()
+        .unwrap();
+    let refused = browser.get(&forged).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.error_code(), Some("LOGIN_EXPIRED"));
+    // The care records' own answer completes the logout.
+    let answer = omsorg
+        .slo_message(to_omsorg.query().unwrap(), now())
+        .unwrap()
+        .unwrap();
+    let back = browser.get(&answer).await.location().unwrap();
+    assert!(back.as_str().starts_with(&journal.slo_url()), "{back}");
+    assert_eq!(journal.slo_message(back.query().unwrap(), now()), Ok(None));
+}

@@ -43,6 +43,9 @@ pub struct LogoutWalk {
     pub sid: String,
     pub remaining: Vec<Participant>,
     pub is_partial: bool,
+    /// The SP whose LogoutResponse the walk waits for: only it may continue the walk.
+    #[serde(default)]
+    pub awaiting: Option<String>,
 }
 
 /// What a message at `/saml/slo` led to.
@@ -239,6 +242,7 @@ pub async fn walk_saml_participants(
             sid: sid.to_owned(),
             remaining: saml_remaining,
             is_partial: false,
+            awaiting: None,
         },
     )
     .await
@@ -276,6 +280,7 @@ async fn walk(ctx: &SamlContext<'_>, mut state: LogoutWalk) -> Result<Answer, Sa
             },
             ctx.now,
         );
+        state.awaiting = Some(sp_entity_id.clone());
         ctx.idp.logouts.put(&id, &state).await?;
         return deliver(request, &endpoint, false, "SAMLRequest", None, &ctx.idp.key);
     }
@@ -299,6 +304,17 @@ async fn logout_confirmed(
         .as_deref()
         .ok_or(SamlError::LoginExpired)?;
     if request_id.len() > crate::web::MAX_ID_LENGTH {
+        return Err(SamlError::LoginExpired);
+    }
+    // Another SP answering a request it was never sent may not move (or end) the walk:
+    // look before taking it, so that the right SP's answer still finds it.
+    let awaited = ctx
+        .idp
+        .logouts
+        .get(request_id)
+        .await?
+        .and_then(|s| s.awaiting);
+    if awaited.as_deref() != Some(sp.entity_id.as_str()) {
         return Err(SamlError::LoginExpired);
     }
     let mut state = ctx
