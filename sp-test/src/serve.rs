@@ -274,12 +274,12 @@ async fn app_get(
     page(&app.name, &body)
 }
 
-/// Sets this browser's key for application `id` (under `/<base>/<id>/`).
-pub(crate) fn with_cookie(mut response: Response, id: &str, value: &str) -> Response {
-    let base = if id.starts_with("rp/") { "" } else { "sp/" };
-    let name = cookie_name(id.trim_start_matches("rp/"));
+/// Sets this browser's key for application `id`, whose pages are under `/<base>/<id>/`
+/// (`sp` for SAML applications, `rp` for OIDC ones).
+pub(crate) fn with_cookie(mut response: Response, base: &str, id: &str, value: &str) -> Response {
+    let name = cookie_name(id);
     if let Ok(cookie) = HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/{base}{id}/; Secure; HttpOnly; SameSite=None"
+        "{name}={value}; Path=/{base}/{id}/; Secure; HttpOnly; SameSite=None"
     )) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -300,7 +300,7 @@ async fn login_get(
             if let Ok(mut outstanding) = served.outstanding.lock() {
                 outstanding.insert(key.clone(), request_id);
             }
-            with_cookie(Redirect::to(&url).into_response(), &id, &key)
+            with_cookie(Redirect::to(&url).into_response(), "sp", &id, &key)
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

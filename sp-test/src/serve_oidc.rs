@@ -217,11 +217,7 @@ async fn rp_login_get(
     if let Ok(mut all) = served.started.lock() {
         all.insert(key.clone(), started);
     }
-    with_cookie(
-        Redirect::to(&url).into_response(),
-        &format!("rp/{id}"),
-        &key,
-    )
+    with_cookie(Redirect::to(&url).into_response(), "rp", &id, &key)
 }
 
 async fn rp_callback_get(

@@ -15,6 +15,7 @@ use tokio::process::{Child, Command};
 
 pub mod agent;
 pub mod balancer;
+pub mod browser_script;
 pub mod idp_server;
 pub mod oidc;
 pub mod revocation_peers;

@@ -1,0 +1,91 @@
+//! Running a headless-Chromium script of `tests/browser/` (playwright-core, Debian's
+//! chromium) whose login the reference phone approves: the script prints `QR <content>`
+//! when the page shows a QR code, the test approves it, and the script must then finish
+//! successfully and leave its screenshots in `tests/output/screenshots/`.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Command;
+use tokio::time::timeout;
+
+use crate::repo_root;
+
+/// Where the scripts save screenshots.
+pub fn screenshot_dir() -> PathBuf {
+    repo_root().join("tests/output/screenshots")
+}
+
+/// Runs `node tests/browser/<script> <first_arg> <screenshot dir>`; `approve` gets the QR
+/// content the page showed. Panics, with the script's error output, unless the script
+/// succeeds and every one of `screenshots` exists and is not empty.
+pub async fn run_with_qr<F, Fut>(script: &str, first_arg: &str, screenshots: &[&str], approve: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let browser_dir = repo_root().join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "tests/browser/node_modules is missing: run the suite with tests/run, which installs \
+         chromium, node and npm and runs `npm ci --prefix tests/browser`"
+    );
+    let output = screenshot_dir();
+    for name in screenshots {
+        let _ = std::fs::remove_file(output.join(name));
+    }
+    let mut node = Command::new("node")
+        .arg(browser_dir.join(script))
+        .arg(first_arg)
+        .arg(&output)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run node (tests/run installs it): {e}"));
+    let mut stderr = node.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut stdout = BufReader::new(node.stdout.take().unwrap()).lines();
+    let qr = timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = stdout.next_line().await {
+            if let Some(qr) = line.strip_prefix("QR ") {
+                return Some(qr.to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(qr) = qr else {
+        let _ = node.kill().await;
+        panic!(
+            "the browser never showed a QR code:\n{}",
+            stderr.await.unwrap()
+        );
+    };
+    approve(qr).await;
+
+    let drain = tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    let status = match timeout(Duration::from_secs(90), node.wait()).await {
+        Ok(status) => status.unwrap(),
+        Err(_) => {
+            let _ = node.kill().await;
+            panic!("{script} did not finish within 90 s");
+        }
+    };
+    let _ = drain.await;
+    let stderr = stderr.await.unwrap();
+    assert!(status.success(), "{script} failed ({status}):\n{stderr}");
+    for name in screenshots {
+        let size = std::fs::metadata(output.join(name)).map_or(0, |m| m.len());
+        assert!(size > 0, "screenshot {name} is missing or empty");
+    }
+}
