@@ -80,6 +80,8 @@ async fn session(state: &AppState) -> SsoSession {
             authenticated_at: SystemClock.now().unix_timestamp(),
             certificate_serial: "01".into(),
             certificate_issuer: "bench".into(),
+            issuer_name: Some("hsaid3".into()),
+            is_employment_bound: true,
             participants: Vec::new(),
         })
         .await

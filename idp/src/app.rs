@@ -16,7 +16,8 @@ use crate::directory::{load_seed_file, Directory, SeedError, SqlDirectory};
 use crate::login::{PendingLogins, SsoSessions};
 use crate::session::{MemoryStore, RedisStore, SharedStore, StoreError};
 use crate::session::{Namespace, TypedStore};
-use crate::storage::{apply_tenants, Database, StorageError};
+use crate::registry::{self, Registry, RegistryHandle};
+use crate::storage::{Database, StorageError};
 use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +71,7 @@ pub async fn build_state(
 ) -> Result<Arc<AppState>, StartError> {
     let storage = &config.idp.storage;
     let db = Database::connect_and_migrate(&storage.database_url, storage.max_connections).await?;
-    apply_tenants(&db, &config.tenants, clock.now()).await?;
+    let registry = Arc::new(RegistryHandle::new(load_registry(&db, &config, &clock).await));
     let directory = Arc::new(SqlDirectory::new(db.clone(), clock.clone()));
     if let Some(seed_file) = &config.idp.directory.seed_file {
         let seed = load_seed_file(seed_file)?;
@@ -104,14 +105,16 @@ pub async fn build_state(
     );
     let saml =
         crate::saml::engine::SamlIdp::new(&config, store.clone(), metadata_http_client(&config)?)?;
-    saml.load_metadata(clock.now()).await;
+    let unloaded = saml.apply(&registry.load());
+    saml.load_metadata(&unloaded, clock.now()).await;
     let oidc = crate::oidc::Provider::from_config(
         &config.idp.oidc,
         &config.idp.public_url,
         Duration::from_secs(session.pending_login_ttl_seconds),
         store.clone(),
     )?;
-    Ok(Arc::new(AppState {
+    let state = Arc::new(AppState {
+        registry,
         oidc,
         config,
         clock,
@@ -126,7 +129,77 @@ pub async fn build_state(
         mobile: Arc::new(orders.clone()),
         orders,
         saml,
-    }))
+    });
+    follow_registry(&state);
+    Ok(state)
+}
+
+/// The registry to start with: the database's, after importing the tenant files when
+/// `registry.import_at_start` is set and they are valid as a whole. The IdP always
+/// starts: with invalid files it keeps the database's registry, and with an unreadable
+/// database registry it starts empty; both are logged as errors.
+async fn load_registry(db: &Database, config: &LoadedConfig, clock: &SharedClock) -> Registry {
+    let current = match registry::load(db).await {
+        Ok(current) => current,
+        Err(e) => {
+            tracing::error!(error = %e, "the registry in the database cannot be read; starting without tenants");
+            return Registry::default();
+        }
+    };
+    if !config.idp.registry.import_at_start {
+        return current;
+    }
+    let files = &config.tenant_files;
+    if !files.problems.0.is_empty() {
+        for problem in &files.problems.0 {
+            tracing::error!(problem = %problem, "tenant file problem");
+        }
+        tracing::error!(
+            version = current.version,
+            "tenant files not imported; the registry in the database stays in use"
+        );
+        return current;
+    }
+    let context = crate::config::registry_context(&config.idp);
+    match registry::import_files(
+        db,
+        &context,
+        &current,
+        &files.files,
+        "operator:tenant-files",
+        false,
+        clock.now(),
+    )
+    .await
+    {
+        Ok(outcome) => {
+            for diff in &outcome.diffs {
+                tracing::info!(change = %diff, "tenant files imported");
+            }
+        }
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "tenant files not imported; the registry in the database stays in use");
+            return current;
+        }
+    }
+    registry::load(db).await.unwrap_or(current)
+}
+
+/// Every new registry snapshot reaches the SAML engine (its SPs, and the metadata of
+/// new registrations, loaded at once).
+fn follow_registry(state: &Arc<AppState>) {
+    let weak = Arc::downgrade(state);
+    state.registry.on_swap(move |snapshot| {
+        let Some(state) = weak.upgrade() else {
+            return;
+        };
+        let unloaded = state.saml.apply(snapshot);
+        if !unloaded.is_empty() {
+            tokio::spawn(async move {
+                state.saml.load_metadata(&unloaded, state.clock.now()).await;
+            });
+        }
+    });
 }
 
 /// The client that fetches SP metadata: bounded time, the system's roots plus the CAs
@@ -241,8 +314,14 @@ pub async fn serve(
         }
     };
     let background = tokio::spawn(background_tasks(state.clone(), mtls_tls.clone(), stopped()));
-    let metadata_refresh = state.saml.registry.cache.clone().spawn_refresh(
-        state.saml.registry.sources.clone(),
+    let registry_watch = crate::registry::spawn_watcher(
+        state.registry.clone(),
+        state.db.clone(),
+        Duration::from_millis(state.config.idp.registry.watch_interval_millis),
+        stopped(),
+    );
+    let metadata_refresh = state.saml.metadata.clone().spawn_refresh(
+        state.saml.registry().sources.clone(),
         Duration::from_secs(state.config.idp.saml.metadata_refresh_seconds),
         state.clock.clone(),
         stop_tx.subscribe(),
@@ -280,6 +359,7 @@ pub async fn serve(
     tokio::join!(main, mtls, trigger);
     let _ = background.await;
     let _ = metadata_refresh.await;
+    let _ = registry_watch.await;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod login;
 pub mod metrics;
 pub mod oidc;
+pub mod registry;
 pub mod saml;
 pub mod server;
 pub mod session;

@@ -37,6 +37,25 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// The registry of tenants as files (run a platform from Git).
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantsCommand {
+    /// Apply a directory of tenant files as the whole registry: validated as a whole,
+    /// written atomically (one version), every change audited.
+    Import {
+        dir: PathBuf,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the current registry as one file per tenant.
+    Export { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -48,6 +67,9 @@ fn main() -> ExitCode {
         Command::DevCerts { out } => dev_certs(&out),
         Command::Serve => runtime().and_then(|rt| rt.block_on(serve(&source))),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(&source))),
+        Command::Tenants { command } => {
+            runtime().and_then(|rt| rt.block_on(tenants(&source, command)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,11 +98,16 @@ fn check_config(source: &ConfigSource) -> ExitCode {
                 eprintln!("1 configuration problem:\n  - {e}");
                 return ExitCode::FAILURE;
             }
-            let applications = loaded.tenants.applications().count();
+            let files = &loaded.tenant_files;
+            if !files.problems.0.is_empty() {
+                eprint!("{}", files.problems);
+                return ExitCode::FAILURE;
+            }
+            let tenants = files.tenants();
             println!(
                 "configuration OK: {} tenants, {} applications",
-                loaded.tenants.len(),
-                applications
+                tenants.len(),
+                tenants.applications().count()
             );
             ExitCode::SUCCESS
         }
@@ -116,6 +143,67 @@ async fn migrate(source: &ConfigSource) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn tenants(source: &ConfigSource, command: TenantsCommand) -> anyhow::Result<()> {
+    let loaded = load(source)?;
+    let storage = &loaded.idp.storage;
+    let db =
+        idp::storage::Database::connect_and_migrate(&storage.database_url, storage.max_connections)
+            .await
+            .context("database")?;
+    let current = idp::registry::load(&db).await?;
+    match command {
+        TenantsCommand::Import { dir, dry_run } => {
+            let mut problems = config::Problems::default();
+            let files = idp::tenants::parse_dir(&dir, &mut problems);
+            if !problems.is_empty() {
+                anyhow::bail!("nothing imported: {problems}");
+            }
+            let context = config::registry_context(&loaded.idp);
+            let outcome = idp::registry::import_files(
+                &db,
+                &context,
+                &current,
+                &files,
+                "operator:cli",
+                dry_run,
+                SystemClock.now(),
+            )
+            .await;
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(idp::registry::CommitError::Invalid(found)) => {
+                    idp::tenants::report(&dir, &files, found, &mut problems);
+                    anyhow::bail!("nothing imported: {problems}");
+                }
+                Err(e) => return Err(e).context("nothing imported"),
+            };
+            for diff in &outcome.diffs {
+                println!("{diff}");
+            }
+            match outcome.version {
+                None => println!("dry run: {} tenant(s) would change", outcome.diffs.len()),
+                Some(version) => println!(
+                    "imported: {} tenant(s) changed, registry version {version}",
+                    outcome.diffs.len()
+                ),
+            }
+        }
+        TenantsCommand::Export { dir } => {
+            let (written, removed) = idp::registry::export_dir(&current, &dir)?;
+            for path in &removed {
+                println!("removed {}", path.display());
+            }
+            println!(
+                "exported {} tenant(s) of registry version {} to {}",
+                written.len(),
+                current.version,
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn serve(source: &ConfigSource) -> anyhow::Result<()> {
     let loaded = load(source)?;
     idp::telemetry::init(&loaded.idp.logging);
@@ -134,7 +222,8 @@ async fn serve(source: &ConfigSource) -> anyhow::Result<()> {
     tracing::info!(
         address = %listener.local_addr()?,
         public_url = %state.config.idp.public_url,
-        tenants = state.config.tenants.len(),
+        tenants = state.registry.load().tenants.len(),
+        registry_version = state.registry.load().version,
         session_store = state.store.backend_name(),
         database = ?state.db.backend(),
         "idp listening on {scheme}://{}",

@@ -155,7 +155,156 @@ fn check_config_rejects_a_duplicate_entity_id_across_tenants() {
     });
     let (code, stderr) = check_config_problems(dir.path());
     assert_eq!(code, 1);
-    assert!(stderr.contains("storstad.toml: saml_sp[0].entity_id: \"https://localhost:9443/sp/region-journal\" is already used by"), "{stderr}");
+    assert!(stderr.contains("storstad.toml: saml_sp[0].entity_id: \"https://localhost:9443/sp/region-journal\" is already registered by tenant region (application journal)"), "{stderr}");
+}
+
+/// A SQLite registry holding the shipped tenants, as `idp tenants import` makes it.
+fn registry_with_shipped_tenants() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("idp.db").display());
+    let out = tenants_cli(&url, &["import", "config/tenants"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "+ lillby\n+ region\n+ storstad\nimported: 3 tenant(s) changed, registry version 1\n"
+    );
+    (dir, url)
+}
+
+fn tenants_cli(database_url: &str, args: &[&str]) -> Output {
+    let mut all = vec!["tenants"];
+    all.extend_from_slice(args);
+    idp(&all, &[("IDP_DATABASE_URL", database_url)])
+}
+
+/// `idp tenants import` of the shipped files with `edit` applied to `file`: the exit
+/// code and what it said.
+fn import_edited(file: &str, edit: impl Fn(String) -> String) -> (i32, String, String) {
+    let (_db, url) = registry_with_shipped_tenants();
+    let dir = tenants_with(file, edit);
+    let out = tenants_cli(&url, &["import", dir.path().to_str().unwrap()]);
+    let unchanged = tenants_cli(&url, &["import", "--dry-run", "config/tenants"]);
+    assert_eq!(
+        text(&unchanged.stdout),
+        "dry run: 0 tenant(s) would change\n",
+        "a refused import changes nothing"
+    );
+    (
+        out.status.code().unwrap(),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+#[test]
+fn a_tenant_cannot_claim_another_tenants_staff() {
+    let (code, _, stderr) = import_edited("lillby.toml", |c| {
+        c.replace(
+            "hsa_id_prefixes = [\"SE2120007774-\"]",
+            "hsa_id_prefixes = [\"SE2120007774-\", \"SE2321009991-\"]",
+        )
+        .replace(
+            "organisation_numbers = [\"2120007774\"]",
+            "organisation_numbers = [\"2120007774\", \"2321009991\"]",
+        )
+    });
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nothing imported"), "{stderr}");
+    assert!(
+        stderr.contains("lillby.toml: users: users.hsa_id_prefixes[1] \"SE2321009991-\" overlaps tenant region's users.hsa_id_prefixes[0] \"SE2321009991-\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("lillby.toml: users: users.organisation_numbers[1] \"2321009991\" overlaps tenant region's users.organisation_numbers[0]"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("region.toml"), "the mistake is lillby's: {stderr}");
+}
+
+#[test]
+fn a_tenant_cannot_borrow_another_tenants_name() {
+    let (code, _, stderr) = import_edited("lillby.toml", |c| {
+        c.replace(
+            "display_name = { sv = \"Lillby kommun\", en = \"Lillby Municipality\" }",
+            "display_name = { sv = \"Region Exempelland\", en = \"Lillby Municipality\" }",
+        )
+        .replace("{ sv = \"Hemtjänstappen\"", "{ sv = \"Storstads kommun\"")
+    });
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("lillby.toml: display_name.sv: \"Region Exempelland\" is tenant region's name"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("lillby.toml: oidc_client[0].display_name.sv: \"Storstads kommun\" is tenant storstad's name"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_entity_id_or_redirect_host_belongs_to_the_tenant_that_registered_it_first() {
+    let (code, _, stderr) = import_edited("lillby.toml", |c| {
+        c + "\n[[saml_sp]]\nid = \"kopia\"\ndisplay_name = { sv = \"Kopia\" }\n\
+             entity_id = \"https://localhost:9443/sp/region-journal\"\nprofile = \"sambi\"\n\
+             acs_urls = [\"https://journal.lillby.example/acs\"]\n"
+    });
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("lillby.toml: saml_sp[0].entity_id: \"https://localhost:9443/sp/region-journal\" is already registered by tenant region (application journal)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("region.toml"), "{stderr}");
+
+    // A redirect URI host (other than loopback) is one tenant's.
+    let (_db, url) = registry_with_shipped_tenants();
+    let first = tenants_with("region.toml", |c| {
+        c.replace(
+            "https://localhost:9443/rp/region-appen/callback",
+            "https://appen.region.example/callback",
+        )
+    });
+    let out = tenants_cli(&url, &["import", first.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let both = tenants_with("region.toml", |c| {
+        c.replace(
+            "https://localhost:9443/rp/region-appen/callback",
+            "https://appen.region.example/callback",
+        )
+    });
+    let lillby = both.path().join("lillby.toml");
+    let text_of = std::fs::read_to_string(&lillby).unwrap().replace(
+        "https://localhost:9443/rp/lillby-hemtjanst/callback",
+        "https://appen.region.example/lillby",
+    );
+    std::fs::write(&lillby, text_of).unwrap();
+    let out = tenants_cli(&url, &["import", both.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("lillby.toml: oidc_client[0].redirect_uris[0]: the host appen.region.example is registered by tenant region"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn tenants_export_writes_the_imported_files_back_unchanged() {
+    let (_db, url) = registry_with_shipped_tenants();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = tenants_cli(&url, &["export", out_dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in ["lillby.toml", "region.toml", "storstad.toml"] {
+        assert_eq!(
+            std::fs::read_to_string(out_dir.path().join(name)).unwrap(),
+            std::fs::read_to_string(repo_root().join("config/tenants").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    // And importing the export is no change at all.
+    let again = tenants_cli(&url, &["import", out_dir.path().to_str().unwrap()]);
+    assert_eq!(
+        text(&again.stdout),
+        "imported: 0 tenant(s) changed, registry version 1\n"
+    );
 }
 
 #[test]

@@ -312,7 +312,11 @@ fn expectations(
 fn verify_request(args: &VerifyArgs) -> anyhow::Result<sp_test::verify::VerifyRequest> {
     let config = sp_test::serve::ServeConfig::load(&args.config).map_err(|e| anyhow!(e))?;
     let mut problems = idp::config::Problems::default();
-    let tenants = idp::tenants::load_dir(&args.tenants_dir, &mut problems);
+    let tenants = idp::tenants::load_dir(
+        &args.tenants_dir,
+        &idp::tenants::validate::Context::default(),
+        &mut problems,
+    );
     if !problems.is_empty() {
         bail!("{problems}");
     }

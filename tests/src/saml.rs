@@ -60,13 +60,10 @@ pub fn config_with_sps(
         }
     }
     for (tenant, table) in extra {
-        let file = tenants.path().join(format!("{tenant}.toml"));
-        let mut text =
-            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("no tenant {tenant}: {e}"));
-        text.push_str("\n\n");
-        text.push_str(table);
-        text.push('\n');
-        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{file:?}: {e}"));
+        append(tenants.path(), tenant, table);
+        for (user_tenant, grant) in grants_for(tenant, table) {
+            append(tenants.path(), &user_tenant, &grant);
+        }
     }
     let env = EnvOverrides {
         database_url: Some(database_url.to_owned()),
@@ -88,6 +85,56 @@ pub fn config_with_sps(
     let config = idp::config::load(&ConfigSource { file: None, env })
         .unwrap_or_else(|problems| panic!("config with SAML SPs: {problems}"));
     (config, tenants)
+}
+
+fn append(dir: &Path, tenant: &str, table: &str) {
+    let file = dir.join(format!("{tenant}.toml"));
+    let mut text =
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("no tenant {tenant}: {e}"));
+    text.push_str("\n\n");
+    text.push_str(table);
+    text.push('\n');
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{file:?}: {e}"));
+}
+
+/// Every attribute, as a grant names them.
+pub const ALL_ATTRIBUTES: &str = "[\"givenName\", \"surname\", \"displayName\", \"employeeHsaId\", \
+     \"personalIdentityNumber\", \"mail\", \"organizationName\", \"organizationIdentifier\", \
+     \"orgAffiliation\", \"commissionHsaId\", \"commissionName\", \"commissionPurpose\", \
+     \"commissionRight\", \"healthCareProviderHsaId\", \"healthCareUnitHsaId\", \
+     \"levelOfAssurance\", \"authnMethod\"]";
+
+/// The other side of each crossing a test application asks for (its `user_tenants`):
+/// a `[[grant]]` of every attribute from each other tenant it names, unless the table
+/// says `# no grants` (tests of the grants themselves).
+fn grants_for(owner: &str, table: &str) -> Vec<(String, String)> {
+    if table.contains("# no grants") {
+        return Vec::new();
+    }
+    let parsed: toml::Table =
+        toml::from_str(table).unwrap_or_else(|e| panic!("test table for {owner}: {e}\n{table}"));
+    let mut grants = Vec::new();
+    for kind in ["saml_sp", "oidc_client"] {
+        let Some(apps) = parsed.get(kind).and_then(|v| v.as_array()) else {
+            continue;
+        };
+        for app in apps {
+            let id = app["id"].as_str().unwrap_or_default();
+            let user_tenants = app.get("user_tenants").and_then(|v| v.as_array());
+            for user_tenant in user_tenants.into_iter().flatten() {
+                let user_tenant = user_tenant.as_str().unwrap_or_default();
+                if user_tenant != owner {
+                    grants.push((
+                        user_tenant.to_owned(),
+                        format!(
+                            "[[grant]]\napplication = \"{owner}/{id}\"\nattributes = {ALL_ATTRIBUTES}\n"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    grants
 }
 
 /// An IdP (SQLite, in-memory sessions) with extra SAML SPs, and its metadata.

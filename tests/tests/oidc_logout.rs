@@ -52,9 +52,12 @@ fn config_with_backchannel(
         );
         std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
     }
-    let mut problems = idp::config::Problems::default();
-    config.tenants = idp::tenants::load_dir(dir.path(), &mut problems);
-    assert!(problems.0.is_empty(), "{problems}");
+    config.tenant_files = idp::config::TenantFiles::read(dir.path(), &config.idp);
+    assert!(
+        config.tenant_files.problems.0.is_empty(),
+        "{}",
+        config.tenant_files.problems
+    );
     (config, dir)
 }
 

@@ -153,10 +153,14 @@ async fn the_clients_keys_can_come_from_its_jwks_uri() {
     }
     let db = SqliteDatabase::create().unwrap();
     let mut config = shipped_config(&db.url, None);
-    let mut problems = idp::config::Problems::default();
-    config.tenants = idp::tenants::load_dir(dir.path(), &mut problems);
-    assert!(problems.0.is_empty(), "{problems}");
-    let (_, client) = config.tenants.find_oidc_client(KEY_JWT).unwrap();
+    config.tenant_files = idp::config::TenantFiles::read(dir.path(), &config.idp);
+    assert!(
+        config.tenant_files.problems.0.is_empty(),
+        "{}",
+        config.tenant_files.problems
+    );
+    let tenants = config.tenant_files.tenants();
+    let (_, client) = tenants.find_oidc_client(KEY_JWT).unwrap();
     assert!(client.jwks.is_none() && client.jwks_uri.is_some());
     let idp = TestIdp::start(config).await.unwrap();
 

@@ -8,20 +8,28 @@ use idp::clock::SystemClock;
 use idp::config::Problems;
 use idp::directory::{load_seed_file, Directory, DirectorySeed, MemoryDirectory, SqlDirectory};
 use idp::ids::{HsaId, PersonalIdentityNumber};
-use idp::storage::{
-    apply_tenants, find_applied_applications, find_recent_audit_events, insert_audit_event,
-    Database,
-};
+use idp::registry;
+use idp::storage::{find_admin_audit, find_recent_audit_events, insert_audit_event, Database};
 
 fn dev_seed() -> DirectorySeed {
     load_seed_file(&repo_root().join("config/directory-dev.toml")).unwrap()
 }
 
-fn shipped_tenants() -> idp::tenants::Tenants {
+fn shipped_files() -> Vec<idp::tenants::TenantFile> {
     let mut problems = Problems::default();
-    let tenants = idp::tenants::load_dir(&repo_root().join("config/tenants"), &mut problems);
+    let files = idp::tenants::read_dir(
+        &repo_root().join("config/tenants"),
+        &context(),
+        &mut problems,
+    );
     assert!(problems.is_empty(), "{problems}");
-    tenants
+    files
+}
+
+fn context() -> idp::tenants::validate::Context {
+    idp::tenants::validate::Context {
+        known_issuers: Some(["hsaid3", "hsaid2", "pnr3", "mobile"].map(String::from).to_vec()),
+    }
 }
 
 async fn migrations_apply_and_are_idempotent(db: Database) {
@@ -34,39 +42,114 @@ async fn migrations_apply_and_are_idempotent(db: Database) {
     assert_eq!(applied as usize, Database::known_migrations());
 }
 
-async fn tenants_are_applied_from_config(db: Database) {
-    let tenants = shipped_tenants();
-    let now = time::macros::datetime!(2026-11-22 07:00 UTC);
-    apply_tenants(&db, &tenants, now).await.unwrap();
-    apply_tenants(&db, &tenants, now).await.unwrap();
-    let apps = find_applied_applications(&db).await.unwrap();
-    let ids: Vec<_> = apps
-        .iter()
-        .map(|a| format!("{}/{}/{}", a.tenant_id, a.id, a.protocol))
+async fn the_registry_imports_exports_and_refuses_as_a_whole(db: Database) {
+    let files = shipped_files();
+    let now = time::macros::datetime!(2026-12-05 07:00 UTC);
+    let empty = registry::load(&db).await.unwrap();
+    assert_eq!(empty.version, 0);
+    assert!(empty.tenants.is_empty());
+
+    // A dry run shows the diff and writes nothing.
+    let dry = registry::import_files(&db, &context(), &empty, &files, "operator:test", true, now)
+        .await
+        .unwrap();
+    assert_eq!(dry.version, None);
+    let shown: Vec<String> = dry.diffs.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["+ lillby", "+ region", "+ storstad"]);
+    assert_eq!(registry::load(&db).await.unwrap().version, 0);
+
+    let imported = registry::import_files(&db, &context(), &empty, &files, "operator:test", false, now)
+        .await
+        .unwrap();
+    assert_eq!(imported.version, Some(1));
+    let current = registry::load(&db).await.unwrap();
+    assert_eq!(current.version, 1);
+    let apps: Vec<String> = current
+        .tenants
+        .applications()
+        .map(|(t, a)| format!("{}/{}/{}", t.id, a.id, a.protocol.as_str()))
         .collect();
     assert_eq!(
-        ids,
+        apps,
         [
             "lillby/hemtjanst/oidc",
-            "region/appen/oidc",
             "region/journal/saml",
+            "region/appen/oidc",
             "storstad/omsorg/saml",
             "storstad/personal/oidc"
         ]
     );
-    // A tenant removed from config disappears with its applications.
-    let dir = tempfile::tempdir().unwrap();
-    for name in ["region.toml", "storstad.toml"] {
-        let text = std::fs::read_to_string(repo_root().join("config/tenants").join(name)).unwrap();
-        std::fs::write(dir.path().join(name), text.replace(", \"lillby\"", "")).unwrap();
+    // Every write is audited with who and before/after.
+    let audit = find_admin_audit(&db, Some("region"), 10).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, "operator:test");
+    assert_eq!(audit[0].action, "tenants.import");
+    assert!(audit[0].before.is_none() && audit[0].after.is_some());
+
+    // The same files again change nothing, not even the version.
+    let again = registry::import_files(&db, &context(), &current, &files, "operator:test", false, now)
+        .await
+        .unwrap();
+    assert!(again.diffs.is_empty());
+    assert_eq!(registry::load(&db).await.unwrap().version, 1);
+
+    // Export writes the shipped files back unchanged (comments included).
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("gone.toml"), "stale").unwrap();
+    let (written, removed) = registry::export_dir(&current, out.path()).unwrap();
+    assert_eq!(written.len(), 3);
+    assert_eq!(removed, [out.path().join("gone.toml")]);
+    for file in &files {
+        let exported = std::fs::read_to_string(out.path().join(file.path.file_name().unwrap())).unwrap();
+        assert_eq!(exported, file.source, "{}", file.path.display());
     }
-    let mut problems = Problems::default();
-    let fewer = idp::tenants::load_dir(dir.path(), &mut problems);
-    assert!(problems.is_empty(), "{problems}");
-    apply_tenants(&db, &fewer, now).await.unwrap();
-    let apps = find_applied_applications(&db).await.unwrap();
-    assert!(apps.iter().all(|a| a.tenant_id != "lillby"), "{apps:?}");
-    assert_eq!(apps.len(), 4);
+
+    // Leaving out a tenant that others name is refused as a whole, naming each place.
+    let without_lillby: Vec<_> = files
+        .iter()
+        .filter(|f| f.tenant.id.as_str() != "lillby")
+        .cloned()
+        .collect();
+    let refused = registry::import_files(&db, &context(), &current, &without_lillby, "operator:test", false, now)
+        .await
+        .unwrap_err();
+    let registry::CommitError::Invalid(problems) = refused else {
+        panic!("{refused}")
+    };
+    assert!(
+        problems.iter().any(|p| p.tenant.as_str() == "region"
+            && p.field == "saml_sp[0].user_tenants[2]"
+            && p.message.contains("unknown tenant \"lillby\"")),
+        "{problems:?}"
+    );
+    assert_eq!(registry::load(&db).await.unwrap().version, 1);
+
+    // A write made on an old version loses to the one that came first.
+    let commit = |base: &idp::registry::Registry| idp::registry::Change {
+        actor: "operator:test".into(),
+        action: "tenant.update".into(),
+        object: Some("lillby".into()),
+        tenants: base
+            .tenants
+            .documents()
+            .into_iter()
+            .map(|mut t| {
+                if t.id.as_str() == "lillby" {
+                    t.admins.clear();
+                }
+                t
+            })
+            .collect(),
+        sources: Default::default(),
+    };
+    let stale = registry::load(&db).await.unwrap();
+    let (version, diffs) = registry::commit(&db, &context(), &current, commit(&current), now)
+        .await
+        .unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(diffs.iter().map(ToString::to_string).collect::<Vec<_>>(), ["~ lillby: admins"]);
+    let lost = registry::commit(&db, &context(), &stale, commit(&stale), now).await;
+    assert!(matches!(lost, Err(registry::CommitError::Conflict)), "{lost:?}");
 }
 
 async fn audit_events_round_trip_newest_first(db: Database) {
@@ -183,7 +266,7 @@ macro_rules! on_both_databases {
 
 on_both_databases!(
     migrations_apply_and_are_idempotent,
-    tenants_are_applied_from_config,
+    the_registry_imports_exports_and_refuses_as_a_whole,
     audit_events_round_trip_newest_first,
 );
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::validate::{Identifier, ValidatedCertificate};
 use crate::directory::{Directory, DirectoryError, Employment, Person};
-use crate::tenants::{Application, Tenant, Tenants};
+use crate::tenants::{Application, Refusal, Tenant, Tenants};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -69,17 +69,32 @@ pub struct LoginIdentity {
     pub person: Person,
     pub employment: Employment,
     pub tenant: Arc<Tenant>,
+    /// Whether the certificate names one employment (an HSA-id certificate), so that
+    /// single sign-on may use only that one; a personal identity number certificate may
+    /// use any of the person's employments.
+    pub is_employment_bound: bool,
+}
+
+impl From<Refusal> for IdentityError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NoTenant => IdentityError::NoTenant,
+            Refusal::IssuerNotAccepted => IdentityError::IssuerNotAcceptedByTenant,
+            Refusal::NotAllowed => IdentityError::NotAllowed,
+        }
+    }
 }
 
 /// Maps a validated certificate to a login identity, for a login to `target` (the
-/// tenant and application asking) or, with `None`, to the IdP itself.
+/// tenant and application asking) or, with `None`, to the IdP itself. The organisation
+/// of the login is the employment's, decided by the registry's admission rule.
 pub async fn map_identity(
     directory: &dyn Directory,
     tenants: &Tenants,
     certificate: &ValidatedCertificate,
     target: Option<(&Tenant, &Application<'_>)>,
 ) -> Result<LoginIdentity, IdentityError> {
-    let (person, candidates): (Person, Vec<Employment>) = match &certificate.identifier {
+    let (person, candidates, is_employment_bound) = match &certificate.identifier {
         Identifier::HsaId(hsa_id) => {
             let person = directory
                 .find_by_hsa_id(hsa_id)
@@ -89,7 +104,7 @@ pub async fn map_identity(
                 .employment(hsa_id)
                 .cloned()
                 .ok_or(IdentityError::UnknownUser)?;
-            (person, vec![employment])
+            (person, vec![employment], true)
         }
         Identifier::PersonalIdentityNumber(pnr) => {
             let person = directory
@@ -97,45 +112,21 @@ pub async fn map_identity(
                 .await?
                 .ok_or(IdentityError::UnknownUser)?;
             let employments = person.employments.clone();
-            (person, employments)
+            (person, employments, false)
         }
     };
-    let mut member_of_any_tenant = false;
-    let mut issuer_refused = false;
-    for employment in candidates {
-        let user_tenants: Vec<Arc<Tenant>> = tenants
-            .tenants_of_user(
-                Some(&employment.hsa_id),
-                Some(&employment.organisation_number),
-            )
-            .cloned()
-            .collect();
-        for tenant in user_tenants {
-            member_of_any_tenant = true;
-            let accepts_issuer = tenant.accepted_issuers.is_empty()
-                || tenant.accepted_issuers.contains(&certificate.issuer_name);
-            if !accepts_issuer {
-                issuer_refused = true;
-                continue;
-            }
-            let is_welcome = match target {
-                Some((app_tenant, application)) => app_tenant.is_open_to(application, &tenant.id),
-                None => true,
-            };
-            if is_welcome {
-                return Ok(LoginIdentity {
-                    person,
-                    employment,
-                    tenant,
-                });
-            }
+    let issuer = Some(certificate.issuer_name.as_str());
+    let (employment, tenant) = match target {
+        Some((owner, application)) => {
+            let admission = tenants.admit(owner, application, &candidates, issuer)?;
+            (admission.employment, admission.user_tenant)
         }
-    }
-    Err(if !member_of_any_tenant {
-        IdentityError::NoTenant
-    } else if issuer_refused {
-        IdentityError::IssuerNotAcceptedByTenant
-    } else {
-        IdentityError::NotAllowed
+        None => tenants.home(&candidates, issuer)?,
+    };
+    Ok(LoginIdentity {
+        person,
+        employment,
+        tenant,
+        is_employment_bound,
     })
 }

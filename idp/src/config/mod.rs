@@ -42,6 +42,30 @@ pub struct IdpConfig {
     pub mobile: MobileConfig,
     pub saml: SamlConfig,
     pub oidc: OidcConfig,
+    #[serde(default)]
+    pub registry: RegistryConfig,
+}
+
+/// The live registry of tenants, applications and grants (in the database).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// At start, apply the tenant files of `tenants_dir` (as `idp tenants import`
+    /// does) when they are valid as a whole: the files are the source of truth (run
+    /// from Git). `false`: the database is (changes come through the admin API and
+    /// `idp tenants import`).
+    pub import_at_start: bool,
+    /// How often each node checks the registry version in the database.
+    pub watch_interval_millis: u64,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            import_at_start: false,
+            watch_interval_millis: 1000,
+        }
+    }
 }
 
 /// The mobile app login (QR code and autostart).
@@ -154,7 +178,36 @@ pub struct LoggingConfig {
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
     pub idp: IdpConfig,
-    pub tenants: Tenants,
+    /// The tenant files of `tenants_dir`, as read, with their problems. They are
+    /// imported at start only with `registry.import_at_start` and no problems; the IdP
+    /// starts either way, with the registry in the database.
+    pub tenant_files: TenantFiles,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TenantFiles {
+    pub files: Vec<tenants::TenantFile>,
+    pub problems: Problems,
+}
+
+impl TenantFiles {
+    /// Reads and validates `dir` against the trust configuration of `idp`.
+    pub fn read(dir: &Path, idp: &IdpConfig) -> Self {
+        let mut problems = Problems::default();
+        let files = tenants::read_dir(dir, &registry_context(idp), &mut problems);
+        Self { files, problems }
+    }
+
+    pub fn tenants(&self) -> Tenants {
+        Tenants::new(self.files.iter().map(|f| f.tenant.clone()))
+    }
+}
+
+/// What the registry's rules need from the configuration.
+pub fn registry_context(idp: &IdpConfig) -> tenants::validate::Context {
+    tenants::validate::Context {
+        known_issuers: Some(idp.trust.issuers.iter().map(|i| i.name.clone()).collect()),
+    }
 }
 
 /// Where configuration comes from.
@@ -179,9 +232,8 @@ pub fn load(source: &ConfigSource) -> Result<LoadedConfig, Problems> {
     let idp = load_idp_config(source).map_err(|p| Problems(vec![p]))?;
     let mut problems = Problems::default();
     validate_idp_config(&idp, source, &mut problems);
-    let tenants = tenants::load_dir(&idp.tenants_dir, &mut problems);
-    validate_tenant_issuers(&idp, &tenants, &mut problems);
-    problems.into_result(LoadedConfig { idp, tenants })
+    let tenant_files = TenantFiles::read(&idp.tenants_dir, &idp);
+    problems.into_result(LoadedConfig { idp, tenant_files })
 }
 
 fn load_idp_config(source: &ConfigSource) -> Result<IdpConfig, Problem> {
@@ -373,21 +425,6 @@ fn validate_trust(config: &IdpConfig, file: &Path, problems: &mut Problems) {
             "mtls.public_url".to_owned(),
             "must be an https:// URL",
         );
-    }
-}
-
-/// Tenants may narrow the accepted issuers to names declared in `[trust]`.
-fn validate_tenant_issuers(idp: &IdpConfig, tenants: &Tenants, problems: &mut Problems) {
-    for tenant in tenants.iter() {
-        for (i, name) in tenant.accepted_issuers.iter().enumerate() {
-            if !idp.trust.issuers.iter().any(|issuer| &issuer.name == name) {
-                problems.push(
-                    &idp.tenants_dir.join(format!("{}.toml", tenant.id)),
-                    format!("accepted_issuers[{i}]"),
-                    format!("unknown issuer {name:?} (not in [trust])"),
-                );
-            }
-        }
     }
 }
 

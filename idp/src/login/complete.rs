@@ -15,14 +15,16 @@ use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::session::StoreError;
 use crate::storage::{insert_audit_event, Database};
-use crate::tenants::Tenants;
+use crate::registry::Registry;
+use std::sync::Arc;
 
 /// What a login needs from the running IdP.
 #[derive(Clone)]
 pub struct LoginContext<'a> {
     pub validator: &'a CertificateValidator,
     pub directory: &'a dyn Directory,
-    pub tenants: &'a Tenants,
+    /// The registry snapshot this login uses throughout.
+    pub registry: Arc<Registry>,
     pub sessions: &'a SsoSessions,
     pub pending: &'a PendingLogins,
     pub db: &'a Database,
@@ -190,6 +192,7 @@ async fn attempt(
             audit.tenant_id = Some(login.tenant_id.to_string());
             audit.application_id = Some(login.application_id.to_string());
             let tenant = ctx
+                .registry
                 .tenants
                 .get(&login.tenant_id)
                 .ok_or(LoginFailure::LoginExpired)?;
@@ -225,13 +228,13 @@ async fn attempt(
                 .ok_or(LoginFailure::LoginExpired)?;
             map_identity(
                 ctx.directory,
-                ctx.tenants,
+                &ctx.registry.tenants,
                 &certificate,
                 Some((tenant, &application)),
             )
             .await?
         }
-        None => map_identity(ctx.directory, ctx.tenants, &certificate, None).await?,
+        None => map_identity(ctx.directory, &ctx.registry.tenants, &certificate, None).await?,
     };
 
     let expected = pending
@@ -254,6 +257,8 @@ async fn attempt(
             authenticated_at: ctx.now.unix_timestamp(),
             certificate_serial: certificate.serial_hex.clone(),
             certificate_issuer: certificate.issuer_dn.clone(),
+            issuer_name: Some(certificate.issuer_name.clone()),
+            is_employment_bound: identity.is_employment_bound,
             sid: String::new(),
             participants: Vec::new(),
         })

@@ -2,10 +2,12 @@
 //! session a successful login creates, and the one function that turns a validated
 //! certificate into an SSO session (identity mapping, audit record, metrics).
 
+mod admit;
 mod complete;
 mod pending;
 mod sso;
 
+pub use admit::admit_session;
 pub use complete::{complete_certificate_login, LoginContext, LoginFailure, LoginSuccess};
 pub use pending::{BindingSecret, PendingLogin, PendingLogins};
 pub use sso::{Participant, ParticipantProtocol, SsoSession, SsoSessions};

@@ -32,6 +32,14 @@ pub struct SsoSession {
     pub authenticated_at: i64,
     pub certificate_serial: String,
     pub certificate_issuer: String,
+    /// The `[[trust.issuer]]` name of the login's certificate (tenants may narrow which
+    /// issuers their staff log in with); `None` in sessions made before it was kept.
+    #[serde(default)]
+    pub issuer_name: Option<String>,
+    /// Whether only `employee_hsa_id` may be used (an HSA-id certificate names one
+    /// employment); otherwise any of the person's employments may admit them.
+    #[serde(default = "is_bound_by_default")]
+    pub is_employment_bound: bool,
     /// Applications that received an assertion or token in this session, for logout.
     #[serde(default)]
     pub participants: Vec<Participant>,
@@ -56,6 +64,10 @@ pub enum ParticipantProtocol {
     Oidc {
         client_id: String,
     },
+}
+
+fn is_bound_by_default() -> bool {
+    true
 }
 
 impl SsoSession {

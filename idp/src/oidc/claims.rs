@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::directory::{Employment, Person};
+use crate::saml::attributes::AttributeName;
 
 pub const SAMBI_EMPLOYEE_HSA_ID: &str = "http://sambi.se/attributes/1/employeeHsaId";
 pub const SAMBI_GIVEN_NAME: &str = "http://sambi.se/attributes/1/givenName";
@@ -74,6 +75,22 @@ pub fn released(scopes: &[String], allowed: &[String]) -> Vec<&'static str> {
     claims.sort_unstable();
     claims.dedup();
     claims
+}
+
+/// The attribute (in the grants' vocabulary) a claim carries.
+pub fn attribute_of(claim: &str) -> Option<AttributeName> {
+    Some(match claim {
+        "name" => AttributeName::DisplayName,
+        "given_name" | SAMBI_GIVEN_NAME => AttributeName::GivenName,
+        "family_name" | SAMBI_SURNAME => AttributeName::Surname,
+        "email" => AttributeName::Mail,
+        PERSONAL_IDENTITY_NUMBER => AttributeName::PersonalIdentityNumber,
+        SAMBI_EMPLOYEE_HSA_ID => AttributeName::EmployeeHsaId,
+        ORG_AFFILIATION => AttributeName::OrgAffiliation,
+        ORG_NAME => AttributeName::OrganizationName,
+        ORG_NUMBER => AttributeName::OrganizationIdentifier,
+        _ => return None,
+    })
 }
 
 /// The values of `claims` for `person` in `employment`; claims without a value are left

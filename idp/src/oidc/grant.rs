@@ -12,7 +12,9 @@ use super::{store_key, OidcError, Settings};
 use crate::auth::Loa;
 use crate::ids::{HsaId, TenantId};
 use crate::login::{LoginMethod, SsoSession};
+use crate::saml::attributes::AttributeName;
 use crate::session::{random_key, Namespace, SharedStore, TypedStore};
+use crate::tenants::Admission;
 
 /// Who logged in, and how: what tokens say about the login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +26,10 @@ pub struct Authentication {
     pub person_id: String,
     pub employee_hsa_id: HsaId,
     pub user_tenant: TenantId,
+    /// Under another organisation's grant: the attributes it allows (`None`: the
+    /// client's own organisation's staff).
+    #[serde(default)]
+    pub granted: Option<Vec<AttributeName>>,
     pub loa: Loa,
     pub method: LoginMethod,
     /// Unix seconds.
@@ -31,13 +37,15 @@ pub struct Authentication {
 }
 
 impl Authentication {
-    pub fn of(session: &SsoSession) -> Self {
+    /// The login of `session`, as admitted to one client.
+    pub fn of(session: &SsoSession, admission: &Admission) -> Self {
         Self {
             session_id: session.id.clone(),
             sid: session.sid.clone(),
             person_id: session.person_id.clone(),
-            employee_hsa_id: session.employee_hsa_id.clone(),
-            user_tenant: session.user_tenant.clone(),
+            employee_hsa_id: admission.employment.hsa_id.clone(),
+            user_tenant: admission.user_tenant.id.clone(),
+            granted: admission.granted.clone(),
             loa: session.loa,
             method: session.method,
             auth_time: session.authenticated_at,

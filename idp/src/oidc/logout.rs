@@ -75,9 +75,10 @@ pub async fn rp_initiated_logout(
         (Some(hinted), _) => Some(hinted),
         (None, named) => named.map(str::to_owned),
     };
+    let registry = state.registry.load();
     let client = client_id
         .as_deref()
-        .and_then(|id| state.config.tenants.find_oidc_client(id))
+        .and_then(|id| registry.tenants.find_oidc_client(id))
         .map(|(_, c)| c);
     let redirect = match params.get("post_logout_redirect_uri") {
         Some(uri) => {
@@ -163,8 +164,8 @@ async fn notify(
     session: &SsoSession,
     client_id: &str,
 ) -> Result<(), OidcLogoutError> {
-    let (tenant, client) = state
-        .config
+    let registry = state.registry.load();
+    let (tenant, client) = registry
         .tenants
         .find_oidc_client(client_id)
         .ok_or(OidcLogoutError::UnknownClient)?;

@@ -27,9 +27,10 @@ pub async fn token(
     if params.pairs().any(|(name, _)| !seen.insert(name.as_str())) {
         return Err(OidcError::InvalidRequest("a parameter is repeated"));
     }
+    let registry = state.registry.load();
     let (tenant, client) = client_auth::authenticate(
         &state.oidc,
-        &state.config.tenants,
+        &registry.tenants,
         authorization,
         params,
         now,

@@ -33,7 +33,11 @@ pub async fn released_claims(
     client: &OidcClient,
     grant: &Grant,
 ) -> Result<Map<String, Value>, OidcError> {
-    let names = claims::released(&grant.scopes, &client.claims);
+    let mut names = claims::released(&grant.scopes, &client.claims);
+    if let Some(granted) = &grant.authentication.granted {
+        // Admitted under another organisation's grant: only what it allows.
+        names.retain(|claim| claims::attribute_of(claim).is_none_or(|a| granted.contains(&a)));
+    }
     if names.is_empty() {
         return Ok(Map::new());
     }

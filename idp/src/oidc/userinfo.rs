@@ -27,8 +27,8 @@ pub async fn userinfo(
         .find_current(&grant.authentication.session_id, now)
         .await?
         .ok_or(OidcError::InvalidToken)?;
-    let (tenant, client) = state
-        .config
+    let registry = state.registry.load();
+    let (tenant, client) = registry
         .tenants
         .find_oidc_client(&grant.client_id)
         .ok_or(OidcError::InvalidToken)?;

@@ -9,7 +9,7 @@ use crate::directory::{Employment, Person};
 use crate::tenants::SamlProfile;
 
 /// An attribute the IdP can release, by its short name in tenant files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AttributeName {
     GivenName,
@@ -38,6 +38,40 @@ pub const TLS_CLIENT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient";
 pub const URI_NAME_FORMAT: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
 
 impl AttributeName {
+    /// Every attribute, in a stable order.
+    pub const ALL: [AttributeName; 17] = {
+        use AttributeName::*;
+        [
+            GivenName,
+            Surname,
+            DisplayName,
+            EmployeeHsaId,
+            PersonalIdentityNumber,
+            Mail,
+            OrganizationName,
+            OrganizationIdentifier,
+            OrgAffiliation,
+            CommissionHsaId,
+            CommissionName,
+            CommissionPurpose,
+            CommissionRight,
+            HealthCareProviderHsaId,
+            HealthCareUnitHsaId,
+            LevelOfAssurance,
+            AuthnMethod,
+        ]
+    };
+
+    /// Whether the attribute says something about the person (and so needs the
+    /// person's organisation's grant to cross organisations); the LoA and login method
+    /// describe the login only.
+    pub fn is_personal_data(self) -> bool {
+        !matches!(
+            self,
+            AttributeName::LevelOfAssurance | AttributeName::AuthnMethod
+        )
+    }
+
     /// The attribute's name under `profile`, `None` where the profile has none.
     pub fn uri(self, profile: SamlProfile) -> Option<&'static str> {
         use AttributeName::*;

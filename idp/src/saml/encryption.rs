@@ -21,7 +21,7 @@ const SHA1_DIGEST: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
 const ELEMENT_TYPE: &str = "http://www.w3.org/2001/04/xmlenc#Element";
 
 /// The block cipher for the assertion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub enum ContentAlgorithm {
     #[serde(rename = "aes256-gcm")]
     Aes256Gcm,

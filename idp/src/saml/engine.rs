@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-use super::metadata::MetadataCache;
-use super::registry::{RegistryError, SpRegistry};
+use super::metadata::{MetadataCache, MetadataSource};
+use crate::registry::Registry;
+use arc_swap::ArcSwap;
+use super::registry::SpRegistry;
 use crate::auth::Loa;
 use crate::config::LoadedConfig;
 use crate::keys::{KeyError, SigningKey};
@@ -36,7 +38,10 @@ pub struct SamlIdp {
     pub ecdsa_key: Option<Arc<SigningKey>>,
     /// DER certificates of the next signing key(s), published ahead of a rollover.
     pub next_certificates: Vec<Vec<u8>>,
-    pub registry: SpRegistry,
+    /// The SPs of the registry snapshot in use, swapped with it.
+    registry: ArcSwap<SpRegistry>,
+    /// Verified SP metadata, shared by every snapshot.
+    pub metadata: Arc<MetadataCache>,
     pub waiting: TypedStore<WaitingRequest>,
     /// Single logouts in progress, by the ID of the LogoutRequest sent last.
     pub logouts: TypedStore<super::slo::LogoutWalk>,
@@ -51,8 +56,6 @@ pub enum SamlSetupError {
     Key(#[from] KeyError),
     #[error("SAML next signing certificate {path}: {message}")]
     NextCertificate { path: String, message: String },
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
 }
 
 impl SamlIdp {
@@ -94,7 +97,8 @@ impl SamlIdp {
             .collect();
         deliverable_loas.sort();
         deliverable_loas.dedup();
-        let registry = SpRegistry::new(&config.tenants, Arc::new(MetadataCache::new(http)))?;
+        let metadata = Arc::new(MetadataCache::new(http));
+        let (registry, _) = SpRegistry::new(Arc::default(), Arc::clone(&metadata));
         let pending_ttl = Duration::from_secs(config.idp.session.pending_login_ttl_seconds);
         Ok(Self {
             entity_id: saml.entity_id(&config.idp.public_url),
@@ -103,7 +107,8 @@ impl SamlIdp {
             key: Arc::new(key),
             ecdsa_key,
             next_certificates,
-            registry,
+            registry: ArcSwap::from_pointee(registry),
+            metadata,
             waiting: TypedStore::new(store.clone(), Namespace::SamlRequest, pending_ttl),
             logouts: TypedStore::new(store.clone(), Namespace::SamlLogout, pending_ttl),
             replay: ReplayCache::new(store),
@@ -112,15 +117,32 @@ impl SamlIdp {
         })
     }
 
-    /// Loads every SP's metadata once (at start); failures are logged, and those SPs
-    /// answer `SAML_METADATA_UNAVAILABLE` until a refresh succeeds.
-    pub async fn load_metadata(&self, now: OffsetDateTime) {
-        for (entity_id, result) in self
-            .registry
-            .cache
-            .load_all(&self.registry.sources, now)
-            .await
-        {
+    /// The SPs of the registry snapshot in use.
+    pub fn registry(&self) -> Arc<SpRegistry> {
+        self.registry.load_full()
+    }
+
+    /// Takes the SPs of a new registry snapshot into use. Returns the metadata sources
+    /// that have no verified copy yet (new registrations), to be loaded now.
+    pub fn apply(&self, snapshot: &Arc<Registry>) -> Vec<MetadataSource> {
+        let (registry, errors) = SpRegistry::new(Arc::clone(snapshot), Arc::clone(&self.metadata));
+        for error in errors {
+            tracing::warn!(sp = %error.entity_id, error = %error.message, "SAML SP left out of this registry version");
+        }
+        let unloaded = registry
+            .sources
+            .iter()
+            .filter(|source| self.metadata.get(&source.entity_id).is_none())
+            .cloned()
+            .collect();
+        self.registry.store(Arc::new(registry));
+        unloaded
+    }
+
+    /// Loads the metadata of `sources`; failures are logged, and those SPs answer
+    /// `SAML_METADATA_UNAVAILABLE` until a refresh succeeds.
+    pub async fn load_metadata(&self, sources: &[MetadataSource], now: OffsetDateTime) {
+        for (entity_id, result) in self.metadata.load_all(sources, now).await {
             if let Err(e) = result {
                 tracing::warn!(sp = %entity_id, code = e.code(), error = %e, "SP metadata could not be loaded");
             }

@@ -11,13 +11,16 @@ use super::encryption::ContentAlgorithm;
 use super::metadata::{
     Binding, Endpoint, MetadataCache, MetadataSource, SourceLocation, SpMetadata,
 };
+use crate::registry::Registry;
 use crate::tenants::{
-    Application, NameIdFormat, SamlProfile, SamlServiceProvider, SignedParts, Tenant, Tenants,
+    Application, NameIdFormat, SamlProfile, SamlServiceProvider, SignedParts, Tenant,
 };
 
 /// One SP, ready for a request.
 #[derive(Debug, Clone)]
 pub struct ServiceProvider {
+    /// The registry version this SP was read from (for admission across tenants).
+    pub snapshot: Arc<Registry>,
     pub tenant: Arc<Tenant>,
     pub config: SamlServiceProvider,
     pub entity_id: String,
@@ -141,7 +144,9 @@ struct Registered {
     has_metadata: bool,
 }
 
+/// The SPs of one registry snapshot, joined with the shared metadata cache.
 pub struct SpRegistry {
+    pub snapshot: Arc<Registry>,
     registered: HashMap<String, Registered>,
     pub cache: Arc<MetadataCache>,
     pub sources: Vec<MetadataSource>,
@@ -167,21 +172,35 @@ fn pem_certificates(
 }
 
 impl SpRegistry {
-    /// Every SP of every tenant; certificates named in tenant files are read now.
-    pub fn new(tenants: &Tenants, cache: Arc<MetadataCache>) -> Result<Self, RegistryError> {
+    /// Every SP of every tenant of `snapshot`; certificates named in registrations are
+    /// read now. An SP whose certificate cannot be read is left out (and reported), so
+    /// one broken registration never stops the others.
+    pub fn new(
+        snapshot: Arc<Registry>,
+        cache: Arc<MetadataCache>,
+    ) -> (Self, Vec<RegistryError>) {
         let mut registered = HashMap::new();
         let mut sources = Vec::new();
-        for tenant in tenants.iter() {
+        let mut errors = Vec::new();
+        for tenant in snapshot.tenants.iter() {
             for sp in &tenant.saml_sp {
                 let entity_id = sp.entity_id.to_string();
                 let signing_certificates = match &sp.signing_certificate {
-                    Some(path) => pem_certificates(path, &entity_id)?,
-                    None => Vec::new(),
+                    Some(path) => pem_certificates(path, &entity_id),
+                    None => Ok(Vec::new()),
                 };
                 let signer_certificates = match &sp.metadata_signing_certificate {
-                    Some(path) => Some(pem_certificates(path, &entity_id)?),
-                    None => None,
+                    Some(path) => pem_certificates(path, &entity_id).map(Some),
+                    None => Ok(None),
                 };
+                let (signing_certificates, signer_certificates) =
+                    match (signing_certificates, signer_certificates) {
+                        (Ok(signing), Ok(signer)) => (signing, signer),
+                        (Err(e), _) | (_, Err(e)) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    };
                 let location = match (&sp.metadata_file, &sp.metadata_url) {
                     (Some(file), _) => Some(SourceLocation::File(file.clone())),
                     (None, Some(url)) => Some(SourceLocation::Url(url.clone())),
@@ -205,11 +224,13 @@ impl SpRegistry {
                 );
             }
         }
-        Ok(Self {
+        let registry = Self {
+            snapshot,
             registered,
             cache,
             sources,
-        })
+        };
+        (registry, errors)
     }
 
     /// The SP `entity_id`, joined with its current metadata.
@@ -223,6 +244,7 @@ impl SpRegistry {
         };
         let sp = match metadata {
             Some(m) => ServiceProvider {
+                snapshot: Arc::clone(&self.snapshot),
                 tenant: registered.tenant.clone(),
                 entity_id: entity_id.to_owned(),
                 acs: m.assertion_consumer_services.clone(),
@@ -236,6 +258,7 @@ impl SpRegistry {
                 config,
             },
             None => ServiceProvider {
+                snapshot: Arc::clone(&self.snapshot),
                 tenant: registered.tenant.clone(),
                 entity_id: entity_id.to_owned(),
                 acs: config

@@ -118,7 +118,7 @@ async fn logout_requested(
 ) -> Result<SloOutcome, SamlError> {
     let sp = ctx
         .idp
-        .registry
+        .registry()
         .get(&request.issuer)
         .ok_or(SamlError::UnknownSp)?;
     let checked = async {
@@ -259,7 +259,7 @@ async fn walk(ctx: &SamlContext<'_>, mut state: LogoutWalk) -> Result<Answer, Sa
         else {
             continue;
         };
-        let Some(sp) = ctx.idp.registry.get(sp_entity_id) else {
+        let Some(sp) = ctx.idp.registry().get(sp_entity_id) else {
             state.is_partial = true;
             continue;
         };
@@ -295,7 +295,7 @@ async fn logout_confirmed(
 ) -> Result<Answer, SamlError> {
     let sp = ctx
         .idp
-        .registry
+        .registry()
         .get(&response.issuer)
         .ok_or(SamlError::UnknownSp)?;
     check_message(ctx, &sp, received, None)?;
@@ -344,7 +344,7 @@ async fn finish(
         } => {
             let sp = ctx
                 .idp
-                .registry
+                .registry()
                 .get(sp_entity_id)
                 .ok_or(SamlError::UnknownSp)?;
             let endpoint = sp

@@ -15,9 +15,10 @@ use super::registry::ServiceProvider;
 use super::request::Inbound;
 use super::response::{error_response, status, success_response, AssertionContent, Protection};
 use crate::audit::{AuditEvent, Outcome};
+use crate::auth::IdentityError;
 use crate::directory::Directory;
 use crate::login::{
-    BindingSecret, Participant, ParticipantProtocol, PendingLogin, PendingLogins, SsoSession,
+    admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, PendingLogins, SsoSession,
     SsoSessions,
 };
 use crate::metrics::Metrics;
@@ -119,7 +120,7 @@ pub async fn authn_request(
     };
     let sp = ctx
         .idp
-        .registry
+        .registry()
         .get(&request.issuer)
         .ok_or(SamlError::UnknownSp)?;
     let result = checked_request(ctx, &sp, received, request, sso_cookie).await;
@@ -258,7 +259,7 @@ pub async fn resume(
         .ok_or(SamlError::LoginExpired)?;
     let sp = ctx
         .idp
-        .registry
+        .registry()
         .get(&waiting.sp_entity_id)
         .ok_or(SamlError::UnknownSp)?;
     let result = respond(ctx, &sp, &waiting, &session).await;
@@ -277,7 +278,7 @@ pub async fn cancel(ctx: &SamlContext<'_>, login: &PendingLogin) -> Result<Answe
         .take(&login.id)
         .await?
         .ok_or(SamlError::LoginExpired)?;
-    if let Some(sp) = ctx.idp.registry.get(&waiting.sp_entity_id) {
+    if let Some(sp) = ctx.idp.registry().get(&waiting.sp_entity_id) {
         ctx.audit_refusal("saml-authn-request", Some(&sp), &SamlError::Cancelled)
             .await;
     }
@@ -299,12 +300,19 @@ async fn respond(
     session: &SsoSession,
 ) -> Result<Answer, SamlError> {
     let relay_state = waiting.relay_state.as_deref();
-    let is_open = sp
-        .application()
-        .is_some_and(|app| sp.tenant.is_open_to(&app, &session.user_tenant));
-    if !is_open {
-        return Err(SamlError::UserNotAllowed);
-    }
+    let application = sp.application().ok_or(SamlError::UserNotAllowed)?;
+    let (person, admission) = admit_session(
+        ctx.directory,
+        &sp.snapshot.tenants,
+        &sp.tenant,
+        &application,
+        session,
+    )
+    .await
+    .map_err(|e| match e {
+        IdentityError::Directory(_) => SamlError::Directory,
+        _ => SamlError::UserNotAllowed,
+    })?;
     if !waiting.acceptable_loas.contains(&session.loa) {
         return status_answer(
             ctx,
@@ -315,21 +323,19 @@ async fn respond(
         )
         .await;
     }
-    let person = ctx
-        .directory
-        .find_by_hsa_id(&session.employee_hsa_id)
-        .await
-        .map_err(|_| SamlError::Directory)?
-        .ok_or(SamlError::Directory)?;
-    let employment = person
-        .employment(&session.employee_hsa_id)
-        .ok_or(SamlError::Directory)?;
+    // Under another organisation's grant, only what that organisation allows.
+    let released: Vec<_> = sp
+        .release()
+        .iter()
+        .copied()
+        .filter(|attribute| admission.allows(*attribute))
+        .collect();
     let attributes = release(
         sp.profile(),
-        sp.release(),
+        &released,
         &Subject {
             person: &person,
-            employment,
+            employment: &admission.employment,
             loa: session.loa,
         },
     );
@@ -381,7 +387,7 @@ async fn respond(
     record.tenant_id = Some(sp.tenant.id.to_string());
     record.application_id = Some(sp.config.id.to_string());
     record.person_id = Some(session.person_id.clone());
-    record.employee_hsa_id = Some(session.employee_hsa_id.to_string());
+    record.employee_hsa_id = Some(admission.employment.hsa_id.to_string());
     record.method = Some(session.method.as_str().to_owned());
     ctx.audit(record).await;
     ctx.metrics.record_event("saml_response");

@@ -3,10 +3,13 @@
 //! so that every query is written once and tested on both.
 
 mod audit;
-mod tenants;
+mod registry;
 
 pub use audit::{find_recent_audit_events, insert_audit_event};
-pub use tenants::{apply_tenants, find_applied_applications, AppliedApplication};
+pub use registry::{
+    find_admin_audit, find_registry, find_registry_version, write_registry, AdminAuditRecord,
+    RegistryWrite, StoredTenant,
+};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
@@ -29,6 +32,8 @@ pub enum StorageError {
     },
     #[error("stored data is invalid: {0}")]
     Invalid(String),
+    #[error("the data was changed by someone else meanwhile")]
+    Conflict,
 }
 
 impl StorageError {
@@ -38,6 +43,7 @@ impl StorageError {
             StorageError::Migration(_) => "STORAGE_MIGRATION",
             StorageError::CreateDir { .. } => "STORAGE_CREATE_DIR",
             StorageError::Invalid(_) => "STORAGE_INVALID_DATA",
+            StorageError::Conflict => "STORAGE_CONFLICT",
         }
     }
 }

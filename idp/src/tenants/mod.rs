@@ -1,19 +1,27 @@
-//! Tenants (the region and the municipalities) and their applications: SAML service
-//! providers and OIDC clients. Declared one file per tenant in `config/tenants/`.
+//! Tenants (the region and the municipalities), their populations, their applications
+//! (SAML service providers and OIDC clients) and their grants to other tenants'
+//! applications: the registry's model (`model`), its rules (`validate`), whose staff a
+//! person is (`population`) and who may log in where (`admission`). Stored in the
+//! database and read live (`crate::registry`); as files for `idp tenants import`.
 
+mod admission;
 mod load;
 mod model;
+mod population;
+pub mod validate;
 
-pub use load::load_dir;
+pub use admission::{Admission, Refusal};
+pub use load::{load_dir, parse_dir, read_dir, report, TenantFile};
 pub use model::{
-    Application, ClientAuthMethod, LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile,
-    SamlServiceProvider, SignedParts, SigningAlg, SubjectType, Tenant, TenantKind, UserRules,
+    Application, ClientAuthMethod, ClientSecret, Grant, LocalizedText, NameIdFormat, OidcClient,
+    Protocol, SamlProfile, SamlServiceProvider, SignedParts, SigningAlg, SubjectType, Tenant,
+    TenantKind, UserRules,
 };
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::ids::{HsaId, OrganisationNumber, TenantId};
+use crate::ids::TenantId;
 
 /// All tenants, validated and indexed.
 #[derive(Debug, Clone, Default)]
@@ -22,7 +30,7 @@ pub struct Tenants {
 }
 
 impl Tenants {
-    pub(crate) fn new(tenants: impl IntoIterator<Item = Tenant>) -> Self {
+    pub fn new(tenants: impl IntoIterator<Item = Tenant>) -> Self {
         Self {
             by_id: tenants
                 .into_iter()
@@ -73,13 +81,15 @@ impl Tenants {
         })
     }
 
-    /// The tenants a user belongs to, judged by one employee HSA-id and its organisation.
-    pub fn tenants_of_user<'a>(
-        &'a self,
-        hsa_id: Option<&'a HsaId>,
-        organisation: Option<&'a OrganisationNumber>,
-    ) -> impl Iterator<Item = &'a Arc<Tenant>> + 'a {
-        self.iter()
-            .filter(move |t| t.users.admits(hsa_id, organisation))
+    /// The application `tenant/application`, with its tenant.
+    pub fn application(&self, tenant: &TenantId, application: &crate::ids::ApplicationId) -> Option<(&Arc<Tenant>, Application<'_>)> {
+        let owner = self.get(tenant)?;
+        let app = owner.applications().find(|a| a.id == application)?;
+        Some((owner, app))
+    }
+
+    /// The tenants, in id order, as documents.
+    pub fn documents(&self) -> Vec<Tenant> {
+        self.iter().map(|t| Tenant::clone(t)).collect()
     }
 }

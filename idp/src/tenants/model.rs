@@ -1,16 +1,17 @@
 //! The typed shape of a tenant file.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use url::Url;
 
 use crate::ids::{ApplicationId, HsaId, OrganisationNumber, TenantId};
 
 /// A name in Swedish (required) and English (falls back to Swedish).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalizedText {
     pub sv: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub en: Option<String>,
 }
 
@@ -23,7 +24,7 @@ impl LocalizedText {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TenantKind {
     Region,
@@ -31,7 +32,7 @@ pub enum TenantKind {
     Other,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     pub id: TenantId,
@@ -44,22 +45,46 @@ pub struct Tenant {
     pub admins: Vec<HsaId>,
     /// Names of `[[trust.issuer]]` entries this tenant's users may log in with; empty
     /// means every issuer the IdP trusts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accepted_issuers: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub saml_sp: Vec<SamlServiceProvider>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub oidc_client: Vec<OidcClient>,
+    /// This tenant's consent that another tenant's application admits its staff.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grant: Vec<Grant>,
+}
+
+/// One side of crossing organisations: the application's tenant asks (the application's
+/// `user_tenants` names this tenant), this tenant approves with a grant that says which
+/// attributes of its staff the application may receive. Without both, this tenant's
+/// staff are not admitted; the personal identity number only when `attributes` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// `tenant/application` of another tenant.
+    pub application: String,
+    /// What may be released about this tenant's staff (short names, docs/saml.md).
+    pub attributes: Vec<crate::saml::attributes::AttributeName>,
+}
+
+impl Grant {
+    /// The application's tenant and id, if `application` is well formed.
+    pub fn target(&self) -> Option<(TenantId, ApplicationId)> {
+        let (tenant, application) = self.application.split_once('/')?;
+        Some((tenant.parse().ok()?, application.parse().ok()?))
+    }
 }
 
 /// A user belongs to the tenant when an employee HSA-id starts with one of the
 /// prefixes, or the employing organisation is one of the organisation numbers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserRules {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hsa_id_prefixes: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub organisation_numbers: Vec<OrganisationNumber>,
 }
 
@@ -80,7 +105,7 @@ impl UserRules {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SamlProfile {
     /// Swedish eID Framework (swedenconnect technical framework).
@@ -89,7 +114,7 @@ pub enum SamlProfile {
     Sambi,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamlServiceProvider {
     pub id: ApplicationId,
@@ -97,49 +122,51 @@ pub struct SamlServiceProvider {
     pub entity_id: Url,
     pub profile: SamlProfile,
     /// SP metadata from a file ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_file: Option<PathBuf>,
     /// ... or fetched from a URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_url: Option<Url>,
     /// Assertion consumer service URLs, until metadata supplies them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acs_urls: Vec<Url>,
     /// Tenants whose users may log in here; empty means this tenant's users only.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_tenants: Vec<crate::ids::TenantId>,
     /// Certificate (PEM) that must have signed the SP's metadata.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_signing_certificate: Option<PathBuf>,
     /// Without metadata: the certificate (PEM) the SP signs its requests with.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_certificate: Option<PathBuf>,
     /// Without metadata: the SP's single logout URL (HTTP-Redirect binding).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo_url: Option<Url>,
     /// What is signed; default by profile (Sambi: the assertion; Swedish eID: both).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign: Option<SignedParts>,
     /// Encrypt the assertion; default by profile (Swedish eID: yes, Sambi: no).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypt_assertions: Option<bool>,
     /// Block cipher; default: the first of ours in the SP's metadata, else AES-256-GCM.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_algorithm: Option<crate::saml::encryption::ContentAlgorithm>,
     /// NameID format when the request does not ask for one (default persistent).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_id_format: Option<NameIdFormat>,
     /// Refuse unsigned AuthnRequests; default: the metadata's AuthnRequestsSigned.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_signed_requests: Option<bool>,
     /// Lowest LoA (2, 3 or 4) this SP accepts, whatever it requests.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_loa: Option<u8>,
     /// Attributes released (short names, see docs/saml.md); default by profile.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<Vec<crate::saml::attributes::AttributeName>>,
 }
 
 /// Which parts of a SAML response carry a signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignedParts {
     Response,
@@ -147,7 +174,7 @@ pub enum SignedParts {
     Both,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NameIdFormat {
     /// A stable pseudonym per user and SP.
@@ -176,7 +203,7 @@ impl NameIdFormat {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcClient {
     pub id: ApplicationId,
@@ -187,30 +214,50 @@ pub struct OidcClient {
     pub token_endpoint_auth_method: ClientAuthMethod,
     /// SHA-256 (hex) of the client secret, for `client_secret_basic` / `client_secret_post`.
     /// The secret itself is never stored; it must be at least 32 random characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_sha256: Option<String>,
+    /// Secrets the IdP generated (admin API), by their SHA-256; a rotated secret stays
+    /// valid until its `expires_at`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_secrets: Vec<ClientSecret>,
     /// The client's public keys for `private_key_jwt`, inline (a JWK Set) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
     /// ... or fetched from a URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<Url>,
     /// Exact redirect URIs (compared as strings, no patterns).
     pub redirect_uris: Vec<Url>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<Url>,
     /// Where back-channel logout tokens are POSTed (OpenID Connect Back-Channel Logout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<Url>,
     /// Scopes the client may request (`openid` is always allowed).
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
     /// Claims the client may receive; empty means every claim of its allowed scopes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<String>,
     #[serde(default)]
     pub subject_type: SubjectType,
     /// The algorithm of its ID tokens (RS256 or ES256).
     #[serde(default)]
     pub id_token_signed_response_alg: SigningAlg,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_tenants: Vec<crate::ids::TenantId>,
+}
+
+/// A client secret the IdP made: 256 random bits, shown once, stored as its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSecret {
+    pub sha256: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; set when the secret was rotated out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -224,7 +271,7 @@ impl OidcClient {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuthMethod {
     ClientSecretBasic,
@@ -246,7 +293,7 @@ impl ClientAuthMethod {
 
 /// `pairwise`: one `sub` per person and tenant (clients of one tenant agree, other
 /// tenants' clients cannot correlate); `public`: one `sub` per person everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SubjectType {
     #[default]
@@ -254,7 +301,7 @@ pub enum SubjectType {
     Public,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub enum SigningAlg {
     #[default]
     #[serde(rename = "RS256")]
@@ -306,14 +353,5 @@ impl Tenant {
             user_tenants: &c.user_tenants,
         });
         saml.chain(oidc)
-    }
-
-    /// Whether users of `user_tenant` may log in to `application` of this tenant.
-    pub fn is_open_to(&self, application: &Application<'_>, user_tenant: &TenantId) -> bool {
-        if application.user_tenants.is_empty() {
-            *user_tenant == self.id
-        } else {
-            application.user_tenants.contains(user_tenant)
-        }
     }
 }

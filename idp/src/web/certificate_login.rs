@@ -177,7 +177,7 @@ pub async fn session_get(
     };
     let organisation = session
         .as_ref()
-        .and_then(|s| state.config.tenants.get(&s.user_tenant))
+        .and_then(|s| state.registry.load().tenants.get(&s.user_tenant).cloned())
         .map(|t| t.display_name.in_language(language).to_owned())
         .unwrap_or_default();
     let view = session.as_ref().map(|s| pages::SessionView {
@@ -249,7 +249,8 @@ pub async fn login_start_get(
         return unknown();
     };
     let exists = state
-        .config
+        .registry
+        .load()
         .tenants
         .get(&tenant_id)
         .is_some_and(|t| t.applications().any(|a| *a.id == application_id));

@@ -53,7 +53,8 @@ async fn bound_login(
 /// Where the user logs in (application and organisation, both languages), for the
 /// phone and the login pages; `None` when the application is no longer configured.
 pub(super) fn order_display(state: &AppState, login: &PendingLogin) -> Option<OrderDisplay> {
-    let tenant = state.config.tenants.get(&login.tenant_id)?;
+    let registry = state.registry.load();
+    let tenant = registry.tenants.get(&login.tenant_id)?;
     let application = tenant
         .applications()
         .find(|a| *a.id == login.application_id)?;

@@ -50,6 +50,8 @@ pub struct AppState {
     pub saml: crate::saml::engine::SamlIdp,
     /// The OpenID Connect provider: keys, settings and its stores.
     pub oidc: crate::oidc::Provider,
+    /// Tenants, applications and grants: the live registry (one snapshot per request).
+    pub registry: Arc<crate::registry::RegistryHandle>,
 }
 
 /// Longest pending login id, order ref or ticket accepted from a request.
@@ -94,7 +96,7 @@ impl AppState {
         crate::login::LoginContext {
             validator,
             directory: self.directory.as_ref(),
-            tenants: &self.config.tenants,
+            registry: self.registry.load(),
             sessions: &self.sso_sessions,
             pending: &self.pending_logins,
             db: &self.db,

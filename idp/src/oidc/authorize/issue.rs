@@ -10,7 +10,8 @@ use url::Url;
 
 use super::{error_redirect, redirect_with, validate, AuthorizationRequest, Params, Prompt};
 use crate::audit::{AuditEvent, Outcome};
-use crate::login::{BindingSecret, Participant, ParticipantProtocol, PendingLogin, SsoSession};
+use crate::auth::IdentityError;
+use crate::login::{admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, SsoSession};
 use crate::oidc::grant::{Authentication, CodeRecord};
 use crate::oidc::OidcError;
 use crate::session::random_key;
@@ -48,9 +49,10 @@ pub async fn authorize(
     sso_session_id: Option<&str>,
 ) -> Result<Decision, OidcError> {
     let provider = &state.oidc;
+    let registry = state.registry.load();
     let (tenant, client, request) = match validate(
         params,
-        &state.config.tenants,
+        &registry.tenants,
         provider.settings.max_parameter_length,
     ) {
         Ok(valid) => valid,
@@ -175,8 +177,8 @@ pub async fn resume(
         .find_current(session_id, state.clock.now())
         .await?
         .ok_or(OidcError::LoginExpired)?;
-    let (tenant, client) = state
-        .config
+    let registry = state.registry.load();
+    let (tenant, client) = registry
         .tenants
         .find_oidc_client(&parked.request.client_id)
         .ok_or(OidcError::UnknownClient)?;
@@ -192,33 +194,58 @@ async fn issue(
     request: &AuthorizationRequest,
     session: &SsoSession,
 ) -> Result<Url, OidcError> {
-    let is_open = tenant
+    let registry = state.registry.load();
+    let admitted = match tenant
         .applications()
         .find(|a| a.protocol == Protocol::Oidc && a.protocol_id == client.client_id)
-        .is_some_and(|app| tenant.is_open_to(&app, &session.user_tenant));
+    {
+        Some(app) => {
+            admit_session(
+                state.directory.as_ref(),
+                &registry.tenants,
+                tenant,
+                &app,
+                session,
+            )
+            .await
+        }
+        None => Err(IdentityError::NotAllowed),
+    };
     let now = state.clock.now();
     let application = format!("{}/{}", tenant.id, client.id);
-    if !is_open {
-        audit(
-            state,
-            "oidc-code",
-            Outcome::Failure,
-            Some("USER_NOT_ALLOWED"),
-            tenant,
-            client,
-            session,
-            now,
-        )
-        .await?;
-        return Err(OidcError::UserNotAllowed);
-    }
+    let admission = match admitted {
+        Ok((_, admission)) => admission,
+        Err(IdentityError::Directory(e)) => return Err(OidcError::Directory(e)),
+        Err(refusal) => {
+            audit(
+                state,
+                "oidc-code",
+                Outcome::Failure,
+                Some(refusal.code()),
+                tenant,
+                client,
+                session,
+                now,
+            )
+            .await?;
+            // The client hears `access_denied` and can tell its user; nobody is
+            // stranded on the IdP's page.
+            return error_redirect(
+                &request.redirect_uri,
+                request.state.as_deref(),
+                &state.oidc.issuer,
+                &OidcError::UserNotAllowed,
+            )
+            .ok_or(OidcError::RedirectUriMismatch);
+        }
+    };
     let record = CodeRecord {
         client_id: client.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
         scopes: request.scopes.clone(),
-        authentication: Authentication::of(session),
+        authentication: Authentication::of(session, &admission),
         issued_at: now.unix_timestamp(),
     };
     let code = state.oidc.grants.issue_code(&record).await?;
