@@ -14,9 +14,9 @@ use crate::clock::SharedClock;
 use crate::config::{LoadedConfig, SessionBackend};
 use crate::directory::{load_seed_file, Directory, SeedError, SqlDirectory};
 use crate::login::{PendingLogins, SsoSessions};
+use crate::registry::{self, Registry, RegistryHandle};
 use crate::session::{MemoryStore, RedisStore, SharedStore, StoreError};
 use crate::session::{Namespace, TypedStore};
-use crate::registry::{self, Registry, RegistryHandle};
 use crate::storage::{Database, StorageError};
 use crate::web::{self, AppState};
 
@@ -71,7 +71,9 @@ pub async fn build_state(
 ) -> Result<Arc<AppState>, StartError> {
     let storage = &config.idp.storage;
     let db = Database::connect_and_migrate(&storage.database_url, storage.max_connections).await?;
-    let registry = Arc::new(RegistryHandle::new(load_registry(&db, &config, &clock).await));
+    let registry = Arc::new(RegistryHandle::new(
+        load_registry(&db, &config, &clock).await,
+    ));
     let directory = Arc::new(SqlDirectory::new(db.clone(), clock.clone()));
     if let Some(seed_file) = &config.idp.directory.seed_file {
         let seed = load_seed_file(seed_file)?;

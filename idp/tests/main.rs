@@ -218,7 +218,10 @@ fn a_tenant_cannot_claim_another_tenants_staff() {
         stderr.contains("lillby.toml: users: users.organisation_numbers[1] \"2321009991\" overlaps tenant region's users.organisation_numbers[0]"),
         "{stderr}"
     );
-    assert!(!stderr.contains("region.toml"), "the mistake is lillby's: {stderr}");
+    assert!(
+        !stderr.contains("region.toml"),
+        "the mistake is lillby's: {stderr}"
+    );
 }
 
 #[test]
@@ -232,7 +235,9 @@ fn a_tenant_cannot_borrow_another_tenants_name() {
     });
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("lillby.toml: display_name.sv: \"Region Exempelland\" is tenant region's name"),
+        stderr.contains(
+            "lillby.toml: display_name.sv: \"Region Exempelland\" is tenant region's name"
+        ),
         "{stderr}"
     );
     assert!(

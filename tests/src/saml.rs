@@ -98,7 +98,8 @@ fn append(dir: &Path, tenant: &str, table: &str) {
 }
 
 /// Every attribute, as a grant names them.
-pub const ALL_ATTRIBUTES: &str = "[\"givenName\", \"surname\", \"displayName\", \"employeeHsaId\", \
+pub const ALL_ATTRIBUTES: &str =
+    "[\"givenName\", \"surname\", \"displayName\", \"employeeHsaId\", \
      \"personalIdentityNumber\", \"mail\", \"organizationName\", \"organizationIdentifier\", \
      \"orgAffiliation\", \"commissionHsaId\", \"commissionName\", \"commissionPurpose\", \
      \"commissionRight\", \"healthCareProviderHsaId\", \"healthCareUnitHsaId\", \
@@ -150,8 +151,18 @@ impl SamlIdp {
     /// Starts the IdP with `sps` (tenant, `[[saml_sp]]` table) and hands its metadata to
     /// every pysaml2 SP in `trusting`.
     pub async fn start(sps: &[(&str, String)], trusting: &[&PySp]) -> Self {
+        Self::start_with(sps, trusting, |_| {}).await
+    }
+
+    /// Like [`SamlIdp::start`], with `edit` applied to the configuration first.
+    pub async fn start_with(
+        sps: &[(&str, String)],
+        trusting: &[&PySp],
+        edit: impl FnOnce(&mut LoadedConfig),
+    ) -> Self {
         let db = SqliteDatabase::create().unwrap();
-        let (config, tenants) = config_with_sps(&db.url, sps);
+        let (mut config, tenants) = config_with_sps(&db.url, sps);
+        edit(&mut config);
         let idp = TestIdp::start(config).await.unwrap();
         let response = crate::https_client()
             .get(idp.url("/saml/metadata"))

@@ -27,4 +27,5 @@ mod server;
 mod session_store;
 mod sp_test_verify;
 mod storage;
+mod tenancy;
 mod test_certs;

@@ -344,17 +344,27 @@ async fn a_reused_refresh_token_revokes_the_whole_family() {
 }
 
 #[tokio::test]
-async fn a_user_whose_organisation_may_not_use_the_client_gets_a_clear_page() {
+async fn a_user_whose_organisation_may_not_use_the_client_is_sent_back_with_access_denied() {
     let (idp, _db) = idp().await;
-    // Eva (Lillby) logs in to Lillby's app, then opens Storstad's staff portal.
+    // Eva (Lillby) logs in to Lillby's app, then opens Storstad's staff portal: the
+    // portal hears `access_denied` (and can tell her), she is not stranded at the IdP.
     let browser = Agent::with_certificate("eva");
     let (_, challenge) = pkce();
     let url = authorize_url(&idp, PUBLIC, "openid", Some(&challenge), &[]);
     browse_to_callback(&browser, &idp, &url, PUBLIC).await;
     let url = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
     let page = browser.get(&url).await;
-    assert_eq!(page.status.as_u16(), 403, "{}", page.body);
-    assert_eq!(page.error_code(), Some("USER_NOT_ALLOWED"));
+    assert!(page.is_redirect(), "{} {}", page.status, page.body);
+    let back = page.location().unwrap();
+    assert!(back.as_str().starts_with(&callback(CONFIDENTIAL)), "{back}");
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back, "state").as_deref(), Some("st"));
+    assert!(param(&back, "code").is_none());
+    let events = audit_events(&idp).await;
+    assert!(
+        events.contains(&("oidc-code".into(), "failure".into())),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]

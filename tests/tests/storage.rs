@@ -28,7 +28,11 @@ fn shipped_files() -> Vec<idp::tenants::TenantFile> {
 
 fn context() -> idp::tenants::validate::Context {
     idp::tenants::validate::Context {
-        known_issuers: Some(["hsaid3", "hsaid2", "pnr3", "mobile"].map(String::from).to_vec()),
+        known_issuers: Some(
+            ["hsaid3", "hsaid2", "pnr3", "mobile"]
+                .map(String::from)
+                .to_vec(),
+        ),
     }
 }
 
@@ -58,9 +62,10 @@ async fn the_registry_imports_exports_and_refuses_as_a_whole(db: Database) {
     assert_eq!(shown, ["+ lillby", "+ region", "+ storstad"]);
     assert_eq!(registry::load(&db).await.unwrap().version, 0);
 
-    let imported = registry::import_files(&db, &context(), &empty, &files, "operator:test", false, now)
-        .await
-        .unwrap();
+    let imported =
+        registry::import_files(&db, &context(), &empty, &files, "operator:test", false, now)
+            .await
+            .unwrap();
     assert_eq!(imported.version, Some(1));
     let current = registry::load(&db).await.unwrap();
     assert_eq!(current.version, 1);
@@ -87,9 +92,17 @@ async fn the_registry_imports_exports_and_refuses_as_a_whole(db: Database) {
     assert!(audit[0].before.is_none() && audit[0].after.is_some());
 
     // The same files again change nothing, not even the version.
-    let again = registry::import_files(&db, &context(), &current, &files, "operator:test", false, now)
-        .await
-        .unwrap();
+    let again = registry::import_files(
+        &db,
+        &context(),
+        &current,
+        &files,
+        "operator:test",
+        false,
+        now,
+    )
+    .await
+    .unwrap();
     assert!(again.diffs.is_empty());
     assert_eq!(registry::load(&db).await.unwrap().version, 1);
 
@@ -100,7 +113,8 @@ async fn the_registry_imports_exports_and_refuses_as_a_whole(db: Database) {
     assert_eq!(written.len(), 3);
     assert_eq!(removed, [out.path().join("gone.toml")]);
     for file in &files {
-        let exported = std::fs::read_to_string(out.path().join(file.path.file_name().unwrap())).unwrap();
+        let exported =
+            std::fs::read_to_string(out.path().join(file.path.file_name().unwrap())).unwrap();
         assert_eq!(exported, file.source, "{}", file.path.display());
     }
 
@@ -110,9 +124,17 @@ async fn the_registry_imports_exports_and_refuses_as_a_whole(db: Database) {
         .filter(|f| f.tenant.id.as_str() != "lillby")
         .cloned()
         .collect();
-    let refused = registry::import_files(&db, &context(), &current, &without_lillby, "operator:test", false, now)
-        .await
-        .unwrap_err();
+    let refused = registry::import_files(
+        &db,
+        &context(),
+        &current,
+        &without_lillby,
+        "operator:test",
+        false,
+        now,
+    )
+    .await
+    .unwrap_err();
     let registry::CommitError::Invalid(problems) = refused else {
         panic!("{refused}")
     };
@@ -147,9 +169,15 @@ async fn the_registry_imports_exports_and_refuses_as_a_whole(db: Database) {
         .await
         .unwrap();
     assert_eq!(version, 2);
-    assert_eq!(diffs.iter().map(ToString::to_string).collect::<Vec<_>>(), ["~ lillby: admins"]);
+    assert_eq!(
+        diffs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["~ lillby: admins"]
+    );
     let lost = registry::commit(&db, &context(), &stale, commit(&stale), now).await;
-    assert!(matches!(lost, Err(registry::CommitError::Conflict)), "{lost:?}");
+    assert!(
+        matches!(lost, Err(registry::CommitError::Conflict)),
+        "{lost:?}"
+    );
 }
 
 async fn audit_events_round_trip_newest_first(db: Database) {

@@ -13,9 +13,9 @@ use crate::auth::revocation::{RevocationError, RevocationOutcome};
 use crate::auth::{map_identity, CertError, CertificateValidator, IdentityError, LoginIdentity};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::session::StoreError;
 use crate::storage::{insert_audit_event, Database};
-use crate::registry::Registry;
 use std::sync::Arc;
 
 /// What a login needs from the running IdP.

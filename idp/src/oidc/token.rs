@@ -28,14 +28,9 @@ pub async fn token(
         return Err(OidcError::InvalidRequest("a parameter is repeated"));
     }
     let registry = state.registry.load();
-    let (tenant, client) = client_auth::authenticate(
-        &state.oidc,
-        &registry.tenants,
-        authorization,
-        params,
-        now,
-    )
-    .await?;
+    let (tenant, client) =
+        client_auth::authenticate(&state.oidc, &registry.tenants, authorization, params, now)
+            .await?;
     match params.get("grant_type") {
         Some("authorization_code") => exchange_code(state, &tenant, &client, params, now).await,
         Some("refresh_token") => refresh(state, &tenant, &client, params, now).await,

@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 
 use super::Registry;
 use crate::ids::TenantId;
-use crate::storage::{write_registry, AdminAuditRecord, Database, RegistryWrite, StorageError, StoredTenant};
+use crate::storage::{
+    write_registry, AdminAuditRecord, Database, RegistryWrite, StorageError, StoredTenant,
+};
 use crate::tenants::validate::{validate, Context, Problem};
 use crate::tenants::Tenant;
 
@@ -149,9 +151,10 @@ pub async fn commit(
     if !problems.is_empty() {
         return Err(CommitError::Invalid(problems));
     }
-    let sources_changed = change.tenants.iter().any(|t| {
-        change.sources.get(t.id.as_str()) != base.sources.get(t.id.as_str())
-    });
+    let sources_changed = change
+        .tenants
+        .iter()
+        .any(|t| change.sources.get(t.id.as_str()) != base.sources.get(t.id.as_str()));
     if diffs.is_empty() && !sources_changed {
         return Ok((base.version, diffs));
     }
@@ -160,8 +163,12 @@ pub async fn commit(
         ..RegistryWrite::default()
     };
     for tenant in &change.tenants {
-        let source = change.sources.get(tenant.id.as_str()).cloned();
         let is_changed = changed.contains(&tenant.id);
+        let mut source = change.sources.get(tenant.id.as_str()).cloned();
+        if is_changed && source.as_ref() == base.sources.get(tenant.id.as_str()) {
+            // The file text no longer describes the changed tenant.
+            source = None;
+        }
         if is_changed || source.as_ref() != base.sources.get(tenant.id.as_str()) {
             write.upserts.push(StoredTenant {
                 id: tenant.id.to_string(),

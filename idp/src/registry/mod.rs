@@ -76,11 +76,14 @@ pub struct RegistryHandle {
     hooks: Mutex<Vec<SwapHook>>,
     /// Serialises swaps, so that an older snapshot never replaces a newer one.
     swap_lock: tokio::sync::Mutex<()>,
+    /// The version in use, for whoever waits for a change.
+    version: tokio::sync::watch::Sender<i64>,
 }
 
 impl RegistryHandle {
     pub fn new(registry: Registry) -> Self {
         Self {
+            version: tokio::sync::watch::Sender::new(registry.version),
             current: ArcSwap::from_pointee(registry),
             hooks: Mutex::new(Vec::new()),
             swap_lock: tokio::sync::Mutex::new(()),
@@ -90,6 +93,11 @@ impl RegistryHandle {
     /// The snapshot to use for one request.
     pub fn load(&self) -> Arc<Registry> {
         self.current.load_full()
+    }
+
+    /// The registry version in use, updated on every swap.
+    pub fn versions(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.version.subscribe()
     }
 
     /// Calls `hook` with every new snapshot, before it is swapped in.
@@ -119,6 +127,7 @@ impl RegistryHandle {
             }
         }
         self.current.store(Arc::clone(&next));
+        self.version.send_replace(next.version);
         tracing::info!(
             version = next.version,
             tenants = next.tenants.len(),

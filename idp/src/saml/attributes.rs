@@ -9,7 +9,9 @@ use crate::directory::{Employment, Person};
 use crate::tenants::SamlProfile;
 
 /// An attribute the IdP can release, by its short name in tenant files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum AttributeName {
     GivenName,

@@ -8,13 +8,13 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::metadata::{MetadataCache, MetadataSource};
-use crate::registry::Registry;
-use arc_swap::ArcSwap;
 use super::registry::SpRegistry;
 use crate::auth::Loa;
 use crate::config::LoadedConfig;
 use crate::keys::{KeyError, SigningKey};
+use crate::registry::Registry;
 use crate::session::{Namespace, ReplayCache, SharedStore, TypedStore};
+use arc_swap::ArcSwap;
 
 /// An AuthnRequest that passed every check and waits for the user to log in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

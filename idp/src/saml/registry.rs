@@ -175,10 +175,7 @@ impl SpRegistry {
     /// Every SP of every tenant of `snapshot`; certificates named in registrations are
     /// read now. An SP whose certificate cannot be read is left out (and reported), so
     /// one broken registration never stops the others.
-    pub fn new(
-        snapshot: Arc<Registry>,
-        cache: Arc<MetadataCache>,
-    ) -> (Self, Vec<RegistryError>) {
+    pub fn new(snapshot: Arc<Registry>, cache: Arc<MetadataCache>) -> (Self, Vec<RegistryError>) {
         let mut registered = HashMap::new();
         let mut sources = Vec::new();
         let mut errors = Vec::new();

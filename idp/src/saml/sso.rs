@@ -18,8 +18,8 @@ use crate::audit::{AuditEvent, Outcome};
 use crate::auth::IdentityError;
 use crate::directory::Directory;
 use crate::login::{
-    admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, PendingLogins, SsoSession,
-    SsoSessions,
+    admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, PendingLogins,
+    SsoSession, SsoSessions,
 };
 use crate::metrics::Metrics;
 use crate::storage::{insert_audit_event, Database};

@@ -25,7 +25,12 @@ pub fn read_dir(dir: &Path, context: &Context, problems: &mut Problems) -> Vec<T
     let loaded = parse_dir(dir, problems);
     let tenants: Vec<Tenant> = loaded.iter().map(|f| f.tenant.clone()).collect();
     let changed: BTreeSet<_> = tenants.iter().map(|t| t.id.clone()).collect();
-    report(dir, &loaded, validate(&tenants, &changed, context), problems);
+    report(
+        dir,
+        &loaded,
+        validate(&tenants, &changed, context),
+        problems,
+    );
     loaded
 }
 
@@ -71,7 +76,10 @@ pub fn parse_dir(dir: &Path, problems: &mut Problems) -> Vec<TenantFile> {
         };
         match parse_toml::<Tenant>(&path, &source) {
             Ok(tenant) => {
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
                 if tenant.id.as_str() != stem {
                     problems.push(
                         &path,
@@ -96,7 +104,11 @@ pub fn parse_dir(dir: &Path, problems: &mut Problems) -> Vec<TenantFile> {
 
 /// Reads and validates `dir` like [`read_dir`] and returns the tenants, indexed.
 pub fn load_dir(dir: &Path, context: &Context, problems: &mut Problems) -> super::Tenants {
-    super::Tenants::new(read_dir(dir, context, problems).into_iter().map(|f| f.tenant))
+    super::Tenants::new(
+        read_dir(dir, context, problems)
+            .into_iter()
+            .map(|f| f.tenant),
+    )
 }
 
 fn toml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

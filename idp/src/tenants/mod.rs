@@ -82,7 +82,11 @@ impl Tenants {
     }
 
     /// The application `tenant/application`, with its tenant.
-    pub fn application(&self, tenant: &TenantId, application: &crate::ids::ApplicationId) -> Option<(&Arc<Tenant>, Application<'_>)> {
+    pub fn application(
+        &self,
+        tenant: &TenantId,
+        application: &crate::ids::ApplicationId,
+    ) -> Option<(&Arc<Tenant>, Application<'_>)> {
         let owner = self.get(tenant)?;
         let app = owner.applications().find(|a| a.id == application)?;
         Some((owner, app))

@@ -26,7 +26,11 @@ impl std::fmt::Display for Problem {
         if self.field.is_empty() {
             write!(f, "tenant {}: {}", self.tenant, self.message)
         } else {
-            write!(f, "tenant {}: {}: {}", self.tenant, self.field, self.message)
+            write!(
+                f,
+                "tenant {}: {}: {}",
+                self.tenant, self.field, self.message
+            )
         }
     }
 }
@@ -142,7 +146,11 @@ fn validate_tenant(tenant: &Tenant, context: &Context, report: &mut Report<'_>) 
     for (i, sp) in tenant.saml_sp.iter().enumerate() {
         let key = format!("saml_sp[{i}]");
         if sp.metadata_file.is_some() && sp.metadata_url.is_some() {
-            report.push(id, key.clone(), "set metadata_file or metadata_url, not both");
+            report.push(
+                id,
+                key.clone(),
+                "set metadata_file or metadata_url, not both",
+            );
         }
         if let Some(url) = &sp.metadata_url {
             check_endpoint_url(id, &format!("{key}.metadata_url"), url, report);
@@ -154,7 +162,11 @@ fn validate_tenant(tenant: &Tenant, context: &Context, report: &mut Report<'_>) 
             check_endpoint_url(id, &format!("{key}.slo_url"), url, report);
         }
         if sp.metadata_file.is_none() && sp.metadata_url.is_none() && sp.acs_urls.is_empty() {
-            report.push(id, key.clone(), "needs metadata_file, metadata_url or acs_urls");
+            report.push(
+                id,
+                key.clone(),
+                "needs metadata_file, metadata_url or acs_urls",
+            );
         }
         if sp.required_loa.is_some_and(|loa| !(2..=4).contains(&loa)) {
             report.push(id, format!("{key}.required_loa"), "must be 2, 3 or 4");
@@ -202,7 +214,11 @@ fn validate_client(id: &TenantId, key: &str, client: &OidcClient, report: &mut R
         report.push(id, format!("{key}.client_id"), "must be 1-255 characters");
     }
     if client.redirect_uris.is_empty() {
-        report.push(id, format!("{key}.redirect_uris"), "at least one is required");
+        report.push(
+            id,
+            format!("{key}.redirect_uris"),
+            "at least one is required",
+        );
     }
     for (j, url) in client.redirect_uris.iter().enumerate() {
         check_endpoint_url(id, &format!("{key}.redirect_uris[{j}]"), url, report);
@@ -394,8 +410,12 @@ fn validate_pair(a: &Tenant, b: &Tenant, report: &mut Report<'_>) {
         Some(theirs.display_name.sv.as_str()),
         theirs.display_name.en.as_deref(),
     ];
-    let is_their_name =
-        |name: &str| their_names.iter().flatten().any(|n| name_key(n) == name_key(name));
+    let is_their_name = |name: &str| {
+        their_names
+            .iter()
+            .flatten()
+            .any(|n| name_key(n) == name_key(name))
+    };
     for (field, name) in [
         ("display_name.sv", Some(ours.display_name.sv.as_str())),
         ("display_name.en", ours.display_name.en.as_deref()),
@@ -404,12 +424,18 @@ fn validate_pair(a: &Tenant, b: &Tenant, report: &mut Report<'_>) {
             report.push(
                 &ours.id,
                 field,
-                format!("{name:?} is tenant {}'s name; tenant names are unique", theirs.id),
+                format!(
+                    "{name:?} is tenant {}'s name; tenant names are unique",
+                    theirs.id
+                ),
             );
         }
     }
     for (key, app) in applications_with_keys(ours) {
-        for (language, name) in [("sv", Some(app.display_name.sv.as_str())), ("en", app.display_name.en.as_deref())] {
+        for (language, name) in [
+            ("sv", Some(app.display_name.sv.as_str())),
+            ("en", app.display_name.en.as_deref()),
+        ] {
             if let Some(name) = name.filter(|n| is_their_name(n)) {
                 report.push(
                     &ours.id,
@@ -457,7 +483,10 @@ fn validate_pair(a: &Tenant, b: &Tenant, report: &mut Report<'_>) {
         .collect();
     for (i, client) in ours.oidc_client.iter().enumerate() {
         for (j, url) in client.redirect_uris.iter().enumerate() {
-            if let Some(host) = url.host_str().filter(|h| !is_loopback(url) && their_hosts.contains(h)) {
+            if let Some(host) = url
+                .host_str()
+                .filter(|h| !is_loopback(url) && their_hosts.contains(h))
+            {
                 report.push(
                     &ours.id,
                     format!("oidc_client[{i}].redirect_uris[{j}]"),

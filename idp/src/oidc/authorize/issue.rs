@@ -11,7 +11,9 @@ use url::Url;
 use super::{error_redirect, redirect_with, validate, AuthorizationRequest, Params, Prompt};
 use crate::audit::{AuditEvent, Outcome};
 use crate::auth::IdentityError;
-use crate::login::{admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, SsoSession};
+use crate::login::{
+    admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, SsoSession,
+};
 use crate::oidc::grant::{Authentication, CodeRecord};
 use crate::oidc::OidcError;
 use crate::session::random_key;
