@@ -242,7 +242,7 @@ pub async fn serve(
     };
     let background = tokio::spawn(background_tasks(state.clone(), mtls_tls.clone(), stopped()));
     let metadata_refresh = state.saml.registry.cache.clone().spawn_refresh(
-        state.saml.registry.sources.clone(),
+        Arc::new(ArcSwap::from_pointee(state.saml.registry.sources.clone())),
         Duration::from_secs(state.config.idp.saml.metadata_refresh_seconds),
         state.clock.clone(),
         stop_tx.subscribe(),
