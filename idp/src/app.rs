@@ -195,13 +195,71 @@ fn follow_registry(state: &Arc<AppState>) {
         let Some(state) = weak.upgrade() else {
             return;
         };
-        let unloaded = state.saml.apply(snapshot);
-        if !unloaded.is_empty() {
-            tokio::spawn(async move {
-                state.saml.load_metadata(&unloaded, state.clock.now()).await;
+        // New registrations' metadata is loaded by the refresh task within a second
+        // (then retried with backoff until it loads).
+        let _ = state.saml.apply(snapshot);
+    });
+}
+
+/// One SP's metadata as `idp check-config` sees it.
+#[derive(Debug)]
+pub struct MetadataCheck {
+    pub tenant: crate::ids::TenantId,
+    /// `saml_sp[i]`.
+    pub key: String,
+    pub outcome: Result<Vec<crate::saml::metadata::RegistrationWarning>, String>,
+}
+
+/// Reads or fetches the metadata of every SP of `tenants` and checks it as a
+/// registration would (entityID, ACS, certificates and their expiry, signature).
+pub async fn check_sp_metadata(
+    config: &LoadedConfig,
+    tenants: crate::tenants::Tenants,
+    now: time::OffsetDateTime,
+) -> Result<Vec<MetadataCheck>, StartError> {
+    let cache = Arc::new(crate::saml::metadata::MetadataCache::new(
+        metadata_http_client(config)?,
+    ));
+    let snapshot = Arc::new(Registry {
+        tenants,
+        ..Registry::default()
+    });
+    let (sps, errors) = crate::saml::registry::SpRegistry::new(snapshot.clone(), cache.clone());
+    let key_of = |entity_id: &str| {
+        snapshot.tenants.iter().find_map(|tenant| {
+            tenant
+                .saml_sp
+                .iter()
+                .position(|sp| sp.entity_id.as_str() == entity_id)
+                .map(|i| (tenant.id.clone(), format!("saml_sp[{i}]")))
+        })
+    };
+    let mut checks = Vec::new();
+    for error in errors {
+        if let Some((tenant, key)) = key_of(&error.entity_id) {
+            checks.push(MetadataCheck {
+                tenant,
+                key,
+                outcome: Err(error.message),
             });
         }
-    });
+    }
+    for source in &sps.sources {
+        let Some((tenant, key)) = key_of(&source.entity_id) else {
+            continue;
+        };
+        let outcome = cache
+            .check_source(source, now)
+            .await
+            .map(|(_, warnings)| warnings)
+            .map_err(|e| format!("{} ({})", e, e.code()));
+        checks.push(MetadataCheck {
+            tenant,
+            key,
+            outcome,
+        });
+    }
+    Ok(checks)
 }
 
 /// The client that fetches SP metadata: bounded time, the system's roots plus the CAs
@@ -323,7 +381,7 @@ pub async fn serve(
         stopped(),
     );
     let metadata_refresh = state.saml.metadata.clone().spawn_refresh(
-        state.saml.registry().sources.clone(),
+        state.saml.metadata_sources.clone(),
         Duration::from_secs(state.config.idp.saml.metadata_refresh_seconds),
         state.clock.clone(),
         stop_tx.subscribe(),

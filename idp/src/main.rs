@@ -104,6 +104,40 @@ fn check_config(source: &ConfigSource) -> ExitCode {
                 return ExitCode::FAILURE;
             }
             let tenants = files.tenants();
+            let checks = runtime().and_then(|rt| {
+                rt.block_on(idp::app::check_sp_metadata(
+                    &loaded,
+                    tenants.clone(),
+                    SystemClock.now(),
+                ))
+                .map_err(anyhow::Error::from)
+            });
+            let checks = match checks {
+                Ok(checks) => checks,
+                Err(e) => {
+                    eprintln!("1 configuration problem:\n  - {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let mut problems = config::Problems::default();
+            for check in checks {
+                let file = loaded
+                    .idp
+                    .tenants_dir
+                    .join(format!("{}.toml", check.tenant));
+                match check.outcome {
+                    Ok(warnings) => {
+                        for warning in warnings {
+                            eprintln!("warning: {}: {}: {warning}", file.display(), check.key);
+                        }
+                    }
+                    Err(message) => problems.push(&file, Some(check.key), message),
+                }
+            }
+            if !problems.is_empty() {
+                eprint!("{problems}");
+                return ExitCode::FAILURE;
+            }
             println!(
                 "configuration OK: {} tenants, {} applications",
                 tenants.len(),

@@ -313,6 +313,26 @@ fn tenants_export_writes_the_imported_files_back_unchanged() {
 }
 
 #[test]
+fn check_config_reads_every_sps_metadata_and_names_the_cause() {
+    let dir = tenants_with("lillby.toml", |c| {
+        c + "\n[[saml_sp]]\nid = \"trasig\"\ndisplay_name = { sv = \"Trasig\" }\n\
+             entity_id = \"https://trasig.lillby.example/sp\"\nprofile = \"sambi\"\n\
+             metadata_file = \"/nonexistent/trasig.xml\"\n"
+    });
+    let (code, stderr) = check_config_problems(dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("lillby.toml: saml_sp[0]:") && stderr.contains("SAML_METADATA_FILE"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("  - ").count(),
+        1,
+        "only the broken SP: {stderr}"
+    );
+}
+
+#[test]
 fn migrate_creates_and_migrates_a_sqlite_database() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("db/idp.db").display());

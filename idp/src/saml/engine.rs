@@ -42,6 +42,8 @@ pub struct SamlIdp {
     registry: ArcSwap<SpRegistry>,
     /// Verified SP metadata, shared by every snapshot.
     pub metadata: Arc<MetadataCache>,
+    /// Where the metadata of the SPs in use comes from; the refresh task follows it.
+    pub metadata_sources: Arc<ArcSwap<Vec<MetadataSource>>>,
     pub waiting: TypedStore<WaitingRequest>,
     /// Single logouts in progress, by the ID of the LogoutRequest sent last.
     pub logouts: TypedStore<super::slo::LogoutWalk>,
@@ -109,6 +111,7 @@ impl SamlIdp {
             next_certificates,
             registry: ArcSwap::from_pointee(registry),
             metadata,
+            metadata_sources: Arc::default(),
             waiting: TypedStore::new(store.clone(), Namespace::SamlRequest, pending_ttl),
             logouts: TypedStore::new(store.clone(), Namespace::SamlLogout, pending_ttl),
             replay: ReplayCache::new(store),
@@ -135,6 +138,8 @@ impl SamlIdp {
             .filter(|source| self.metadata.get(&source.entity_id).is_none())
             .cloned()
             .collect();
+        self.metadata_sources
+            .store(Arc::new(registry.sources.clone()));
         self.registry.store(Arc::new(registry));
         unloaded
     }

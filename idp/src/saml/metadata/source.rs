@@ -1,26 +1,26 @@
-//! A cache of SP metadata loaded from files or fetched over HTTPS, refreshed periodically.
+//! A cache of SP metadata loaded from files or fetched over HTTPS, refreshed periodically
+//! (see `refresh`), with the health of each source (see `status`).
 //!
 //! A failed load (unreachable URL, broken or expired document, bad signature) never
 //! replaces a good copy: the SP keeps working on what was last verified, and the failure
-//! is reported and logged with its code. Fetches are bounded (10 s, 1 MiB) so that a slow
-//! or hostile metadata server cannot hold the refresh or fill memory, and use HTTPS (plain
-//! HTTP only to the local host, for tests), since unsigned metadata is only as trustworthy
-//! as its transport.
+//! is reported, recorded in the SP's [`SourceStatus`] and logged with its code. Fetches
+//! are bounded (10 s, 1 MiB) so that a slow or hostile metadata server cannot hold the
+//! refresh or fill memory, and use HTTPS (plain HTTP only to the local host, for tests),
+//! since unsigned metadata is only as trustworthy as its transport.
 
-use super::sp::{parse_sp_metadata, SpMetadata, MAX_METADATA_BYTES};
+use super::fetch::{fetch_url, read_file, FETCH_TIMEOUT};
+use super::registration::{check_registration, RegistrationWarning};
+use super::sp::{parse_sp_metadata, SpMetadata};
+use super::status::SourceStatus;
 use super::MetadataError;
-use crate::clock::SharedClock;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
 use url::Url;
-
-/// How long one metadata fetch may take.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where one SP's metadata comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +39,19 @@ pub struct MetadataSource {
 }
 
 type Entries = HashMap<String, Arc<SpMetadata>>;
+type Statuses = HashMap<String, SourceStatus>;
 
-/// The verified metadata of every SP, by entityID; readers never wait for a refresh.
+/// The verified metadata of every SP, by entityID, and how loading it went; readers
+/// never wait for a refresh.
 #[derive(Debug)]
 pub struct MetadataCache {
     entries: ArcSwap<Entries>,
+    statuses: ArcSwap<Statuses>,
+    /// Counts recorded outcomes, so that a watcher (a live admin view, a test) can wait
+    /// for the next one instead of polling.
+    status_changes: watch::Sender<u64>,
     http: reqwest::Client,
+    fetch_timeout: Duration,
 }
 
 impl MetadataCache {
@@ -52,8 +59,17 @@ impl MetadataCache {
     pub fn new(http: reqwest::Client) -> Self {
         Self {
             entries: ArcSwap::from_pointee(HashMap::new()),
+            statuses: ArcSwap::from_pointee(HashMap::new()),
+            status_changes: watch::Sender::new(0),
             http,
+            fetch_timeout: FETCH_TIMEOUT,
         }
+    }
+
+    /// The same cache with another bound on one fetch (default [`FETCH_TIMEOUT`]).
+    pub fn with_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
     }
 
     /// Loads every source (concurrently) and reports each outcome by entityID. A source
@@ -64,29 +80,54 @@ impl MetadataCache {
         sources: &[MetadataSource],
         now: OffsetDateTime,
     ) -> Vec<(String, Result<(), MetadataError>)> {
-        let loads = sources.iter().map(|source| self.load(source, now));
+        let loads = sources.iter().map(|source| self.load_one(source, now));
         let outcomes = futures::future::join_all(loads).await;
-        let mut loaded = Vec::new();
-        let mut report = Vec::with_capacity(sources.len());
-        for (source, outcome) in sources.iter().zip(outcomes) {
-            match outcome {
-                Ok(metadata) => {
-                    loaded.push(Arc::new(metadata));
-                    report.push((source.entity_id.clone(), Ok(())));
-                }
-                Err(error) => report.push((source.entity_id.clone(), Err(error))),
+        sources
+            .iter()
+            .map(|source| source.entity_id.clone())
+            .zip(outcomes)
+            .collect()
+    }
+
+    /// Loads one source (an SP just registered, or one due for refresh), keeps the
+    /// metadata if it verified, and records the outcome in the SP's status.
+    pub async fn load_one(
+        &self,
+        source: &MetadataSource,
+        now: OffsetDateTime,
+    ) -> Result<(), MetadataError> {
+        let outcome = self.load(source, now).await;
+        let outcome = match outcome {
+            Ok(metadata) => {
+                let metadata = Arc::new(metadata);
+                self.entries.rcu(|current| {
+                    let mut next = Entries::clone(current);
+                    next.insert(source.entity_id.clone(), Arc::clone(&metadata));
+                    next
+                });
+                Ok(())
             }
-        }
-        if !loaded.is_empty() {
-            self.entries.rcu(|current| {
-                let mut next = Entries::clone(current);
-                for metadata in &loaded {
-                    next.insert(metadata.entity_id.clone(), Arc::clone(metadata));
-                }
-                next
-            });
-        }
-        report
+            Err(error) => Err(error),
+        };
+        self.record(&source.entity_id, outcome.as_ref().map(|_| ()), now);
+        outcome
+    }
+
+    /// Fetches and checks the metadata of an SP being registered, as
+    /// [`check_registration`] does, without keeping it: for an admin to see errors and
+    /// warnings before the SP is saved (then [`MetadataCache::load_one`] loads it).
+    pub async fn check_source(
+        &self,
+        source: &MetadataSource,
+        now: OffsetDateTime,
+    ) -> Result<(SpMetadata, Vec<RegistrationWarning>), MetadataError> {
+        let text = self.read(source).await?;
+        check_registration(
+            &text,
+            &source.entity_id,
+            source.signer_certificates.as_deref(),
+            now,
+        )
     }
 
     async fn load(
@@ -94,12 +135,7 @@ impl MetadataCache {
         source: &MetadataSource,
         now: OffsetDateTime,
     ) -> Result<SpMetadata, MetadataError> {
-        let bytes = match &source.location {
-            SourceLocation::File(path) => read_file(path).await?,
-            SourceLocation::Url(url) => self.fetch(url).await?,
-        };
-        let text = String::from_utf8(bytes)
-            .map_err(|_| MetadataError::Invalid("the metadata is not UTF-8".into()))?;
+        let text = self.read(source).await?;
         parse_sp_metadata(
             &text,
             &source.entity_id,
@@ -108,34 +144,35 @@ impl MetadataCache {
         )
     }
 
-    async fn fetch(&self, url: &Url) -> Result<Vec<u8>, MetadataError> {
-        check_transport(url)?;
-        let mut response = self
-            .http
-            .get(url.clone())
-            .timeout(FETCH_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        check_transport(response.url())?; // after redirects
-        let status = response.status();
-        if !status.is_success() {
-            return Err(MetadataError::Unavailable(format!("HTTP status {status}")));
-        }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_METADATA_BYTES as u64)
-        {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| unavailable(&e))? {
-            if body.len() + chunk.len() > MAX_METADATA_BYTES {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+    async fn read(&self, source: &MetadataSource) -> Result<String, MetadataError> {
+        let bytes = match &source.location {
+            SourceLocation::File(path) => read_file(path).await?,
+            SourceLocation::Url(url) => fetch_url(&self.http, url, self.fetch_timeout).await?,
+        };
+        String::from_utf8(bytes)
+            .map_err(|_| MetadataError::Invalid("the metadata is not UTF-8".into()))
+    }
+
+    fn record(&self, entity_id: &str, outcome: Result<(), &MetadataError>, now: OffsetDateTime) {
+        let has_good_copy = self.get(entity_id).is_some();
+        self.statuses.rcu(|current| {
+            let mut next = Statuses::clone(current);
+            let status = SourceStatus::record(current.get(entity_id), outcome, has_good_copy, now);
+            next.insert(entity_id.to_owned(), status);
+            next
+        });
+        self.status_changes
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// How loading an SP's metadata went, if it was ever tried.
+    pub fn status(&self, entity_id: &str) -> Option<SourceStatus> {
+        self.statuses.load().get(entity_id).cloned()
+    }
+
+    /// Changes each time an outcome is recorded in a [`SourceStatus`].
+    pub fn status_changes(&self) -> watch::Receiver<u64> {
+        self.status_changes.subscribe()
     }
 
     /// The last good metadata of an SP. It was valid when loaded; callers that hold it
@@ -151,99 +188,18 @@ impl MetadataCache {
             .filter(|m| m.valid_until.is_none_or(|until| now < until))
     }
 
-    /// Forgets an SP (its source was removed from the configuration).
+    /// Forgets an SP, its metadata and its status (its source was removed). Take the
+    /// source out of the refresh task's list first: a load in flight would put it back.
     pub fn remove(&self, entity_id: &str) {
         self.entries.rcu(|current| {
             let mut next = Entries::clone(current);
             next.remove(entity_id);
             next
         });
+        self.statuses.rcu(|current| {
+            let mut next = Statuses::clone(current);
+            next.remove(entity_id);
+            next
+        });
     }
-
-    /// Reloads `sources` every `every` until `shutdown` turns true (or its sender is
-    /// dropped). Failures are logged with their code and entityID, never the document;
-    /// the last good copies stay.
-    pub fn spawn_refresh(
-        self: Arc<Self>,
-        sources: Vec<MetadataSource>,
-        every: Duration,
-        clock: SharedClock,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let start = tokio::time::Instant::now() + every;
-            let mut ticks = tokio::time::interval_at(start, every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {
-                        for (entity_id, outcome) in self.load_all(&sources, clock.now()).await {
-                            if let Err(error) = outcome {
-                                tracing::warn!(
-                                    entity_id = %entity_id,
-                                    code = error.code(),
-                                    error = %error,
-                                    "SP metadata refresh failed; the last good copy stays"
-                                );
-                            }
-                        }
-                    }
-                    changed = shutdown.changed() => {
-                        if changed.is_err() || *shutdown.borrow() {
-                            break;
-                        }
-                    }
-                }
-            }
-        })
-    }
-}
-
-/// HTTPS, or plain HTTP to the local host only.
-fn check_transport(url: &Url) -> Result<(), MetadataError> {
-    let is_local = matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost"))
-            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-    );
-    if url.scheme() == "https" || (url.scheme() == "http" && is_local) {
-        Ok(())
-    } else {
-        Err(MetadataError::Unavailable(
-            "metadata URLs must use https".into(),
-        ))
-    }
-}
-
-async fn read_file(path: &std::path::Path) -> Result<Vec<u8>, MetadataError> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| MetadataError::Unavailable(format!("{}: {e}", path.display())))?;
-    let mut body = Vec::new();
-    file.take(MAX_METADATA_BYTES as u64 + 1)
-        .read_to_end(&mut body)
-        .await
-        .map_err(|e| MetadataError::Unavailable(format!("{}: {e}", path.display())))?;
-    if body.len() > MAX_METADATA_BYTES {
-        return Err(too_large());
-    }
-    Ok(body)
-}
-
-fn too_large() -> MetadataError {
-    MetadataError::Unavailable(format!(
-        "the metadata is larger than {MAX_METADATA_BYTES} bytes"
-    ))
-}
-
-fn unavailable(error: &reqwest::Error) -> MetadataError {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    MetadataError::Unavailable(kind.into())
 }

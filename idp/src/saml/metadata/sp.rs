@@ -9,7 +9,7 @@
 //! replayed by an attacker or served by a broken mirror cannot revive removed endpoints
 //! or keys.
 
-use super::MetadataError;
+use super::{KeyUse, MetadataError};
 use crate::saml::xml::{
     self, check_untrusted_xml, text_without_comments, verify_enveloped, ExpectedRoot, DSIG_NS,
     MD_NS,
@@ -167,9 +167,7 @@ pub fn parse_sp_metadata(
     let keys = key_descriptors(&doc, sp)?;
     let assertion_consumer_services = endpoints(&doc, sp, "AssertionConsumerService")?;
     if assertion_consumer_services.is_empty() {
-        return Err(MetadataError::Invalid(
-            "no AssertionConsumerService with the HTTP-POST or HTTP-Redirect binding".into(),
-        ));
+        return Err(MetadataError::NoAcs);
     }
     Ok(SpMetadata {
         entity_id: expected_entity_id.to_owned(),
@@ -320,17 +318,17 @@ fn key_descriptors(doc: &Document<'_>, sp: NodeId) -> Result<Keys, MetadataError
     let mut keys = Keys::default();
     for descriptor in md_children(doc, sp, "KeyDescriptor") {
         let key_use = doc.get_attribute(descriptor, "use").map(str::trim);
-        let (signing, encryption) = match key_use {
-            None => (true, true),
-            Some("signing") => (true, false),
-            Some("encryption") => (false, true),
+        let (signing, encryption, key_use) = match key_use {
+            None => (true, true, KeyUse::SigningAndEncryption),
+            Some("signing") => (true, false, KeyUse::Signing),
+            Some("encryption") => (false, true, KeyUse::Encryption),
             Some(_) => {
                 return Err(MetadataError::Invalid(
                     "KeyDescriptor use is neither signing nor encryption".into(),
                 ))
             }
         };
-        let certificates = certificates(doc, descriptor)?;
+        let certificates = certificates(doc, descriptor, key_use)?;
         if signing {
             keys.signing.extend(certificates.iter().cloned());
         }
@@ -346,8 +344,13 @@ fn key_descriptors(doc: &Document<'_>, sp: NodeId) -> Result<Keys, MetadataError
     Ok(keys)
 }
 
-/// The `ds:X509Certificate` values under a KeyDescriptor's `ds:KeyInfo/ds:X509Data`.
-fn certificates(doc: &Document<'_>, descriptor: NodeId) -> Result<Vec<Vec<u8>>, MetadataError> {
+/// The `ds:X509Certificate` values under a KeyDescriptor's `ds:KeyInfo/ds:X509Data`; one
+/// that is not a certificate is refused, naming the use of its KeyDescriptor.
+fn certificates(
+    doc: &Document<'_>,
+    descriptor: NodeId,
+    key_use: KeyUse,
+) -> Result<Vec<Vec<u8>>, MetadataError> {
     let mut out = Vec::new();
     for key_info in dsig_children(doc, descriptor, "KeyInfo") {
         for data in dsig_children(doc, key_info, "X509Data") {
@@ -356,13 +359,17 @@ fn certificates(doc: &Document<'_>, descriptor: NodeId) -> Result<Vec<Vec<u8>>, 
                     .chars()
                     .filter(|c| !c.is_ascii_whitespace())
                     .collect();
-                let der = STANDARD.decode(text).map_err(|_| {
-                    MetadataError::Invalid("an X509Certificate is not base64".into())
-                })?;
-                if x509_parser::parse_x509_certificate(&der).is_err() {
-                    return Err(MetadataError::Invalid(
-                        "an X509Certificate is not a certificate".into(),
-                    ));
+                let der = STANDARD
+                    .decode(text)
+                    .map_err(|_| MetadataError::CertificateInvalid {
+                        key_use,
+                        reason: "the X509Certificate is not base64".into(),
+                    })?;
+                if let Err(e) = x509_parser::parse_x509_certificate(&der) {
+                    return Err(MetadataError::CertificateInvalid {
+                        key_use,
+                        reason: format!("the X509Certificate does not parse ({e})"),
+                    });
                 }
                 out.push(der);
             }
