@@ -104,9 +104,10 @@ async fn code_and_tokens(state: &AppState, session_id: &str, basic: &str) {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let params = Params::parse(&query.finish());
-    let Decision::ToClient(url) = idp::oidc::authorize::authorize(state, &params, Some(session_id))
-        .await
-        .unwrap()
+    let Decision::ToClient(url) =
+        idp::oidc::authorize::authorize(&state.oidc_context(), &params, Some(session_id))
+            .await
+            .unwrap()
     else {
         panic!("no code")
     };
@@ -121,9 +122,13 @@ async fn code_and_tokens(state: &AppState, session_id: &str, basic: &str) {
         .append_pair("code", &code)
         .append_pair("redirect_uri", CALLBACK)
         .append_pair("code_verifier", &verifier);
-    let tokens = idp::oidc::token::token(state, Some(basic), &Params::parse(&form.finish()))
-        .await
-        .unwrap();
+    let tokens = idp::oidc::token::token(
+        &state.oidc_context(),
+        Some(basic),
+        &Params::parse(&form.finish()),
+    )
+    .await
+    .unwrap();
     assert!(!tokens.id_token.is_empty());
 }
 

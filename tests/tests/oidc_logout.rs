@@ -189,7 +189,7 @@ async fn end_oidc_participants_reports_every_oidc_client_of_a_session() {
         .unwrap()
         .unwrap();
 
-    let results = idp::oidc::end_oidc_participants(&idp.state, &session).await;
+    let results = idp::oidc::end_oidc_participants(&idp.state.oidc_context(), &session).await;
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].0, "storstad/personal");
     assert!(results[0].1.is_ok(), "{:?}", results[0].1);

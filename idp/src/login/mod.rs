@@ -14,6 +14,9 @@ pub use sso::{Participant, ParticipantProtocol, SsoSession, SsoSessions};
 
 use serde::{Deserialize, Serialize};
 
+/// Longest pending login id, session id, order ref or ticket accepted from a request.
+pub const MAX_ID_LENGTH: usize = 128;
+
 /// How the user proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LoginMethod {

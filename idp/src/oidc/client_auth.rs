@@ -115,18 +115,31 @@ fn decode_basic(encoded: &str) -> Result<(String, String), OidcError> {
     Ok((decode(id)?, decode(secret)?))
 }
 
-fn is_secret_of(client: &OidcClient, secret: &str) -> bool {
-    let Some(expected) = client.client_secret_sha256.as_deref() else {
-        return false;
-    };
+/// Whether `secret` is one of the client's: the configured hash, or a secret the IdP
+/// made that has not expired (a rotated-out secret stays valid for its overlap). Every
+/// candidate is compared in constant time, and all are compared.
+fn is_secret_of(client: &OidcClient, secret: &str, now: OffsetDateTime) -> bool {
     let presented = hex::encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         secret.as_bytes(),
     ));
-    presented
-        .as_bytes()
-        .ct_eq(expected.to_ascii_lowercase().as_bytes())
-        .into()
+    let made = client
+        .client_secrets
+        .iter()
+        .filter(|s| s.expires_at.is_none_or(|at| now.unix_timestamp() < at))
+        .map(|s| s.sha256.as_str());
+    let mut matched = subtle::Choice::from(0);
+    for expected in client
+        .client_secret_sha256
+        .as_deref()
+        .into_iter()
+        .chain(made)
+    {
+        matched |= presented
+            .as_bytes()
+            .ct_eq(expected.to_ascii_lowercase().as_bytes());
+    }
+    matched.into()
 }
 
 /// Authenticates the client of a token request.
@@ -150,7 +163,7 @@ pub async fn authenticate(
     let configured = client.token_endpoint_auth_method;
     let is_authenticated = match presented {
         Presented::Secret { secret, method, .. } => {
-            method == configured && is_secret_of(client, &secret)
+            method == configured && is_secret_of(client, &secret, now)
         }
         Presented::Assertion { assertion, .. } => {
             configured == ClientAuthMethod::PrivateKeyJwt
@@ -233,4 +246,56 @@ async fn verify_assertion(
         tracing::warn!(client_id = %id, "client assertion replayed");
     }
     Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenants::ClientSecret;
+
+    fn sha256_hex(secret: &str) -> String {
+        hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            secret.as_bytes(),
+        ))
+    }
+
+    fn client() -> OidcClient {
+        let text = r#"
+            id = "portal"
+            display_name = { sv = "Portalen" }
+            client_id = "portal"
+            token_endpoint_auth_method = "client_secret_basic"
+            redirect_uris = ["https://portal.example/cb"]
+        "#;
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_made_secret_is_valid_until_its_overlap_ends() {
+        let now = time::macros::datetime!(2026-12-05 12:00 UTC);
+        let mut client = client();
+        client.client_secrets = vec![
+            ClientSecret {
+                sha256: sha256_hex("old-secret"),
+                created_at: 0,
+                expires_at: Some(now.unix_timestamp() + 60),
+            },
+            ClientSecret {
+                sha256: sha256_hex("new-secret"),
+                created_at: 1,
+                expires_at: None,
+            },
+        ];
+        assert!(is_secret_of(&client, "new-secret", now));
+        assert!(is_secret_of(&client, "old-secret", now));
+        assert!(!is_secret_of(
+            &client,
+            "old-secret",
+            now + time::Duration::minutes(2)
+        ));
+        assert!(!is_secret_of(&client, "other", now));
+        client.client_secret_sha256 = Some(sha256_hex("configured"));
+        assert!(is_secret_of(&client, "configured", now));
+    }
 }

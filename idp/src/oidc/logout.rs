@@ -12,8 +12,8 @@ use super::tokens::algorithm;
 use super::{OidcError, OidcLogoutError};
 use crate::audit::{AuditEvent, Outcome};
 use crate::login::{ParticipantProtocol, SsoSession};
+use crate::oidc::OidcContext;
 use crate::tenants::OidcClient;
-use crate::web::AppState;
 
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Lifetime of a logout token.
@@ -32,7 +32,7 @@ pub struct LogoutOutcome {
 
 /// Verifies `id_token_hint`: an ID token this provider signed (it may have expired).
 /// Returns the client it was issued to.
-fn hinted_client(state: &AppState, hint: &str) -> Result<String, OidcError> {
+fn hinted_client(state: &OidcContext<'_>, hint: &str) -> Result<String, OidcError> {
     let parsed = Parsed::parse(hint).map_err(|_| OidcError::InvalidIdTokenHint)?;
     parsed
         .verify_own(&state.oidc.keys)
@@ -49,7 +49,7 @@ fn hinted_client(state: &AppState, hint: &str) -> Result<String, OidcError> {
 /// `GET/POST /oidc/logout`: checks the request, ends the browser's SSO session and logs
 /// out its other applications.
 pub async fn rp_initiated_logout(
-    state: &AppState,
+    state: &OidcContext<'_>,
     params: &Params,
     sso_session_id: Option<&str>,
 ) -> Result<LogoutOutcome, OidcError> {
@@ -99,7 +99,7 @@ pub async fn rp_initiated_logout(
         None => None,
     };
     let ended = match sso_session_id {
-        Some(id) if id.len() <= crate::web::MAX_ID_LENGTH => state.sso_sessions.take(id).await?,
+        Some(id) if id.len() <= crate::login::MAX_ID_LENGTH => state.sso_sessions.take(id).await?,
         _ => None,
     };
     let mut results = Vec::new();
@@ -121,7 +121,7 @@ pub async fn rp_initiated_logout(
             client_id.as_deref().unwrap_or("-"),
             failed.join(", ")
         ));
-        crate::storage::insert_audit_event(&state.db, &record).await?;
+        crate::storage::insert_audit_event(state.db, &record).await?;
     }
     Ok(LogoutOutcome {
         redirect,
@@ -135,7 +135,7 @@ pub async fn rp_initiated_logout(
 /// One entry per OIDC participant (`<tenant>/<application>`); a client without a
 /// back-channel URI has nothing to receive and counts as done.
 pub async fn end_oidc_participants(
-    state: &AppState,
+    state: &OidcContext<'_>,
     session: &SsoSession,
 ) -> Vec<(String, Result<(), OidcLogoutError>)> {
     let sends = session
@@ -160,7 +160,7 @@ pub async fn end_oidc_participants(
 }
 
 async fn notify(
-    state: &AppState,
+    state: &OidcContext<'_>,
     session: &SsoSession,
     client_id: &str,
 ) -> Result<(), OidcLogoutError> {
@@ -193,7 +193,7 @@ async fn notify(
 
 /// A logout token (`typ: logout+jwt`) naming the session (`sid`) and the subject.
 pub fn logout_token(
-    state: &AppState,
+    state: &OidcContext<'_>,
     tenant: &crate::tenants::Tenant,
     client: &OidcClient,
     session: &SsoSession,

@@ -32,6 +32,20 @@ use crate::keys::{Algorithm, KeyError, KeySet, SigningKey};
 use crate::session::{ReplayCache, SharedStore};
 use crate::tenants::SubjectType;
 
+/// What the OIDC endpoints need from the running IdP, for one request (the web layer
+/// builds it; the engine never sees `web::AppState`).
+#[derive(Clone, Copy)]
+pub struct OidcContext<'a> {
+    pub oidc: &'a Provider,
+    pub registry: &'a crate::registry::RegistryHandle,
+    pub directory: &'a dyn crate::directory::Directory,
+    pub sso_sessions: &'a crate::login::SsoSessions,
+    pub pending_logins: &'a crate::login::PendingLogins,
+    pub db: &'a crate::storage::Database,
+    pub metrics: &'a crate::metrics::Metrics,
+    pub clock: &'a crate::clock::SharedClock,
+}
+
 /// Lifetimes and limits from `[oidc]`.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -13,12 +13,12 @@ use super::grant::{Grant, Taken};
 use super::tokens::{released_claims, IssuedTokens};
 use super::{client_auth, OidcError};
 use crate::audit::{AuditEvent, Outcome};
+use crate::oidc::OidcContext;
 use crate::tenants::{OidcClient, Tenant};
-use crate::web::AppState;
 
 /// `POST /oidc/token` with the form `params` and the `Authorization` header.
 pub async fn token(
-    state: &AppState,
+    state: &OidcContext<'_>,
     authorization: Option<&str>,
     params: &Params,
 ) -> Result<IssuedTokens, OidcError> {
@@ -29,7 +29,7 @@ pub async fn token(
     }
     let registry = state.registry.load();
     let (tenant, client) =
-        client_auth::authenticate(&state.oidc, &registry.tenants, authorization, params, now)
+        client_auth::authenticate(state.oidc, &registry.tenants, authorization, params, now)
             .await?;
     match params.get("grant_type") {
         Some("authorization_code") => exchange_code(state, &tenant, &client, params, now).await,
@@ -49,7 +49,7 @@ fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 }
 
 async fn exchange_code(
-    state: &AppState,
+    state: &OidcContext<'_>,
     tenant: &Arc<Tenant>,
     client: &OidcClient,
     params: &Params,
@@ -112,7 +112,7 @@ async fn exchange_code(
 }
 
 async fn refresh(
-    state: &AppState,
+    state: &OidcContext<'_>,
     tenant: &Arc<Tenant>,
     client: &OidcClient,
     params: &Params,
@@ -179,7 +179,7 @@ async fn refresh(
 }
 
 async fn issue(
-    state: &AppState,
+    state: &OidcContext<'_>,
     tenant: &Tenant,
     client: &OidcClient,
     grant: &Grant,
@@ -188,7 +188,7 @@ async fn issue(
 ) -> Result<IssuedTokens, OidcError> {
     let provider = &state.oidc;
     let access_token = provider.access_token(tenant, client, grant, now)?;
-    let released = released_claims(state.directory.as_ref(), client, grant).await?;
+    let released = released_claims(state.directory, client, grant).await?;
     let id_token = provider.id_token(tenant, client, grant, nonce, &access_token, released, now)?;
     let refresh_token = provider.grants.issue_refresh_token(grant).await?;
     Ok(IssuedTokens {
@@ -202,7 +202,7 @@ async fn issue(
 
 #[allow(clippy::too_many_arguments)]
 async fn audit(
-    state: &AppState,
+    state: &OidcContext<'_>,
     event: &str,
     outcome: Outcome,
     code: Option<&str>,
@@ -227,7 +227,7 @@ async fn audit(
         detail.push_str("; grant revoked");
     }
     record.detail = Some(detail);
-    crate::storage::insert_audit_event(&state.db, &record).await?;
+    crate::storage::insert_audit_event(state.db, &record).await?;
     Ok(())
 }
 

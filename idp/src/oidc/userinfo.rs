@@ -4,12 +4,12 @@ use serde_json::{Map, Value};
 
 use super::tokens::released_claims;
 use super::OidcError;
-use crate::web::AppState;
+use crate::oidc::OidcContext;
 
 /// `GET/POST /oidc/userinfo` with `access_token` from the `Authorization: Bearer` header
 /// (or the form body, RFC 6750 section 2.2).
 pub async fn userinfo(
-    state: &AppState,
+    state: &OidcContext<'_>,
     access_token: &str,
 ) -> Result<Map<String, Value>, OidcError> {
     let now = state.clock.now();
@@ -35,7 +35,7 @@ pub async fn userinfo(
     if parsed.claim_str("client_id") != Some(client.client_id.as_str()) {
         return Err(OidcError::InvalidToken);
     }
-    let mut claims = released_claims(state.directory.as_ref(), client, &grant).await?;
+    let mut claims = released_claims(state.directory, client, &grant).await?;
     claims.insert(
         "sub".into(),
         Value::String(

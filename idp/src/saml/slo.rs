@@ -148,7 +148,7 @@ async fn logout_requested(
         relay_state: received.relay_state.clone(),
     };
     let session = match sso_cookie {
-        Some(id) if id.len() <= crate::web::MAX_ID_LENGTH => ctx.sessions.find(id).await?,
+        Some(id) if id.len() <= crate::login::MAX_ID_LENGTH => ctx.sessions.find(id).await?,
         _ => None,
     };
     let Some(session) = session else {
@@ -303,7 +303,7 @@ async fn logout_confirmed(
         .in_response_to
         .as_deref()
         .ok_or(SamlError::LoginExpired)?;
-    if request_id.len() > crate::web::MAX_ID_LENGTH {
+    if request_id.len() > crate::login::MAX_ID_LENGTH {
         return Err(SamlError::LoginExpired);
     }
     // Another SP answering a request it was never sent may not move (or end) the walk:

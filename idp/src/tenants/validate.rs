@@ -248,6 +248,17 @@ fn validate_client(id: &TenantId, key: &str, client: &OidcClient, report: &mut R
             );
         }
     }
+    for (j, made) in client.client_secrets.iter().enumerate() {
+        let is_hex_sha256 =
+            made.sha256.len() == 64 && made.sha256.chars().all(|c| c.is_ascii_hexdigit());
+        if !is_hex_sha256 {
+            report.push(
+                id,
+                format!("{key}.client_secrets[{j}].sha256"),
+                "must be 64 hex digits (the SHA-256 of the secret)",
+            );
+        }
+    }
     match (has_secret, uses_secret) {
         (false, true) => report.push(
             id,

@@ -54,8 +54,7 @@ pub struct AppState {
     pub registry: Arc<crate::registry::RegistryHandle>,
 }
 
-/// Longest pending login id, order ref or ticket accepted from a request.
-pub const MAX_ID_LENGTH: usize = 128;
+pub use crate::login::MAX_ID_LENGTH;
 
 impl AppState {
     /// The pending login `login_id`, if this browser opened it (its binding cookie
@@ -82,6 +81,20 @@ impl AppState {
             tracing::warn!("a pending login was used by a browser that did not start it");
             self.metrics.record_event("login_binding_mismatch");
             Err(LoginFailure::LoginExpired)
+        }
+    }
+
+    /// What the OIDC engine needs.
+    pub fn oidc_context(&self) -> crate::oidc::OidcContext<'_> {
+        crate::oidc::OidcContext {
+            oidc: &self.oidc,
+            registry: &self.registry,
+            directory: self.directory.as_ref(),
+            sso_sessions: &self.sso_sessions,
+            pending_logins: &self.pending_logins,
+            db: &self.db,
+            metrics: &self.metrics,
+            clock: &self.clock,
         }
     }
 

@@ -173,7 +173,7 @@ async fn endpoint_answer(
             if let Some(session) = &outcome.ended {
                 // One session, two protocols: its OIDC clients hear it on their
                 // back-channel (failures are logged there and end nothing else).
-                crate::oidc::logout::end_oidc_participants(state, session).await;
+                crate::oidc::logout::end_oidc_participants(&state.oidc_context(), session).await;
             }
             let mut response = answer_response(state, outcome.answer, language);
             if outcome.clear_cookie {

@@ -15,10 +15,10 @@ use crate::login::{
     admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, SsoSession,
 };
 use crate::oidc::grant::{Authentication, CodeRecord};
+use crate::oidc::OidcContext;
 use crate::oidc::OidcError;
 use crate::session::random_key;
 use crate::tenants::{OidcClient, Protocol, Tenant};
-use crate::web::AppState;
 
 /// What the browser is sent to.
 #[derive(Debug)]
@@ -46,7 +46,7 @@ pub struct ParkedRequest {
 /// `GET/POST /oidc/authorize`. `Err` is shown as an error page (the redirect URI is
 /// not trusted, or the user may not use the application).
 pub async fn authorize(
-    state: &AppState,
+    state: &OidcContext<'_>,
     params: &Params,
     sso_session_id: Option<&str>,
 ) -> Result<Decision, OidcError> {
@@ -75,7 +75,7 @@ pub async fn authorize(
     };
     let now = state.clock.now();
     let session = match sso_session_id {
-        Some(id) if id.len() <= crate::web::MAX_ID_LENGTH => {
+        Some(id) if id.len() <= crate::login::MAX_ID_LENGTH => {
             state.sso_sessions.find_current(id, now).await?
         }
         _ => None,
@@ -119,7 +119,7 @@ pub async fn authorize(
 
 /// Opens a pending login for `request` and parks the request until it is authenticated.
 async fn park(
-    state: &AppState,
+    state: &OidcContext<'_>,
     tenant: &Tenant,
     client: &OidcClient,
     request: AuthorizationRequest,
@@ -156,7 +156,7 @@ async fn park(
 /// names, already checked to belong to this browser. It must be authenticated by the
 /// session in the browser's SSO cookie; the request is taken (once) and answered.
 pub async fn resume(
-    state: &AppState,
+    state: &OidcContext<'_>,
     request_key: &str,
     login: &PendingLogin,
     sso_session_id: Option<&str>,
@@ -190,7 +190,7 @@ pub async fn resume(
 /// Issues a code for `request` from `session`, records the client as a participant of
 /// the session and audits it.
 async fn issue(
-    state: &AppState,
+    state: &OidcContext<'_>,
     tenant: &Arc<Tenant>,
     client: &OidcClient,
     request: &AuthorizationRequest,
@@ -201,16 +201,7 @@ async fn issue(
         .applications()
         .find(|a| a.protocol == Protocol::Oidc && a.protocol_id == client.client_id)
     {
-        Some(app) => {
-            admit_session(
-                state.directory.as_ref(),
-                &registry.tenants,
-                tenant,
-                &app,
-                session,
-            )
-            .await
-        }
+        Some(app) => admit_session(state.directory, &registry.tenants, tenant, &app, session).await,
         None => Err(IdentityError::NotAllowed),
     };
     let now = state.clock.now();
@@ -284,7 +275,7 @@ async fn issue(
 
 #[allow(clippy::too_many_arguments)]
 async fn audit(
-    state: &AppState,
+    state: &OidcContext<'_>,
     event: &str,
     outcome: Outcome,
     code: Option<&str>,
@@ -301,6 +292,6 @@ async fn audit(
     record.person_id = Some(session.person_id.clone());
     record.employee_hsa_id = Some(session.employee_hsa_id.to_string());
     record.detail = Some(format!("client_id={}", client.client_id));
-    crate::storage::insert_audit_event(&state.db, &record).await?;
+    crate::storage::insert_audit_event(state.db, &record).await?;
     Ok(())
 }

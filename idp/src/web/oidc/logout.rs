@@ -43,7 +43,9 @@ async fn logout_response(
 ) -> Response {
     let language = pages::negotiate_language(params.get("ui_locales"), headers);
     let sso = cookies::read(headers, cookies::SSO_COOKIE);
-    match crate::oidc::logout::rp_initiated_logout(state, params, sso.as_deref()).await {
+    match crate::oidc::logout::rp_initiated_logout(&state.oidc_context(), params, sso.as_deref())
+        .await
+    {
         Ok(outcome) => {
             let mut response = match saml_walk(state, peer, &outcome, request_id, language).await {
                 Some(walk) => walk,

@@ -67,7 +67,7 @@ async fn authorize_response(
     request_id: &str,
 ) -> Response {
     let sso = cookies::read(headers, cookies::SSO_COOKIE);
-    match authorize::authorize(state, params, sso.as_deref()).await {
+    match authorize::authorize(&state.oidc_context(), params, sso.as_deref()).await {
         Ok(Decision::ToClient(url)) => Redirect::to(url.as_str()).into_response(),
         Ok(Decision::ErrorToClient(url, code)) => {
             let mut response = Redirect::to(url.as_str()).into_response();
@@ -126,7 +126,14 @@ pub async fn oidc_resume_get(
         Err(_) => return error::error_page(&expired, language, &request_id),
     };
     let sso = cookies::read(&headers, cookies::SSO_COOKIE);
-    match authorize::resume(&state, &query.request, &login, sso.as_deref()).await {
+    match authorize::resume(
+        &state.oidc_context(),
+        &query.request,
+        &login,
+        sso.as_deref(),
+    )
+    .await
+    {
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err(e) => error::error_page(&e, language, &request_id),
     }

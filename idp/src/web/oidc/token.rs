@@ -24,7 +24,7 @@ pub async fn oidc_token_post(
         .and_then(|v| v.to_str().ok());
     let used_basic =
         authorization.is_some_and(|a| crate::oidc::client_auth::strip_scheme(a, "Basic").is_some());
-    match crate::oidc::token::token(&state, authorization, &params).await {
+    match crate::oidc::token::token(&state.oidc_context(), authorization, &params).await {
         Ok(tokens) => {
             let mut response = Json(json!({
                 "access_token": tokens.access_token,
@@ -56,7 +56,7 @@ async fn userinfo_response(state: &AppState, token: Option<&str>) -> Response {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return bearer_error(&OidcError::InvalidToken);
     };
-    match crate::oidc::userinfo::userinfo(state, token).await {
+    match crate::oidc::userinfo::userinfo(&state.oidc_context(), token).await {
         Ok(claims) => Json(claims).into_response(),
         Err(e) => bearer_error(&e),
     }
