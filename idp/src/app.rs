@@ -179,6 +179,10 @@ async fn load_registry(db: &Database, config: &LoadedConfig, clock: &SharedClock
                 tracing::info!(change = %diff, "tenant files imported");
             }
         }
+        // Another node starting at the same time imported them first.
+        Err(registry::CommitError::Conflict) => {
+            tracing::info!("tenant files imported by another node meanwhile");
+        }
         Err(e) => {
             tracing::error!(code = e.code(), error = %e, "tenant files not imported; the registry in the database stays in use");
             return current;

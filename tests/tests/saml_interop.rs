@@ -13,7 +13,7 @@ const TLS_CLIENT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient";
 const ANNA_HSA_ID: &str = "SE2321009991-anna01";
 
 /// An SP in the Sambi style: wants signed assertions, nothing encrypted.
-async fn sambi_sp(name: &str) -> PySp {
+pub(crate) async fn sambi_sp(name: &str) -> PySp {
     PySp::init(
         name,
         json!({ "want_assertions_signed": true, "want_response_signed": false }),

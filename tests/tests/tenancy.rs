@@ -11,17 +11,11 @@ use e2e::saml::{log_in, sso, PySp, SamlIdp, ToSp};
 use e2e::TestIdp;
 use idp::tenants::Tenant;
 
+use crate::saml_interop::sambi_sp;
+
 const HSA_SAMBI: &str = "http://sambi.se/attributes/1/employeeHsaId";
 const PNR_EID: &str = "urn:oid:1.2.752.29.4.13";
 const GIVEN_NAME_EID: &str = "urn:oid:2.5.4.42";
-
-async fn sambi_sp(name: &str) -> PySp {
-    PySp::init(
-        name,
-        json!({ "want_assertions_signed": true, "want_response_signed": false }),
-    )
-    .await
-}
 
 /// The development directory, with Cecilia (a personal identity number certificate)
 /// employed by Lillby as well as by Storstad.
