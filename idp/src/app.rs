@@ -116,6 +116,7 @@ pub async fn build_state(
         store.clone(),
     )?;
     let state = Arc::new(AppState {
+        registry_rules: crate::config::registry_context(&config.idp),
         registry,
         oidc,
         config,

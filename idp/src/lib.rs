@@ -2,6 +2,7 @@
 //!
 //! See docs/ARCHITECTURE.md for the map of modules and how a login flows.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -56,6 +56,20 @@ enum TenantsCommand {
     },
     /// Write the current registry as one file per tenant.
     Export { dir: PathBuf },
+    /// Make an admin API token (shown once): for a tenant, or with --operator for the
+    /// platform operator.
+    Token {
+        #[arg(
+            long,
+            conflicts_with = "operator",
+            required_unless_present = "operator"
+        )]
+        tenant: Option<String>,
+        #[arg(long)]
+        operator: bool,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -221,6 +235,29 @@ async fn tenants(source: &ConfigSource, command: TenantsCommand) -> anyhow::Resu
                     outcome.diffs.len()
                 ),
             }
+        }
+        TenantsCommand::Token {
+            tenant,
+            operator,
+            name,
+        } => {
+            let scope = match (tenant, operator) {
+                (Some(tenant), false) => {
+                    let tenant: idp::ids::TenantId = tenant
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("{tenant:?} is not a tenant id"))?;
+                    if current.tenants.get(&tenant).is_none() {
+                        anyhow::bail!("no tenant {tenant} in the registry");
+                    }
+                    idp::admin::TokenScope::Tenant(tenant)
+                }
+                _ => idp::admin::TokenScope::Operator,
+            };
+            let created =
+                idp::admin::create_api_token(&db, scope, &name, "operator:cli", SystemClock.now())
+                    .await?;
+            eprintln!("token {} ({}); shown once:", created.id, created.name);
+            println!("{}", created.token);
         }
         TenantsCommand::Export { dir } => {
             let (written, removed) = idp::registry::export_dir(&current, &dir)?;

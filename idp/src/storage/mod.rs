@@ -4,12 +4,14 @@
 
 mod audit;
 mod registry;
+mod tokens;
 
 pub use audit::{find_recent_audit_events, insert_audit_event};
 pub use registry::{
-    find_admin_audit, find_registry, find_registry_version, write_registry, AdminAuditRecord,
-    RegistryWrite, StoredTenant,
+    find_admin_audit, find_registry, find_registry_version, insert_admin_audit, write_registry,
+    AdminAuditRecord, RegistryWrite, StoredTenant,
 };
+pub use tokens::{create_token, find_token_by_hash, find_tokens, revoke_token, StoredToken};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
@@ -156,7 +158,7 @@ fn prepare_sqlite_url(url: &str) -> StorageResult<String> {
 }
 
 /// Milliseconds since the Unix epoch, as stored.
-pub(crate) fn to_millis(at: time::OffsetDateTime) -> i64 {
+pub fn to_millis(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 

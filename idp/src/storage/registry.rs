@@ -133,6 +133,27 @@ pub async fn write_registry(
     Ok(version)
 }
 
+/// One admin audit record outside a registry write (API tokens made or revoked).
+pub async fn insert_admin_audit(db: &Database, record: &AdminAuditRecord) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO admin_audit (id, at_ms, actor, action, tenant_id, object, \
+         before_json, after_json, registry_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(to_millis(record.at))
+    .bind(&record.actor)
+    .bind(&record.action)
+    .bind(record.tenant_id.as_deref())
+    .bind(record.object.as_deref())
+    .bind(record.before.as_deref())
+    .bind(record.after.as_deref())
+    .bind(record.registry_version)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 /// The newest admin audit records, newest first; of one tenant when `tenant_id` is set.
 pub async fn find_admin_audit(
     db: &Database,

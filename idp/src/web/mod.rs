@@ -1,6 +1,7 @@
 //! The HTTP layer: the only module that knows axum. Router, middleware, handlers and
 //! the mapping of errors to HTTP.
 
+pub mod admin_api;
 pub mod certificate_login;
 pub mod cookies;
 mod error;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub oidc: crate::oidc::Provider,
     /// Tenants, applications and grants: the live registry (one snapshot per request).
     pub registry: Arc<crate::registry::RegistryHandle>,
+    /// What the registry's rules need from the configuration.
+    pub registry_rules: crate::tenants::validate::Context,
 }
 
 pub use crate::login::MAX_ID_LENGTH;
@@ -206,7 +209,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/oidc/logout",
             get(oidc::oidc_logout_get).post(oidc::oidc_logout_post),
-        );
+        )
+        .nest("/admin/api/v1", admin_api::routes());
     with_middleware(routes, state)
 }
 

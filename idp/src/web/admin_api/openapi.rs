@@ -1,0 +1,348 @@
+//! The admin API described as OpenAPI 3.1, served at `/admin/api/v1/openapi.json`.
+//!
+//! Written as data beside the handlers rather than derived: the request and response
+//! bodies are the registry's serde documents (the tenant file's keys), whose shape the
+//! tests check against real answers (tests/tests/admin_api.rs and schemathesis).
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn array_of(name: &str) -> Value {
+    json!({ "type": "array", "items": schema(name) })
+}
+
+fn path_parameter(name: &str, description: &str) -> Value {
+    json!({
+        "name": name, "in": "path", "required": true, "description": description,
+        "schema": { "type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" }
+    })
+}
+
+/// One operation: `request` (a body schema, if any) and its success answer.
+fn operation(
+    id: &str,
+    summary: &str,
+    parameters: &[&str],
+    request: Option<Value>,
+    success: (&str, Option<Value>),
+) -> Value {
+    let parameters: Vec<Value> = parameters
+        .iter()
+        .map(|p| match *p {
+            "tenant" => path_parameter("tenant", "the tenant acted on"),
+            "app" => path_parameter("app", "an application id of the tenant"),
+            "owner" => path_parameter("owner", "the tenant that owns the application"),
+            other => json!({
+                "name": other, "in": "path", "required": true,
+                "schema": { "type": "string", "maxLength": 64 }
+            }),
+        })
+        .collect();
+    let mut responses = Map::new();
+    let (statuses, body) = success;
+    for status in statuses.split('|') {
+        responses.insert(
+            status.to_owned(),
+            match &body {
+                Some(body) => json!({
+                    "description": if status == "201" { "created" } else { "done" },
+                    "content": { "application/json": { "schema": body } }
+                }),
+                None => json!({ "description": "done" }),
+            },
+        );
+    }
+    for (code, description) in [
+        ("400", "malformed request (ADMIN_BAD_REQUEST)"),
+        ("401", "no valid bearer token (ADMIN_UNAUTHENTICATED)"),
+        ("403", "not allowed for this actor (ADMIN_FORBIDDEN)"),
+        ("404", "no such tenant, application, grant or token (ADMIN_NOT_FOUND)"),
+        ("405", "method not allowed"),
+        ("409", "already exists, or changed meanwhile (ADMIN_CONFLICT)"),
+        ("415", "not JSON"),
+        ("422", "refused by the registry's rules (ADMIN_INVALID, with problems) or the SP's metadata (SAML_METADATA_*)"),
+        ("503", "storage temporarily unavailable"),
+    ] {
+        responses.insert(
+            code.to_owned(),
+            json!({
+                "description": description,
+                "content": { "application/json": { "schema": schema("Error") } }
+            }),
+        );
+    }
+    let mut op = json!({
+        "operationId": id,
+        "summary": summary,
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if let Some(request) = request {
+        op["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": request } }
+        });
+    }
+    op
+}
+
+fn localized() -> Value {
+    json!({
+        "type": "object",
+        "required": ["sv"],
+        "properties": { "sv": { "type": "string" }, "en": { "type": ["string", "null"] } }
+    })
+}
+
+fn strings() -> Value {
+    json!({ "type": "array", "items": { "type": "string" } })
+}
+
+fn components() -> Value {
+    let users = json!({
+        "type": "object",
+        "properties": {
+            "hsa_id_prefixes": strings(),
+            "organisation_numbers": strings()
+        }
+    });
+    let kind = json!({ "type": "string", "enum": ["region", "municipality", "other"] });
+    let nullable_object = json!({ "type": ["object", "null"] });
+    json!({
+        "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer", "description": "an API token (idpat_…)" }
+        },
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": { "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": { "type": "string" },
+                        "message": { "type": "string" },
+                        "problems": { "type": "array", "items": {
+                            "type": "object",
+                            "required": ["tenant", "field", "message"],
+                            "properties": {
+                                "tenant": { "type": "string" },
+                                "field": { "type": "string" },
+                                "message": { "type": "string" }
+                            }
+                        } }
+                    }
+                } }
+            },
+            "TenantSummary": {
+                "type": "object",
+                "required": ["id", "kind", "display_name", "organisation_number", "users", "admins", "applications"],
+                "properties": {
+                    "id": { "type": "string" }, "kind": kind, "display_name": localized(),
+                    "organisation_number": { "type": "string" }, "users": users,
+                    "admins": strings(), "applications": { "type": "integer", "minimum": 0 }
+                }
+            },
+            "Tenant": {
+                "type": "object",
+                "description": "The tenant file's keys (docs/admin-guide.md), secrets left out.",
+                "required": ["id", "kind", "display_name", "organisation_number", "users"],
+                "properties": {
+                    "id": { "type": "string" }, "kind": kind, "display_name": localized(),
+                    "organisation_number": { "type": "string" }, "users": users,
+                    "admins": strings(), "accepted_issuers": strings(),
+                    "saml_sp": { "type": "array", "items": schema("SamlServiceProvider") },
+                    "oidc_client": { "type": "array", "items": { "type": "object" } },
+                    "grant": array_of("Grant")
+                }
+            },
+            "NewTenant": {
+                "type": "object",
+                "required": ["id", "kind", "display_name", "organisation_number", "users"],
+                "additionalProperties": false,
+                "properties": {
+                    "id": { "type": "string" }, "kind": kind, "display_name": localized(),
+                    "organisation_number": { "type": "string" }, "users": users, "admins": strings()
+                }
+            },
+            "TenantIdentity": {
+                "type": "object",
+                "required": ["kind", "display_name", "organisation_number", "users"],
+                "additionalProperties": false,
+                "properties": {
+                    "kind": kind, "display_name": localized(),
+                    "organisation_number": { "type": "string" }, "users": users
+                }
+            },
+            "Admins": {
+                "type": "object", "required": ["admins"], "additionalProperties": false,
+                "properties": { "admins": strings() }
+            },
+            "Application": {
+                "type": "object",
+                "required": ["id", "protocol", "protocol_id", "display_name", "user_tenants"],
+                "properties": {
+                    "id": { "type": "string" },
+                    "protocol": { "type": "string", "enum": ["saml", "oidc"] },
+                    "protocol_id": { "type": "string" },
+                    "display_name": localized(),
+                    "user_tenants": strings(),
+                    "metadata": nullable_object
+                }
+            },
+            "SamlServiceProvider": {
+                "type": "object",
+                "description": "A [[saml_sp]] table (docs/saml.md).",
+                "required": ["id", "display_name", "entity_id", "profile"],
+                "properties": {
+                    "id": { "type": "string" }, "display_name": localized(),
+                    "entity_id": { "type": "string", "format": "uri" },
+                    "profile": { "type": "string", "enum": ["sambi", "swedish-eid"] },
+                    "metadata_url": { "type": "string", "format": "uri" },
+                    "acs_urls": strings(), "user_tenants": strings(), "release": strings()
+                }
+            },
+            "SpRegistered": {
+                "type": "object", "required": ["application", "warnings"],
+                "properties": { "application": schema("SamlServiceProvider"), "warnings": { "type": "array" } }
+            },
+            "OidcClient": {
+                "type": "object",
+                "description": "An [[oidc_client]] table without secrets (docs/oidc.md).",
+                "required": ["id", "display_name", "client_id", "token_endpoint_auth_method", "redirect_uris"],
+                "properties": {
+                    "id": { "type": "string" }, "display_name": localized(),
+                    "client_id": { "type": "string" },
+                    "token_endpoint_auth_method": { "type": "string", "enum": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] },
+                    "redirect_uris": strings(), "post_logout_redirect_uris": strings(),
+                    "scopes": strings(), "claims": strings(), "user_tenants": strings()
+                }
+            },
+            "ClientRegistered": {
+                "type": "object", "required": ["application"],
+                "properties": {
+                    "application": schema("OidcClient"),
+                    "client_secret": { "type": "string", "description": "shown once, when the IdP made it" }
+                }
+            },
+            "RotateSecret": {
+                "type": "object", "additionalProperties": false,
+                "properties": { "overlap_seconds": { "type": ["integer", "null"], "minimum": 0, "maximum": 2592000 } }
+            },
+            "SecretRotated": {
+                "type": "object", "required": ["client_secret", "previous_expires_at"],
+                "properties": {
+                    "client_secret": { "type": "string" },
+                    "previous_expires_at": { "type": ["integer", "null"] }
+                }
+            },
+            "GrantBody": {
+                "type": "object", "required": ["attributes"], "additionalProperties": false,
+                "properties": { "attributes": strings() }
+            },
+            "Grant": {
+                "type": "object", "required": ["application", "attributes"],
+                "properties": { "application": { "type": "string" }, "attributes": strings() }
+            },
+            "Token": {
+                "type": "object", "required": ["id", "name", "created_at", "created_by", "revoked"],
+                "properties": {
+                    "id": { "type": "string" }, "name": { "type": "string" },
+                    "created_at": { "type": "integer" }, "created_by": { "type": "string" },
+                    "revoked": { "type": "boolean" }
+                }
+            },
+            "NewToken": {
+                "type": "object", "required": ["name"], "additionalProperties": false,
+                "properties": { "name": { "type": "string", "minLength": 1, "maxLength": 100 } }
+            },
+            "CreatedToken": {
+                "type": "object", "required": ["id", "name", "token"],
+                "properties": { "id": { "type": "string" }, "name": { "type": "string" }, "token": { "type": "string" } }
+            },
+            "AuditRecord": {
+                "type": "object",
+                "required": ["at", "actor", "action", "registry_version"],
+                "properties": {
+                    "at": { "type": "integer" }, "actor": { "type": "string" },
+                    "action": { "type": "string" },
+                    "tenant_id": { "type": ["string", "null"] },
+                    "object": { "type": ["string", "null"] },
+                    "before": nullable_object, "after": nullable_object,
+                    "registry_version": { "type": "integer" }
+                }
+            }
+        }
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let t = &["tenant"];
+    let ta = &["tenant", "app"];
+    let grant = &["tenant", "owner", "app"];
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Regional IdP admin API",
+            "version": "1",
+            "description": "Tenants, applications, grants, admins and API tokens of the shared IdP (docs/admin-guide.md). Every change is validated as a whole, audited, and in use on every node within seconds."
+        },
+        "servers": [{ "url": "/admin/api/v1" }],
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/tenants": {
+                "get": operation("listTenants", "The tenants the actor may manage", &[], None, ("200", Some(array_of("TenantSummary")))),
+                "post": operation("createTenant", "Create a tenant (operator)", &[], Some(schema("NewTenant")), ("201", Some(schema("Tenant"))))
+            },
+            "/tenants/{tenant}": {
+                "get": operation("getTenant", "One tenant", t, None, ("200", Some(schema("Tenant")))),
+                "delete": operation("deleteTenant", "Delete a tenant (operator)", t, None, ("204", None))
+            },
+            "/tenants/{tenant}/identity": {
+                "put": operation("setIdentity", "Set a tenant's names and population (operator)", t, Some(schema("TenantIdentity")), ("200", Some(schema("Tenant"))))
+            },
+            "/tenants/{tenant}/admins": {
+                "put": operation("setAdmins", "Set the tenant's admins (HSA-ids)", t, Some(schema("Admins")), ("200", Some(schema("Tenant"))))
+            },
+            "/tenants/{tenant}/applications": {
+                "get": operation("listApplications", "The tenant's applications and their metadata state", t, None, ("200", Some(array_of("Application"))))
+            },
+            "/tenants/{tenant}/saml-sps/{app}": {
+                "put": operation("putSamlSp", "Register or replace a SAML SP (metadata checked first)", ta, Some(schema("SamlServiceProvider")), ("200|201", Some(schema("SpRegistered")))),
+                "delete": operation("deleteSamlSp", "Remove a SAML SP (and grants for it)", ta, None, ("204", None))
+            },
+            "/tenants/{tenant}/oidc-clients/{app}": {
+                "put": operation("putOidcClient", "Register or replace an OIDC client (the IdP makes its secret)", ta, Some(schema("OidcClient")), ("200|201", Some(schema("ClientRegistered")))),
+                "delete": operation("deleteOidcClient", "Remove an OIDC client (and grants for it)", ta, None, ("204", None))
+            },
+            "/tenants/{tenant}/oidc-clients/{app}/secret": {
+                "post": operation("rotateSecret", "A new client secret; the previous one works until the overlap ends", ta, Some(schema("RotateSecret")), ("201", Some(schema("SecretRotated"))))
+            },
+            "/tenants/{tenant}/grants/{owner}/{app}": {
+                "put": operation("putGrant", "The tenant admits its staff to another tenant's application, with these attributes", grant, Some(schema("GrantBody")), ("200", Some(schema("Grant")))),
+                "delete": operation("deleteGrant", "Withdraw a grant", grant, None, ("204", None))
+            },
+            "/tenants/{tenant}/tokens": {
+                "get": operation("listTokens", "The tenant's API tokens (never the tokens themselves)", t, None, ("200", Some(array_of("Token")))),
+                "post": operation("createToken", "A new API token for the tenant, shown once", t, Some(schema("NewToken")), ("201", Some(schema("CreatedToken"))))
+            },
+            "/tenants/{tenant}/tokens/{id}": {
+                "delete": operation("revokeToken", "Revoke an API token", &["tenant", "id"], None, ("204", None))
+            },
+            "/tenants/{tenant}/audit": {
+                "get": operation("tenantAudit", "Who changed what in the tenant, newest first", t, None, ("200", Some(array_of("AuditRecord"))))
+            }
+        },
+        "components": components()
+    })
+}
+
+pub async fn admin_openapi_get() -> Response {
+    Json(document()).into_response()
+}
