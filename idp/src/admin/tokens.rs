@@ -79,6 +79,11 @@ pub async fn create_api_token(
     })
 }
 
+/// Whether `bearer` looks like an API token (rather than an OIDC access token).
+pub fn is_api_token(bearer: &str) -> bool {
+    bearer.starts_with(PREFIX)
+}
+
 /// The actor a bearer API token stands for; `Unauthenticated` for anything else.
 pub async fn authenticate_token(db: &Database, bearer: &str) -> Result<Actor, AdminError> {
     if !bearer.starts_with(PREFIX) || bearer.len() > 128 {

@@ -44,6 +44,20 @@ pub struct IdpConfig {
     pub oidc: OidcConfig,
     #[serde(default)]
     pub registry: RegistryConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// Who may use the admin API as a person (besides API tokens).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// The OIDC client (of the registry) whose access tokens the admin API accepts: the
+    /// admin console. The login behind the token must be at LoA 3 or higher; the person
+    /// acts as the admin of the tenants whose `admins` list their HSA-id.
+    pub console_client_id: Option<String>,
+    /// HSA-ids of the platform operators (who create tenants and set populations).
+    pub operators: Vec<crate::ids::HsaId>,
 }
 
 /// The live registry of tenants, applications and grants (in the database).

@@ -6,12 +6,11 @@ use super::tokens::released_claims;
 use super::OidcError;
 use crate::oidc::OidcContext;
 
-/// `GET/POST /oidc/userinfo` with `access_token` from the `Authorization: Bearer` header
-/// (or the form body, RFC 6750 section 2.2).
-pub async fn userinfo(
+/// The grant behind a valid access token of a login session that has not ended.
+pub async fn current_grant(
     state: &OidcContext<'_>,
     access_token: &str,
-) -> Result<Map<String, Value>, OidcError> {
+) -> Result<super::grant::Grant, OidcError> {
     let now = state.clock.now();
     let parsed = state.oidc.verify_access_token(access_token, now)?;
     let grant_id = parsed.claim_str("gid").ok_or(OidcError::InvalidToken)?;
@@ -21,20 +20,30 @@ pub async fn userinfo(
         .find_grant(grant_id)
         .await?
         .ok_or(OidcError::InvalidToken)?;
+    if parsed.claim_str("client_id") != Some(grant.client_id.as_str()) {
+        return Err(OidcError::InvalidToken);
+    }
     // Tokens of an ended login session (logout) are no longer honoured.
     state
         .sso_sessions
         .find_current(&grant.authentication.session_id, now)
         .await?
         .ok_or(OidcError::InvalidToken)?;
+    Ok(grant)
+}
+
+/// `GET/POST /oidc/userinfo` with `access_token` from the `Authorization: Bearer` header
+/// (or the form body, RFC 6750 section 2.2).
+pub async fn userinfo(
+    state: &OidcContext<'_>,
+    access_token: &str,
+) -> Result<Map<String, Value>, OidcError> {
+    let grant = current_grant(state, access_token).await?;
     let registry = state.registry.load();
     let (tenant, client) = registry
         .tenants
         .find_oidc_client(&grant.client_id)
         .ok_or(OidcError::InvalidToken)?;
-    if parsed.claim_str("client_id") != Some(client.client_id.as_str()) {
-        return Err(OidcError::InvalidToken);
-    }
     let mut claims = released_claims(state.directory, client, &grant).await?;
     claims.insert(
         "sub".into(),

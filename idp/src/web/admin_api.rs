@@ -133,7 +133,35 @@ async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, AdminErro
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(AdminError::Unauthenticated)?;
-    admin::authenticate_token(&state.db, bearer.trim()).await
+    let bearer = bearer.trim();
+    if admin::is_api_token(bearer) {
+        return admin::authenticate_token(&state.db, bearer).await;
+    }
+    person(state, bearer).await
+}
+
+/// A person, by an access token the IdP's own OIDC provider issued to the admin console
+/// after a login at LoA 3 or higher.
+async fn person(state: &AppState, access_token: &str) -> Result<Actor, AdminError> {
+    let settings = &state.config.idp.admin;
+    let Some(console) = settings.console_client_id.as_deref() else {
+        return Err(AdminError::Unauthenticated);
+    };
+    let grant =
+        match crate::oidc::userinfo::current_grant(&state.oidc_context(), access_token).await {
+            Ok(grant) => grant,
+            Err(crate::oidc::OidcError::Store(e)) => return Err(AdminError::Reload(e.to_string())),
+            Err(_) => return Err(AdminError::Unauthenticated),
+        };
+    let is_strong = grant.authentication.loa >= crate::auth::Loa::Loa3;
+    if grant.client_id != console || !is_strong {
+        return Err(AdminError::Unauthenticated);
+    }
+    let hsa_id = grant.authentication.employee_hsa_id;
+    Ok(Actor::Person {
+        is_operator: settings.operators.contains(&hsa_id),
+        hsa_id,
+    })
 }
 
 fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
