@@ -1,6 +1,8 @@
 //! The end-to-end suite: one test binary (one link step), one module per concern.
 //! Run it with `tests/run`, which starts PostgreSQL and installs what is missing.
 
+mod admin_api;
+mod admin_login;
 mod browser_login;
 mod browser_sso;
 mod certificate_login;
