@@ -71,9 +71,14 @@ pub async fn build_state(
 ) -> Result<Arc<AppState>, StartError> {
     let storage = &config.idp.storage;
     let db = Database::connect_and_migrate(&storage.database_url, storage.max_connections).await?;
-    let registry = Arc::new(RegistryHandle::new(
-        load_registry(&db, &config, &clock).await,
-    ));
+    let mut registry = RegistryHandle::new(load_registry(&db, &config, &clock).await);
+    if config.idp.session.store == SessionBackend::Redis {
+        let session = &config.idp.session;
+        let nudge = registry::RedisNudge::new(&session.redis_url, &session.key_prefix)
+            .map_err(|e| StartError::SessionStore(StoreError::Unavailable(e)))?;
+        registry = registry.with_nudge(Arc::new(nudge));
+    }
+    let registry = Arc::new(registry);
     let directory = Arc::new(SqlDirectory::new(db.clone(), clock.clone()));
     if let Some(seed_file) = &config.idp.directory.seed_file {
         let seed = load_seed_file(seed_file)?;
@@ -385,6 +390,11 @@ pub async fn serve(
         Duration::from_millis(state.config.idp.registry.watch_interval_millis),
         stopped(),
     );
+    let registry_nudges = state
+        .registry
+        .nudge()
+        .cloned()
+        .map(|nudge| nudge.spawn_listener(state.registry.clone(), stopped()));
     let metadata_refresh = state.saml.metadata.clone().spawn_refresh(
         state.saml.metadata_sources.clone(),
         Duration::from_secs(state.config.idp.saml.metadata_refresh_seconds),
@@ -425,6 +435,9 @@ pub async fn serve(
     let _ = background.await;
     let _ = metadata_refresh.await;
     let _ = registry_watch.await;
+    if let Some(listener) = registry_nudges {
+        let _ = listener.await;
+    }
     Ok(())
 }
 

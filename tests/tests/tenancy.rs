@@ -290,3 +290,192 @@ async fn a_registration_made_on_one_node_is_served_by_the_other_within_seconds()
     assert!(after.is_redirect(), "{} {}", after.status, after.body);
     assert_eq!(after.location().unwrap().path(), "/login");
 }
+
+async fn admin_call(
+    node: &TestIdp,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = e2e::https_client()
+        .put(node.url(&format!("/admin/api/v1{path}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// The done-when of governed tenancy: on two nodes sharing PostgreSQL and Redis, a SAML
+/// SP and an OIDC client registered through the admin API on one node log a user in on
+/// the other within seconds, without a restart, and the user's SSO session continues.
+/// The nodes poll only every ten minutes here, so only the push over Redis is in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_registered_through_the_api_log_users_in_on_the_other_node_at_once() {
+    let db = e2e::PostgresDatabase::create().await.unwrap();
+    let redis = e2e::RedisServer::start().await.unwrap();
+    let mut config = e2e::idp_server::shipped_config(&db.url, Some(&redis.url()));
+    config.idp.session.store = idp::config::SessionBackend::Redis;
+    config.idp.session.redis_url = redis.url();
+    config.idp.registry.watch_interval_millis = 600_000;
+    let first = TestIdp::start(config.clone()).await.unwrap();
+    let second = TestIdp::start(config).await.unwrap();
+
+    // Eva logs in on the first node, at Lillby's home-care app.
+    let eva = Agent::with_certificate("eva");
+    let (_, challenge) = e2e::oidc::pkce();
+    let url = e2e::oidc::authorize_url(&first, "lillby-hemtjanst", "openid", Some(&challenge), &[]);
+    e2e::oidc::browse_to_callback(&eva, &first, &url, "lillby-hemtjanst").await;
+
+    // The SP's metadata, served where the IdP fetches it.
+    let sp_entity = "https://localhost:9443/sp/lillby-natt";
+    let sp = sp_test::saml_sp::SamlSp::with_dev_keys(
+        &e2e::repo_root(),
+        sp_entity,
+        &second.url(""),
+        &second.url("/saml/metadata"),
+        false,
+    )
+    .unwrap();
+    let metadata = sp.metadata();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metadata_url = format!(
+        "http://127.0.0.1:{}/metadata",
+        listener.local_addr().unwrap().port()
+    );
+    let app = axum::Router::new().route(
+        "/metadata",
+        axum::routing::get(move || {
+            let metadata = metadata.clone();
+            async move { metadata }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    // Lillby's admin registers both on the first node.
+    let token = idp::admin::create_api_token(
+        &first.state.db,
+        idp::admin::TokenScope::Tenant("lillby".parse().unwrap()),
+        "onboarding",
+        "test",
+        idp::clock::Clock::now(&idp::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let (status, answer) = admin_call(
+        &first,
+        &token.token,
+        "/tenants/lillby/oidc-clients/natt",
+        json!({
+            "id": "natt", "display_name": { "sv": "Nattpatrullen" },
+            "client_id": "lillby-natt", "token_endpoint_auth_method": "none",
+            "redirect_uris": [e2e::oidc::callback("lillby-natt")], "scopes": ["openid"]
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = admin_call(
+        &first,
+        &token.token,
+        "/tenants/lillby/saml-sps/natt-sp",
+        json!({
+            "id": "natt-sp", "display_name": { "sv": "Nattpatrullen (SAML)" },
+            "entity_id": sp_entity, "profile": "sambi", "metadata_url": metadata_url
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let version = first.state.registry.load().version;
+
+    // The second node takes the new version into use within seconds, and has the SP's
+    // metadata.
+    let in_use = async {
+        let mut versions = second.state.registry.versions();
+        versions.wait_for(|v| *v >= version).await.unwrap();
+        let metadata = &second.state.saml.metadata;
+        let mut changes = metadata.status_changes();
+        while metadata.get(sp_entity).is_none() {
+            changes.changed().await.unwrap();
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), in_use)
+        .await
+        .unwrap_or_else(|_| panic!("the second node did not serve the registrations within 5 s"));
+
+    // On the second node Eva gets a code for the new client straight away: the session
+    // she started on the first node continues.
+    let (_, challenge) = e2e::oidc::pkce();
+    let url = e2e::oidc::authorize_url(&second, "lillby-natt", "openid", Some(&challenge), &[]);
+    let back = eva
+        .open_until(&url, &e2e::oidc::callback("lillby-natt"))
+        .await
+        .unwrap_or_else(|page| {
+            panic!("a login page instead of a code: {} {}", page.url, page.body)
+        });
+    assert!(e2e::oidc::param(&back, "code").is_some(), "{back}");
+
+    // And the new SAML SP gets a signed response for her without a login page.
+    let now = idp::clock::Clock::now(&idp::clock::SystemClock);
+    let (login_url, request_id) = sp.login_url(None, false, now).unwrap();
+    let page = eva.open(&login_url).await;
+    let form = page.form().unwrap_or_else(|| {
+        panic!(
+            "expected the SAML response form: {} {}",
+            page.url, page.body
+        )
+    });
+    let login = sp
+        .consume(form.field("SAMLResponse").unwrap(), &request_id, now)
+        .unwrap();
+    assert_eq!(
+        login.attribute(HSA_SAMBI),
+        Some(&["SE2120007774-eva05".to_owned()][..])
+    );
+}
+
+/// The IdP always starts: tenant files that break a rule are not imported, and the last
+/// good registry in the database stays in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_broken_tenant_files_keeps_the_last_good_registry() {
+    let db = e2e::SqliteDatabase::create().unwrap();
+    let config = e2e::idp_server::shipped_config(&db.url, None);
+    let first = TestIdp::start(config.clone()).await.unwrap();
+    let good = first.state.registry.load().version;
+    assert!(good >= 1);
+    first.shutdown().await;
+
+    // Lillby's file now claims the region's staff.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(e2e::repo_root().join("config/tenants")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if path.file_name().unwrap() == "lillby.toml" {
+            text = text.replace(
+                "[\"SE2120007774-\"]",
+                "[\"SE2120007774-\", \"SE2321009991-\"]",
+            );
+        }
+        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    let mut config = config;
+    config.tenant_files = idp::config::TenantFiles::read(dir.path(), &config.idp);
+    assert!(!config.tenant_files.problems.0.is_empty());
+
+    let again = TestIdp::start(config).await.unwrap();
+    let registry = again.state.registry.load();
+    assert_eq!(
+        registry.version, good,
+        "nothing of the broken files was imported"
+    );
+    let lillby = registry.tenants.get(&"lillby".parse().unwrap()).unwrap();
+    assert_eq!(lillby.users.hsa_id_prefixes, ["SE2120007774-"]);
+    let page = Agent::new()
+        .get(&again.url("/login/start?app=region/journal"))
+        .await;
+    assert!(page.is_redirect(), "{} {}", page.status, page.body);
+    assert_eq!(page.location().unwrap().path(), "/login");
+}

@@ -40,7 +40,7 @@ async fn change<T>(
         sources: base.sources.clone(),
     };
     commit(ctx.db, ctx.rules, &base, change, ctx.now).await?;
-    ctx.registry.refresh(ctx.db).await?;
+    ctx.registry.committed(ctx.db).await?;
     Ok(out)
 }
 

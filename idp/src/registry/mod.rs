@@ -14,10 +14,12 @@
 
 mod commit;
 mod files;
+mod nudge;
 mod watch;
 
 pub use commit::{commit, Change, CommitError, Diff, DiffKind};
 pub use files::{export_dir, import_files, ExportError, ImportOutcome};
+pub use nudge::RedisNudge;
 pub use watch::spawn_watcher;
 
 use arc_swap::ArcSwap;
@@ -78,16 +80,42 @@ pub struct RegistryHandle {
     swap_lock: tokio::sync::Mutex<()>,
     /// The version in use, for whoever waits for a change.
     version: tokio::sync::watch::Sender<i64>,
+    /// Wakes the watcher before its next poll (a change announced over Redis).
+    pub wake: tokio::sync::Notify,
+    /// Where this node announces the changes it commits.
+    nudge: Option<Arc<RedisNudge>>,
 }
 
 impl RegistryHandle {
     pub fn new(registry: Registry) -> Self {
         Self {
+            wake: tokio::sync::Notify::new(),
+            nudge: None,
             version: tokio::sync::watch::Sender::new(registry.version),
             current: ArcSwap::from_pointee(registry),
             hooks: Mutex::new(Vec::new()),
             swap_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Announces this node's commits over Redis (and listens, see
+    /// [`RedisNudge::spawn_listener`]).
+    pub fn with_nudge(mut self, nudge: Arc<RedisNudge>) -> Self {
+        self.nudge = Some(nudge);
+        self
+    }
+
+    pub fn nudge(&self) -> Option<&Arc<RedisNudge>> {
+        self.nudge.as_ref()
+    }
+
+    /// After a commit on this node: take it into use here and tell the other nodes.
+    pub async fn committed(&self, db: &Database) -> Result<i64, LoadError> {
+        let version = self.refresh(db).await?;
+        if let Some(nudge) = &self.nudge {
+            nudge.publish(version);
+        }
+        Ok(version)
     }
 
     /// The snapshot to use for one request.

@@ -24,7 +24,12 @@ pub fn spawn_watcher(
         loop {
             tokio::select! {
                 () = &mut stopped => break,
-                _ = ticks.tick() => {
+                _ = async {
+                    tokio::select! {
+                        _ = ticks.tick() => {}
+                        () = handle.wake.notified() => {}
+                    }
+                } => {
                     match handle.refresh(&db).await {
                         Ok(_) => is_failing = false,
                         Err(e) if !is_failing => {
