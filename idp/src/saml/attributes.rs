@@ -2,78 +2,17 @@
 //! attributes (short names in tenant files), two vocabularies: the Swedish eID
 //! Framework's `urn:oid:` names and Sambi's `http://sambi.se/attributes/1/` names.
 
-use serde::Deserialize;
-
 use crate::auth::Loa;
 use crate::directory::{Employment, Person};
 use crate::tenants::SamlProfile;
 
-/// An attribute the IdP can release, by its short name in tenant files.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum AttributeName {
-    GivenName,
-    Surname,
-    DisplayName,
-    EmployeeHsaId,
-    PersonalIdentityNumber,
-    Mail,
-    OrganizationName,
-    OrganizationIdentifier,
-    OrgAffiliation,
-    /// Sambi: the commission, released when the employment has exactly one.
-    CommissionHsaId,
-    CommissionName,
-    CommissionPurpose,
-    CommissionRight,
-    HealthCareProviderHsaId,
-    HealthCareUnitHsaId,
-    /// Sambi: the LoA and the login method as attributes.
-    LevelOfAssurance,
-    AuthnMethod,
-}
+pub use crate::tenants::AttributeName;
 
 /// Certificate login, as Sambi names the method.
 pub const TLS_CLIENT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient";
 pub const URI_NAME_FORMAT: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
 
 impl AttributeName {
-    /// Every attribute, in a stable order.
-    pub const ALL: [AttributeName; 17] = {
-        use AttributeName::*;
-        [
-            GivenName,
-            Surname,
-            DisplayName,
-            EmployeeHsaId,
-            PersonalIdentityNumber,
-            Mail,
-            OrganizationName,
-            OrganizationIdentifier,
-            OrgAffiliation,
-            CommissionHsaId,
-            CommissionName,
-            CommissionPurpose,
-            CommissionRight,
-            HealthCareProviderHsaId,
-            HealthCareUnitHsaId,
-            LevelOfAssurance,
-            AuthnMethod,
-        ]
-    };
-
-    /// Whether the attribute says something about the person (and so needs the
-    /// person's organisation's grant to cross organisations); the LoA and login method
-    /// describe the login only.
-    pub fn is_personal_data(self) -> bool {
-        !matches!(
-            self,
-            AttributeName::LevelOfAssurance | AttributeName::AuthnMethod
-        )
-    }
-
     /// The attribute's name under `profile`, `None` where the profile has none.
     pub fn uri(self, profile: SamlProfile) -> Option<&'static str> {
         use AttributeName::*;

@@ -9,7 +9,6 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA1_MGF1SHA1};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use serde::Deserialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::canonical::{Element, DS, SAML, XENC};
@@ -20,14 +19,7 @@ pub const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1
 const SHA1_DIGEST: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
 const ELEMENT_TYPE: &str = "http://www.w3.org/2001/04/xmlenc#Element";
 
-/// The block cipher for the assertion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub enum ContentAlgorithm {
-    #[serde(rename = "aes256-gcm")]
-    Aes256Gcm,
-    #[serde(rename = "aes256-cbc")]
-    Aes256Cbc,
-}
+pub use crate::tenants::ContentAlgorithm;
 
 impl ContentAlgorithm {
     pub fn uri(self) -> &'static str {

@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
+use super::attributes::AttributeName;
 use super::model::{Application, Grant, Tenant};
 use super::Tenants;
 use crate::directory::Employment;
 use crate::ids::TenantId;
-use crate::saml::attributes::AttributeName;
 
 /// A person admitted to an application.
 #[derive(Debug, Clone)]

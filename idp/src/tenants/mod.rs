@@ -5,17 +5,19 @@
 //! database and read live (`crate::registry`); as files for `idp tenants import`.
 
 mod admission;
+mod attributes;
 mod load;
 mod model;
 mod population;
 pub mod validate;
 
 pub use admission::{Admission, Refusal};
+pub use attributes::AttributeName;
 pub use load::{load_dir, parse_dir, read_dir, report, TenantFile};
 pub use model::{
-    Application, ClientAuthMethod, ClientSecret, Grant, LocalizedText, NameIdFormat, OidcClient,
-    Protocol, SamlProfile, SamlServiceProvider, SignedParts, SigningAlg, SubjectType, Tenant,
-    TenantKind, UserRules,
+    Application, ClientAuthMethod, ClientSecret, ContentAlgorithm, Grant, LocalizedText,
+    NameIdFormat, OidcClient, Protocol, SamlProfile, SamlServiceProvider, SignedParts, SigningAlg,
+    SubjectType, Tenant, TenantKind, UserRules,
 };
 
 use std::collections::BTreeMap;

@@ -66,7 +66,7 @@ pub struct Grant {
     /// `tenant/application` of another tenant.
     pub application: String,
     /// What may be released about this tenant's staff (short names, docs/saml.md).
-    pub attributes: Vec<crate::saml::attributes::AttributeName>,
+    pub attributes: Vec<super::attributes::AttributeName>,
 }
 
 impl Grant {
@@ -150,7 +150,7 @@ pub struct SamlServiceProvider {
     pub encrypt_assertions: Option<bool>,
     /// Block cipher; default: the first of ours in the SP's metadata, else AES-256-GCM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encryption_algorithm: Option<crate::saml::encryption::ContentAlgorithm>,
+    pub encryption_algorithm: Option<ContentAlgorithm>,
     /// NameID format when the request does not ask for one (default persistent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_id_format: Option<NameIdFormat>,
@@ -162,7 +162,16 @@ pub struct SamlServiceProvider {
     pub required_loa: Option<u8>,
     /// Attributes released (short names, see docs/saml.md); default by profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release: Option<Vec<crate::saml::attributes::AttributeName>>,
+    pub release: Option<Vec<super::attributes::AttributeName>>,
+}
+
+/// The block cipher for an SP's encrypted assertions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ContentAlgorithm {
+    #[serde(rename = "aes256-gcm")]
+    Aes256Gcm,
+    #[serde(rename = "aes256-cbc")]
+    Aes256Cbc,
 }
 
 /// Which parts of a SAML response carry a signature.

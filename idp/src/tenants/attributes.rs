@@ -1,0 +1,66 @@
+//! What can be said about a person: the attributes applications receive (as SAML
+//! attributes under each profile's names, or as OIDC claims) and grants name. The
+//! vocabulary is the registry's; each protocol engine maps it to its own names.
+
+use serde::{Deserialize, Serialize};
+
+/// An attribute the IdP can release, by its short name in tenant files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttributeName {
+    GivenName,
+    Surname,
+    DisplayName,
+    EmployeeHsaId,
+    PersonalIdentityNumber,
+    Mail,
+    OrganizationName,
+    OrganizationIdentifier,
+    OrgAffiliation,
+    /// Sambi: the commission, released when the employment has exactly one.
+    CommissionHsaId,
+    CommissionName,
+    CommissionPurpose,
+    CommissionRight,
+    HealthCareProviderHsaId,
+    HealthCareUnitHsaId,
+    /// Sambi: the LoA and the login method as attributes.
+    LevelOfAssurance,
+    AuthnMethod,
+}
+
+impl AttributeName {
+    /// Every attribute, in a stable order.
+    pub const ALL: [AttributeName; 17] = {
+        use AttributeName::*;
+        [
+            GivenName,
+            Surname,
+            DisplayName,
+            EmployeeHsaId,
+            PersonalIdentityNumber,
+            Mail,
+            OrganizationName,
+            OrganizationIdentifier,
+            OrgAffiliation,
+            CommissionHsaId,
+            CommissionName,
+            CommissionPurpose,
+            CommissionRight,
+            HealthCareProviderHsaId,
+            HealthCareUnitHsaId,
+            LevelOfAssurance,
+            AuthnMethod,
+        ]
+    };
+
+    /// Whether the attribute says something about the person (and so needs the
+    /// person's organisation's grant to cross organisations); the LoA and login method
+    /// describe the login only.
+    pub fn is_personal_data(self) -> bool {
+        !matches!(
+            self,
+            AttributeName::LevelOfAssurance | AttributeName::AuthnMethod
+        )
+    }
+}
