@@ -259,6 +259,11 @@ pub async fn put_saml_sp(
             "metadata_file, metadata_signing_certificate and signing_certificate are files on the IdP's servers; use metadata_url (or ask the platform operator)",
         ));
     }
+    if let Some(url) = &sp.metadata_url {
+        if !actor.is_operator() && !ctx.allow_private_metadata_hosts {
+            refuse_private_host(tenant, url).await?;
+        }
+    }
     let warnings = match (&sp.metadata_url, &sp.metadata_file) {
         (None, None) => Vec::new(),
         (url, file) => {
@@ -323,6 +328,57 @@ pub async fn put_saml_sp(
         warnings,
         is_new,
     })
+}
+
+/// Whether `address` is on the IdP's own machine or a private network.
+fn is_private(address: std::net::IpAddr) -> bool {
+    match address {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(v4.into()))
+        }
+    }
+}
+
+/// A tenant admin's metadata URL must not lead into the IdP's own networks (where a
+/// fetch's precise error would map them). Checked at registration, on the addresses the
+/// host name resolves to now.
+async fn refuse_private_host(tenant: &TenantId, url: &url::Url) -> Result<(), AdminError> {
+    let refused = |what: String| {
+        AdminError::invalid(
+            tenant,
+            "saml_sp.metadata_url",
+            format!("{what} is on a loopback or private network; metadata must come from a public address"),
+        )
+    };
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addresses: Vec<std::net::IpAddr> = match url.host() {
+        Some(url::Host::Ipv4(v4)) => vec![v4.into()],
+        Some(url::Host::Ipv6(v6)) => vec![v6.into()],
+        // Unresolvable names fail with their precise cause when fetched.
+        _ => tokio::net::lookup_host((host, port))
+            .await
+            .map(|found| found.map(|a| a.ip()).collect())
+            .unwrap_or_default(),
+    };
+    if addresses.into_iter().any(is_private) || host == "localhost" {
+        return Err(refused(host.to_owned()));
+    }
+    Ok(())
 }
 
 /// Which kind of application a path names.
@@ -715,4 +771,38 @@ pub async fn tenant_audit(
             registry_version: r.registry_version,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_tenant_admins_metadata_url_must_not_lead_into_private_networks() {
+        let tenant: TenantId = "lillby".parse().unwrap();
+        for url in [
+            "http://127.0.0.1:8080/metadata",
+            "https://localhost/metadata",
+            "https://10.1.2.3/metadata",
+            "https://192.168.0.10/metadata",
+            "https://169.254.169.254/latest",
+            "https://[::1]/metadata",
+            "https://[fd00::1]/metadata",
+            "https://[::ffff:10.0.0.1]/metadata",
+        ] {
+            let url: url::Url = url.parse().unwrap();
+            let refused = refuse_private_host(&tenant, &url).await;
+            assert!(
+                matches!(&refused, Err(AdminError::Invalid(p)) if p[0].field == "saml_sp.metadata_url"),
+                "{url}: {refused:?}"
+            );
+        }
+        for url in [
+            "https://93.184.216.34/metadata",
+            "https://sp.invalid/metadata",
+        ] {
+            let url: url::Url = url.parse().unwrap();
+            assert!(refuse_private_host(&tenant, &url).await.is_ok(), "{url}");
+        }
+    }
 }

@@ -30,6 +30,8 @@ pub struct AdminContext<'a> {
     pub registry: &'a RegistryHandle,
     pub rules: &'a Context,
     pub metadata: &'a MetadataCache,
+    /// Whether tenant admins may name metadata URLs on loopback or private networks.
+    pub allow_private_metadata_hosts: bool,
     pub now: OffsetDateTime,
 }
 

@@ -58,6 +58,10 @@ pub struct AdminConfig {
     pub console_client_id: Option<String>,
     /// HSA-ids of the platform operators (who create tenants and set populations).
     pub operators: Vec<crate::ids::HsaId>,
+    /// Let tenant admins register metadata URLs on loopback or private networks (so the
+    /// IdP cannot be used to probe the networks it sits in, this is off by default;
+    /// development turns it on). Operators may always.
+    pub allow_private_metadata_hosts: bool,
 }
 
 /// The live registry of tenants, applications and grants (in the database).

@@ -122,6 +122,7 @@ fn context(state: &AppState) -> AdminContext<'_> {
         registry: &state.registry,
         rules: &state.registry_rules,
         metadata: &state.saml.metadata,
+        allow_private_metadata_hosts: state.config.idp.admin.allow_private_metadata_hosts,
         now: state.clock.now(),
     }
 }
