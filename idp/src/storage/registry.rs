@@ -112,22 +112,7 @@ pub async fn write_registry(
             .await?;
     }
     for record in &change.audit {
-        sqlx::query(
-            "INSERT INTO admin_audit (id, at_ms, actor, action, tenant_id, object, \
-             before_json, after_json, registry_version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(to_millis(record.at))
-        .bind(&record.actor)
-        .bind(&record.action)
-        .bind(record.tenant_id.as_deref())
-        .bind(record.object.as_deref())
-        .bind(record.before.as_deref())
-        .bind(record.after.as_deref())
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
+        insert_audit_row(&mut *tx, record, version).await?;
     }
     tx.commit().await?;
     Ok(version)
@@ -135,6 +120,14 @@ pub async fn write_registry(
 
 /// One admin audit record outside a registry write (API tokens made or revoked).
 pub async fn insert_admin_audit(db: &Database, record: &AdminAuditRecord) -> StorageResult<()> {
+    insert_audit_row(db.pool(), record, record.registry_version).await
+}
+
+async fn insert_audit_row<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    record: &AdminAuditRecord,
+    version: i64,
+) -> StorageResult<()> {
     sqlx::query(
         "INSERT INTO admin_audit (id, at_ms, actor, action, tenant_id, object, \
          before_json, after_json, registry_version) \
@@ -148,8 +141,8 @@ pub async fn insert_admin_audit(db: &Database, record: &AdminAuditRecord) -> Sto
     .bind(record.object.as_deref())
     .bind(record.before.as_deref())
     .bind(record.after.as_deref())
-    .bind(record.registry_version)
-    .execute(db.pool())
+    .bind(version)
+    .execute(executor)
     .await?;
     Ok(())
 }
