@@ -152,6 +152,71 @@ async fn prompt_none_without_a_session_returns_login_required() {
 }
 
 #[tokio::test]
+async fn a_confidential_client_must_use_pkce_too_unless_registered_as_a_legacy_exception() {
+    let (idp, _db) = idp().await;
+    let browser = Agent::new();
+    // A client secret does not make PKCE optional (OAuth 2.1).
+    let without = authorize_url(&idp, CONFIDENTIAL, "openid", None, &[]);
+    assert_eq!(
+        redirect_error(&browser, &without).await,
+        ("invalid_request".into(), Some("OIDC_PKCE_REQUIRED".into()))
+    );
+
+    // A legacy client may be exempted, and the admin API says what that costs.
+    let token = idp::admin::create_api_token(
+        &idp.state.db,
+        idp::admin::TokenScope::Tenant("storstad".parse().unwrap()),
+        "legacy",
+        "test",
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    let response = e2e::https_client()
+        .put(idp.url("/admin/api/v1/tenants/storstad/oidc-clients/legacy"))
+        .bearer_auth(&token.token)
+        .json(&serde_json::json!({
+            "id": "legacy", "display_name": { "sv": "Gamla systemet" },
+            "client_id": "storstad-legacy", "token_endpoint_auth_method": "client_secret_basic",
+            "redirect_uris": [callback("storstad-legacy")], "allow_without_pkce": true
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        answer["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.starts_with("PKCE_NOT_REQUIRED")),
+        "{answer}"
+    );
+    let legacy = authorize_url(&idp, "storstad-legacy", "openid", None, &[]);
+    let page = browser.get(&legacy).await;
+    assert_eq!(
+        page.location().map(|l| l.path().to_owned()).as_deref(),
+        Some("/login"),
+        "{} {}",
+        page.status,
+        page.body
+    );
+
+    // A public client can never be exempted.
+    let response = e2e::https_client()
+        .put(idp.url("/admin/api/v1/tenants/storstad/oidc-clients/app"))
+        .bearer_auth(&token.token)
+        .json(&serde_json::json!({
+            "id": "app", "display_name": { "sv": "Appen" },
+            "client_id": "storstad-app", "token_endpoint_auth_method": "none",
+            "redirect_uris": [callback("storstad-app")], "allow_without_pkce": true
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+}
+
+#[tokio::test]
 async fn oversized_and_repeated_parameters_are_refused() {
     let (idp, _db) = idp().await;
     let long = "x".repeat(5000);

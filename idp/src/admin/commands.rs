@@ -428,6 +428,8 @@ pub struct ClientRegistered {
     pub application: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// What an admin should reconsider (stable codes first, e.g. `PKCE_NOT_REQUIRED`).
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub is_new: bool,
 }
@@ -483,6 +485,16 @@ pub async fn put_oidc_client(
     }
     let now = ctx.now;
     let document = client_document(&client);
+    let warnings = if client.allow_without_pkce {
+        vec![
+            "PKCE_NOT_REQUIRED: this client may get codes without PKCE (allow_without_pkce); \
+              a stolen code can then be redeemed by whoever holds the client secret. Remove it \
+              as soon as the client sends code_challenge (S256)."
+                .to_owned(),
+        ]
+    } else {
+        Vec::new()
+    };
     let (is_new, secret) = change(
         ctx,
         actor,
@@ -525,6 +537,7 @@ pub async fn put_oidc_client(
     Ok(ClientRegistered {
         application: document,
         client_secret: secret,
+        warnings,
         is_new,
     })
 }

@@ -255,6 +255,10 @@ pub struct OidcClient {
     pub id_token_signed_response_alg: SigningAlg,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_tenants: Vec<crate::ids::TenantId>,
+    /// A legacy confidential client that cannot send PKCE may leave it out (off by
+    /// default; OAuth 2.1 requires PKCE of every client, and the admin API warns).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_without_pkce: bool,
 }
 
 /// A client secret the IdP made: 256 random bits, shown once, stored as its SHA-256.

@@ -248,6 +248,13 @@ fn validate_client(id: &TenantId, key: &str, client: &OidcClient, report: &mut R
             );
         }
     }
+    if client.allow_without_pkce && method == ClientAuthMethod::None {
+        report.push(
+            id,
+            format!("{key}.allow_without_pkce"),
+            "a public client must use PKCE; only a confidential client may be exempted",
+        );
+    }
     for (j, made) in client.client_secrets.iter().enumerate() {
         let is_hex_sha256 =
             made.sha256.len() == 64 && made.sha256.chars().all(|c| c.is_ascii_hexdigit());

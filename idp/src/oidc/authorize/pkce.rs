@@ -1,4 +1,5 @@
-//! PKCE (RFC 7636) with `S256` only; required for public clients.
+//! PKCE (RFC 7636) with `S256` only; required of every client (OAuth 2.1), except a
+//! confidential client registered with `allow_without_pkce`.
 
 use super::Checking;
 use crate::oidc::OidcError;
@@ -8,10 +9,11 @@ pub fn check(c: &mut Checking<'_>) -> Result<(), OidcError> {
     let method = c.params.get("code_challenge_method");
     match (challenge, method) {
         (None, None) => {
-            if c.client()?.is_public() {
-                return Err(OidcError::PkceRequired);
+            let client = c.client()?;
+            if client.allow_without_pkce && !client.is_public() {
+                return Ok(());
             }
-            Ok(())
+            Err(OidcError::PkceRequired)
         }
         (None, Some(_)) => Err(OidcError::PkceRequired),
         // Without a method the default is `plain` (RFC 7636 section 4.3).

@@ -220,14 +220,16 @@ fn components() -> Value {
                     "client_id": { "type": "string" },
                     "token_endpoint_auth_method": { "type": "string", "enum": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] },
                     "redirect_uris": strings(), "post_logout_redirect_uris": strings(),
-                    "scopes": strings(), "claims": strings(), "user_tenants": strings()
+                    "scopes": strings(), "claims": strings(), "user_tenants": strings(),
+                    "allow_without_pkce": { "type": "boolean", "description": "legacy confidential clients only; warned about" }
                 }
             },
             "ClientRegistered": {
-                "type": "object", "required": ["application"],
+                "type": "object", "required": ["application", "warnings"],
                 "properties": {
                     "application": schema("OidcClient"),
-                    "client_secret": { "type": "string", "description": "shown once, when the IdP made it" }
+                    "client_secret": { "type": "string", "description": "shown once, when the IdP made it" },
+                    "warnings": strings()
                 }
             },
             "RotateSecret": {
