@@ -177,6 +177,8 @@ struct DevCa {
 #[derive(Clone, Debug)]
 struct Identity {
     serial_number: String,
+    /// A second serialNumber attribute after the first (an ambiguous subject).
+    second_serial_number: Option<String>,
     given_name: String,
     surname: String,
     organisation: String,
@@ -186,6 +188,7 @@ impl Identity {
     fn anna() -> Self {
         Self {
             serial_number: ANNA_SERIAL_NUMBER.to_owned(),
+            second_serial_number: None,
             given_name: ANNA_GIVEN_NAME.to_owned(),
             surname: ANNA_SURNAME.to_owned(),
             organisation: ANNA_ORGANISATION.to_owned(),
@@ -217,14 +220,21 @@ impl Identity {
             DnType::CustomDnType(OID_SERIAL_NUMBER.to_vec()),
             printable(&self.serial_number),
         );
+
         dn.push(DnType::CommonName, DnValue::Utf8String(self.common_name()));
         dn
     }
 
-    /// The same name for `openssl req -subj`.
+    /// The same name for `openssl req -subj` (which, unlike rcgen, can repeat an
+    /// attribute type: the second serialNumber of an ambiguous subject).
     fn openssl_subject(&self) -> String {
+        let second = self
+            .second_serial_number
+            .as_ref()
+            .map(|s| format!("/serialNumber={s}"))
+            .unwrap_or_default();
         format!(
-            "/C=SE/O={}/GN={}/SN={}/serialNumber={}/CN={}",
+            "/C=SE/O={}/GN={}/SN={}/serialNumber={}{second}/CN={}",
             self.organisation,
             self.given_name,
             self.surname,
@@ -414,6 +424,14 @@ impl Factory {
         let identity = self.identity(serial_number, Some((given, surname)));
         let spec = self.spec(ca_slug, identity, KeyType::parse(key));
         self.issue_spec(ca_slug, &spec)
+    }
+
+    /// hsaid3 with two serialNumber attributes in its subject: `first`, then `second`.
+    pub fn two_serial_numbers(&self, first: &str, second: &str) -> TestChain {
+        let mut identity = Identity::anna();
+        identity.serial_number = first.to_owned();
+        identity.second_serial_number = Some(second.to_owned());
+        self.openssl_issued_for(&identity, 2048, "-sha256")
     }
 
     /// hsaid3, notAfter = now - 1 day (notBefore = now - 30 days).
@@ -609,6 +627,7 @@ impl Factory {
         };
         Identity {
             serial_number: serial_number.to_owned(),
+            second_serial_number: None,
             given_name,
             surname,
             organisation: known
@@ -652,8 +671,12 @@ impl Factory {
     /// Anna's hsaid3 certificate made by the openssl CLI: a new RSA key of `bits`, signed
     /// with `digest` (an `openssl x509` flag such as `-sha1`).
     fn openssl_issued(&self, bits: u32, digest: &str) -> TestChain {
+        self.openssl_issued_for(&Identity::anna(), bits, digest)
+    }
+
+    /// A leaf for `identity` made by the openssl CLI (see [`Factory::openssl_issued`]).
+    fn openssl_issued_for(&self, identity: &Identity, bits: u32, digest: &str) -> TestChain {
         let ca = self.ca(FAULT_CA);
-        let identity = Identity::anna();
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let dir = tmp.path();
         let key = dir.join("leaf.key.pem");

@@ -168,6 +168,28 @@ async fn a_sha1_signature_is_refused_as_weak() {
     );
 }
 
+/// Two identifiers in one subject: whichever a parser reads first, it is ambiguous whose
+/// certificate it is, so it is refused in both orders (it used to log in as the first).
+#[tokio::test]
+async fn a_subject_with_two_identifiers_is_refused_whatever_their_order() {
+    let factory = Factory::new();
+    for (first, second) in [
+        ("SE2321009991-anna01", "SE2321009991-bert02"),
+        ("SE2321009991-bert02", "SE2321009991-anna01"),
+        ("SE2321009991-anna01", "198504042386"),
+    ] {
+        assert_eq!(
+            refused(&factory.two_serial_numbers(first, second)).await,
+            CertError::AmbiguousIdentifier,
+            "{first}, {second}"
+        );
+    }
+    assert_eq!(
+        CertError::AmbiguousIdentifier.code(),
+        "CERT_AMBIGUOUS_IDENTIFIER"
+    );
+}
+
 #[tokio::test]
 async fn an_rsa_1024_key_is_refused_as_weak() {
     assert_eq!(

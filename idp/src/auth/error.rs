@@ -31,6 +31,8 @@ pub enum CertError {
     WeakKey,
     #[error("the certificate carries no usable identifier")]
     NoIdentifier,
+    #[error("the certificate names more than one identifier, so whose it is is ambiguous")]
+    AmbiguousIdentifier,
     #[error(transparent)]
     Revocation(#[from] RevocationError),
 }
@@ -58,6 +60,7 @@ impl CertError {
             CertError::WeakAlgorithm => "CERT_WEAK_ALGORITHM",
             CertError::WeakKey => "CERT_WEAK_KEY",
             CertError::NoIdentifier => "CERT_NO_IDENTIFIER",
+            CertError::AmbiguousIdentifier => "CERT_AMBIGUOUS_IDENTIFIER",
             CertError::Revocation(e) => e.code(),
         }
     }
@@ -83,6 +86,10 @@ impl CertError {
             CertError::Revocation(_) => (
                 ("Certifikatet kunde inte kontrolleras", "Vi kunde inte kontrollera att ditt certifikat inte är spärrat. Försök igen om en stund. Kvarstår felet, kontakta supporten och uppge felkoden."),
                 ("Your certificate could not be checked", "We could not confirm that your certificate has not been revoked. Try again in a moment. If it keeps happening, contact support with the error code."),
+            ),
+            CertError::AmbiguousIdentifier => (
+                ("Certifikatet anger mer än en person", "Certifikatet innehåller flera identiteter (HSA-id eller personnummer) och kan därför inte användas för inloggning. Kontakta din organisations kortadministratör och uppge felkoden."),
+                ("The certificate names more than one person", "The certificate carries several identities (HSA-id or personal identity number) and so cannot be used to log in. Contact your organisation's card administrator with the error code."),
             ),
             CertError::Untrusted | CertError::IssuerNotAccepted => (
                 ("Certifikatet godtas inte här", "Certifikatet är inte utfärdat av en utfärdare som den här tjänsten litar på. Använd ditt SITHS- eller Efos-certifikat från arbetet."),

@@ -24,8 +24,14 @@ pub struct Subject {
     pub common_name: Option<String>,
 }
 
+/// The one identifier of `leaf`. A subject with more than one serialNumber is refused
+/// whatever their order (`CERT_AMBIGUOUS_IDENTIFIER`): which of two people logs in must
+/// never depend on which attribute a parser reads first.
 pub fn check(leaf: &X509Certificate<'_>) -> Result<Subject, CertError> {
     let subject = leaf.subject();
+    if subject.iter_by_oid(&OID_X509_SERIALNUMBER).count() > 1 {
+        return Err(CertError::AmbiguousIdentifier);
+    }
     let serial = first(subject, &OID_X509_SERIALNUMBER).ok_or(CertError::NoIdentifier)?;
     let identifier = if let Ok(hsa_id) = serial.parse::<HsaId>() {
         Identifier::HsaId(hsa_id)
