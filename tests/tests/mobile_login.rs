@@ -352,6 +352,20 @@ async fn another_browser_cannot_poll_or_start_the_login() {
         .get(&idp, &format!("/login/mobile/qr?order={order}"))
         .await;
     assert_eq!(status, 400);
+
+    // An order reference that does not exist gets exactly the same answer, so the
+    // endpoints do not tell which references are live (issue 14, defect 10).
+    let foreign = stranger
+        .get(&idp, &format!("/login/mobile/collect?order={order}"))
+        .await;
+    let unknown = stranger
+        .get(&idp, "/login/mobile/collect?order=no-such-order-ref")
+        .await;
+    assert_eq!((unknown.0, unknown.1), (foreign.0, foreign.1));
+    let unknown_qr = stranger
+        .get(&idp, "/login/mobile/qr?order=no-such-order-ref")
+        .await;
+    assert_eq!(unknown_qr.0, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,6 +32,17 @@ fn mobile_error(e: &MobileError) -> Response {
     error(status, e.code(), &e.to_string())
 }
 
+/// The one answer for an order or login this browser may not use, whether it does not
+/// exist, has expired or belongs to another browser: the answers must not tell these
+/// apart (an existence oracle for order references).
+fn not_this_browsers() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "LOGIN_EXPIRED",
+        "the login has expired or belongs to another browser",
+    )
+}
+
 async fn bound_login(
     state: &AppState,
     headers: &HeaderMap,
@@ -42,11 +53,7 @@ async fn bound_login(
         .await
         .map_err(|failure| match failure {
             LoginFailure::Store(e) => mobile_error(&MobileError::Store(e)),
-            _ => error(
-                StatusCode::BAD_REQUEST,
-                "LOGIN_EXPIRED",
-                "the login has expired or belongs to another browser",
-            ),
+            _ => not_this_browsers(),
         })
 }
 
@@ -114,11 +121,11 @@ async fn bound_order(
     order_ref: &str,
 ) -> Result<PendingLogin, Response> {
     if order_ref.len() > MAX_FIELD {
-        return Err(mobile_error(&MobileError::OrderNotFound));
+        return Err(not_this_browsers());
     }
     match state.mobile.summary(order_ref).await {
         Ok(Some(order)) => bound_login(state, headers, &order.pending_login_id).await,
-        Ok(None) => Err(mobile_error(&MobileError::OrderNotFound)),
+        Ok(None) => Err(not_this_browsers()),
         Err(e) => Err(mobile_error(&e)),
     }
 }
