@@ -198,6 +198,49 @@ async fn without_a_certificate_the_page_explains_how_to_proceed() {
     assert!(response.body.contains("mobilappen"));
 }
 
+/// Every certificate login is a full handshake: the mTLS listener resumes no TLS
+/// session, so a login always proves possession of the key (a card removed after the
+/// first login cannot log in again from a resumed session). Issue 14, defect 15.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mtls_listener_never_resumes_a_tls_session() {
+    let (idp, _db) = idp().await;
+    let users = repo_root().join("certs-dev/users");
+    let ca = repo_root().join("certs-dev/tls/tls-ca.pem");
+    let connect = format!("127.0.0.1:{}", idp.mtls_addr.port());
+    let output = tokio::task::spawn_blocking(move || {
+        // TLS 1.2, where a session is resumed inside the handshake (session id or
+        // ticket), so `-reconnect` shows resumption reliably when it is offered.
+        Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &connect,
+                "-servername",
+                "localhost",
+                "-tls1_2",
+                "-reconnect",
+            ])
+            .arg("-cert")
+            .arg(users.join("anna.pem"))
+            .arg("-key")
+            .arg(users.join("anna.key.pem"))
+            .arg("-CAfile")
+            .arg(&ca)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let handshakes = text.matches("New, TLSv1.2").count();
+    assert!(handshakes >= 2, "expected several full handshakes:\n{text}");
+    assert!(
+        !text.contains("Reused,"),
+        "a TLS session was resumed:\n{text}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mtls_listener_serves_only_certificate_login() {
     let (idp, _db) = idp().await;

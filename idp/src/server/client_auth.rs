@@ -85,5 +85,10 @@ pub fn client_auth_server_config<'a>(
         .with_single_cert(certs, key)?;
     // HTTP/1.1 only: browsers handle TLS client certificates most predictably there.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // No session resumption (TLS 1.2 session ids, TLS 1.3 tickets): every login on this
+    // listener is a full handshake in which the client proves possession of the key, so
+    // a removed card can never log in again from a resumed session.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
