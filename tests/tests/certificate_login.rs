@@ -241,6 +241,44 @@ async fn the_mtls_listener_never_resumes_a_tls_session() {
     );
 }
 
+/// A new login in the same browser ends the session it replaces: the old cookie's
+/// session is gone server-side, and (the same person) its applications move to the new
+/// session so that single logout still reaches them. Issue 14, defect 13.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_login_ends_the_session_it_replaces() {
+    let (idp, _db) = idp().await;
+    let browser = e2e::agent::Agent::with_certificate("anna");
+    let log_in = || async {
+        let page = browser
+            .open(&idp.url("/login/start?app=region/journal"))
+            .await;
+        browser.log_in_with_certificate(&idp, &page).await;
+        browser.cookie("localhost", "__Host-idp_sso").unwrap()
+    };
+    let first = log_in().await;
+    let participant = idp::login::Participant {
+        application: "storstad/personal".into(),
+        protocol: idp::login::ParticipantProtocol::Oidc {
+            client_id: "storstad-personal".into(),
+        },
+    };
+    idp.state
+        .sso_sessions
+        .add_participant(&first, participant.clone())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let second = log_in().await;
+    assert_ne!(first, second, "a new login gets a new session");
+    assert!(
+        idp.state.sso_sessions.find(&first).await.unwrap().is_none(),
+        "the replaced session still exists"
+    );
+    let current = idp.state.sso_sessions.find(&second).await.unwrap().unwrap();
+    assert_eq!(current.participants, [participant]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mtls_listener_serves_only_certificate_login() {
     let (idp, _db) = idp().await;

@@ -125,6 +125,36 @@ impl SsoSessions {
         self.store.delete(id).await
     }
 
+    /// A new login in a browser that held session `old` ends `old` (no replaced session
+    /// stays valid server-side). When both are the same person's, the applications of
+    /// `old` move to `new` (unless `new` already has them), so that single logout still
+    /// reaches them.
+    pub async fn replace(&self, old: &str, new: &str) -> StoreResult<()> {
+        if old == new {
+            return Ok(());
+        }
+        let Some(replaced) = self.take(old).await? else {
+            return Ok(());
+        };
+        let Some(current) = self.find(new).await? else {
+            return Ok(());
+        };
+        if replaced.person_id != current.person_id {
+            return Ok(());
+        }
+        for participant in replaced.participants {
+            let is_newer_there = current.participants.iter().any(|p| {
+                p.application == participant.application
+                    && std::mem::discriminant(&p.protocol)
+                        == std::mem::discriminant(&participant.protocol)
+            });
+            if !is_newer_there {
+                self.add_participant(new, participant).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes the session and returns what it was (exactly one concurrent caller gets it).
     pub async fn take(&self, id: &str) -> StoreResult<Option<SsoSession>> {
         self.store.take(id).await

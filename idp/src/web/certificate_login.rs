@@ -149,11 +149,15 @@ pub async fn login_certificate_complete_get(
             Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
         }
     }
+    let cookie = match state
+        .sso_cookie_replacing(&headers, &ticket.session_id)
+        .await
+    {
+        Ok(cookie) => cookie,
+        Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
+    };
     let mut response = Redirect::to(&location).into_response();
-    if let Some(cookie) = cookies::sso(
-        &ticket.session_id,
-        state.config.idp.session.sso_session_ttl_seconds,
-    ) {
+    if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response

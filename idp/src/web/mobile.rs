@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::middleware::RequestId;
-use super::{cookies, AppState};
+use super::AppState;
 use crate::auth::mobile::{ClaimStart, MobileError, OrderDisplay, Status};
 use crate::login::{LoginFailure, LoginMethod, PendingLogin};
 use crate::session::StoreError;
@@ -172,7 +172,7 @@ pub async fn login_mobile_collect_get(
     });
     let mut response_cookie = None;
     if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
-        match finish_order_login(&state, &login, session_id).await {
+        match finish_order_login(&state, &headers, &login, session_id).await {
             Ok(cookie) => response_cookie = cookie,
             Err(e) => return mobile_error(&MobileError::Store(e)),
         }
@@ -187,9 +187,11 @@ pub async fn login_mobile_collect_get(
 
 /// Once an order is complete: records its SSO session on the pending login (once) and
 /// returns the SSO cookie for the response that resumes the login (at
-/// `login.resume_path`). Shared by the JSON poll and the server-rendered waiting page.
+/// `login.resume_path`); the session it replaces in this browser ends. Shared by the
+/// JSON poll and the server-rendered waiting page.
 pub(super) async fn finish_order_login(
     state: &AppState,
+    headers: &HeaderMap,
     login: &PendingLogin,
     session_id: &str,
 ) -> Result<Option<HeaderValue>, StoreError> {
@@ -199,10 +201,7 @@ pub(super) async fn finish_order_login(
             .mark_authenticated(login, session_id)
             .await?;
     }
-    Ok(cookies::sso(
-        session_id,
-        state.config.idp.session.sso_session_ttl_seconds,
-    ))
+    state.sso_cookie_replacing(headers, session_id).await
 }
 
 /// `POST /login/mobile/cancel`.

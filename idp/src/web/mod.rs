@@ -87,6 +87,24 @@ impl AppState {
         }
     }
 
+    /// The SSO cookie for the session `session_id` a login just made in the browser of
+    /// `headers`; the session it replaces there (if any) ends.
+    pub async fn sso_cookie_replacing(
+        &self,
+        headers: &http::HeaderMap,
+        session_id: &str,
+    ) -> Result<Option<http::HeaderValue>, crate::session::StoreError> {
+        let previous = cookies::read(headers, cookies::SSO_COOKIE)
+            .filter(|id| id.len() <= MAX_ID_LENGTH && id != session_id);
+        if let Some(previous) = previous {
+            self.sso_sessions.replace(&previous, session_id).await?;
+        }
+        Ok(cookies::sso(
+            session_id,
+            self.config.idp.session.sso_session_ttl_seconds,
+        ))
+    }
+
     /// What the OIDC engine needs.
     pub fn oidc_context(&self) -> crate::oidc::OidcContext<'_> {
         crate::oidc::OidcContext {

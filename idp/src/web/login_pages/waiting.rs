@@ -87,7 +87,7 @@ async fn waiting_page(
         .await
         .map_err(store_failure)?;
     if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
-        let cookie = finish_order_login(state, &order.login, session_id).await?;
+        let cookie = finish_order_login(state, headers, &order.login, session_id).await?;
         let mut response = Redirect::to(&order.login.resume_path).into_response();
         if let Some(cookie) = cookie {
             response.headers_mut().append(header::SET_COOKIE, cookie);
