@@ -589,3 +589,50 @@ async fn a_certificate_of_another_person_than_expected_fails_the_order() {
         .unwrap();
     assert_eq!(browser.collect(&idp, &order).await.0["status"], "complete");
 }
+
+/// Every error of the app API is the documented JSON with a code, whatever is wrong
+/// with the body: not JSON, broken JSON, wrong types, too large (issue 14, defect 7).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_app_requests_get_the_documented_json_error() {
+    let (idp, _db) = memory_idp().await;
+    let client = e2e::https_client();
+    let oversized = format!("{{\"qr\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    for path in [
+        "/mobile/v1/claim",
+        "/mobile/v1/complete",
+        "/mobile/v1/decline",
+    ] {
+        for (what, content_type, body, status) in [
+            ("not JSON", "text/plain", "{}".to_owned(), 415),
+            (
+                "broken JSON",
+                "application/json",
+                "{\"qr\": ".to_owned(),
+                400,
+            ),
+            (
+                "wrong types",
+                "application/json",
+                "{\"qr\": 5, \"claim_token\": []}".to_owned(),
+                400,
+            ),
+            ("too large", "application/json", oversized.clone(), 413),
+        ] {
+            let response = client
+                .post(idp.url(path))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let got = response.status().as_u16();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            assert_eq!(
+                (got, answer["error"].as_str()),
+                (status, Some("REQUEST_INVALID")),
+                "{path}, {what}: {answer}"
+            );
+            assert!(answer["message"].is_string(), "{path}, {what}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! the browser that opened the pending login) and the app API under `/mobile/v1/`
 //! (claim, complete, decline; docs/mobile-api.md).
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +31,24 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 fn mobile_error(e: &MobileError) -> Response {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     error(status, e.code(), &e.to_string())
+}
+
+/// The app's request body, or the documented JSON error (`REQUEST_INVALID`, with the
+/// status of what was wrong: 400 malformed, 413 too large, 415 not JSON).
+fn app_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+    body.map(|Json(body)| body).map_err(|rejection| {
+        let status = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                rejection.status()
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        error(
+            status,
+            "REQUEST_INVALID",
+            "the body is not the documented JSON",
+        )
+    })
 }
 
 /// The one answer for an order or login this browser may not use, whether it does not
@@ -229,8 +248,12 @@ pub struct ClaimBody {
 /// `POST /mobile/v1/claim`.
 pub async fn mobile_claim_post(
     State(state): State<Arc<AppState>>,
-    Json(body): Json<ClaimBody>,
+    body: Result<Json<ClaimBody>, JsonRejection>,
 ) -> Response {
+    let body = match app_body(body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let start = match (body.qr, body.autostart_token) {
         (Some(qr), None) if qr.len() <= MAX_FIELD => ClaimStart::Qr(qr),
         (None, Some(token)) if token.len() <= MAX_FIELD => ClaimStart::AutostartToken(token),
@@ -273,8 +296,12 @@ pub async fn mobile_complete_post(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(RequestId(request_id)): Extension<RequestId>,
-    Json(body): Json<CompleteBody>,
+    body: Result<Json<CompleteBody>, JsonRejection>,
 ) -> Response {
+    let body = match app_body(body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let invalid = || {
         error(
             StatusCode::BAD_REQUEST,
@@ -330,8 +357,12 @@ pub struct DeclineBody {
 /// `POST /mobile/v1/decline`.
 pub async fn mobile_decline_post(
     State(state): State<Arc<AppState>>,
-    Json(body): Json<DeclineBody>,
+    body: Result<Json<DeclineBody>, JsonRejection>,
 ) -> Response {
+    let body = match app_body(body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     match state
         .orders
         .decline(&body.claim_token, state.clock.now())
