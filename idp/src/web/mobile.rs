@@ -33,22 +33,19 @@ fn mobile_error(e: &MobileError) -> Response {
     error(status, e.code(), &e.to_string())
 }
 
-/// The app's request body, or the documented JSON error (`REQUEST_INVALID`, with the
-/// status of what was wrong: 400 malformed, 413 too large, 415 not JSON).
-fn app_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
-    body.map(|Json(body)| body).map_err(|rejection| {
-        let status = match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                rejection.status()
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
-        error(
-            status,
-            "REQUEST_INVALID",
-            "the body is not the documented JSON",
-        )
-    })
+/// The documented JSON error for an app request body that could not be read
+/// (`REQUEST_INVALID`, with the status of what was wrong: 400 malformed, 413 too large,
+/// 415 not JSON).
+fn request_invalid(rejection: &JsonRejection) -> Response {
+    let status = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => rejection.status(),
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error(
+        status,
+        "REQUEST_INVALID",
+        "the body is not the documented JSON",
+    )
 }
 
 /// The one answer for an order or login this browser may not use, whether it does not
@@ -250,9 +247,9 @@ pub async fn mobile_claim_post(
     State(state): State<Arc<AppState>>,
     body: Result<Json<ClaimBody>, JsonRejection>,
 ) -> Response {
-    let body = match app_body(body) {
-        Ok(body) => body,
-        Err(response) => return response,
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => return request_invalid(&rejection),
     };
     let start = match (body.qr, body.autostart_token) {
         (Some(qr), None) if qr.len() <= MAX_FIELD => ClaimStart::Qr(qr),
@@ -298,9 +295,9 @@ pub async fn mobile_complete_post(
     Extension(RequestId(request_id)): Extension<RequestId>,
     body: Result<Json<CompleteBody>, JsonRejection>,
 ) -> Response {
-    let body = match app_body(body) {
-        Ok(body) => body,
-        Err(response) => return response,
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => return request_invalid(&rejection),
     };
     let invalid = || {
         error(
@@ -359,9 +356,9 @@ pub async fn mobile_decline_post(
     State(state): State<Arc<AppState>>,
     body: Result<Json<DeclineBody>, JsonRejection>,
 ) -> Response {
-    let body = match app_body(body) {
-        Ok(body) => body,
-        Err(response) => return response,
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => return request_invalid(&rejection),
     };
     match state
         .orders
