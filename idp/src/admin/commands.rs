@@ -14,7 +14,6 @@ use crate::ids::{ApplicationId, HsaId, OrganisationNumber, TenantId};
 use crate::registry::{commit, Change};
 use crate::saml::attributes::AttributeName;
 use crate::saml::metadata::registration::RegistrationWarning;
-use crate::saml::metadata::{MetadataSource, SourceLocation};
 use crate::storage::{find_admin_audit, insert_admin_audit, AdminAuditRecord};
 use crate::tenants::{
     ClientAuthMethod, ClientSecret, Grant, LocalizedText, OidcClient, SamlServiceProvider, Tenant,
@@ -264,38 +263,12 @@ pub async fn put_saml_sp(
             refuse_private_host(tenant, url).await?;
         }
     }
-    let warnings = match (&sp.metadata_url, &sp.metadata_file) {
-        (None, None) => Vec::new(),
-        (url, file) => {
-            let location = match (url, file) {
-                (Some(url), _) => SourceLocation::Url(url.clone()),
-                (None, Some(file)) => SourceLocation::File(file.clone()),
-                (None, None) => return Err(AdminError::BadRequest("no metadata".into())),
-            };
-            let signer_certificates = match &sp.metadata_signing_certificate {
-                Some(path) => Some(
-                    crate::server::load_certificates(path)
-                        .map_err(|e| {
-                            AdminError::invalid(
-                                tenant,
-                                "saml_sp.metadata_signing_certificate",
-                                e.to_string(),
-                            )
-                        })?
-                        .into_iter()
-                        .map(|c| c.as_ref().to_vec())
-                        .collect(),
-                ),
-                None => None,
-            };
-            let source = MetadataSource {
-                entity_id: sp.entity_id.to_string(),
-                location,
-                signer_certificates,
-            };
-            let (_, warnings) = ctx.metadata.check_source(&source, ctx.now).await?;
-            warnings
-        }
+    let source = crate::saml::registry::metadata_source(&sp).map_err(|e| {
+        AdminError::invalid(tenant, "saml_sp.metadata_signing_certificate", e.message)
+    })?;
+    let warnings = match source {
+        Some(source) => ctx.metadata.check_source(&source, ctx.now).await?.1,
+        None => Vec::new(),
     };
     let document = serde_json::to_value(&sp).unwrap_or_default();
     let is_new = change(

@@ -171,6 +171,26 @@ fn pem_certificates(
         })
 }
 
+/// Where `sp`'s metadata comes from, with the certificates that must have signed it
+/// (read now); `None` for an SP registered without metadata.
+pub fn metadata_source(sp: &SamlServiceProvider) -> Result<Option<MetadataSource>, RegistryError> {
+    let entity_id = sp.entity_id.to_string();
+    let location = match (&sp.metadata_file, &sp.metadata_url) {
+        (Some(file), _) => SourceLocation::File(file.clone()),
+        (None, Some(url)) => SourceLocation::Url(url.clone()),
+        (None, None) => return Ok(None),
+    };
+    let signer_certificates = match &sp.metadata_signing_certificate {
+        Some(path) => Some(pem_certificates(path, &entity_id)?),
+        None => None,
+    };
+    Ok(Some(MetadataSource {
+        entity_id,
+        location,
+        signer_certificates,
+    }))
+}
+
 impl SpRegistry {
     /// Every SP of every tenant of `snapshot`; certificates named in registrations are
     /// read now. An SP whose certificate cannot be read is left out (and reported), so
@@ -186,30 +206,15 @@ impl SpRegistry {
                     Some(path) => pem_certificates(path, &entity_id),
                     None => Ok(Vec::new()),
                 };
-                let signer_certificates = match &sp.metadata_signing_certificate {
-                    Some(path) => pem_certificates(path, &entity_id).map(Some),
-                    None => Ok(None),
-                };
-                let (signing_certificates, signer_certificates) =
-                    match (signing_certificates, signer_certificates) {
-                        (Ok(signing), Ok(signer)) => (signing, signer),
+                let (signing_certificates, source) =
+                    match (signing_certificates, metadata_source(sp)) {
+                        (Ok(signing), Ok(source)) => (signing, source),
                         (Err(e), _) | (_, Err(e)) => {
                             errors.push(e);
                             continue;
                         }
                     };
-                let location = match (&sp.metadata_file, &sp.metadata_url) {
-                    (Some(file), _) => Some(SourceLocation::File(file.clone())),
-                    (None, Some(url)) => Some(SourceLocation::Url(url.clone())),
-                    (None, None) => None,
-                };
-                if let Some(location) = location {
-                    sources.push(MetadataSource {
-                        entity_id: entity_id.clone(),
-                        location,
-                        signer_certificates,
-                    });
-                }
+                sources.extend(source);
                 registered.insert(
                     entity_id,
                     Registered {

@@ -30,30 +30,6 @@ pub enum AttributeName {
 }
 
 impl AttributeName {
-    /// Every attribute, in a stable order.
-    pub const ALL: [AttributeName; 17] = {
-        use AttributeName::*;
-        [
-            GivenName,
-            Surname,
-            DisplayName,
-            EmployeeHsaId,
-            PersonalIdentityNumber,
-            Mail,
-            OrganizationName,
-            OrganizationIdentifier,
-            OrgAffiliation,
-            CommissionHsaId,
-            CommissionName,
-            CommissionPurpose,
-            CommissionRight,
-            HealthCareProviderHsaId,
-            HealthCareUnitHsaId,
-            LevelOfAssurance,
-            AuthnMethod,
-        ]
-    };
-
     /// Whether the attribute says something about the person (and so needs the
     /// person's organisation's grant to cross organisations); the LoA and login method
     /// describe the login only.

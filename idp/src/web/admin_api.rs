@@ -328,9 +328,20 @@ pub async fn admin_saml_sp_delete(
     headers: HeaderMap,
     Path((tenant, app)): Path<(String, String)>,
 ) -> Response {
+    application_delete(&state, &headers, &tenant, &app, Kind::Saml).await
+}
+
+/// Removes the application `tenant/app` of `kind` (both DELETE routes).
+async fn application_delete(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+    app: &str,
+    kind: Kind,
+) -> Response {
     let result = async {
-        let (actor, tenant, app) = tenant_app(&state, &headers, &tenant, &app).await?;
-        admin::delete_application(&context(&state), &actor, &tenant, &app, Kind::Saml).await
+        let (actor, tenant, app) = tenant_app(state, headers, tenant, app).await?;
+        admin::delete_application(&context(state), &actor, &tenant, &app, kind).await
     };
     no_content(result.await)
 }
@@ -356,11 +367,7 @@ pub async fn admin_oidc_client_delete(
     headers: HeaderMap,
     Path((tenant, app)): Path<(String, String)>,
 ) -> Response {
-    let result = async {
-        let (actor, tenant, app) = tenant_app(&state, &headers, &tenant, &app).await?;
-        admin::delete_application(&context(&state), &actor, &tenant, &app, Kind::Oidc).await
-    };
-    no_content(result.await)
+    application_delete(&state, &headers, &tenant, &app, Kind::Oidc).await
 }
 
 pub async fn admin_oidc_secret_post(
