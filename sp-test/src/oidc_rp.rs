@@ -51,6 +51,8 @@ pub struct Completed {
     pub auth_time: Option<i64>,
     /// Every ID token claim, as JSON.
     pub id_token_claims: serde_json::Value,
+    /// The ID token as received (the `id_token_hint` of a later logout).
+    pub id_token: String,
     pub userinfo: serde_json::Value,
     pub access_token: String,
     pub refresh_token: Option<String>,
@@ -195,6 +197,7 @@ impl OidcRp {
                 .unwrap_or_default(),
             auth_time: claims.auth_time().map(|t| t.timestamp()),
             id_token_claims: raw_claims,
+            id_token: id_token.to_string(),
             userinfo,
             access_token: tokens.access_token().secret().clone(),
             refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),

@@ -46,6 +46,8 @@ fn default_alg() -> String {
 #[derive(Debug, Clone)]
 struct RpLogin {
     sid: Option<String>,
+    /// Sent back as `id_token_hint` at logout, so that the IdP need not ask the user.
+    id_token: String,
     acr: Option<String>,
     amr: Vec<String>,
     subject: String,
@@ -257,6 +259,7 @@ async fn rp_callback_get(
         Ok(done) => {
             let login = RpLogin {
                 sid: done.id_token_claims["sid"].as_str().map(str::to_owned),
+                id_token: done.id_token,
                 acr: done.acr,
                 amr: done.amr,
                 subject: done.subject,
@@ -292,15 +295,21 @@ async fn rp_logout_get(
     let Some(app) = served.apps.get(&id) else {
         return not_found();
     };
-    if let Some(key) = browser_key(&headers, &id) {
-        if let Ok(mut logins) = served.logins.lock() {
-            logins.remove(&key);
-        }
-    }
+    let ended = browser_key(&headers, &id).and_then(|key| {
+        served
+            .logins
+            .lock()
+            .ok()
+            .and_then(|mut logins| logins.remove(&key))
+    });
     let mut url = match url::Url::parse(&format!("{}/oidc/logout", served.idp_url)) {
         Ok(url) => url,
         Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "bad IdP URL").into_response(),
     };
+    if let Some(login) = &ended {
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", &login.id_token);
+    }
     url.query_pairs_mut()
         .append_pair("client_id", &app.client_id)
         .append_pair(

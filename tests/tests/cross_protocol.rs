@@ -187,8 +187,19 @@ async fn oidc_logout_walks_the_browser_through_the_saml_sps() {
             &format!("https://localhost:9443/rp/{CLIENT}/"),
         )
         .append_pair("state", "bye");
+    // Without an id_token_hint the IdP asks the user first; the user confirms.
+    let question = browser.get(logout.as_str()).await;
+    let confirm = question
+        .form()
+        .unwrap_or_else(|| panic!("a confirmation form: {} {}", question.status, question.body));
     // The IdP sends the browser to the SAML SP with a LogoutRequest first.
-    let first = browser.get(logout.as_str()).await;
+    let first = browser
+        .request(
+            reqwest::Method::POST,
+            &confirm.action,
+            Some(&confirm.fields),
+        )
+        .await;
     let to_sp = first
         .location()
         .unwrap_or_else(|| panic!("{} {}", first.status, first.body));

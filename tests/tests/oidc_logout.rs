@@ -221,3 +221,112 @@ async fn prompt_login_asks_again_despite_a_session() {
         .unwrap();
     assert!(param(&landed, "code").is_some());
 }
+
+/// Whether `browser`'s SSO session still exists on the IdP.
+async fn session_is_alive(idp: &TestIdp, browser: &Agent) -> bool {
+    let Some(id) = browser.cookie("localhost", "__Host-idp_sso") else {
+        return false;
+    };
+    idp.state.sso_sessions.find(&id).await.unwrap().is_some()
+}
+
+/// David logged in to the confidential client; his ID token.
+async fn logged_in(idp: &TestIdp, browser: &Agent) -> String {
+    let (verifier, challenge) = pkce();
+    let authorize = authorize_url(idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    let landed = browse_to_callback(browser, idp, &authorize, CONFIDENTIAL).await;
+    let (status, tokens, _) =
+        exchange_confidential(idp, &param(&landed, "code").unwrap(), &verifier).await;
+    assert_eq!(status, 200);
+    tokens["id_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_logout_link_without_this_sessions_id_token_asks_the_user_first() {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = TestIdp::start(shipped_config(&db.url, None)).await.unwrap();
+    let browser = Agent::with_certificate("david");
+    logged_in(&idp, &browser).await;
+    // Another browser's valid ID token (the attacker's own login to the same client).
+    let attacker = Agent::with_certificate("david");
+    let foreign_hint = logged_in(&idp, &attacker).await;
+
+    // A bare link (as an <img> on any site would send), and one with a foreign hint.
+    let bare = idp.url("/oidc/logout");
+    let mut foreign = Url::parse(&idp.url("/oidc/logout")).unwrap();
+    foreign
+        .query_pairs_mut()
+        .append_pair("id_token_hint", &foreign_hint);
+    for link in [bare, foreign.to_string()] {
+        let page = browser.get(&link).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Vill du logga ut?"), "{}", page.body);
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert!(session_is_alive(&idp, &browser).await, "{link}");
+    }
+
+    // The form without (or with a wrong) CSRF token ends nothing either.
+    let mut url = Url::parse(&idp.url("/oidc/logout")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", CONFIDENTIAL)
+        .append_pair(
+            "post_logout_redirect_uri",
+            "https://localhost:9443/rp/storstad-personal/",
+        )
+        .append_pair("ui_locales", "en");
+    let question = browser.get(url.as_str()).await;
+    assert!(question.body.contains("Do you want to log out?"));
+    let form = question.form().expect("a confirmation form");
+    let mut forged = form.clone();
+    forged.fields.retain(|(name, _)| name != "csrf_token");
+    forged.fields.push(("csrf_token".into(), "forged".into()));
+    let page = browser
+        .request(reqwest::Method::POST, &forged.action, Some(&forged.fields))
+        .await;
+    assert!(page.body.contains("Do you want to log out?"));
+    assert!(session_is_alive(&idp, &browser).await);
+    // Another browser's token does not confirm this one's logout.
+    let theirs = attacker
+        .get(url.as_str())
+        .await
+        .form()
+        .expect("a confirmation form");
+    let page = browser
+        .request(reqwest::Method::POST, &theirs.action, Some(&theirs.fields))
+        .await;
+    assert!(page.body.contains("Do you want to log out?"));
+    assert!(session_is_alive(&idp, &browser).await);
+
+    // The user confirms: logged out, and sent back to the application.
+    let session_id = browser.cookie("localhost", "__Host-idp_sso").unwrap();
+    let done = browser
+        .request(reqwest::Method::POST, &form.action, Some(&form.fields))
+        .await;
+    assert_eq!(
+        done.location().map(|u| u.to_string()).as_deref(),
+        Some("https://localhost:9443/rp/storstad-personal/")
+    );
+    assert!(browser.cookie("localhost", "__Host-idp_sso").is_none());
+    assert!(idp
+        .state
+        .sso_sessions
+        .find(&session_id)
+        .await
+        .unwrap()
+        .is_none());
+    // The attacker's own session was not touched.
+    assert!(session_is_alive(&idp, &attacker).await);
+}
+
+#[tokio::test]
+async fn the_id_token_of_this_session_logs_out_without_a_question() {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = TestIdp::start(shipped_config(&db.url, None)).await.unwrap();
+    let browser = Agent::with_certificate("david");
+    let hint = logged_in(&idp, &browser).await;
+    let mut url = Url::parse(&idp.url("/oidc/logout")).unwrap();
+    url.query_pairs_mut().append_pair("id_token_hint", &hint);
+    let page = browser.get(url.as_str()).await;
+    assert!(!page.body.contains("Vill du logga ut?"), "{}", page.body);
+    assert!(!session_is_alive(&idp, &browser).await);
+}

@@ -30,9 +30,25 @@ pub struct LogoutOutcome {
     pub results: Vec<(String, Result<(), OidcLogoutError>)>,
 }
 
+/// The answer to a logout request.
+#[derive(Debug)]
+pub enum LogoutStep {
+    /// The request may not come from the user (no `id_token_hint` of this browser's
+    /// session): the user is asked first. Carries the asking client's display name.
+    Confirm {
+        application: Option<crate::tenants::LocalizedText>,
+    },
+    Done(Box<LogoutOutcome>),
+}
+
+/// A verified `id_token_hint`: the client it was issued to and the session it named.
+struct Hint {
+    client_id: String,
+    sid: Option<String>,
+}
+
 /// Verifies `id_token_hint`: an ID token this provider signed (it may have expired).
-/// Returns the client it was issued to.
-fn hinted_client(state: &OidcContext<'_>, hint: &str) -> Result<String, OidcError> {
+fn verify_hint(state: &OidcContext<'_>, hint: &str) -> Result<Hint, OidcError> {
     let parsed = Parsed::parse(hint).map_err(|_| OidcError::InvalidIdTokenHint)?;
     parsed
         .verify_own(&state.oidc.keys)
@@ -40,19 +56,28 @@ fn hinted_client(state: &OidcContext<'_>, hint: &str) -> Result<String, OidcErro
     if parsed.claim_str("iss") != Some(state.oidc.issuer.as_str()) {
         return Err(OidcError::InvalidIdTokenHint);
     }
-    parsed
+    let client_id = parsed
         .claim_str("aud")
         .map(str::to_owned)
-        .ok_or(OidcError::InvalidIdTokenHint)
+        .ok_or(OidcError::InvalidIdTokenHint)?;
+    Ok(Hint {
+        client_id,
+        sid: parsed.claim_str("sid").map(str::to_owned),
+    })
 }
 
 /// `GET/POST /oidc/logout`: checks the request, ends the browser's SSO session and logs
-/// out its other applications.
+/// out its other applications. The session ends at once only when `id_token_hint` is an
+/// ID token of this very session (its `sid`) or when the user `confirmed` on the
+/// confirmation page (the web layer checks the form's CSRF token); otherwise the answer is
+/// [`LogoutStep::Confirm`], so that no other site can log a user out (RP-Initiated
+/// Logout 1.0, section 2: "the OP SHOULD ask the End-User").
 pub async fn rp_initiated_logout(
     state: &OidcContext<'_>,
     params: &Params,
     sso_session_id: Option<&str>,
-) -> Result<LogoutOutcome, OidcError> {
+    confirmed: bool,
+) -> Result<LogoutStep, OidcError> {
     let mut seen = std::collections::HashSet::new();
     for (name, value) in params.pairs() {
         if !seen.insert(name.as_str()) {
@@ -64,15 +89,15 @@ pub async fn rp_initiated_logout(
             return Err(OidcError::ParameterTooLong(name.chars().take(40).collect()));
         }
     }
-    let hinted = params
+    let hint = params
         .get("id_token_hint")
-        .map(|hint| hinted_client(state, hint))
+        .map(|hint| verify_hint(state, hint))
         .transpose()?;
-    let client_id = match (hinted, params.get("client_id")) {
-        (Some(hinted), Some(named)) if hinted != named => {
+    let client_id = match (&hint, params.get("client_id")) {
+        (Some(hint), Some(named)) if hint.client_id != named => {
             return Err(OidcError::IdTokenHintClientMismatch)
         }
-        (Some(hinted), _) => Some(hinted),
+        (Some(hint), _) => Some(hint.client_id.clone()),
         (None, named) => named.map(str::to_owned),
     };
     let registry = state.registry.load();
@@ -98,16 +123,36 @@ pub async fn rp_initiated_logout(
         }
         None => None,
     };
+    let sso_session_id = sso_session_id.filter(|id| id.len() <= crate::login::MAX_ID_LENGTH);
+    if let (Some(id), false) = (sso_session_id, confirmed) {
+        let current = state.sso_sessions.find(id).await?;
+        let hinted_this_session = matches!(
+            (&current, &hint),
+            (Some(session), Some(Hint { sid: Some(sid), .. })) if *sid == session.sid
+        );
+        if current.is_some() && !hinted_this_session {
+            return Ok(LogoutStep::Confirm {
+                application: client.map(|c| c.display_name.clone()),
+            });
+        }
+    }
     let ended = match sso_session_id {
-        Some(id) if id.len() <= crate::login::MAX_ID_LENGTH => state.sso_sessions.take(id).await?,
-        _ => None,
+        Some(id) => state.sso_sessions.take(id).await?,
+        None => None,
     };
     let mut results = Vec::new();
     if let Some(session) = &ended {
         results = end_oidc_participants(state, session).await;
         // SAML participants: the browser walks them (web layer, saml::slo).
         let mut record = AuditEvent::new("logout", Outcome::Success, state.clock.now());
-        record.method = Some("oidc-rp-initiated".into());
+        record.method = Some(
+            if confirmed {
+                "oidc-rp-initiated-confirmed"
+            } else {
+                "oidc-rp-initiated"
+            }
+            .into(),
+        );
         record.tenant_id = Some(session.user_tenant.to_string());
         record.person_id = Some(session.person_id.clone());
         record.employee_hsa_id = Some(session.employee_hsa_id.to_string());
@@ -123,11 +168,11 @@ pub async fn rp_initiated_logout(
         ));
         crate::storage::insert_audit_event(state.db, &record).await?;
     }
-    Ok(LogoutOutcome {
+    Ok(LogoutStep::Done(Box::new(LogoutOutcome {
         redirect,
         ended,
         results,
-    })
+    })))
 }
 
 /// Sends a back-channel logout token to every OIDC client of `session` that has a

@@ -4,14 +4,17 @@
 pub mod admin_api;
 pub mod certificate_login;
 pub mod cookies;
+pub(crate) mod csrf;
 mod error;
 mod health;
+pub(crate) mod i18n;
 pub mod login_pages;
 pub mod middleware;
 pub mod mobile;
 pub mod oidc;
 pub mod pages;
 pub mod saml;
+pub(crate) mod templates;
 
 pub use error::WebError;
 

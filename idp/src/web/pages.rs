@@ -68,8 +68,9 @@ pub fn other_language(language: &str) -> &'static str {
     }
 }
 
-/// A page in the common frame. `switch_href` is this page in the other language (so the
-/// switch keeps the page's own query); `script` a file under /static/ loaded deferred.
+/// A page in the common frame (`templates/layout.html`) around `body`, which is HTML.
+/// `switch_href` is this page in the other language (so the switch keeps the page's own
+/// query); `script` a file under /static/ loaded deferred.
 pub fn page(
     language: &str,
     title: &str,
@@ -77,33 +78,9 @@ pub fn page(
     switch_href: &str,
     script: Option<&str>,
 ) -> String {
-    let (brand, switch_label, other_name) = if language == "en" {
-        (
-            "Regional login service",
-            "Svenska",
-            "Byt språk till svenska",
-        )
-    } else {
-        (
-            "Regional inloggningstjänst",
-            "English",
-            "Change language to English",
-        )
-    };
-    let other = other_language(language);
-    let script = script
-        .map(|src| format!("<script src=\"{}\" defer></script>\n", escape(src)))
-        .unwrap_or_default();
-    format!(
-        "<!doctype html>\n<html lang=\"{language}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title} – {brand}</title>\n<link rel=\"stylesheet\" href=\"/static/idp.css\">\n{script}</head>\n\
-         <body>\n<header><span class=\"where\">{brand}</span>\
-         <a class=\"lang\" href=\"{switch_href}\" lang=\"{other}\" aria-label=\"{other_name}\">{switch_label}</a></header>\n\
-         <main>\n{body}\n</main>\n</body>\n</html>\n",
-        title = escape(title),
-        switch_href = escape(switch_href),
-    )
+    let mut frame = super::templates::Frame::new(language, title, switch_href);
+    frame.script = script;
+    super::templates::render_string(&super::templates::Framed { frame, body })
 }
 
 /// An error page: what went wrong in plain words, what to do, and a code for support.

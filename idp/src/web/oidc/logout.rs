@@ -9,8 +9,11 @@ use std::sync::Arc;
 
 use super::error::error_page;
 use crate::oidc::authorize::Params;
+use crate::oidc::logout::LogoutStep;
+use crate::tenants::LocalizedText;
 use crate::web::middleware::RequestId;
-use crate::web::{cookies, pages, AppState};
+use crate::web::templates::{self, Frame, LogoutConfirm};
+use crate::web::{cookies, csrf, pages, AppState};
 
 pub async fn oidc_logout_get(
     State(state): State<Arc<AppState>>,
@@ -20,7 +23,7 @@ pub async fn oidc_logout_get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.as_deref().unwrap_or_default());
-    logout_response(&state, peer, &headers, &params, &request_id).await
+    logout_response(&state, peer, &headers, &params, false, &request_id).await
 }
 
 pub async fn oidc_logout_post(
@@ -31,7 +34,15 @@ pub async fn oidc_logout_post(
     body: String,
 ) -> Response {
     let params = Params::parse(&body);
-    logout_response(&state, peer, &headers, &params, &request_id).await
+    // The confirmation page's form: its token must be this browser's.
+    let confirmed = match (
+        params.get(csrf::FIELD),
+        cookies::read(&headers, cookies::SSO_COOKIE),
+    ) {
+        (Some(token), Some(sso)) => csrf::is_valid(&sso, token),
+        _ => false,
+    };
+    logout_response(&state, peer, &headers, &params, confirmed, &request_id).await
 }
 
 async fn logout_response(
@@ -39,14 +50,24 @@ async fn logout_response(
     peer: SocketAddr,
     headers: &HeaderMap,
     params: &Params,
+    confirmed: bool,
     request_id: &str,
 ) -> Response {
     let language = pages::negotiate_language(params.get("ui_locales"), headers);
     let sso = cookies::read(headers, cookies::SSO_COOKIE);
-    match crate::oidc::logout::rp_initiated_logout(&state.oidc_context(), params, sso.as_deref())
-        .await
+    match crate::oidc::logout::rp_initiated_logout(
+        &state.oidc_context(),
+        params,
+        sso.as_deref(),
+        confirmed,
+    )
+    .await
     {
-        Ok(outcome) => {
+        Ok(LogoutStep::Confirm { application }) => {
+            let binding = sso.as_deref().unwrap_or_default();
+            confirmation_page(language, params, application.as_ref(), binding)
+        }
+        Ok(LogoutStep::Done(outcome)) => {
             let mut response = match saml_walk(state, peer, &outcome, request_id, language).await {
                 Some(walk) => walk,
                 None => match outcome.redirect {
@@ -63,6 +84,42 @@ async fn logout_response(
         }
         Err(e) => error_page(&e, language, request_id),
     }
+}
+
+/// "Do you want to log out?": a form that posts the request again with a CSRF token
+/// bound to this browser's session.
+fn confirmation_page(
+    language: &str,
+    params: &Params,
+    application: Option<&LocalizedText>,
+    binding: &str,
+) -> Response {
+    let fields: Vec<(&str, &str)> = params
+        .pairs()
+        .filter(|(name, _)| name != csrf::FIELD)
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let mut switch = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields.iter().filter(|(name, _)| *name != "ui_locales") {
+        switch.append_pair(name, value);
+    }
+    switch.append_pair("ui_locales", pages::other_language(language));
+    let switch_href = format!("/oidc/logout?{}", switch.finish());
+    let token = csrf::token_for(binding);
+    let texts = crate::web::i18n::Texts::of(language);
+    let page = LogoutConfirm {
+        frame: Frame::new(language, texts.get("logout.title"), &switch_href),
+        application: application.map(|name| name.in_language(language)),
+        csrf_token: &token,
+        fields,
+    };
+    let mut response = templates::render(&page);
+    // The page must not be framed or cached (it carries a token).
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// One session, two protocols: when the ended session had SAML service providers, the

@@ -1,0 +1,74 @@
+//! Pages rendered from `templates/` (askama: checked at compile time, HTML-escaped by
+//! default) with texts from `locales/` (`i18n.rs`). Every page shares `layout.html`.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::i18n::Texts;
+use super::pages::other_language;
+
+/// The common frame of every page: language, title, the language switch.
+pub struct Frame<'a> {
+    pub language: &'a str,
+    pub other_language: &'a str,
+    pub title: &'a str,
+    /// This page in the other language (so the switch keeps the page's own query).
+    pub switch_href: &'a str,
+    /// A file under /static/ loaded deferred.
+    pub script: Option<&'a str>,
+    pub t: Texts,
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(language: &'a str, title: &'a str, switch_href: &'a str) -> Self {
+        Frame {
+            language,
+            other_language: other_language(language),
+            title,
+            switch_href,
+            script: None,
+            t: Texts::of(language),
+        }
+    }
+}
+
+/// A page whose body is already HTML (the pages not yet moved to their own templates).
+#[derive(Template)]
+#[template(path = "frame.html")]
+pub struct Framed<'a> {
+    pub frame: Frame<'a>,
+    pub body: &'a str,
+}
+
+/// "Do you want to log out?" (RP-initiated logout without a valid `id_token_hint`).
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+pub struct LogoutConfirm<'a> {
+    pub frame: Frame<'a>,
+    /// The application that asked, when it named itself.
+    pub application: Option<&'a str>,
+    pub csrf_token: &'a str,
+    /// The request's parameters, carried to the confirming POST.
+    pub fields: Vec<(&'a str, &'a str)>,
+}
+
+/// The rendered page, or a plain 500 if a template fails (it cannot for these types;
+/// askama checks them at compile time, leaving only formatting errors).
+pub fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The rendered page as a string (`""` if the template fails, logged).
+pub fn render_string(page: &impl Template) -> String {
+    page.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a page template failed");
+        String::new()
+    })
+}
