@@ -129,7 +129,7 @@ pub async fn build_state(
         db,
         store,
         directory,
-        metrics: crate::metrics::Metrics::new(),
+        metrics: Arc::new(crate::metrics::Metrics::new()),
         validator: ArcSwap::from_pointee(validator),
         sso_sessions,
         pending_logins,
@@ -349,6 +349,44 @@ pub async fn bind_mtls(config: &LoadedConfig) -> Result<Option<TcpListener>, Sta
 /// How often cached CRLs are checked for an upcoming nextUpdate.
 const CRL_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
+/// File descriptors kept free of connections (database, Redis, logs, outgoing HTTP).
+const RESERVED_FILE_DESCRIPTORS: u64 = 256;
+
+/// The connection limits of each of `listeners` listeners: `[limits]`, with the
+/// listeners' total kept below the file-descriptor limit (raised to the hard limit first,
+/// where the system allows), so that connections can never starve the process of
+/// descriptors and lock every client out.
+fn connection_settings(
+    limits: &crate::config::LimitsConfig,
+    listeners: usize,
+) -> crate::server::ConnectionSettings {
+    let mut max_connections = limits.max_connections.max(1);
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(descriptors) => {
+            let budget = descriptors.saturating_sub(RESERVED_FILE_DESCRIPTORS)
+                / u64::try_from(listeners.max(1)).unwrap_or(1);
+            let budget = usize::try_from(budget).unwrap_or(usize::MAX).max(1);
+            if budget < max_connections {
+                tracing::warn!(
+                    descriptors,
+                    configured = max_connections,
+                    effective = budget,
+                    "the file-descriptor limit lowers max_connections per listener"
+                );
+                max_connections = budget;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the file-descriptor limit"),
+    }
+    crate::server::ConnectionSettings {
+        max_connections,
+        max_per_address: limits.max_connections_per_address.max(1),
+        exempt: limits.trusted_proxies.clone(),
+        header_read_timeout: Duration::from_secs(limits.header_read_timeout_seconds.max(1)),
+        idle_timeout: Duration::from_secs(limits.idle_timeout_seconds.max(1)),
+    }
+}
+
 /// Serves the IdP on `listener` (and the mTLS login listener, if given) until `shutdown`
 /// completes. SIGHUP reloads the trust configuration.
 pub async fn serve(
@@ -368,6 +406,10 @@ pub async fn serve(
     };
     let handshake_timeout = Duration::from_secs(server.tls_handshake_timeout_seconds);
     let shutdown_grace = Duration::from_secs(server.shutdown_grace_seconds);
+    let connections = connection_settings(
+        &state.config.idp.limits,
+        1 + usize::from(mtls_listener.is_some()),
+    );
     let mtls_tls = match &mtls_listener {
         Some(_) => Some(Arc::new(ArcSwap::new(mtls_server_config(
             &state.config,
@@ -408,6 +450,8 @@ pub async fn serve(
             tls,
             handshake_timeout,
             shutdown_grace,
+            connections: connections.clone(),
+            metrics: Some(state.metrics.clone()),
         },
         stopped(),
     );
@@ -417,6 +461,8 @@ pub async fn serve(
                 tls: Some(tls),
                 handshake_timeout,
                 shutdown_grace,
+                connections,
+                metrics: Some(state.metrics.clone()),
             };
             crate::server::serve(
                 listener,

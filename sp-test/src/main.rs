@@ -386,6 +386,8 @@ fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
                 tls: Some(std::sync::Arc::new(arc_swap::ArcSwap::new(tls))),
                 handshake_timeout: std::time::Duration::from_secs(10),
                 shutdown_grace: std::time::Duration::from_secs(5),
+                connections: Default::default(),
+                metrics: None,
             },
             idp::server::shutdown_signal(),
         )

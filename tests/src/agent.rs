@@ -148,6 +148,16 @@ impl Agent {
     /// A browser holding the development user `user`'s certificate
     /// (`certs-dev/users/<user>.chain.pem` and `.key.pem`), presented when a server asks.
     pub fn with_certificate(user: &str) -> Self {
+        Self::holding(user, None)
+    }
+
+    /// Like [`Agent::with_certificate`], connecting from the local address `from` (for
+    /// example 127.0.0.2: another client address on the same machine).
+    pub fn with_certificate_from(user: &str, from: std::net::IpAddr) -> Self {
+        Self::holding(user, Some(from))
+    }
+
+    fn holding(user: &str, from: Option<std::net::IpAddr>) -> Self {
         let dir = repo_root().join("certs-dev/users");
         let mut pem = std::fs::read(dir.join(format!("{user}.key.pem")))
             .unwrap_or_else(|e| panic!("{user}.key.pem: {e}"));
@@ -158,8 +168,13 @@ impl Agent {
         let identity =
             reqwest::Identity::from_pem(&pem).unwrap_or_else(|e| panic!("{user} identity: {e}"));
         let mut agent = Self::new();
+        agent.plain = client_builder()
+            .local_address(from)
+            .build()
+            .unwrap_or_else(|e| panic!("client: {e}"));
         agent.with_certificate = Some(
             client_builder()
+                .local_address(from)
                 .identity(identity)
                 .build()
                 .unwrap_or_else(|e| panic!("client: {e}")),

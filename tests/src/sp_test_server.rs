@@ -99,6 +99,8 @@ impl Reserved {
                 tls: Some(Arc::new(arc_swap::ArcSwap::new(tls))),
                 handshake_timeout: Duration::from_secs(5),
                 shutdown_grace: Duration::from_secs(1),
+                connections: Default::default(),
+                metrics: None,
             },
             async {
                 let _ = rx.await;

@@ -1,6 +1,7 @@
 //! The end-to-end suite: one test binary (one link step), one module per concern.
 //! Run it with `tests/run`, which starts PostgreSQL and installs what is missing.
 
+mod abuse_limits;
 mod admin_api;
 mod admin_login;
 mod browser_login;

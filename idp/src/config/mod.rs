@@ -3,12 +3,14 @@
 //! validated into typed structs; `idp check-config` runs the same loading without starting.
 
 mod env;
+mod limits;
 mod oidc;
 mod problems;
 mod saml;
 mod trust;
 
 pub use env::{apply_env_overrides, EnvOverrides};
+pub use limits::{LimitsConfig, RateLimits};
 pub use oidc::{OidcConfig, OidcKeyConfig};
 pub use problems::{parse_toml, Problem, Problems};
 pub use saml::{SamlConfig, SamlOrganization};
@@ -46,6 +48,8 @@ pub struct IdpConfig {
     pub registry: RegistryConfig,
     #[serde(default)]
     pub admin: AdminConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 /// Who may use the admin API as a person (besides API tokens).

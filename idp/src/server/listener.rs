@@ -4,7 +4,7 @@
 use arc_swap::ArcSwap;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -18,6 +18,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::connections::{Activity, ConnectionLimits, ConnectionSettings, Watched};
+use crate::metrics::Metrics;
+
+type Tls = tokio_rustls::server::TlsStream<Watched<TcpStream>>;
+
 /// The client certificate chain of the TLS connection a request came on (leaf first),
 /// present only when the client sent one.
 #[derive(Debug, Clone)]
@@ -29,6 +34,10 @@ pub struct ServeOptions {
     pub tls: Option<Arc<ArcSwap<ServerConfig>>>,
     pub handshake_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// Connection limits and timeouts.
+    pub connections: ConnectionSettings,
+    /// Where refused and timed-out connections are counted.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains connections
@@ -41,7 +50,25 @@ pub async fn serve(
 ) {
     let tls = options.tls;
     let graceful = GracefulShutdown::new();
-    let builder = Builder::new(TokioExecutor::new());
+    let limits = ConnectionLimits::new(options.connections);
+    let settings = limits.settings().clone();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .keep_alive_interval(settings.idle_timeout / 2)
+        .keep_alive_timeout(settings.header_read_timeout);
+    let metrics = options.metrics;
+    let count = move |event: &str| {
+        if let Some(metrics) = &metrics {
+            metrics.record_event(event);
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -56,7 +83,21 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let guard = match limits.admit(peer.ip()) {
+            Ok(guard) => guard,
+            Err(refused) => {
+                // Closed at once: a client over its share gets no slot, and no log line
+                // per connection (a flood would flood the log too); counted instead.
+                count(refused.code());
+                drop(stream);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
+        let activity = Activity::new();
+        let stream = Watched::new(stream, activity.clone());
+        let count = count.clone();
+        let idle_timeout = settings.idle_timeout;
         let router = router.clone();
         let acceptor = tls
             .as_ref()
@@ -65,6 +106,7 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let handshake_timeout = options.handshake_timeout;
         tokio::spawn(async move {
+            let _guard = guard;
             let with_peer = move |certificates: Option<PeerCertificates>| {
                 let service = router.map_request(move |mut request: axum::extract::Request<_>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
@@ -75,21 +117,33 @@ pub async fn serve(
                 });
                 TowerToHyperService::new(service)
             };
-            let result = match acceptor {
-                Some(acceptor) => {
-                    let Some(tls) = handshake(acceptor, stream, peer, handshake_timeout).await
-                    else {
-                        return;
-                    };
-                    let certificates = peer_certificates(&tls);
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(tls), with_peer(certificates));
-                    watcher.watch(conn.into_owned()).await
+            let served = async {
+                match acceptor {
+                    Some(acceptor) => {
+                        let Some(tls) = handshake(acceptor, stream, peer, handshake_timeout).await
+                        else {
+                            return Ok(());
+                        };
+                        let certificates = peer_certificates(&tls);
+                        let conn = builder.serve_connection_with_upgrades(
+                            TokioIo::new(tls),
+                            with_peer(certificates),
+                        );
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    None => {
+                        let conn = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), with_peer(None));
+                        watcher.watch(conn.into_owned()).await
+                    }
                 }
-                None => {
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), with_peer(None));
-                    watcher.watch(conn.into_owned()).await
+            };
+            let result = tokio::select! {
+                result = served => result,
+                () = activity.idle_for(idle_timeout) => {
+                    // Nothing moved for the idle timeout: the connection is dropped here.
+                    count("CONNECTION_IDLE_TIMEOUT");
+                    Ok(())
                 }
             };
             if let Err(e) = result {
@@ -108,7 +162,7 @@ pub async fn serve(
 }
 
 /// The client's certificate chain from a completed handshake, if it sent one.
-fn peer_certificates(tls: &tokio_rustls::server::TlsStream<TcpStream>) -> Option<PeerCertificates> {
+fn peer_certificates(tls: &Tls) -> Option<PeerCertificates> {
     let chain = tls.get_ref().1.peer_certificates()?;
     (!chain.is_empty()).then(|| {
         PeerCertificates(Arc::new(
@@ -119,10 +173,10 @@ fn peer_certificates(tls: &tokio_rustls::server::TlsStream<TcpStream>) -> Option
 
 async fn handshake(
     acceptor: TlsAcceptor,
-    stream: TcpStream,
+    stream: Watched<TcpStream>,
     peer: SocketAddr,
     timeout: Duration,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+) -> Option<Tls> {
     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Some(tls),
         Ok(Err(e)) => {

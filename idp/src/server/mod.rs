@@ -2,10 +2,12 @@
 //! and graceful shutdown. Hands every request to the axum router with the peer address.
 
 mod client_auth;
+mod connections;
 mod listener;
 mod tls;
 
 pub use client_auth::client_auth_server_config;
+pub use connections::{ConnectionLimits, ConnectionSettings, Refused};
 pub use listener::{serve, shutdown_signal, PeerCertificates, ServeOptions};
 pub use tls::{load_certificates, load_private_key, load_server_config, TlsError};
 

@@ -40,7 +40,7 @@ pub struct AppState {
     pub db: Database,
     pub store: SharedStore,
     pub directory: SharedDirectory,
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Swapped whole when trust configuration or CRL files change (SIGHUP).
     pub validator: ArcSwap<CertificateValidator>,
     pub sso_sessions: SsoSessions,

@@ -60,6 +60,8 @@ pub async fn https(app: Router) -> (TestServer, CertificateDer<'static>) {
         tls: Some(Arc::new(ArcSwap::from_pointee(config))),
         handshake_timeout: Duration::from_secs(5),
         shutdown_grace: Duration::from_secs(1),
+        connections: Default::default(),
+        metrics: None,
     };
     let task = tokio::spawn(crate::server::serve(
         listener,

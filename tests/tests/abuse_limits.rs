@@ -1,0 +1,153 @@
+//! Abuse limits at the connection level: a slow or idle client is disconnected within the
+//! configured timeouts, and one address holding every connection it can open does not
+//! lock out another address.
+
+use e2e::agent::Agent;
+use e2e::idp_server::shipped_config;
+use e2e::oidc::*;
+use e2e::{repo_root, SqliteDatabase, TestIdp};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+/// An upper bound for waiting on something the server must do by itself within a few
+/// seconds; reaching it fails the test (it is not a synchronisation sleep).
+const GUARD: Duration = Duration::from_secs(20);
+
+async fn idp_with(edit: impl FnOnce(&mut idp::config::LimitsConfig)) -> (TestIdp, SqliteDatabase) {
+    let db = SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db.url, None);
+    edit(&mut config.idp.limits);
+    (TestIdp::start(config).await.unwrap(), db)
+}
+
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    idp::server::install_crypto_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in
+        idp::server::load_certificates(&repo_root().join("certs-dev/tls/tls-ca.pem")).unwrap()
+    {
+        roots.add(cert).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// A TCP connection to `addr` from the local address `from`.
+async fn connect_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(addr).await
+}
+
+async fn tls_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = connect_from(from, addr).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    tls_connector().connect(name, tcp).await
+}
+
+/// Reads until the server closes the connection (EOF or reset); `None` if it stays
+/// open past the guard.
+async fn closed_by_server<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(GUARD, async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| received)
+}
+
+const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+
+#[tokio::test]
+async fn a_slow_header_client_is_disconnected_within_the_header_timeout() {
+    let (idp, _db) = idp_with(|limits| limits.header_read_timeout_seconds = 1).await;
+    let mut tls = tls_from(LOCAL, idp.addr).await.unwrap();
+    // Half a request head, then nothing.
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    tls.flush().await.unwrap();
+    let answer = closed_by_server(&mut tls)
+        .await
+        .expect("the server closes a connection whose request head never completes");
+    // hyper answers 408 or just closes; it never served the half request.
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let (idp, _db) = idp_with(|limits| {
+        limits.idle_timeout_seconds = 1;
+        limits.header_read_timeout_seconds = 30;
+    })
+    .await;
+    // A TLS connection that never sends a byte of HTTP.
+    let mut silent = tls_from(LOCAL, idp.addr).await.unwrap();
+    assert!(closed_by_server(&mut silent).await.is_some());
+
+    // A kept-alive connection after one complete request.
+    let mut kept = tls_from(LOCAL, idp.addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = closed_by_server(&mut kept)
+        .await
+        .expect("the idle kept-alive connection is closed");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    let metrics = idp.state.metrics.render();
+    assert!(metrics.contains("CONNECTION_IDLE_TIMEOUT"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holding_every_connection_it_can_does_not_lock_out_another() {
+    const PER_ADDRESS: usize = 8;
+    let (idp, _db) = idp_with(|limits| {
+        limits.max_connections_per_address = PER_ADDRESS;
+        limits.idle_timeout_seconds = 600;
+        limits.header_read_timeout_seconds = 600;
+    })
+    .await;
+    let hog: IpAddr = "127.0.0.3".parse().unwrap();
+    // The hog opens three times its share and keeps every connection that stays open.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..PER_ADDRESS * 3 {
+        match tls_from(hog, idp.addr).await {
+            Ok(tls) => held.push(tls),
+            Err(_) => refused += 1,
+        }
+    }
+    assert_eq!(held.len(), PER_ADDRESS, "refused {refused}");
+    let metrics = idp.state.metrics.render();
+    assert!(metrics.contains("CONNECTIONS_ADDRESS_FULL"), "{metrics}");
+
+    // Meanwhile a nurse at another address logs in as usual.
+    let nurse = Agent::with_certificate_from("david", "127.0.0.2".parse().unwrap());
+    let (verifier, challenge) = pkce();
+    let authorize = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    let landed = browse_to_callback(&nurse, &idp, &authorize, CONFIDENTIAL).await;
+    let (status, _, _) =
+        exchange_confidential(&idp, &param(&landed, "code").unwrap(), &verifier).await;
+    assert_eq!(status, 200);
+
+    // The hog's connections were never dropped for the nurse's sake: they still work.
+    let first = held.first_mut().unwrap();
+    first
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = closed_by_server(first).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
