@@ -54,7 +54,10 @@ pub fn build_session_store(
 ) -> Result<SharedStore, StoreError> {
     let session = &config.idp.session;
     Ok(match session.store {
-        SessionBackend::Memory => Arc::new(MemoryStore::new(clock)),
+        SessionBackend::Memory => Arc::new(MemoryStore::with_max_entries(
+            clock,
+            session.memory_max_entries,
+        )),
         SessionBackend::Redis => Arc::new(RedisStore::new(
             &session.redis_url,
             &session.key_prefix,

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod login;
 pub mod metrics;
 pub mod oidc;
+pub mod rate_limit;
 pub mod registry;
 pub mod saml;
 pub mod server;

@@ -151,3 +151,105 @@ async fn one_address_holding_every_connection_it_can_does_not_lock_out_another()
     let answer = closed_by_server(first).await.unwrap();
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
 }
+
+/// An HTTPS client (no redirects followed) connecting from `from`.
+fn client_from(from: IpAddr) -> reqwest::Client {
+    idp::server::install_crypto_provider();
+    let ca = std::fs::read(repo_root().join("certs-dev/tls/tls-ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(from)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_logins_and_orders_from_one_address_gets_429s_while_another_logs_in() {
+    const LOGINS: u32 = 20;
+    const ORDERS: u32 = 5;
+    let (idp, _db) = idp_with(|limits| {
+        limits.rates.login_starts_per_minute = LOGINS;
+        limits.rates.order_starts_per_minute = ORDERS;
+    })
+    .await;
+    let flooder = client_from("127.0.0.3".parse().unwrap());
+
+    // 200 new logins (each would open a pending login) from one address.
+    let (_, challenge) = pkce();
+    let authorize = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    let mut opened = 0;
+    let mut limited = 0;
+    let mut binding = None;
+    for _ in 0..200 {
+        let response = flooder.get(&authorize).send().await.unwrap();
+        match response.status().as_u16() {
+            429 => {
+                limited += 1;
+                let retry_after: u64 = response.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&retry_after));
+                assert_eq!(response.headers()["x-idp-error"], "RATE_LIMITED");
+                let page = response.text().await.unwrap();
+                assert!(page.contains("För många inloggningar"), "{page}");
+            }
+            _ => {
+                opened += 1;
+                let location = response.headers()["location"].to_str().unwrap().to_owned();
+                let cookie = response.headers()["set-cookie"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                binding = Some((location, cookie));
+            }
+        }
+    }
+    // At most the burst got a pending login: memory is bounded by the quota, not the flood.
+    assert_eq!(opened, LOGINS, "{opened} opened, {limited} limited");
+    assert_eq!(limited, 200 - LOGINS);
+
+    // 50 order starts for the last login the flooder opened.
+    let (location, cookie) = binding.unwrap();
+    let login = reqwest::Url::parse(&idp.url(&location))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "login")
+        .map(|(_, v)| v.into_owned())
+        .expect("the login page names the pending login");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let mut started = 0;
+    for _ in 0..50 {
+        let response = flooder
+            .post(idp.url("/login/mobile/start"))
+            .header("cookie", &cookie)
+            .json(&serde_json::json!({ "login": login }))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => started += 1,
+            429 => {
+                assert!(response.headers().contains_key("retry-after"));
+                let body: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(body["error"], "RATE_LIMITED");
+            }
+            other => panic!("order start answered {other}"),
+        }
+    }
+    assert_eq!(started, ORDERS);
+    let metrics = idp.state.metrics.render();
+    assert!(metrics.contains("rate_limited_login-start"), "{metrics}");
+    assert!(metrics.contains("rate_limited_order-start"), "{metrics}");
+
+    // A nurse at another address logs in meanwhile.
+    let nurse = Agent::with_certificate_from("david", "127.0.0.2".parse().unwrap());
+    let (verifier, challenge) = pkce();
+    let authorize = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    let landed = browse_to_callback(&nurse, &idp, &authorize, CONFIDENTIAL).await;
+    let (status, _, _) =
+        exchange_confidential(&idp, &param(&landed, "code").unwrap(), &verifier).await;
+    assert_eq!(status, 200);
+}

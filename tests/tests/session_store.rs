@@ -301,6 +301,35 @@ async fn typed_store_and_replay_cache_work_on_top(f: Fixture) {
     assert!(replay.is_first_use("jwt", "_abc", LONG).await.unwrap());
 }
 
+/// The rate limiter works on the store alone, so every node sharing a Redis counts
+/// against the same bucket; concurrency never lets more through than the quota.
+async fn rate_limits_hold_under_concurrency(f: Fixture) {
+    use idp::rate_limit::{Decision, RateLimiter};
+    let clock: idp::clock::SharedClock = match &f.clock {
+        Some(clock) => Arc::new(clock.clone()),
+        None => Arc::new(idp::clock::SystemClock),
+    };
+    let limiter = RateLimiter::new(f.store.clone(), clock);
+    let checks = (0..40).map(|_| limiter.check("login-start:192.0.2.1", 10));
+    let allowed = futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .filter(|d| *d.as_ref().unwrap() == Decision::Allowed)
+        .count();
+    assert!((1..=10).contains(&allowed), "{allowed} of 40 allowed");
+    // One after another: exactly the quota, then a wait.
+    for _ in 0..10 {
+        assert_eq!(
+            limiter.check("login-start:192.0.2.2", 10).await.unwrap(),
+            Decision::Allowed
+        );
+    }
+    assert!(matches!(
+        limiter.check("login-start:192.0.2.2", 10).await.unwrap(),
+        Decision::Limited { retry_after } if retry_after <= Duration::from_secs(6)
+    ));
+}
+
 async fn ping_answers(f: Fixture) {
     f.store.ping().await.unwrap();
 }
@@ -339,8 +368,51 @@ contract!(
     entries_expire_after_their_ttl,
     zero_ttl_is_rejected,
     typed_store_and_replay_cache_work_on_top,
+    rate_limits_hold_under_concurrency,
     ping_answers,
 );
+
+#[tokio::test]
+async fn a_full_memory_store_refuses_new_keys_but_serves_existing_ones() {
+    let clock = ManualClock::new(time::macros::datetime!(2026-11-22 07:00 UTC));
+    let store = MemoryStore::with_max_entries(Arc::new(clock.clone()), 3);
+    for key in ["a", "b", "c"] {
+        store
+            .put(Namespace::PendingLogin, key, b"1", LONG)
+            .await
+            .unwrap();
+    }
+    let full = store.put(Namespace::PendingLogin, "d", b"1", LONG).await;
+    assert_eq!(full.unwrap_err().code(), "SESSION_STORE_FULL");
+    assert_eq!(
+        store
+            .insert_new(Namespace::MobileOrder, "d", b"1", LONG)
+            .await
+            .unwrap_err()
+            .code(),
+        "SESSION_STORE_FULL"
+    );
+    // Existing keys still change and go; then there is room again.
+    store
+        .put(Namespace::PendingLogin, "a", b"2", LONG)
+        .await
+        .unwrap();
+    assert!(store
+        .take(Namespace::PendingLogin, "b")
+        .await
+        .unwrap()
+        .is_some());
+    store
+        .put(Namespace::PendingLogin, "d", b"1", LONG)
+        .await
+        .unwrap();
+    // Expired entries make room too.
+    clock.advance(time::Duration::minutes(2));
+    store
+        .put(Namespace::PendingLogin, "e", b"1", LONG)
+        .await
+        .unwrap();
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_store_recovers_after_a_restart() {

@@ -172,6 +172,15 @@ pub struct SessionConfig {
     pub sso_session_ttl_seconds: u64,
     pub pending_login_ttl_seconds: u64,
     pub code_ttl_seconds: u64,
+    /// The memory store's cap on live entries: when full, new logins and orders are
+    /// refused (503 `SESSION_STORE_FULL`) instead of memory growing without bound.
+    /// (Redis: set `maxmemory` on the server.)
+    #[serde(default = "default_memory_max_entries")]
+    pub memory_max_entries: usize,
+}
+
+fn default_memory_max_entries() -> usize {
+    crate::session::MEMORY_DEFAULT_MAX_ENTRIES
 }
 
 #[derive(Debug, Clone, Deserialize)]

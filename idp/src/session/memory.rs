@@ -13,6 +13,9 @@ use crate::clock::SharedClock;
 /// Sweep expired entries every this many writes.
 const SWEEP_EVERY_WRITES: u64 = 1024;
 
+/// The default cap on live entries (a pending login is about 1 KiB).
+pub const DEFAULT_MAX_ENTRIES: usize = 200_000;
+
 struct Entry {
     value: Vec<u8>,
     expires_at: OffsetDateTime,
@@ -22,18 +25,30 @@ struct Entry {
 struct Inner {
     entries: HashMap<(Namespace, String), Entry>,
     writes: u64,
+    /// When a full store last swept (a full store sweeps at most once a second, so a
+    /// flood cannot turn every write into a scan).
+    full_sweep_at: Option<OffsetDateTime>,
 }
 
+/// Entries are capped (`max_entries`): a store that is full refuses new keys with
+/// [`StoreError::Full`] rather than grow without bound under a flood; existing keys can
+/// still be replaced, taken and deleted.
 pub struct MemoryStore {
     clock: SharedClock,
     inner: Mutex<Inner>,
+    max_entries: usize,
 }
 
 impl MemoryStore {
     pub fn new(clock: SharedClock) -> Self {
+        Self::with_max_entries(clock, DEFAULT_MAX_ENTRIES)
+    }
+
+    pub fn with_max_entries(clock: SharedClock, max_entries: usize) -> Self {
         Self {
             clock,
             inner: Mutex::new(Inner::default()),
+            max_entries: max_entries.max(1),
         }
     }
 
@@ -77,8 +92,15 @@ impl MemoryStore {
         let now = self.clock.now();
         let mut inner = self.lock()?;
         inner.writes += 1;
-        if inner.writes % SWEEP_EVERY_WRITES == 0 {
+        let full = inner.entries.len() >= self.max_entries;
+        let may_sweep_full = inner
+            .full_sweep_at
+            .is_none_or(|at| now - at >= time::Duration::SECOND);
+        if inner.writes % SWEEP_EVERY_WRITES == 0 || (full && may_sweep_full) {
             inner.entries.retain(|_, e| e.expires_at > now);
+            if full {
+                inner.full_sweep_at = Some(now);
+            }
         }
         let slot = (ns, key.to_owned());
         let is_live = match inner.entries.get(&slot) {
@@ -101,7 +123,11 @@ impl SessionStore for MemoryStore {
 
     async fn put(&self, ns: Namespace, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
         let expires_at = self.expiry(ttl)?;
-        self.with_entry(ns, key, |entries, slot, _| {
+        let max = self.max_entries;
+        self.with_entry(ns, key, |entries, slot, is_live| {
+            if !is_live && entries.len() >= max {
+                return Err(StoreError::Full);
+            }
             entries.insert(
                 slot,
                 Entry {
@@ -109,7 +135,8 @@ impl SessionStore for MemoryStore {
                     expires_at,
                 },
             );
-        })
+            Ok(())
+        })?
     }
 
     async fn insert_new(
@@ -120,18 +147,23 @@ impl SessionStore for MemoryStore {
         ttl: Duration,
     ) -> StoreResult<bool> {
         let expires_at = self.expiry(ttl)?;
+        let max = self.max_entries;
         self.with_entry(ns, key, |entries, slot, is_live| {
-            if !is_live {
-                entries.insert(
-                    slot,
-                    Entry {
-                        value: value.to_vec(),
-                        expires_at,
-                    },
-                );
+            if is_live {
+                return Ok(false);
             }
-            !is_live
-        })
+            if entries.len() >= max {
+                return Err(StoreError::Full);
+            }
+            entries.insert(
+                slot,
+                Entry {
+                    value: value.to_vec(),
+                    expires_at,
+                },
+            );
+            Ok(true)
+        })?
     }
 
     async fn get(&self, ns: Namespace, key: &str) -> StoreResult<Option<Vec<u8>>> {

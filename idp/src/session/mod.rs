@@ -11,7 +11,7 @@ mod memory;
 mod redis_store;
 mod typed;
 
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, DEFAULT_MAX_ENTRIES as MEMORY_DEFAULT_MAX_ENTRIES};
 pub use redis_store::RedisStore;
 pub use typed::{ReplayCache, TypedStore};
 
@@ -37,6 +37,8 @@ pub enum Namespace {
     OidcGrant,
     /// OIDC refresh tokens (by SHA-256 of the token) and their used markers.
     OidcRefresh,
+    /// Rate-limit buckets (by kind and client address).
+    RateLimit,
 }
 
 impl Namespace {
@@ -53,6 +55,7 @@ impl Namespace {
             Namespace::OidcCode => "oidc-code",
             Namespace::OidcGrant => "oidc-grant",
             Namespace::OidcRefresh => "oidc-refresh",
+            Namespace::RateLimit => "rate",
         }
     }
 }
@@ -63,6 +66,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("session store timed out")]
     Timeout,
+    #[error("session store full")]
+    Full,
     #[error("invalid TTL: must be at least one millisecond")]
     InvalidTtl,
     #[error("stored value could not be decoded: {0}")]
@@ -75,6 +80,7 @@ impl StoreError {
         match self {
             StoreError::Unavailable(_) => "SESSION_STORE_UNAVAILABLE",
             StoreError::Timeout => "SESSION_STORE_TIMEOUT",
+            StoreError::Full => "SESSION_STORE_FULL",
             StoreError::InvalidTtl => "SESSION_STORE_INVALID_TTL",
             StoreError::Decode(_) => "SESSION_STORE_DECODE",
         }

@@ -3,6 +3,7 @@
 
 pub mod admin_api;
 pub mod certificate_login;
+mod client_address;
 pub mod cookies;
 pub(crate) mod csrf;
 mod error;
@@ -13,6 +14,7 @@ pub mod middleware;
 pub mod mobile;
 pub mod oidc;
 pub mod pages;
+mod rate_limit;
 pub mod saml;
 pub(crate) mod templates;
 
@@ -156,6 +158,10 @@ fn common_routes() -> Router<Arc<AppState>> {
 
 fn with_middleware(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
     routes
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .route_layer(axum::middleware::from_fn(middleware::label_route))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(middleware::security_headers))

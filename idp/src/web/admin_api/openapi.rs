@@ -66,6 +66,7 @@ fn operation(
         ("409", "already exists, or changed meanwhile (ADMIN_CONFLICT)"),
         ("415", "not JSON"),
         ("422", "refused by the registry's rules (ADMIN_INVALID, with problems) or the SP's metadata (SAML_METADATA_*)"),
+        ("429", "too many requests from this address (RATE_LIMITED, with Retry-After)"),
         ("503", "storage temporarily unavailable"),
     ] {
         responses.insert(

@@ -1,0 +1,165 @@
+//! Rate limits per client address on the routes that create state or cost work:
+//! new logins, mobile orders, the app API, the token endpoint and the admin API
+//! (`[limits.rates]`, `crate::rate_limit`). Answered with 429, `Retry-After` and the
+//! error format of the route: a page, the app API's JSON, an OAuth error or the admin
+//! API's JSON.
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::client_address::client_address;
+use super::{pages, AppState};
+use crate::config::RateLimits;
+use crate::rate_limit::{Decision, RateLimiter};
+
+pub const CODE: &str = "RATE_LIMITED";
+
+/// What a limited route is, for its quota and its error format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    LoginStart,
+    OrderStart,
+    MobileApp,
+    Token,
+    AdminApi,
+}
+
+impl Kind {
+    /// The kind of a matched route pattern; `None` for routes without a limit.
+    fn of(route: &str) -> Option<Kind> {
+        match route {
+            "/saml/sso" | "/oidc/authorize" | "/login/start" => Some(Kind::LoginStart),
+            "/login/mobile/start" => Some(Kind::OrderStart),
+            "/oidc/token" => Some(Kind::Token),
+            _ if route.starts_with("/mobile/v1/") => Some(Kind::MobileApp),
+            _ if route.starts_with("/admin/api/") => Some(Kind::AdminApi),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::LoginStart => "login-start",
+            Kind::OrderStart => "order-start",
+            Kind::MobileApp => "mobile-app",
+            Kind::Token => "token",
+            Kind::AdminApi => "admin-api",
+        }
+    }
+
+    fn per_minute(self, rates: &RateLimits) -> u32 {
+        match self {
+            Kind::LoginStart => rates.login_starts_per_minute,
+            Kind::OrderStart => rates.order_starts_per_minute,
+            Kind::MobileApp => rates.mobile_app_per_minute,
+            Kind::Token => rates.token_requests_per_minute,
+            Kind::AdminApi => rates.admin_api_per_minute,
+        }
+    }
+}
+
+/// The middleware (a route layer: it sees the matched route).
+pub async fn limit(
+    State(state): State<Arc<AppState>>,
+    matched: Option<MatchedPath>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(kind) = matched.as_ref().and_then(|m| Kind::of(m.as_str())) else {
+        return next.run(request).await;
+    };
+    let limits = &state.config.idp.limits;
+    let client = client_address(peer.ip(), request.headers(), &limits.trusted_proxies);
+    let bucket = format!("{}:{client}", kind.name());
+    let limiter = RateLimiter::new(state.store.clone(), state.clock.clone());
+    match limiter.check(&bucket, kind.per_minute(&limits.rates)).await {
+        Ok(Decision::Allowed) => next.run(request).await,
+        Ok(Decision::Limited { retry_after }) => {
+            state
+                .metrics
+                .record_event(&format!("rate_limited_{}", kind.name()));
+            let language = pages::negotiate_language(None, request.headers());
+            refusal(kind, retry_after, language)
+        }
+        Err(e) => {
+            // The store is down: the request itself will fail or succeed on its own;
+            // the limit is no reason to refuse it (availability over counting).
+            tracing::warn!(code = e.code(), "rate limit not counted");
+            next.run(request).await
+        }
+    }
+}
+
+fn refusal(kind: Kind, retry_after: Duration, language: &str) -> Response {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let seconds = seconds.max(1);
+    let message = format!("too many requests from this address; retry after {seconds} s");
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    let mut response = match kind {
+        Kind::LoginStart => pages::error_page(status, language, rate_limited(language), CODE, None),
+        Kind::OrderStart | Kind::MobileApp => {
+            (status, Json(json!({ "error": CODE, "message": message }))).into_response()
+        }
+        Kind::Token => (
+            status,
+            Json(json!({
+                "error": "temporarily_unavailable",
+                "error_description": message,
+            })),
+        )
+            .into_response(),
+        Kind::AdminApi => (
+            status,
+            Json(json!({ "error": { "code": CODE, "message": message } })),
+        )
+            .into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    headers.insert("x-idp-error", HeaderValue::from_static(CODE));
+    response
+}
+
+fn rate_limited(language: &str) -> crate::auth::error::Explanation {
+    if language == "en" {
+        crate::auth::error::Explanation {
+            title: "Too many logins from your network",
+            detail: "The login service is receiving more logins from your network than it \
+                     allows right now. Wait a minute and try again.",
+        }
+    } else {
+        crate::auth::error::Explanation {
+            title: "För många inloggningar från ditt nätverk",
+            detail: "Inloggningstjänsten tar emot fler inloggningar från ditt nätverk än den \
+                     tillåter just nu. Vänta en minut och försök igen.",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_routes_that_start_things_are_limited_and_no_others() {
+        assert_eq!(Kind::of("/saml/sso"), Some(Kind::LoginStart));
+        assert_eq!(Kind::of("/oidc/authorize"), Some(Kind::LoginStart));
+        assert_eq!(Kind::of("/login/mobile/start"), Some(Kind::OrderStart));
+        assert_eq!(Kind::of("/mobile/v1/claim"), Some(Kind::MobileApp));
+        assert_eq!(Kind::of("/oidc/token"), Some(Kind::Token));
+        assert_eq!(
+            Kind::of("/admin/api/v1/tenants/{tenant}"),
+            Some(Kind::AdminApi)
+        );
+        assert_eq!(Kind::of("/login/mobile/collect"), None);
+        assert_eq!(Kind::of("/healthz"), None);
+    }
+}
