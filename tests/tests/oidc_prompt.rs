@@ -100,3 +100,106 @@ async fn a_login_hint_admits_only_the_person_it_names() {
         .expect_err("David may not complete Cecilia's login");
     assert_eq!(page.error_code(), Some("USER_MISMATCH"), "{}", page.body);
 }
+
+const LOA2: &str = "http://id.elegnamnden.se/loa/1.0/loa2";
+const LOA3: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
+const SAMBI_LOA2: &str = "http://id.sambi.se/loa/loa2";
+
+/// Exchanges `code` for the public client (PKCE only).
+async fn exchange_public(
+    idp: &TestIdp,
+    code: &str,
+    verifier: &str,
+) -> (reqwest::StatusCode, serde_json::Value, Option<String>) {
+    let redirect = callback(PUBLIC);
+    token_request(
+        idp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", verifier),
+            ("client_id", PUBLIC),
+        ],
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn acr_values_are_enforced_and_the_acr_is_one_the_client_asked_for() {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = TestIdp::start(shipped_config(&db.url, None)).await.unwrap();
+    // Helena (the region's, admitted to Lillby's home-care app by the region's grant) has a
+    // certificate that gives LoA 2.
+    let helena = Agent::with_certificate("helena");
+
+    // Asked for LoA 3 only: her login cannot reach it, and the client hears so.
+    let (_, challenge) = pkce();
+    let loa3 = authorize_url(
+        &idp,
+        PUBLIC,
+        "openid",
+        Some(&challenge),
+        &[("acr_values", LOA3)],
+    );
+    let landed = browse_to_callback(&helena, &idp, &loa3, PUBLIC).await;
+    assert_eq!(
+        param(&landed, "error").as_deref(),
+        Some("unmet_authentication_requirements")
+    );
+    assert_eq!(param(&landed, "state").as_deref(), Some("st"));
+    assert!(param(&landed, "code").is_none());
+
+    // Her LoA 2 session does not answer a LoA 3 request by single sign-on either: the IdP
+    // asks for a new login (a step up) instead of issuing a code.
+    let again = helena.open_until(&loa3, &callback(PUBLIC)).await;
+    assert!(
+        again.is_err(),
+        "a code from a session below the level asked for"
+    );
+
+    // Asked for LoA 2 in Sambi's URI: SSO answers, and the acr is that very URI.
+    let (verifier, challenge) = pkce();
+    let sambi = authorize_url(
+        &idp,
+        PUBLIC,
+        "openid",
+        Some(&challenge),
+        &[("acr_values", &format!("{LOA3} {SAMBI_LOA2}"))],
+    );
+    let landed = helena
+        .open_until(&sambi, &callback(PUBLIC))
+        .await
+        .expect("single sign-on at LoA 2");
+    let (status, tokens, _) =
+        exchange_public(&idp, &param(&landed, "code").unwrap(), &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let (_, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["acr"], SAMBI_LOA2);
+
+    // Without acr_values the acr is the Swedish eID URI of the level reached.
+    let (verifier, challenge) = pkce();
+    let plain = authorize_url(&idp, PUBLIC, "openid", Some(&challenge), &[]);
+    let landed = helena.open_until(&plain, &callback(PUBLIC)).await.unwrap();
+    let (_, tokens, _) = exchange_public(&idp, &param(&landed, "code").unwrap(), &verifier).await;
+    let (_, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["acr"], LOA2);
+
+    // Only unknown values: nothing can meet them.
+    let unknown = authorize_url(
+        &idp,
+        PUBLIC,
+        "openid",
+        Some(&challenge),
+        &[("acr_values", "urn:example:loa:9")],
+    );
+    let landed = helena
+        .open_until(&unknown, &callback(PUBLIC))
+        .await
+        .unwrap();
+    assert_eq!(
+        param(&landed, "error").as_deref(),
+        Some("unmet_authentication_requirements")
+    );
+}

@@ -36,6 +36,8 @@ pub enum OidcError {
     PkcePlainNotSupported,
     #[error("the user is not logged in and prompt=none was requested")]
     LoginRequired,
+    #[error("the login does not reach a level of assurance the client asked for")]
+    UnmetAuthenticationRequirements,
 
     // Token endpoint.
     #[error("client authentication failed")]
@@ -102,6 +104,7 @@ impl OidcError {
             OidcError::PkceRequired => "OIDC_PKCE_REQUIRED",
             OidcError::PkcePlainNotSupported => "OIDC_PKCE_METHOD_UNSUPPORTED",
             OidcError::LoginRequired => "OIDC_LOGIN_REQUIRED",
+            OidcError::UnmetAuthenticationRequirements => "OIDC_UNMET_AUTHENTICATION_REQUIREMENTS",
             OidcError::InvalidClient => "OIDC_INVALID_CLIENT",
             OidcError::UnauthorizedClient => "OIDC_UNAUTHORIZED_CLIENT",
             OidcError::UnsupportedGrantType => "OIDC_UNSUPPORTED_GRANT_TYPE",
@@ -143,6 +146,7 @@ impl OidcError {
             OidcError::UnsupportedResponseType => "unsupported_response_type",
             OidcError::InvalidScope(_) => "invalid_scope",
             OidcError::LoginRequired => "login_required",
+            OidcError::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             OidcError::UnauthorizedClient => "unauthorized_client",
             OidcError::UnsupportedGrantType => "unsupported_grant_type",
             OidcError::CodeInvalid

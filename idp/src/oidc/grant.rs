@@ -31,6 +31,10 @@ pub struct Authentication {
     #[serde(default)]
     pub granted: Option<Vec<AttributeName>>,
     pub loa: Loa,
+    /// The `acr` stated in tokens: one of the client's `acr_values` (`None` in grants made
+    /// before it was kept: the Swedish eID URI of `loa`).
+    #[serde(default)]
+    pub acr: Option<String>,
     pub method: LoginMethod,
     /// Unix seconds.
     pub auth_time: i64,
@@ -47,9 +51,17 @@ impl Authentication {
             user_tenant: admission.user_tenant.id.clone(),
             granted: admission.granted.clone(),
             loa: session.loa,
+            acr: None,
             method: session.method,
             auth_time: session.authenticated_at,
         }
+    }
+
+    /// The `acr` claim.
+    pub fn acr(&self) -> &str {
+        self.acr
+            .as_deref()
+            .unwrap_or_else(|| self.loa.swedish_eid_uri())
     }
 }
 

@@ -81,7 +81,7 @@ impl Provider {
             "jti": crate::session::random_key(),
             "scope": grant.scopes.join(" "),
             "auth_time": auth.auth_time,
-            "acr": auth.loa.swedish_eid_uri(),
+            "acr": auth.acr(),
             "gid": grant.id,
         });
         self.sign(&claims, Algorithm::Rs256, "at+jwt", now)
@@ -110,7 +110,7 @@ impl Provider {
             "iat": iat,
             "exp": iat + seconds(self.settings.id_token_ttl),
             "auth_time": auth.auth_time,
-            "acr": auth.loa.swedish_eid_uri(),
+            "acr": auth.acr(),
             "amr": [auth.method.as_str()],
             "at_hash": jwt::left_half_hash(access_token),
             "sid": auth.sid,

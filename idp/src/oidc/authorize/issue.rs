@@ -95,8 +95,14 @@ pub async fn authorize(
             .max_age
             .is_none_or(|age| s.is_younger_than(Duration::from_secs(age), now))
     };
+    // A session below the levels the client accepts is stepped up by a new login.
+    let acceptable = |s: &SsoSession| request.acr_for(s.loa).is_some();
     match session {
-        Some(session) if request.prompt != Prompt::Login && fresh_enough(&session) => {
+        Some(session)
+            if request.prompt != Prompt::Login
+                && fresh_enough(&session)
+                && acceptable(&session) =>
+        {
             issue(state, &tenant, &client, &request, &session)
                 .await
                 .map(Decision::ToClient)
@@ -184,6 +190,30 @@ pub async fn resume(
         .tenants
         .find_oidc_client(&parked.request.client_id)
         .ok_or(OidcError::UnknownClient)?;
+    if parked.request.acr_for(session.loa).is_none() {
+        // The person logged in, but not at a level the client accepts: the client hears
+        // it (the session stays, as it is good for other applications).
+        let now = state.clock.now();
+        let code = OidcError::UnmetAuthenticationRequirements.code();
+        audit(
+            state,
+            "oidc-code",
+            Outcome::Failure,
+            Some(code),
+            tenant,
+            client,
+            &session,
+            now,
+        )
+        .await?;
+        return error_redirect(
+            &parked.request.redirect_uri,
+            parked.request.state.as_deref(),
+            &state.oidc.issuer,
+            &OidcError::UnmetAuthenticationRequirements,
+        )
+        .ok_or(OidcError::RedirectUriMismatch);
+    }
     issue(state, tenant, client, &parked.request, &session).await
 }
 
@@ -238,7 +268,10 @@ async fn issue(
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
         scopes: request.scopes.clone(),
-        authentication: Authentication::of(session, &admission),
+        authentication: Authentication {
+            acr: request.acr_for(session.loa),
+            ..Authentication::of(session, &admission)
+        },
         issued_at: now.unix_timestamp(),
     };
     let code = state.oidc.grants.issue_code(&record).await?;
