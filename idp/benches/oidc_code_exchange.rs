@@ -83,6 +83,8 @@ async fn session(state: &AppState) -> SsoSession {
             issuer_name: Some("hsaid3".into()),
             is_employment_bound: true,
             participants: Vec::new(),
+            last_used_at: 0,
+            idle_timeout_seconds: None,
         })
         .await
         .unwrap()

@@ -94,6 +94,12 @@ pub async fn build_state(
     let sso_sessions = SsoSessions::new(
         store.clone(),
         Duration::from_secs(session.sso_session_ttl_seconds),
+        crate::login::IdleTimeouts {
+            default: Duration::from_secs(session.sso_idle_timeout_seconds.max(60)),
+            shared_workstation: Duration::from_secs(
+                session.shared_workstation_idle_timeout_seconds.max(60),
+            ),
+        },
     );
     let pending_logins = PendingLogins::new(
         store.clone(),

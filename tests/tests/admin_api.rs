@@ -260,6 +260,13 @@ fn every_route_on_storstad(storstad_token: &str) -> Vec<Route> {
         ),
         route(
             Tenant,
+            Method::PUT,
+            "/tenants/{tenant}/session",
+            format!("/tenants/{t}/session"),
+            Some(json!({ "idle_timeout_minutes": 1, "shared_workstations": true })),
+        ),
+        route(
+            Tenant,
             Method::GET,
             "/tenants/{tenant}/applications",
             format!("/tenants/{t}/applications"),

@@ -203,3 +203,110 @@ async fn acr_values_are_enforced_and_the_acr_is_one_the_client_asked_for() {
         Some("unmet_authentication_requirements")
     );
 }
+
+/// The shipped configuration with the tenant files copied and `edit`ed (file name, text).
+fn config_with_tenants(
+    db_url: &str,
+    edit: impl Fn(&str, String) -> String,
+) -> (idp::config::LoadedConfig, tempfile::TempDir) {
+    let mut config = shipped_config(db_url, None);
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(e2e::repo_root().join("config/tenants")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = edit(&name, std::fs::read_to_string(&path).unwrap());
+        std::fs::write(dir.path().join(&name), text).unwrap();
+    }
+    config.tenant_files = idp::config::TenantFiles::read(dir.path(), &config.idp);
+    assert!(
+        config.tenant_files.problems.0.is_empty(),
+        "{}",
+        config.tenant_files.problems
+    );
+    (config, dir)
+}
+
+/// Whether `browser` gets a code by single sign-on (no login page).
+async fn signs_on(browser: &Agent, idp: &TestIdp) -> bool {
+    let (_, challenge) = pkce();
+    let url = authorize_url(idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    browser
+        .open_until(&url, &callback(CONFIDENTIAL))
+        .await
+        .is_ok_and(|landed| param(&landed, "code").is_some())
+}
+
+#[tokio::test]
+async fn an_unused_session_ends_after_the_idle_timeout_and_use_keeps_it_going() {
+    let db = SqliteDatabase::create().unwrap();
+    let clock = ManualClock::new(SystemClock.now());
+    let mut config = shipped_config(&db.url, None);
+    config.idp.session.sso_idle_timeout_seconds = 30 * 60;
+    let idp = TestIdp::start_with_clock(config, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let browser = Agent::with_certificate("david");
+    let (_, challenge) = pkce();
+    let first = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    browse_to_callback(&browser, &idp, &first, CONFIDENTIAL).await;
+
+    // Used every 20 minutes, the session goes on past the idle timeout of 30.
+    for _ in 0..3 {
+        clock.advance(time::Duration::minutes(20));
+        assert!(
+            signs_on(&browser, &idp).await,
+            "single sign-on while in use"
+        );
+    }
+    // Then 31 minutes untouched: the next application asks for a login.
+    clock.advance(time::Duration::minutes(31));
+    assert!(!signs_on(&browser, &idp).await, "an idle session signed on");
+}
+
+#[tokio::test]
+async fn a_shared_workstation_tenant_keeps_the_idle_timeout_short_and_the_cookie_dies_with_the_browser(
+) {
+    let db = SqliteDatabase::create().unwrap();
+    let clock = ManualClock::new(SystemClock.now());
+    let (mut config, _tenants) = config_with_tenants(&db.url, |name, text| {
+        if name == "storstad.toml" {
+            format!("{text}\n[session]\nshared_workstations = true\n")
+        } else {
+            text
+        }
+    });
+    config.idp.session.sso_idle_timeout_seconds = 2 * 3600;
+    config.idp.session.shared_workstation_idle_timeout_seconds = 10 * 60;
+    let idp = TestIdp::start_with_clock(config, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    // David works for Storstad, whose staff share ward computers.
+    let browser = Agent::with_certificate("david");
+    let (_, challenge) = pkce();
+    let first = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    browse_to_callback(&browser, &idp, &first, CONFIDENTIAL).await;
+    clock.advance(time::Duration::minutes(9));
+    assert!(signs_on(&browser, &idp).await);
+    clock.advance(time::Duration::minutes(11));
+    assert!(
+        !signs_on(&browser, &idp).await,
+        "past the shared-workstation timeout"
+    );
+
+    // The SSO cookie is a browser-session cookie: no Max-Age, no Expires.
+    let cookie = idp
+        .state
+        .sso_cookie_replacing(&Default::default(), "some-session")
+        .await
+        .unwrap()
+        .unwrap();
+    let cookie = cookie.to_str().unwrap();
+    assert!(
+        cookie.starts_with("__Host-idp_sso=some-session;"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Max-Age") && !cookie.contains("Expires"),
+        "{cookie}"
+    );
+}

@@ -128,6 +128,7 @@ pub async fn create_tenant(
             saml_sp: Vec::new(),
             oidc_client: Vec::new(),
             grant: Vec::new(),
+            session: Default::default(),
         });
         Ok(())
     })
@@ -185,6 +186,29 @@ pub async fn set_admins(
         tenant_mut(tenants, tenant)?.admins = admins;
         Ok(())
     })
+    .await?;
+    get_tenant(ctx, actor, tenant)
+}
+
+/// Sets how long the tenant's staff's SSO sessions may go unused (applies to logins
+/// from now on).
+pub async fn set_session_policy(
+    ctx: &AdminContext<'_>,
+    actor: &Actor,
+    tenant: &TenantId,
+    policy: crate::tenants::SessionPolicy,
+) -> Result<serde_json::Value, AdminError> {
+    managed(ctx, actor, tenant)?;
+    change(
+        ctx,
+        actor,
+        "tenant.session",
+        tenant.to_string(),
+        |tenants| {
+            tenant_mut(tenants, tenant)?.session = policy;
+            Ok(())
+        },
+    )
     .await?;
     get_tenant(ctx, actor, tenant)
 }

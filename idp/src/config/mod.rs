@@ -177,6 +177,24 @@ pub struct SessionConfig {
     /// (Redis: set `maxmemory` on the server.)
     #[serde(default = "default_memory_max_entries")]
     pub memory_max_entries: usize,
+    /// An SSO session unused for this long needs a new login (tenants may set their own).
+    #[serde(default = "default_sso_idle_timeout")]
+    pub sso_idle_timeout_seconds: u64,
+    /// The longest idle timeout for tenants whose staff share workstations.
+    #[serde(default = "default_shared_workstation_idle_timeout")]
+    pub shared_workstation_idle_timeout_seconds: u64,
+    /// Keep the SSO cookie when the browser closes (Max-Age = the session lifetime).
+    /// Off by default: closing the browser ends the login on that computer.
+    #[serde(default)]
+    pub persistent_sso_cookie: bool,
+}
+
+fn default_sso_idle_timeout() -> u64 {
+    7200
+}
+
+fn default_shared_workstation_idle_timeout() -> u64 {
+    600
 }
 
 fn default_memory_max_entries() -> usize {

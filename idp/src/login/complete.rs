@@ -261,6 +261,13 @@ async fn attempt(
             is_employment_bound: identity.is_employment_bound,
             sid: String::new(),
             participants: Vec::new(),
+            last_used_at: ctx.now.unix_timestamp(),
+            idle_timeout_seconds: Some(
+                ctx.sessions
+                    .idle_timeouts()
+                    .for_tenant(&identity.tenant)
+                    .as_secs(),
+            ),
         })
         .await?;
     Ok(LoginSuccess {

@@ -10,7 +10,7 @@ mod sso;
 pub use admit::admit_session;
 pub use complete::{complete_certificate_login, LoginContext, LoginFailure, LoginSuccess};
 pub use pending::{BindingSecret, PendingLogin, PendingLogins};
-pub use sso::{Participant, ParticipantProtocol, SsoSession, SsoSessions};
+pub use sso::{IdleTimeouts, Participant, ParticipantProtocol, SsoSession, SsoSessions};
 
 use serde::{Deserialize, Serialize};
 

@@ -43,6 +43,14 @@ pub struct SsoSession {
     /// Applications that received an assertion or token in this session, for logout.
     #[serde(default)]
     pub participants: Vec<Participant>,
+    /// Unix seconds of the last single sign-on from the browser (0: never since the
+    /// login); kept coarsely, see [`TOUCH_EVERY_SECONDS`].
+    #[serde(default)]
+    pub last_used_at: i64,
+    /// The idle timeout fixed at login from the user's tenant's policy (`None` in
+    /// sessions made before it was kept: the configured default).
+    #[serde(default)]
+    pub idle_timeout_seconds: Option<u64>,
 }
 
 /// One application's part in an SSO session: what its protocol needs to log it out.
@@ -71,6 +79,16 @@ fn is_bound_by_default() -> bool {
 }
 
 impl SsoSession {
+    /// Whether the session has been used within its idle timeout at `now`.
+    pub fn is_active(&self, default_idle: Duration, now: OffsetDateTime) -> bool {
+        let idle = self
+            .idle_timeout_seconds
+            .map_or(default_idle, Duration::from_secs);
+        let last = self.last_used_at.max(self.authenticated_at);
+        let quiet = now.unix_timestamp() - last;
+        quiet < 0 || (quiet as u64) <= idle.as_secs()
+    }
+
     /// Whether the login is at most `max_age` old at `now`.
     pub fn is_younger_than(&self, max_age: Duration, now: OffsetDateTime) -> bool {
         let age = now.unix_timestamp() - self.authenticated_at;
@@ -78,10 +96,40 @@ impl SsoSession {
     }
 }
 
+/// How long an SSO session may go unused, by the user's tenant's policy.
+#[derive(Debug, Clone, Copy)]
+pub struct IdleTimeouts {
+    /// `[session] sso_idle_timeout_seconds`: for tenants that set none.
+    pub default: Duration,
+    /// `[session] shared_workstation_idle_timeout_seconds`: the longest idle timeout of a
+    /// tenant whose staff share workstations.
+    pub shared_workstation: Duration,
+}
+
+impl IdleTimeouts {
+    /// The idle timeout for a login of `tenant`'s staff.
+    pub fn for_tenant(&self, tenant: &crate::tenants::Tenant) -> Duration {
+        let policy = &tenant.session;
+        let chosen = policy
+            .idle_timeout_minutes
+            .map_or(self.default, |m| Duration::from_secs(u64::from(m) * 60));
+        if policy.shared_workstations {
+            chosen.min(self.shared_workstation)
+        } else {
+            chosen
+        }
+    }
+}
+
+/// A session's use is recorded at most this often (each record is a store write; the
+/// idle timeout is minutes, so a minute's precision is plenty).
+pub const TOUCH_EVERY_SECONDS: i64 = 60;
+
 #[derive(Clone)]
 pub struct SsoSessions {
     store: TypedStore<SsoSession>,
     ttl: Duration,
+    idle: IdleTimeouts,
 }
 
 /// Attempts at a compare-and-swap update before giving up (concurrent logins to
@@ -89,11 +137,16 @@ pub struct SsoSessions {
 const UPDATE_ATTEMPTS: usize = 8;
 
 impl SsoSessions {
-    pub fn new(store: SharedStore, ttl: Duration) -> Self {
+    pub fn new(store: SharedStore, ttl: Duration, idle: IdleTimeouts) -> Self {
         Self {
             store: TypedStore::new(store, Namespace::SsoSession, ttl),
             ttl,
+            idle,
         }
+    }
+
+    pub fn idle_timeouts(&self) -> IdleTimeouts {
+        self.idle
     }
 
     /// Stores `session` under a fresh random id (and public `sid`) and returns it.
@@ -108,8 +161,10 @@ impl SsoSessions {
         self.store.get(id).await
     }
 
-    /// The session `id` if it exists and its login is within the session lifetime at
-    /// `now` (the store's TTL is refreshed by updates; the lifetime is not).
+    /// The session `id` if it exists, its login is within the session lifetime and it was
+    /// used within its idle timeout at `now` (the store's TTL is refreshed by updates; the
+    /// lifetime is not). Does not count as a use: applications' back ends call this
+    /// (token refresh, UserInfo) without the user being there.
     pub async fn find_current(
         &self,
         id: &str,
@@ -118,7 +173,32 @@ impl SsoSessions {
         Ok(self
             .find(id)
             .await?
-            .filter(|s| s.is_younger_than(self.ttl, now)))
+            .filter(|s| s.is_younger_than(self.ttl, now) && s.is_active(self.idle.default, now)))
+    }
+
+    /// Like [`SsoSessions::find_current`], for single sign-on in the user's browser: counts
+    /// as a use, so the idle timeout starts again (recorded at most once a minute).
+    pub async fn use_current(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<SsoSession>> {
+        let Some(session) = self.find_current(id, now).await? else {
+            return Ok(None);
+        };
+        let at = now.unix_timestamp();
+        if at - session.last_used_at.max(session.authenticated_at) < TOUCH_EVERY_SECONDS {
+            return Ok(Some(session));
+        }
+        let mut used = session.clone();
+        used.last_used_at = at;
+        // A concurrent change (another tab's login to an application) wins; this use
+        // is then recorded by the next one.
+        if self.store.replace_if(id, &session, &used).await? {
+            Ok(Some(used))
+        } else {
+            Ok(Some(session))
+        }
     }
 
     pub async fn delete(&self, id: &str) -> StoreResult<bool> {

@@ -178,7 +178,7 @@ async fn checked_request(
 
     let session = match sso_cookie {
         Some(id) if id.len() <= crate::login::MAX_ID_LENGTH => {
-            ctx.sessions.find_current(id, ctx.now).await?
+            ctx.sessions.use_current(id, ctx.now).await?
         }
         _ => None,
     };

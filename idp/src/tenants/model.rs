@@ -54,6 +54,30 @@ pub struct Tenant {
     /// This tenant's consent that another tenant's application admits its staff.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grant: Vec<Grant>,
+    /// How long its staff's SSO sessions may go unused.
+    #[serde(default, skip_serializing_if = "SessionPolicy::is_default")]
+    pub session: SessionPolicy,
+}
+
+/// A tenant's rules for its staff's SSO sessions (the absolute lifetime is the IdP's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionPolicy {
+    /// Minutes an SSO session may go unused before the next application asks for a new
+    /// login (1-720); default `[session] sso_idle_timeout_seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_minutes: Option<u32>,
+    /// Staff share workstations (ward computers): the idle timeout is at most
+    /// `[session] shared_workstation_idle_timeout_seconds`, so that the next person at the
+    /// computer is not logged in as the last one.
+    #[serde(default)]
+    pub shared_workstations: bool,
+}
+
+impl SessionPolicy {
+    pub fn is_default(&self) -> bool {
+        *self == SessionPolicy::default()
+    }
 }
 
 /// One side of crossing organisations: the application's tenant asks (the application's

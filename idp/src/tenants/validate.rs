@@ -114,6 +114,15 @@ fn validate_tenant(tenant: &Tenant, context: &Context, report: &mut Report<'_>) 
             );
         }
     }
+    if let Some(minutes) = tenant.session.idle_timeout_minutes {
+        if !(1..=720).contains(&minutes) {
+            report.push(
+                id,
+                "session.idle_timeout_minutes",
+                "must be 1 to 720 (minutes)",
+            );
+        }
+    }
     for (i, name) in tenant.accepted_issuers.iter().enumerate() {
         let Some(known_issuers) = &context.known_issuers else {
             break;

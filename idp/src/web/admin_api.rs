@@ -29,6 +29,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/tenants/{tenant}/identity", put(admin_identity_put))
         .route("/tenants/{tenant}/admins", put(admin_admins_put))
+        .route("/tenants/{tenant}/session", put(admin_session_put))
         .route(
             "/tenants/{tenant}/applications",
             get(admin_applications_get),
@@ -273,6 +274,26 @@ pub async fn admin_admins_put(
             &state.registry.load(),
         )?;
         admin::set_admins(&context(&state), &actor, &tenant, body(json)?.admins).await
+    };
+    answer(StatusCode::OK, result.await)
+}
+
+/// `PUT /tenants/{tenant}/session`: the tenant's SSO session policy.
+pub async fn admin_session_put(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    json: Result<Json<crate::tenants::SessionPolicy>, JsonRejection>,
+) -> Response {
+    let result = async {
+        let actor = actor(&state, &headers).await?;
+        let tenant = tenant_id(&tenant)?;
+        admin::authorize(
+            &actor,
+            admin::Action::ManageTenant(&tenant),
+            &state.registry.load(),
+        )?;
+        admin::set_session_policy(&context(&state), &actor, &tenant, body(json)?).await
     };
     answer(StatusCode::OK, result.await)
 }

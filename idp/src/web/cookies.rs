@@ -22,9 +22,14 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     found.next().is_none().then_some(first)
 }
 
-pub fn sso(value: &str, max_age_seconds: u64) -> Option<HeaderValue> {
+/// The SSO cookie: a browser-session cookie (gone when the browser closes) unless
+/// `max_age_seconds` is given.
+pub fn sso(value: &str, max_age_seconds: Option<u64>) -> Option<HeaderValue> {
+    let max_age = max_age_seconds
+        .map(|seconds| format!("; Max-Age={seconds}"))
+        .unwrap_or_default();
     HeaderValue::from_str(&format!(
-        "{SSO_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={max_age_seconds}"
+        "{SSO_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=None{max_age}"
     ))
     .ok()
 }

@@ -104,9 +104,12 @@ impl AppState {
         if let Some(previous) = previous {
             self.sso_sessions.replace(&previous, session_id).await?;
         }
+        let session = &self.config.idp.session;
         Ok(cookies::sso(
             session_id,
-            self.config.idp.session.sso_session_ttl_seconds,
+            session
+                .persistent_sso_cookie
+                .then_some(session.sso_session_ttl_seconds),
         ))
     }
 

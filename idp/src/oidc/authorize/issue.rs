@@ -76,7 +76,7 @@ pub async fn authorize(
     let now = state.clock.now();
     let session = match sso_session_id {
         Some(id) if id.len() <= crate::login::MAX_ID_LENGTH => {
-            state.sso_sessions.find_current(id, now).await?
+            state.sso_sessions.use_current(id, now).await?
         }
         _ => None,
     };

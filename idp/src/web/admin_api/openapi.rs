@@ -159,7 +159,16 @@ fn components() -> Value {
                     "admins": strings(), "accepted_issuers": strings(),
                     "saml_sp": { "type": "array", "items": schema("SamlServiceProvider") },
                     "oidc_client": { "type": "array", "items": { "type": "object" } },
-                    "grant": array_of("Grant")
+                    "grant": array_of("Grant"),
+                    "session": schema("SessionPolicy")
+                }
+            },
+            "SessionPolicy": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "idle_timeout_minutes": { "type": "integer", "minimum": 1, "maximum": 720 },
+                    "shared_workstations": { "type": "boolean" }
                 }
             },
             "NewTenant": {
@@ -312,6 +321,9 @@ pub fn document() -> Value {
             },
             "/tenants/{tenant}/admins": {
                 "put": operation("setAdmins", "Set the tenant's admins (HSA-ids)", t, Some(schema("Admins")), ("200", Some(schema("Tenant"))))
+            },
+            "/tenants/{tenant}/session": {
+                "put": operation("setSessionPolicy", "How long the tenant's staff's SSO sessions may go unused (for logins from now on)", t, Some(schema("SessionPolicy")), ("200", Some(schema("Tenant"))))
             },
             "/tenants/{tenant}/applications": {
                 "get": operation("listApplications", "The tenant's applications and their metadata state", t, None, ("200", Some(array_of("Application"))))
