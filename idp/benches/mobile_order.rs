@@ -63,6 +63,7 @@ fn bench(c: &mut Criterion) {
                 "region".parse().unwrap(),
                 "journal".parse().unwrap(),
                 "/session".into(),
+                None,
             )
             .await
             .unwrap();

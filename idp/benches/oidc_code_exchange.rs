@@ -107,7 +107,7 @@ async fn code_and_tokens(state: &AppState, session_id: &str, basic: &str) {
         .append_pair("code_challenge_method", "S256");
     let params = Params::parse(&query.finish());
     let Decision::ToClient(url) =
-        idp::oidc::authorize::authorize(&state.oidc_context(), &params, Some(session_id))
+        idp::oidc::authorize::authorize(&state.oidc_context(), &params, Some(session_id), None)
             .await
             .unwrap()
     else {

@@ -77,6 +77,24 @@ async fn idp() -> (TestIdp, SqliteDatabase) {
     (idp, db)
 }
 
+/// `url` (an `/mtls/login` URL) for a login that a browser started on the main host
+/// (to the region's journal): certificate logins exist only for started logins.
+async fn started(idp: &TestIdp, url: String) -> String {
+    let (pending, _) = idp
+        .state
+        .pending_logins
+        .create(
+            "region".parse().unwrap(),
+            "journal".parse().unwrap(),
+            "/session".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}login={}", pending.id)
+}
+
 /// curl runs as a blocking child process; keep the runtime's server responsive.
 async fn curl_async(url: String, user: Option<&'static str>, extra: Vec<String>) -> Curl {
     tokio::task::spawn_blocking(move || {
@@ -90,15 +108,28 @@ async fn curl_async(url: String, user: Option<&'static str>, extra: Vec<String>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_with_a_dev_certificate_completes_a_login_with_cookie_and_audit_record() {
     let (idp, _db) = idp().await;
-    let first = curl_async(idp.mtls_url("/mtls/login"), Some("anna"), vec![]).await;
+    let (pending, secret) = idp
+        .state
+        .pending_logins
+        .create(
+            "region".parse().unwrap(),
+            "journal".parse().unwrap(),
+            "/session".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let url = idp.mtls_url(&format!("/mtls/login?login={}", pending.id));
+    let first = curl_async(url, Some("anna"), vec![]).await;
     assert_eq!(first.status, 303, "{}", first.body);
     let location = first.header("location").unwrap();
     assert!(
         location.starts_with(&idp.url("/login/certificate/complete?ticket=")),
         "{location}"
     );
+    let binding = format!("Cookie: __Host-idp_login={}", secret.0);
 
-    let second = curl_async(location.clone(), None, vec![]).await;
+    let second = curl_async(location.clone(), None, vec!["-H".into(), binding.clone()]).await;
     assert_eq!(second.status, 303);
     assert_eq!(second.header("location").as_deref(), Some("/session"));
     let cookie = second.header("set-cookie").unwrap();
@@ -120,7 +151,7 @@ async fn curl_with_a_dev_certificate_completes_a_login_with_cookie_and_audit_rec
     assert!(page.body.contains("Region Exempelland"));
 
     // The ticket is single-use.
-    let replay = curl_async(location, None, vec![]).await;
+    let replay = curl_async(location, None, vec!["-H".into(), binding]).await;
     assert_eq!(replay.status, 400);
     assert_eq!(
         replay.header("x-idp-error").as_deref(),
@@ -146,7 +177,12 @@ async fn curl_with_a_dev_certificate_completes_a_login_with_cookie_and_audit_rec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_revoked_certificate_gets_the_revoked_page_and_an_audit_record() {
     let (idp, _db) = idp().await;
-    let response = curl_async(idp.mtls_url("/mtls/login"), Some("fredrik"), vec![]).await;
+    let response = curl_async(
+        started(&idp, idp.mtls_url("/mtls/login")).await,
+        Some("fredrik"),
+        vec![],
+    )
+    .await;
     assert_eq!(response.status, 403);
     assert_eq!(
         response.header("x-idp-error").as_deref(),
@@ -175,7 +211,12 @@ async fn the_revoked_certificate_gets_the_revoked_page_and_an_audit_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_expired_certificate_gets_the_expired_page_in_english_when_asked() {
     let (idp, _db) = idp().await;
-    let response = curl_async(idp.mtls_url("/mtls/login?lang=en"), Some("gunilla"), vec![]).await;
+    let response = curl_async(
+        started(&idp, idp.mtls_url("/mtls/login?lang=en")).await,
+        Some("gunilla"),
+        vec![],
+    )
+    .await;
     assert_eq!(response.status, 403);
     assert!(
         response.body.contains("Your certificate has expired"),
@@ -188,7 +229,12 @@ async fn the_expired_certificate_gets_the_expired_page_in_english_when_asked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_certificate_the_page_explains_how_to_proceed() {
     let (idp, _db) = idp().await;
-    let response = curl_async(idp.mtls_url("/mtls/login"), None, vec![]).await;
+    let response = curl_async(
+        started(&idp, idp.mtls_url("/mtls/login")).await,
+        None,
+        vec![],
+    )
+    .await;
     assert_eq!(response.status, 401);
     assert!(
         response.body.contains("Inget certifikat hittades"),
@@ -306,6 +352,7 @@ async fn a_pending_login_resumes_only_in_the_browser_that_started_it() {
             "region".parse().unwrap(),
             "journal".parse().unwrap(),
             "/saml/resume?x=1".into(),
+            None,
         )
         .await
         .unwrap();
@@ -361,6 +408,7 @@ async fn a_user_whose_organisation_is_not_connected_to_the_application_is_refuse
             "storstad".parse().unwrap(),
             "omsorg".parse().unwrap(),
             "/resume".into(),
+            None,
         )
         .await
         .unwrap();
@@ -382,6 +430,7 @@ async fn a_user_whose_organisation_is_not_connected_to_the_application_is_refuse
             "storstad".parse().unwrap(),
             "omsorg".parse().unwrap(),
             "/resume".into(),
+            None,
         )
         .await
         .unwrap();
@@ -408,7 +457,7 @@ async fn the_proxy_header_is_accepted_from_a_configured_proxy_only() {
     config.idp.mtls.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     let trusted = TestIdp::start(config).await.unwrap();
     let response = curl_async(
-        trusted.url("/mtls/login"),
+        started(&trusted, trusted.url("/mtls/login")).await,
         None,
         vec!["-H".into(), client_cert_header("anna")],
     )
@@ -420,7 +469,7 @@ async fn the_proxy_header_is_accepted_from_a_configured_proxy_only() {
     assert_eq!(events[0].method.as_deref(), Some("mtls-proxy"));
     // Re-validated, never trusted: the proxy forwarding a revoked certificate changes nothing.
     let revoked = curl_async(
-        trusted.url("/mtls/login"),
+        started(&trusted, trusted.url("/mtls/login")).await,
         None,
         vec!["-H".into(), client_cert_header("fredrik")],
     )
@@ -435,7 +484,7 @@ async fn the_proxy_header_is_accepted_from_a_configured_proxy_only() {
     config.idp.mtls.trusted_proxies = vec!["10.9.9.9".parse().unwrap()];
     let untrusted = TestIdp::start(config).await.unwrap();
     let ignored = curl_async(
-        untrusted.url("/mtls/login"),
+        started(&untrusted, untrusted.url("/mtls/login")).await,
         None,
         vec!["-H".into(), client_cert_header("anna")],
     )
@@ -497,7 +546,12 @@ async fn a_new_crl_takes_effect_on_trust_reload_without_a_restart() {
     hsaid3.crl_file = Some(crl.clone());
     let idp = TestIdp::start(config).await.unwrap();
 
-    let before = curl_async(idp.mtls_url("/mtls/login"), Some("fredrik"), vec![]).await;
+    let before = curl_async(
+        started(&idp, idp.mtls_url("/mtls/login")).await,
+        Some("fredrik"),
+        vec![],
+    )
+    .await;
     assert_eq!(
         before.status, 303,
         "not yet revoked in the CRL in use: {}",
@@ -505,14 +559,24 @@ async fn a_new_crl_takes_effect_on_trust_reload_without_a_restart() {
     );
 
     std::fs::copy(repo_root().join("certs-dev/ca/hsaid3.crl.pem"), &crl).unwrap();
-    let cached = curl_async(idp.mtls_url("/mtls/login"), Some("fredrik"), vec![]).await;
+    let cached = curl_async(
+        started(&idp, idp.mtls_url("/mtls/login")).await,
+        Some("fredrik"),
+        vec![],
+    )
+    .await;
     assert_eq!(
         cached.status, 303,
         "the CRL is cached until its nextUpdate or a reload"
     );
 
     idp::app::reload_trust(&idp.state, None).unwrap();
-    let after = curl_async(idp.mtls_url("/mtls/login"), Some("fredrik"), vec![]).await;
+    let after = curl_async(
+        started(&idp, idp.mtls_url("/mtls/login")).await,
+        Some("fredrik"),
+        vec![],
+    )
+    .await;
     assert_eq!(after.status, 403);
     assert_eq!(after.header("x-idp-error").as_deref(), Some("CERT_REVOKED"));
 }
@@ -529,7 +593,12 @@ async fn a_fail_open_decision_is_logged_counted_and_audited() {
     );
     let idp = TestIdp::start(config).await.unwrap();
 
-    let response = curl_async(idp.mtls_url("/mtls/login"), Some("anna"), vec![]).await;
+    let response = curl_async(
+        started(&idp, idp.mtls_url("/mtls/login")).await,
+        Some("anna"),
+        vec![],
+    )
+    .await;
     assert_eq!(
         response.status, 303,
         "fail-open lets the login through: {}",
@@ -565,4 +634,76 @@ async fn a_scripted_browser_logs_in_to_an_application_with_its_certificate() {
     assert_eq!(landed.url.path(), "/session");
     assert!(landed.body.contains("Anna"), "{}", landed.body);
     assert!(browser.cookie("localhost", "__Host-idp_sso").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_login_that_no_browser_started_hands_out_no_ticket() {
+    let (idp, _db) = idp().await;
+    // The attacker visits the mTLS listener with their own certificate and no login:
+    // there is no ticket link to plant in a victim's browser.
+    let bare = curl_async(idp.mtls_url("/mtls/login"), Some("anna"), vec![]).await;
+    assert_eq!(bare.status, 400, "{}", bare.body);
+    assert_eq!(
+        bare.header("x-idp-error").as_deref(),
+        Some("LOGIN_NOT_STARTED")
+    );
+    assert!(bare.header("location").is_none());
+    assert!(bare.body.contains("Börja i tjänsten"), "{}", bare.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_logins_waiting_side_by_side_in_one_browser_both_complete() {
+    use e2e::oidc::*;
+    let (idp, _db) = idp().await;
+    let browser = e2e::agent::Agent::with_certificate("david");
+    // Two tabs: the staff portal and the home-care app each send the browser to log in.
+    let (verifier_a, challenge_a) = pkce();
+    let (verifier_b, challenge_b) = pkce();
+    let tab_a = browser
+        .open(&authorize_url(
+            &idp,
+            CONFIDENTIAL,
+            "openid",
+            Some(&challenge_a),
+            &[],
+        ))
+        .await;
+    let tab_b = browser
+        .open(&authorize_url(
+            &idp,
+            PUBLIC,
+            "openid",
+            Some(&challenge_b),
+            &[],
+        ))
+        .await;
+    assert!(tab_a.url.path() == "/login" && tab_b.url.path() == "/login");
+    // The first tab's login completes although the second started after it...
+    let landed_a = browser
+        .log_in_until(&idp, &tab_a, &callback(CONFIDENTIAL))
+        .await
+        .unwrap_or_else(|page| panic!("tab A: {:?} {}", page.error_code(), page.body));
+    let (status, _, _) =
+        exchange_confidential(&idp, &param(&landed_a, "code").unwrap(), &verifier_a).await;
+    assert_eq!(status, 200);
+    // ...and so does the second.
+    let landed_b = browser
+        .log_in_until(&idp, &tab_b, &callback(PUBLIC))
+        .await
+        .unwrap_or_else(|page| panic!("tab B: {:?} {}", page.error_code(), page.body));
+    let code_b = param(&landed_b, "code").unwrap();
+    let redirect = callback(PUBLIC);
+    let (status, _, _) = token_request(
+        &idp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code_b),
+            ("redirect_uri", &redirect),
+            ("code_verifier", &verifier_b),
+            ("client_id", PUBLIC),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
 }

@@ -42,6 +42,7 @@ impl Browser {
                 tenant.parse().unwrap(),
                 application.parse().unwrap(),
                 "/resume/after-mobile".into(),
+                None,
             )
             .await
             .unwrap();

@@ -29,9 +29,30 @@ pub struct PendingLogin {
     pub expected_person_id: Option<String>,
 }
 
-/// The secret kept in the browser's `__Host-idp_login` cookie.
+/// The secret kept in the browser's `__Host-idp_login` cookie: one per browser, shared by
+/// every login that browser has waiting (tabs, other sites' requests), so that starting
+/// one login never breaks another.
 #[derive(Clone)]
 pub struct BindingSecret(pub String);
+
+impl BindingSecret {
+    /// The browser's own secret when it presented a well-formed one (as `random_key`
+    /// makes them), otherwise a new one.
+    pub fn reuse_or_new(presented: Option<&BindingSecret>) -> BindingSecret {
+        match presented {
+            Some(secret)
+                if secret.0.len() == 43
+                    && secret
+                        .0
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                secret.clone()
+            }
+            _ => BindingSecret(random_key()),
+        }
+    }
+}
 
 impl std::fmt::Debug for BindingSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,14 +87,16 @@ impl PendingLogins {
         }
     }
 
-    /// Opens a pending login; returns it and the secret for the browser cookie.
+    /// Opens a pending login bound to the browser that presented `browser` (its binding
+    /// cookie; a new secret if it had none); returns it and the secret for the cookie.
     pub async fn create(
         &self,
         tenant_id: TenantId,
         application_id: ApplicationId,
         resume_path: String,
+        browser: Option<&BindingSecret>,
     ) -> StoreResult<(PendingLogin, BindingSecret)> {
-        let secret = BindingSecret(random_key());
+        let secret = BindingSecret::reuse_or_new(browser);
         let login = PendingLogin {
             id: random_key(),
             tenant_id,
@@ -93,8 +116,9 @@ impl PendingLogins {
         tenant_id: TenantId,
         application_id: ApplicationId,
         resume_base: &str,
+        browser: Option<&BindingSecret>,
     ) -> StoreResult<(PendingLogin, BindingSecret)> {
-        let secret = BindingSecret(random_key());
+        let secret = BindingSecret::reuse_or_new(browser);
         let id = random_key();
         let login = PendingLogin {
             resume_path: format!("{resume_base}?login={id}"),

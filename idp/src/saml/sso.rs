@@ -36,6 +36,8 @@ pub struct SamlContext<'a> {
     pub now: OffsetDateTime,
     pub request_id: Option<String>,
     pub client_address: Option<String>,
+    /// The browser's login binding cookie, if it has one (new logins share it).
+    pub browser: Option<crate::login::BindingSecret>,
 }
 
 /// A message for the browser to post to a service provider.
@@ -199,7 +201,12 @@ async fn checked_request(
         None => {
             let (login, secret) = ctx
                 .pending
-                .create_resuming(sp.tenant.id.clone(), sp.config.id.clone(), "/saml/resume")
+                .create_resuming(
+                    sp.tenant.id.clone(),
+                    sp.config.id.clone(),
+                    "/saml/resume",
+                    ctx.browser.as_ref(),
+                )
                 .await?;
             ctx.idp.waiting.put(&login.id, &waiting).await?;
             Ok(Answer::Login { login, secret })

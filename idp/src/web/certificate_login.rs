@@ -45,10 +45,17 @@ pub async fn mtls_login_get(
     Query(query): Query<MtlsLoginQuery>,
 ) -> Response {
     let language = pages::negotiate_language(query.lang.as_deref(), &headers);
-    let pending = query
+    // Every certificate login belongs to a login that a browser started on the main host
+    // (its binding cookie set there); a visit without one would hand out a ticket that
+    // any browser could complete (login CSRF), so there is none.
+    let Some(pending) = query
         .login
         .as_deref()
-        .filter(|id| id.len() <= MAX_ID_LENGTH);
+        .filter(|id| !id.is_empty() && id.len() <= MAX_ID_LENGTH)
+    else {
+        return not_started_page(language, &request_id);
+    };
+    let pending = Some(pending);
     let mtls = &state.config.idp.mtls;
     let (method, chain) = match peer_certificates {
         Some(Extension(PeerCertificates(chain))) => (LoginMethod::Mtls, chain.as_ref().clone()),
@@ -95,6 +102,27 @@ pub async fn mtls_login_get(
     }
 }
 
+fn not_started_page(language: &str, request_id: &str) -> Response {
+    let explanation = if language == "en" {
+        crate::auth::error::Explanation {
+            title: "Start from the service",
+            detail: "Open the service you want to use; it sends you here to log in.",
+        }
+    } else {
+        crate::auth::error::Explanation {
+            title: "Börja i tjänsten",
+            detail: "Öppna tjänsten du vill använda; den skickar dig hit för att logga in.",
+        }
+    };
+    pages::error_page(
+        StatusCode::BAD_REQUEST,
+        language,
+        explanation,
+        "LOGIN_NOT_STARTED",
+        Some(request_id),
+    )
+}
+
 fn failure_page(failure: &LoginFailure, language: &str, request_id: &str) -> Response {
     let status = match failure {
         _ if failure.is_server_fault() => StatusCode::SERVICE_UNAVAILABLE,
@@ -133,22 +161,23 @@ pub async fn login_certificate_complete_get(
         Ok(None) => return expired(),
         Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
     };
-    let mut location = "/session".to_owned();
-    if let Some(pending_id) = &ticket.pending_login_id {
-        let pending = match state.bound_login(&headers, pending_id).await {
-            Ok(pending) => pending,
-            Err(failure) => return failure_page(&failure, language, &request_id),
-        };
-        match state
-            .pending_logins
-            .mark_authenticated(&pending, &ticket.session_id)
-            .await
-        {
-            Ok(true) => location = pending.resume_path.clone(),
-            Ok(false) => return expired(),
-            Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
-        }
-    }
+    // Only the browser that started the login may complete it (its binding cookie).
+    let Some(pending_id) = &ticket.pending_login_id else {
+        return expired();
+    };
+    let pending = match state.bound_login(&headers, pending_id).await {
+        Ok(pending) => pending,
+        Err(failure) => return failure_page(&failure, language, &request_id),
+    };
+    let location = match state
+        .pending_logins
+        .mark_authenticated(&pending, &ticket.session_id)
+        .await
+    {
+        Ok(true) => pending.resume_path.clone(),
+        Ok(false) => return expired(),
+        Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
+    };
     let cookie = match state
         .sso_cookie_replacing(&headers, &ticket.session_id)
         .await
@@ -263,7 +292,14 @@ pub async fn login_start_get(
     }
     let (login, secret) = match state
         .pending_logins
-        .create(tenant_id, application_id, "/session".into())
+        .create(
+            tenant_id,
+            application_id,
+            "/session".into(),
+            cookies::read(&headers, cookies::LOGIN_BINDING_COOKIE)
+                .map(crate::login::BindingSecret)
+                .as_ref(),
+        )
         .await
     {
         Ok(created) => created,

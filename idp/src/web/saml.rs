@@ -30,6 +30,7 @@ impl AppState {
             now: self.clock.now(),
             request_id: Some(request_id.to_owned()),
             client_address: Some(peer.ip().to_string()),
+            browser: None,
         }
     }
 }
@@ -145,7 +146,9 @@ async fn endpoint_answer(
     received: Result<Received, SamlError>,
 ) -> Response {
     let language = pages::negotiate_language(None, headers);
-    let ctx = state.saml_context(peer, request_id);
+    let mut ctx = state.saml_context(peer, request_id);
+    ctx.browser =
+        cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(crate::login::BindingSecret);
     let received = match received {
         Ok(received) => received,
         Err(e) => {

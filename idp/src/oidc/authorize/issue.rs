@@ -49,6 +49,7 @@ pub async fn authorize(
     state: &OidcContext<'_>,
     params: &Params,
     sso_session_id: Option<&str>,
+    browser: Option<&BindingSecret>,
 ) -> Result<Decision, OidcError> {
     let provider = &state.oidc;
     let registry = state.registry.load();
@@ -108,7 +109,17 @@ pub async fn authorize(
                 .map(Decision::ToClient)
         }
         _ if request.prompt == Prompt::None => to_client(OidcError::LoginRequired),
-        Some(session) => park(state, &tenant, &client, request, Some(session.person_id)).await,
+        Some(session) => {
+            park(
+                state,
+                &tenant,
+                &client,
+                request,
+                Some(session.person_id),
+                browser,
+            )
+            .await
+        }
         None => {
             let expected = match &request.login_hint {
                 Some(hsa_id) => state
@@ -118,7 +129,7 @@ pub async fn authorize(
                     .map(|person| person.id),
                 None => None,
             };
-            park(state, &tenant, &client, request, expected).await
+            park(state, &tenant, &client, request, expected, browser).await
         }
     }
 }
@@ -130,6 +141,7 @@ async fn park(
     client: &OidcClient,
     request: AuthorizationRequest,
     expected_person: Option<String>,
+    browser: Option<&BindingSecret>,
 ) -> Result<Decision, OidcError> {
     let key = random_key();
     let (mut login, secret) = state
@@ -138,6 +150,7 @@ async fn park(
             tenant.id.clone(),
             client.id.clone(),
             format!("/oidc/resume?request={key}"),
+            browser,
         )
         .await?;
     if let Some(person) = expected_person {

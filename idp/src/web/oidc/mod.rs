@@ -67,7 +67,16 @@ async fn authorize_response(
     request_id: &str,
 ) -> Response {
     let sso = cookies::read(headers, cookies::SSO_COOKIE);
-    match authorize::authorize(&state.oidc_context(), params, sso.as_deref()).await {
+    let browser =
+        cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(crate::login::BindingSecret);
+    match authorize::authorize(
+        &state.oidc_context(),
+        params,
+        sso.as_deref(),
+        browser.as_ref(),
+    )
+    .await
+    {
         Ok(Decision::ToClient(url)) => Redirect::to(url.as_str()).into_response(),
         Ok(Decision::ErrorToClient(url, code)) => {
             let mut response = Redirect::to(url.as_str()).into_response();
