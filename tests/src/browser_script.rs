@@ -27,6 +27,25 @@ where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let mut approve = Some(approve);
+    run_with_qrs(script, &[first_arg], screenshots, move |qr| {
+        let approve = approve
+            .take()
+            .unwrap_or_else(|| panic!("{script} showed a second QR code"));
+        approve(qr)
+    })
+    .await;
+}
+
+/// Runs `node tests/browser/<script> <args...> <screenshot dir>`; `approve` gets the
+/// content of every QR code the pages show, in order. Panics, with the script's error
+/// output, unless the script showed at least one, succeeds, and every one of
+/// `screenshots` exists and is not empty.
+pub async fn run_with_qrs<F, Fut>(script: &str, args: &[&str], screenshots: &[&str], mut approve: F)
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let browser_dir = repo_root().join("tests/browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").is_dir(),
@@ -39,7 +58,7 @@ where
     }
     let mut node = Command::new("node")
         .arg(browser_dir.join(script))
-        .arg(first_arg)
+        .args(args)
         .arg(&output)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -53,36 +72,29 @@ where
         text
     });
     let mut stdout = BufReader::new(node.stdout.take().unwrap()).lines();
-    let qr = timeout(Duration::from_secs(60), async {
+    let mut shown = 0;
+    let finished = timeout(Duration::from_secs(150), async {
         while let Ok(Some(line)) = stdout.next_line().await {
             if let Some(qr) = line.strip_prefix("QR ") {
-                return Some(qr.to_owned());
+                shown += 1;
+                approve(qr.to_owned()).await;
             }
         }
-        None
+        node.wait().await
     })
-    .await
-    .ok()
-    .flatten();
-    let Some(qr) = qr else {
-        let _ = node.kill().await;
-        panic!(
-            "the browser never showed a QR code:\n{}",
-            stderr.await.unwrap()
-        );
-    };
-    approve(qr).await;
-
-    let drain = tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    let status = match timeout(Duration::from_secs(90), node.wait()).await {
+    .await;
+    let status = match finished {
         Ok(status) => status.unwrap(),
         Err(_) => {
             let _ = node.kill().await;
-            panic!("{script} did not finish within 90 s");
+            panic!(
+                "{script} did not finish within 150 s:\n{}",
+                stderr.await.unwrap()
+            );
         }
     };
-    let _ = drain.await;
     let stderr = stderr.await.unwrap();
+    assert!(shown > 0, "the browser never showed a QR code:\n{stderr}");
     assert!(status.success(), "{script} failed ({status}):\n{stderr}");
     for name in screenshots {
         let size = std::fs::metadata(output.join(name)).map_or(0, |m| m.len());

@@ -4,6 +4,7 @@
 mod abuse_limits;
 mod admin_api;
 mod admin_login;
+mod browser_csrf;
 mod browser_login;
 mod browser_sso;
 mod certificate_login;
