@@ -530,6 +530,17 @@ impl Factory {
         self.openssl_issued(1024, "-sha256")
     }
 
+    /// hsaid3 issues Anna a leaf with an extension no one knows, marked critical. Made
+    /// with the openssl CLI: valid from the moment of signing for 365 days.
+    pub fn unknown_critical_extension(&self) -> TestChain {
+        self.openssl_issued_with(
+            &Identity::anna(),
+            2048,
+            "-sha256",
+            "1.3.6.1.4.1.99999.77 = critical, ASN1:NULL\n",
+        )
+    }
+
     /// hsaid3 (pathlen 0) issues a sub-CA (CA:TRUE, no path length, hsaid3's policy), which
     /// issues a user-shaped leaf. `chain` = [leaf, sub-CA, hsaid3].
     pub fn path_length_violation(&self) -> TestChain {
@@ -676,6 +687,18 @@ impl Factory {
 
     /// A leaf for `identity` made by the openssl CLI (see [`Factory::openssl_issued`]).
     fn openssl_issued_for(&self, identity: &Identity, bits: u32, digest: &str) -> TestChain {
+        self.openssl_issued_with(identity, bits, digest, "")
+    }
+
+    /// Like [`Factory::openssl_issued_for`], with `extra` lines in the leaf's extension
+    /// section (openssl x509v3 config syntax).
+    fn openssl_issued_with(
+        &self,
+        identity: &Identity,
+        bits: u32,
+        digest: &str,
+        extra: &str,
+    ) -> TestChain {
         let ca = self.ca(FAULT_CA);
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let dir = tmp.path();
@@ -700,8 +723,8 @@ impl Factory {
                  crlDistributionPoints = URI:{}\n\
                  authorityInfoAccess = OCSP;URI:{}\n\
                  subjectKeyIdentifier = hash\n\
-                 authorityKeyIdentifier = keyid:always\n",
-                ca.policy_oid, ca.crl_url, ca.ocsp_url
+                 authorityKeyIdentifier = keyid:always\n{}",
+                ca.policy_oid, ca.crl_url, ca.ocsp_url, extra
             ),
         );
         let bits = format!("rsa_keygen_bits:{bits}");

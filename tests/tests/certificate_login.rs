@@ -28,8 +28,14 @@ impl Curl {
 
 /// One request with curl (no redirects followed); `user` picks a certs-dev certificate.
 fn curl(url: &str, user: Option<&str>, extra: &[&str]) -> Curl {
+    curl_env(url, user, extra, &[])
+}
+
+/// [`curl`] with environment variables.
+fn curl_env(url: &str, user: Option<&str>, extra: &[&str], env: &[(String, String)]) -> Curl {
     let dir = repo_root().join("certs-dev");
     let mut cmd = Command::new("curl");
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.current_dir(&dir)
         .args([
             "-sS",
@@ -706,4 +712,65 @@ async fn two_logins_waiting_side_by_side_in_one_browser_both_complete() {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+/// curl with a certificate chain and key of its own (written to a temporary directory),
+/// its OpenSSL at security level 0 so that it uses even a weak key.
+async fn curl_with(url: String, chain: &e2e::test_certs::TestChain) -> Curl {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("chain.pem");
+    let key = dir.path().join("key.pem");
+    let conf = dir.path().join("openssl.cnf");
+    std::fs::write(&cert, chain.chain_pem()).unwrap();
+    std::fs::write(&key, &chain.key_pem).unwrap();
+    std::fs::write(
+        &conf,
+        "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = system\n\
+         [system]\nCipherString = DEFAULT:@SECLEVEL=0\n",
+    )
+    .unwrap();
+    let args = [
+        "--cert".to_owned(),
+        cert.display().to_string(),
+        "--key".to_owned(),
+        key.display().to_string(),
+    ];
+    let env = [("OPENSSL_CONF".to_owned(), conf.display().to_string())];
+    let response = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        curl_env(&url, None, &args, &env)
+    })
+    .await
+    .unwrap();
+    drop(dir);
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_the_tls_layer_would_refuse_get_the_engines_page_instead_of_an_alert() {
+    let (idp, _db) = idp().await;
+    let factory = e2e::test_certs::Factory::new();
+    // RSA-1024: the client's OpenSSL must be told to use so weak a key at all.
+    let weak = curl_with(
+        started(&idp, idp.mtls_url("/mtls/login")).await,
+        &factory.rsa_1024(),
+    )
+    .await;
+    assert_eq!(weak.status, 403, "{}", weak.body);
+    assert_eq!(weak.header("x-idp-error").as_deref(), Some("CERT_WEAK_KEY"));
+
+    // An unknown critical extension: webpki would have refused the handshake.
+    let odd = curl_with(
+        started(&idp, idp.mtls_url("/mtls/login")).await,
+        &factory.unknown_critical_extension(),
+    )
+    .await;
+    assert_eq!(odd.status, 403, "{}", odd.body);
+    let code = odd.header("x-idp-error").unwrap();
+    assert!(code.starts_with("CERT_"), "{code}");
+
+    // Both refusals are audited like any login.
+    let events = find_recent_audit_events(&idp.state.db, 5).await.unwrap();
+    assert_eq!(events[1].code.as_deref(), Some("CERT_WEAK_KEY"));
+    assert_eq!(events[0].code.as_deref(), Some(code.as_str()));
 }

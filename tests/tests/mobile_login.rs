@@ -637,3 +637,39 @@ async fn malformed_app_requests_get_the_documented_json_error() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rsa_1024_certificate_is_refused_as_weak_not_as_a_bad_signature() {
+    use base64::Engine;
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, autostart) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(autostart))
+        .await
+        .unwrap();
+    // The weak key's signature is beside the point (the crypto library cannot even check
+    // it): the certificate is what is refused.
+    let weak = e2e::test_certs::Factory::new().rsa_1024();
+    let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
+    let response = https_client()
+        .post(idp.url("/mobile/v1/complete"))
+        .json(&json!({
+            "claim_token": claim.claim_token,
+            "signature": b64(&[0u8; 128]),
+            "signature_algorithm": "rsa-pkcs1-sha256",
+            "certificate_chain": weak.chain.iter().map(|c| b64(c)).collect::<Vec<_>>(),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "CERT_WEAK_KEY", "{body}");
+    let (body, _) = browser.collect(&idp, &order).await;
+    assert_eq!(body["code"], "CERT_WEAK_KEY");
+    let events = idp::storage::find_recent_audit_events(&idp.state.db, 5)
+        .await
+        .unwrap();
+    assert_eq!(events[0].code.as_deref(), Some("CERT_WEAK_KEY"));
+}

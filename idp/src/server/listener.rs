@@ -11,7 +11,6 @@ use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::CertificateDer;
 use rustls::ServerConfig;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -120,9 +119,16 @@ pub async fn serve(
             let served = async {
                 match acceptor {
                     Some(acceptor) => {
-                        let Some(tls) = handshake(acceptor, stream, peer, handshake_timeout).await
-                        else {
-                            return Ok(());
+                        let tls = match handshake(acceptor, stream, handshake_timeout).await {
+                            Ok(tls) => tls,
+                            Err(refused) => {
+                                // TLS refused before any page could explain: logged and
+                                // counted, so that a certificate the handshake cannot take
+                                // is seen by the operator.
+                                tracing::info!(%peer, code = refused.code, reason = %refused.reason, "TLS handshake failed");
+                                count(refused.code);
+                                return Ok(());
+                            }
                         };
                         let certificates = peer_certificates(&tls);
                         let conn = builder.serve_connection_with_upgrades(
@@ -171,22 +177,27 @@ fn peer_certificates(tls: &Tls) -> Option<PeerCertificates> {
     })
 }
 
+/// Why a handshake did not complete.
+struct HandshakeRefused {
+    code: &'static str,
+    reason: String,
+}
+
 async fn handshake(
     acceptor: TlsAcceptor,
     stream: Watched<TcpStream>,
-    peer: SocketAddr,
     timeout: Duration,
-) -> Option<Tls> {
+) -> Result<Tls, HandshakeRefused> {
     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some(tls),
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-            None
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "TLS handshake timed out");
-            None
-        }
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(e)) => Err(HandshakeRefused {
+            code: "TLS_HANDSHAKE_FAILED",
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(HandshakeRefused {
+            code: "TLS_HANDSHAKE_TIMEOUT",
+            reason: "no handshake within the timeout".into(),
+        }),
     }
 }
 

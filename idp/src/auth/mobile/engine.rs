@@ -457,10 +457,13 @@ impl OrderEngine {
             .decode(&challenge)
             .map_err(|_| MobileError::ClaimInvalid)?;
         let leaf = chain.first().map(|c| c.as_ref()).unwrap_or_default();
-        if let Err(error) = signature::verify(leaf, signature_algorithm, &challenge, signature) {
-            self.transition(&order, fail(error.code())).await?;
-            return Err(error);
-        }
+        let possession = match signature::verify(leaf, signature_algorithm, &challenge, signature) {
+            Ok(possession) => possession,
+            Err(error) => {
+                self.transition(&order, fail(error.code())).await?;
+                return Err(error);
+            }
+        };
         let method = match via {
             ClaimedVia::Qr => LoginMethod::MobileQr,
             ClaimedVia::Autostart => LoginMethod::MobileAutostart,
@@ -470,6 +473,14 @@ impl OrderEngine {
             ..ctx.clone()
         };
         match complete_certificate_login(&ctx, chain, Some(&order.pending_login_id)).await {
+            // A key too weak to check is refused by the engine (and audited there); were
+            // it ever accepted, no login without proof of possession may follow.
+            Ok(success) if possession == signature::Possession::Uncheckable => {
+                let _ = ctx.sessions.delete(&success.session.id).await;
+                self.transition(&order, fail(MobileError::SignatureInvalid.code()))
+                    .await?;
+                Err(MobileError::SignatureInvalid)
+            }
             Ok(success) => {
                 self.transition(
                     &order,

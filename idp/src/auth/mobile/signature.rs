@@ -6,8 +6,21 @@ use aws_lc_rs::signature::{
     RSA_PSS_2048_8192_SHA256,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
 
 use super::MobileError;
+
+/// RSA keys below this size cannot be checked (the crypto library verifies no such
+/// signatures); the certificate engine refuses them as `CERT_WEAK_KEY`.
+const MIN_CHECKABLE_RSA_BITS: usize = 2048;
+
+/// What the signature check established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Possession {
+    Proven,
+    /// A key too weak to check: only the certificate engine's refusal may follow.
+    Uncheckable,
+}
 
 fn algorithm(name: &str) -> Option<&'static dyn VerificationAlgorithm> {
     match name {
@@ -23,12 +36,18 @@ pub fn verify(
     algorithm_name: &str,
     message: &[u8],
     signature: &[u8],
-) -> Result<(), MobileError> {
+) -> Result<Possession, MobileError> {
     let algorithm = algorithm(algorithm_name).ok_or(MobileError::UnsupportedAlgorithm)?;
     let (_, leaf) =
         X509Certificate::from_der(leaf_der).map_err(|_| MobileError::SignatureInvalid)?;
+    if let Ok(PublicKey::RSA(rsa)) = leaf.public_key().parsed() {
+        if rsa.key_size() < MIN_CHECKABLE_RSA_BITS {
+            return Ok(Possession::Uncheckable);
+        }
+    }
     let key = leaf.public_key().subject_public_key.data.as_ref();
     UnparsedPublicKey::new(algorithm, key)
         .verify(message, signature)
+        .map(|()| Possession::Proven)
         .map_err(|_| MobileError::SignatureInvalid)
 }
