@@ -78,7 +78,11 @@ fn bench(c: &mut Criterion) {
             .await
             .unwrap()
             .unwrap();
-        let claimed = state.orders.claim(&ClaimStart::Qr(qr), now).await.unwrap();
+        let claimed = state
+            .orders
+            .claim(&ClaimStart::Qr(qr), chain[0].as_ref(), now)
+            .await
+            .unwrap();
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&claimed.challenge)
             .unwrap();

@@ -439,10 +439,9 @@ fn failed(step: &'static str, error: ErrorReport) -> Report {
 
 async fn run_phone(args: &PhoneArgs) -> Report {
     let setup = (|| -> anyhow::Result<_> {
-        let credential = load_credential(args)?;
-        if credential.is_none() && !args.decline {
-            bail!("approving needs a credential: --user, --cert/--key or --p12/--password (or --decline)");
-        }
+        let Some(credential) = load_credential(args)? else {
+            bail!("the phone needs its certificate (it names it when it claims the order, also to decline): --user, --cert/--key or --p12/--password");
+        };
         let phone = build_phone(args)?;
         let start = match (&args.qr, &args.autostart_token) {
             (Some(qr), _) => Start::Qr(qr.clone()),
@@ -461,7 +460,7 @@ async fn run_phone(args: &PhoneArgs) -> Report {
         }
     };
 
-    let (shown, claim) = match phone.claim(&start).await {
+    let (shown, claim) = match phone.claim(&start, &credential).await {
         Ok(claimed) => claimed,
         Err(e) => return failed("claim", ErrorReport::from_phone(&e)),
     };
@@ -478,7 +477,7 @@ async fn run_phone(args: &PhoneArgs) -> Report {
     };
 
     match credential {
-        Some(credential) if !args.decline => {
+        credential if !args.decline => {
             let algorithm = credential.algorithm();
             say(format!(
                 "Approving: signing the challenge ({algorithm}), sending a chain of {} certificate(s)",

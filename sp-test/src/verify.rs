@@ -331,7 +331,10 @@ async fn steps(request: &VerifyRequest, run: &mut Run) -> StepResult<Value> {
     };
     let phone = Phone::with_client(request.idp_url.as_str(), request.client.clone());
     let (shown, claim) = phone
-        .claim(&Start::AutostartToken(token.to_owned()))
+        .claim(
+            &Start::AutostartToken(token.to_owned()),
+            &request.credential,
+        )
         .await
         .map_err(|e| ("phone", e.to_string()))?;
     phone

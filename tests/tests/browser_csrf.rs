@@ -89,7 +89,7 @@ async fn links_from_another_site_change_nothing_and_two_tabs_both_log_in() {
     e2e::browser_script::run_with_qrs("csrf.mjs", &[&idp_url, &site_url], &SCREENSHOTS, |qr| {
         let (phone, anna) = (phone.clone(), anna.clone());
         async move {
-            let (_, claim) = phone.claim(&Start::Qr(qr)).await.unwrap();
+            let (_, claim) = phone.claim(&Start::Qr(qr), &anna).await.unwrap();
             phone.approve(&claim, &anna).await.unwrap();
         }
     })

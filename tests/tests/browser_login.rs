@@ -25,7 +25,7 @@ async fn a_browser_logs_in_with_the_qr_code() {
     let idp = TestIdp::start(shipped_config(&db.url, None)).await.unwrap();
     let phone = Phone::with_client(&idp.url(""), e2e::https_client());
     e2e::browser_script::run_with_qr("login.mjs", &idp.url(""), &SCREENSHOTS, |qr| async {
-        let (shown, claim) = phone.claim(&Start::Qr(qr)).await.unwrap();
+        let (shown, claim) = phone.claim(&Start::Qr(qr), &anna()).await.unwrap();
         assert_eq!(
             shown.text_sv,
             "Logga in i Journalen (test) hos Region Exempelland"

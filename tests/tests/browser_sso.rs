@@ -20,7 +20,7 @@ async fn a_browser_signs_on_once_for_the_region_and_a_municipality() {
     .unwrap();
     let phone = Phone::with_client(&s.idp_url, e2e::https_client());
     e2e::browser_script::run_with_qr("sso.mjs", &s.apps.base_url, &SCREENSHOTS, |qr| async {
-        let (shown, claim) = phone.claim(&Start::Qr(qr)).await.unwrap();
+        let (shown, claim) = phone.claim(&Start::Qr(qr), &anna).await.unwrap();
         assert_eq!(shown.text_sv, "Logga in i Journalen hos Region Exempelland");
         phone.approve(&claim, &anna).await.unwrap();
     })

@@ -233,7 +233,7 @@ async fn a_qr_login_completes_with_a_reload() {
     assert_eq!(svg.content_type.as_deref(), Some("image/svg+xml"));
     assert!(svg.body.contains("<svg"));
 
-    let (shown, claim) = phone(&idp).claim(&Start::Qr(qr)).await.unwrap();
+    let (shown, claim) = phone(&idp).claim(&Start::Qr(qr), &anna()).await.unwrap();
     assert_eq!(
         shown.text_sv,
         "Logga in i Journalen (test) hos Region Exempelland"
@@ -283,7 +283,7 @@ async fn the_same_device_page_opens_the_app_and_cancel_cancels() {
         .unwrap_or_else(|| panic!("unexpected app link {link}"));
     assert!(page.body.contains("Öppna appen"));
     let (shown, _claim) = phone(&idp)
-        .claim(&Start::AutostartToken(token.to_owned()))
+        .claim(&Start::AutostartToken(token.to_owned()), &anna())
         .await
         .unwrap();
     assert_eq!(shown.organisation, "Region Exempelland");

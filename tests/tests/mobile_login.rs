@@ -17,6 +17,11 @@ use idp::clock::ManualClock;
 use idp::session::{MemoryStore, RedisStore, SharedStore};
 use sp_test::phone::{Phone, PhoneCredential, PhoneError, Start};
 
+/// A certificate holder's leaf (Anna's mobile certificate), for claims on the engine.
+fn holder() -> Vec<u8> {
+    credential("anna-mobile").chain_der[0].clone()
+}
+
 fn credential(user: &str) -> PhoneCredential {
     let dir = repo_root().join("certs-dev/users");
     PhoneCredential::from_pem_files(
@@ -126,7 +131,10 @@ async fn completes_a_login_through_the_qr_code(idp: TestIdp) {
     );
 
     let qr = browser.qr(&idp, &order).await;
-    let (shown, claim) = phone(&idp).claim(&Start::Qr(qr)).await.unwrap();
+    let (shown, claim) = phone(&idp)
+        .claim(&Start::Qr(qr), &credential("anna-mobile"))
+        .await
+        .unwrap();
     assert_eq!(
         shown.text_sv,
         "Logga in i Journalen (test) hos Region Exempelland"
@@ -177,7 +185,7 @@ async fn completes_a_login_through_the_autostart_token(idp: TestIdp) {
     let browser = Browser::open_login(&idp, "lillby", "hemtjanst").await;
     let (order, autostart) = browser.start(&idp).await;
     let (shown, claim) = phone(&idp)
-        .claim(&Start::AutostartToken(autostart))
+        .claim(&Start::AutostartToken(autostart), &credential("eva"))
         .await
         .unwrap();
     assert_eq!(shown.organisation, "Lillby kommun");
@@ -255,7 +263,10 @@ async fn the_user_declines_in_the_app() {
     let browser = Browser::open_login(&idp, "region", "journal").await;
     let (order, autostart) = browser.start(&idp).await;
     let (_, claim) = phone(&idp)
-        .claim(&Start::AutostartToken(autostart))
+        .claim(
+            &Start::AutostartToken(autostart),
+            &credential("anna-mobile"),
+        )
         .await
         .unwrap();
     phone(&idp).decline(&claim).await.unwrap();
@@ -273,7 +284,10 @@ async fn a_wrong_signature_fails_the_order() {
     let browser = Browser::open_login(&idp, "region", "journal").await;
     let (order, autostart) = browser.start(&idp).await;
     let (_, claim) = phone(&idp)
-        .claim(&Start::AutostartToken(autostart))
+        .claim(
+            &Start::AutostartToken(autostart),
+            &credential("anna-mobile"),
+        )
         .await
         .unwrap();
     let result = phone(&idp)
@@ -294,7 +308,7 @@ async fn a_revoked_certificate_fails_the_order() {
     let browser = Browser::open_login(&idp, "region", "journal").await;
     let (order, autostart) = browser.start(&idp).await;
     let (_, claim) = phone(&idp)
-        .claim(&Start::AutostartToken(autostart))
+        .claim(&Start::AutostartToken(autostart), &credential("fredrik"))
         .await
         .unwrap();
     let result = phone(&idp).approve(&claim, &credential("fredrik")).await;
@@ -314,13 +328,16 @@ async fn a_completed_order_cannot_be_claimed_again() {
     let browser = Browser::open_login(&idp, "region", "journal").await;
     let (_, autostart) = browser.start(&idp).await;
     let start = Start::AutostartToken(autostart);
-    let (_, claim) = phone(&idp).claim(&start).await.unwrap();
+    let (_, claim) = phone(&idp)
+        .claim(&start, &credential("anna-mobile"))
+        .await
+        .unwrap();
     phone(&idp)
         .approve(&claim, &credential("anna-mobile"))
         .await
         .unwrap();
     assert_eq!(
-        refused_code(phone(&idp).claim(&start).await),
+        refused_code(phone(&idp).claim(&start, &credential("anna-mobile")).await),
         "ORDER_NOT_ACTIVE"
     );
     assert_eq!(
@@ -381,7 +398,14 @@ async fn a_second_start_cancels_the_first_order() {
         (Some("failed"), Some("cancelled"))
     );
     assert_eq!(
-        refused_code(phone(&idp).claim(&Start::AutostartToken(first_token)).await),
+        refused_code(
+            phone(&idp)
+                .claim(
+                    &Start::AutostartToken(first_token),
+                    &credential("anna-mobile")
+                )
+                .await
+        ),
         "ORDER_NOT_ACTIVE"
     );
 }
@@ -440,7 +464,7 @@ async fn a_stale_qr_code_is_refused_and_a_fresh_one_accepted() {
             .unwrap();
         clock.advance(time::Duration::seconds(12));
         let stale = engine
-            .claim(&ClaimStart::Qr(first_code), now(&clock))
+            .claim(&ClaimStart::Qr(first_code), &holder(), now(&clock))
             .await
             .unwrap_err();
         assert!(matches!(stale, MobileError::QrStale), "{name}: {stale:?}");
@@ -451,7 +475,7 @@ async fn a_stale_qr_code_is_refused_and_a_fresh_one_accepted() {
             .unwrap();
         assert!(fresh.contains(".12."), "{name}: {fresh}");
         engine
-            .claim(&ClaimStart::Qr(fresh.clone()), now(&clock))
+            .claim(&ClaimStart::Qr(fresh.clone()), &holder(), now(&clock))
             .await
             .unwrap();
         // A forged auth code for the current second is refused too.
@@ -459,7 +483,9 @@ async fn a_stale_qr_code_is_refused_and_a_fresh_one_accepted() {
         let forged = format!("{}{last}", &fresh[..fresh.len() - 1]);
         assert!(
             matches!(
-                engine.claim(&ClaimStart::Qr(forged), now(&clock)).await,
+                engine
+                    .claim(&ClaimStart::Qr(forged), &holder(), now(&clock))
+                    .await,
                 Err(MobileError::QrInvalid)
             ),
             "{name}"
@@ -479,7 +505,7 @@ async fn no_app_within_thirty_seconds_fails_with_start_failed() {
             "{name}"
         );
         let late = engine
-            .claim(&ClaimStart::AutostartToken(token), now(&clock))
+            .claim(&ClaimStart::AutostartToken(token), &holder(), now(&clock))
             .await
             .unwrap_err();
         assert!(matches!(late, MobileError::Expired), "{name}: {late:?}");
@@ -492,7 +518,7 @@ async fn an_order_not_completed_within_its_lifetime_expires() {
         let (engine, order, token) = engine_on(store, &clock).await;
         clock.advance(time::Duration::seconds(10));
         let claimed = engine
-            .claim(&ClaimStart::AutostartToken(token), now(&clock))
+            .claim(&ClaimStart::AutostartToken(token), &holder(), now(&clock))
             .await
             .unwrap();
         clock.advance(time::Duration::seconds(175));
@@ -525,7 +551,9 @@ async fn of_two_concurrent_claims_exactly_one_wins() {
                         (engine.clone(), token.clone(), barrier.clone(), now(&clock));
                     tokio::spawn(async move {
                         barrier.wait().await;
-                        engine.claim(&ClaimStart::AutostartToken(token), at).await
+                        engine
+                            .claim(&ClaimStart::AutostartToken(token), &holder(), at)
+                            .await
                     })
                 })
                 .collect();
@@ -566,7 +594,7 @@ async fn a_certificate_of_another_person_than_expected_fails_the_order() {
 
     let (order, autostart) = browser.start(&idp).await;
     let (_, claim) = phone(&idp)
-        .claim(&Start::AutostartToken(autostart))
+        .claim(&Start::AutostartToken(autostart), &credential("bertil"))
         .await
         .unwrap();
     let result = phone(&idp).approve(&claim, &credential("bertil")).await;
@@ -581,7 +609,10 @@ async fn a_certificate_of_another_person_than_expected_fails_the_order() {
     // The expected person completes a new order.
     let (order, autostart) = browser.start(&idp).await;
     let (_, claim) = phone(&idp)
-        .claim(&Start::AutostartToken(autostart))
+        .claim(
+            &Start::AutostartToken(autostart),
+            &credential("anna-mobile"),
+        )
         .await
         .unwrap();
     phone(&idp)
@@ -644,18 +675,24 @@ async fn an_rsa_1024_certificate_is_refused_as_weak_not_as_a_bad_signature() {
     let (idp, _db) = memory_idp().await;
     let browser = Browser::open_login(&idp, "region", "journal").await;
     let (order, autostart) = browser.start(&idp).await;
-    let (_, claim) = phone(&idp)
-        .claim(&Start::AutostartToken(autostart))
-        .await
-        .unwrap();
     // The weak key's signature is beside the point (the crypto library cannot even check
-    // it): the certificate is what is refused.
+    // it): the certificate is what is refused. (An app of our own makes the requests:
+    // the reference phone does not hold RSA-1024 keys.)
     let weak = e2e::test_certs::Factory::new().rsa_1024();
     let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
+    let claim: Value = https_client()
+        .post(idp.url("/mobile/v1/claim"))
+        .json(&json!({ "autostart_token": autostart, "certificate": b64(weak.leaf()) }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let response = https_client()
         .post(idp.url("/mobile/v1/complete"))
         .json(&json!({
-            "claim_token": claim.claim_token,
+            "claim_token": claim["claim_token"],
             "signature": b64(&[0u8; 128]),
             "signature_algorithm": "rsa-pkcs1-sha256",
             "certificate_chain": weak.chain.iter().map(|c| b64(c)).collect::<Vec<_>>(),
@@ -672,4 +709,88 @@ async fn an_rsa_1024_certificate_is_refused_as_weak_not_as_a_bad_signature() {
         .await
         .unwrap();
     assert_eq!(events[0].code.as_deref(), Some("CERT_WEAK_KEY"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_order_of_the_same_certificate_holder_stops_both() {
+    let (idp, _db) = memory_idp().await;
+    let anna = credential("anna-mobile");
+    // Anna's own login, and an attacker's order relayed to her phone at the same time.
+    let own = Browser::open_login(&idp, "region", "journal").await;
+    let relayed = Browser::open_login(&idp, "region", "journal").await;
+    let (own_order, own_token) = own.start(&idp).await;
+    let (relayed_order, relayed_token) = relayed.start(&idp).await;
+    let (_, own_claim) = phone(&idp)
+        .claim(&Start::AutostartToken(own_token), &anna)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused_code(
+            phone(&idp)
+                .claim(&Start::AutostartToken(relayed_token), &anna)
+                .await
+        ),
+        "ALREADY_IN_PROGRESS"
+    );
+    // Both orders are stopped, and both browsers are told why.
+    for (browser, order) in [(&own, &own_order), (&relayed, &relayed_order)] {
+        let (body, cookie) = browser.collect(&idp, order).await;
+        assert_eq!(body["status"], "failed");
+        assert_eq!(body["hint"], "alreadyInProgress");
+        assert_eq!(body["code"], "ALREADY_IN_PROGRESS");
+        assert!(cookie.is_none(), "no session for a stopped order");
+    }
+    assert_eq!(
+        refused_code(phone(&idp).approve(&own_claim, &anna).await),
+        "ORDER_NOT_ACTIVE"
+    );
+
+    // Afterwards, one login at a time works as always, one after the other.
+    for _ in 0..2 {
+        let browser = Browser::open_login(&idp, "region", "journal").await;
+        let (order, token) = browser.start(&idp).await;
+        let (_, claim) = phone(&idp)
+            .claim(&Start::AutostartToken(token), &anna)
+            .await
+            .unwrap();
+        phone(&idp).approve(&claim, &anna).await.unwrap();
+        let (body, _) = browser.collect(&idp, &order).await;
+        assert_eq!(body["status"], "complete");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_completes_only_with_the_certificate_that_claimed_it() {
+    let (idp, _db) = memory_idp().await;
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, token) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(token), &credential("anna-mobile"))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused_code(phone(&idp).approve(&claim, &credential("eva")).await),
+        "CERTIFICATE_MISMATCH"
+    );
+    let (body, _) = browser.collect(&idp, &order).await;
+    assert_eq!(body["status"], "failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_of_one_holder_never_both_go_ahead() {
+    let (idp, _db) = memory_idp().await;
+    let anna = credential("anna-mobile");
+    for _ in 0..5 {
+        let first = Browser::open_login(&idp, "region", "journal").await;
+        let second = Browser::open_login(&idp, "region", "journal").await;
+        let (_, a) = first.start(&idp).await;
+        let (_, b) = second.start(&idp).await;
+        let (phone_a, phone_b) = (phone(&idp), phone(&idp));
+        let (a, b) = (Start::AutostartToken(a), Start::AutostartToken(b));
+        let (x, y) = tokio::join!(phone_a.claim(&a, &anna), phone_b.claim(&b, &anna));
+        assert!(
+            !(x.is_ok() && y.is_ok()),
+            "both claims of one holder went ahead"
+        );
+    }
 }

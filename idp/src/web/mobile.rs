@@ -240,6 +240,9 @@ pub async fn login_mobile_cancel_post(
 pub struct ClaimBody {
     qr: Option<String>,
     autostart_token: Option<String>,
+    /// The certificate the app will complete with (base64 DER of the leaf): one order per
+    /// certificate holder may be in progress.
+    certificate: String,
 }
 
 /// `POST /mobile/v1/claim`.
@@ -262,7 +265,28 @@ pub async fn mobile_claim_post(
             )
         }
     };
-    match state.orders.claim(&start, state.clock.now()).await {
+    let decoded = (body.certificate.len() <= MAX_CERT_BASE64)
+        .then(|| {
+            base64::engine::general_purpose::STANDARD
+                .decode(&body.certificate)
+                .ok()
+        })
+        .flatten();
+    let certificate = match decoded {
+        Some(der) if !der.is_empty() => der,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "REQUEST_INVALID",
+                "certificate: base64 (standard) of the leaf certificate's DER",
+            )
+        }
+    };
+    match state
+        .orders
+        .claim(&start, &certificate, state.clock.now())
+        .await
+    {
         Ok(claimed) => Json(json!({
             "order_ref": claimed.order_ref,
             "claim_token": claimed.claim_token,

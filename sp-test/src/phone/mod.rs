@@ -87,9 +87,17 @@ pub struct Phone {
 
 #[derive(Serialize)]
 #[serde(rename_all = "snake_case")]
-enum ClaimRequest<'a> {
+enum ClaimStartRequest<'a> {
     Qr(&'a str),
     AutostartToken(&'a str),
+}
+
+#[derive(Serialize)]
+struct ClaimRequest<'a> {
+    #[serde(flatten)]
+    start: ClaimStartRequest<'a>,
+    /// The leaf certificate the phone will complete with (base64 DER).
+    certificate: String,
 }
 
 #[derive(Deserialize)]
@@ -175,11 +183,27 @@ impl Phone {
         }
     }
 
-    /// Claims the order; returns what the phone shows and a claim to approve or decline.
-    pub async fn claim(&self, start: &Start) -> Result<(Shown, Claim), PhoneError> {
-        let request = match start {
-            Start::Qr(content) => ClaimRequest::Qr(content),
-            Start::AutostartToken(token) => ClaimRequest::AutostartToken(token),
+    /// Claims the order as the holder of `credential` (the IdP lets one order per
+    /// certificate holder be in progress); returns what the phone shows and a claim to
+    /// approve or decline.
+    pub async fn claim(
+        &self,
+        start: &Start,
+        credential: &PhoneCredential,
+    ) -> Result<(Shown, Claim), PhoneError> {
+        let start = match start {
+            Start::Qr(content) => ClaimStartRequest::Qr(content),
+            Start::AutostartToken(token) => ClaimStartRequest::AutostartToken(token),
+        };
+        let request = ClaimRequest {
+            start,
+            certificate: STANDARD.encode(
+                credential
+                    .chain_der
+                    .first()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            ),
         };
         let response: ClaimResponse = self.post("/mobile/v1/claim", &request).await?;
         let challenge = BASE64URL_ANY_PADDING

@@ -132,7 +132,10 @@ async fn qr_claim_then_approve_sends_signature_over_challenge_and_chain() {
     let (base, requests) = fake_idp(happy_idp()).await;
     let phone = phone(&format!("{base}/"));
     let (shown, claim) = phone
-        .claim(&Start::Qr("bankid.abc.3.def".into()))
+        .claim(
+            &Start::Qr("bankid.abc.3.def".into()),
+            &credential("anna-mobile"),
+        )
         .await
         .unwrap();
     assert_eq!(shown.order_ref, "ord-1");
@@ -149,9 +152,13 @@ async fn qr_claim_then_approve_sends_signature_over_challenge_and_chain() {
 
     let requests = requests.lock().unwrap();
     assert_eq!(requests.len(), 2);
+    let leaf = base64::engine::general_purpose::STANDARD.encode(&credential.chain_der[0]);
     assert_eq!(
         requests[0],
-        ("/mobile/v1/claim".into(), json!({"qr": "bankid.abc.3.def"}))
+        (
+            "/mobile/v1/claim".into(),
+            json!({"qr": "bankid.abc.3.def", "certificate": leaf})
+        )
     );
     let (path, complete) = &requests[1];
     assert_eq!(path, "/mobile/v1/complete");
@@ -170,17 +177,22 @@ async fn qr_claim_then_approve_sends_signature_over_challenge_and_chain() {
 async fn autostart_claim_and_rsa_approve_signing_other_message() {
     let (base, requests) = fake_idp(happy_idp()).await;
     let phone = phone(&base);
+    let anna = credential("anna");
     let (_, claim) = phone
-        .claim(&Start::AutostartToken("tok-9".into()))
+        .claim(&Start::AutostartToken("tok-9".into()), &anna)
         .await
         .unwrap();
     phone
-        .approve_signing(&claim, &credential("anna"), b"not the challenge")
+        .approve_signing(&claim, &anna, b"not the challenge")
         .await
         .unwrap();
 
     let requests = requests.lock().unwrap();
-    assert_eq!(requests[0].1, json!({"autostart_token": "tok-9"}));
+    let leaf = base64::engine::general_purpose::STANDARD.encode(&anna.chain_der[0]);
+    assert_eq!(
+        requests[0].1,
+        json!({"autostart_token": "tok-9", "certificate": leaf})
+    );
     let complete = &requests[1].1;
     assert_eq!(complete["signature_algorithm"], "rsa-pkcs1-sha256");
     assert!(signature_verifies(complete, b"not the challenge"));
@@ -191,7 +203,10 @@ async fn autostart_claim_and_rsa_approve_signing_other_message() {
 async fn decline_sends_claim_token() {
     let (base, requests) = fake_idp(happy_idp()).await;
     let phone = phone(&base);
-    let (_, claim) = phone.claim(&Start::Qr("q".into())).await.unwrap();
+    let (_, claim) = phone
+        .claim(&Start::Qr("q".into()), &credential("anna-mobile"))
+        .await
+        .unwrap();
     phone.decline(&claim).await.unwrap();
     let requests = requests.lock().unwrap();
     assert_eq!(
@@ -214,7 +229,7 @@ async fn idp_error_body_becomes_refused() {
     }))
     .await;
     let err = phone(&base)
-        .claim(&Start::Qr("q".into()))
+        .claim(&Start::Qr("q".into()), &credential("anna-mobile"))
         .await
         .unwrap_err();
     match err {
@@ -243,7 +258,10 @@ async fn unexpected_answers_are_protocol_errors() {
     }))
     .await;
     let phone = phone(&base);
-    let err = phone.claim(&Start::Qr("q".into())).await.unwrap_err();
+    let err = phone
+        .claim(&Start::Qr("q".into()), &credential("anna-mobile"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, PhoneError::Protocol(m) if m.contains("502")),
         "{err}"
@@ -283,7 +301,7 @@ async fn bad_challenge_is_a_protocol_error() {
     }))
     .await;
     let err = phone(&base)
-        .claim(&Start::Qr("q".into()))
+        .claim(&Start::Qr("q".into()), &credential("anna-mobile"))
         .await
         .unwrap_err();
     assert!(
@@ -298,7 +316,7 @@ async fn nobody_listening_is_an_http_error() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let err = phone(&base)
-        .claim(&Start::Qr("q".into()))
+        .claim(&Start::Qr("q".into()), &credential("anna-mobile"))
         .await
         .unwrap_err();
     assert!(matches!(err, PhoneError::Http(_)), "{err:?}");

@@ -1,6 +1,12 @@
 //! The order engine on the session store. Keys in the `MobileOrder` namespace:
 //! `o:<orderRef>` the order; `qr:<qrStartToken>`, `auto:<autostartToken>`,
-//! `claim:<claimToken>` and `login:<pendingLoginId>` point to an orderRef.
+//! `claim:<claimToken>`, `login:<pendingLoginId>` and `holder:<holder key>` point to an
+//! orderRef.
+//!
+//! One order per certificate holder at a time: the app names its certificate when it
+//! claims, and a claim while another order of the same holder is in progress stops both
+//! (`alreadyInProgress`, as the BankID RP API does), so that an order relayed from an
+//! attacker's screen cannot ride along with the user's own login.
 
 use aws_lc_rs::digest::{digest, SHA256};
 use base64::Engine as _;
@@ -69,6 +75,19 @@ fn millis(now: OffsetDateTime) -> i64 {
 
 fn hash_hex(secret: &str) -> String {
     hex::encode(digest(&SHA256, secret.as_bytes()))
+}
+
+/// Who holds a certificate: its subject at its issuer (SHA-256, hex). A person's
+/// certificates from one issuer share it.
+fn holder_key(leaf_der: &[u8]) -> Result<String, MobileError> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, leaf) =
+        X509Certificate::from_der(leaf_der).map_err(|_| MobileError::CertificateUnreadable)?;
+    let mut context = aws_lc_rs::digest::Context::new(&SHA256);
+    context.update(leaf.issuer().as_raw());
+    context.update(&[0]);
+    context.update(leaf.subject().as_raw());
+    Ok(hex::encode(context.finish()))
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -300,12 +319,15 @@ impl OrderEngine {
         Ok(())
     }
 
-    /// The app claims the order with what it scanned or was handed.
+    /// The app claims the order with what it scanned or was handed, naming the
+    /// certificate it will complete with (`holder_certificate`, DER).
     pub async fn claim(
         &self,
         start: &ClaimStart,
+        holder_certificate: &[u8],
         now: OffsetDateTime,
     ) -> Result<Claimed, MobileError> {
+        let holder = holder_key(holder_certificate)?;
         let (key, qr_parts) = match start {
             ClaimStart::Qr(content) => {
                 let (token, time, code) = qr::parse(content).ok_or(MobileError::QrInvalid)?;
@@ -356,6 +378,7 @@ impl OrderEngine {
             } => return Err(MobileError::Expired),
             _ => return Err(MobileError::NotActive),
         }
+        self.hold(&holder, &order, now).await?;
         let claim_token = random_key();
         let challenge = {
             use rand::RngCore;
@@ -367,6 +390,7 @@ impl OrderEngine {
             via,
             challenge: challenge.clone(),
             claim_token_hash: hash_hex(&claim_token),
+            holder,
         };
         // Of concurrent claims, exactly one moves the order.
         self.transition(&order, state)
@@ -382,12 +406,81 @@ impl OrderEngine {
         })
     }
 
+    /// Marks `order` as the one order `holder` has in progress. If another order of the
+    /// holder is still in progress (outstanding with its claim under way, or claimed),
+    /// both stop with `alreadyInProgress`.
+    async fn hold(
+        &self,
+        holder: &str,
+        order: &Order,
+        now: OffsetDateTime,
+    ) -> Result<(), MobileError> {
+        let key = format!("holder:{holder}");
+        for _ in 0..4 {
+            if self
+                .store
+                .insert_new(
+                    Namespace::MobileOrder,
+                    &key,
+                    order.order_ref.as_bytes(),
+                    self.ttl(),
+                )
+                .await?
+            {
+                return Ok(());
+            }
+            let Some(current) = self.store.get(Namespace::MobileOrder, &key).await? else {
+                continue;
+            };
+            let other_ref = String::from_utf8_lossy(&current).into_owned();
+            if other_ref == order.order_ref {
+                return Ok(());
+            }
+            let other = match self.find(&other_ref).await? {
+                Some(other) => Some(self.with_deadlines(other, now).await?),
+                None => None,
+            };
+            let in_progress = other.as_ref().is_some_and(|o| {
+                matches!(
+                    o.state,
+                    OrderState::Outstanding | OrderState::Claimed { .. }
+                )
+            });
+            if in_progress {
+                let stop = OrderState::Failed {
+                    hint: Hint::AlreadyInProgress,
+                    code: Some(MobileError::AlreadyInProgress.code().to_owned()),
+                };
+                if let Some(other) = &other {
+                    self.transition(other, stop.clone()).await?;
+                }
+                self.transition(order, stop).await?;
+                return Err(MobileError::AlreadyInProgress);
+            }
+            // The holder's previous order is over: this one takes its place.
+            if self
+                .store
+                .replace_if(
+                    Namespace::MobileOrder,
+                    &key,
+                    &current,
+                    order.order_ref.as_bytes(),
+                    self.ttl(),
+                )
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(MobileError::AlreadyInProgress)
+    }
+
     /// The order a claim token belongs to, with its challenge; only while claimed.
     async fn claimed_order(
         &self,
         claim_token: &str,
         now: OffsetDateTime,
-    ) -> Result<(Order, ClaimedVia, String), MobileError> {
+    ) -> Result<(Order, ClaimedVia, String, String), MobileError> {
         if claim_token.is_empty() || claim_token.len() > 128 {
             return Err(MobileError::ClaimInvalid);
         }
@@ -405,14 +498,15 @@ impl OrderEngine {
                 via,
                 challenge,
                 claim_token_hash,
+                holder,
             } if bool::from(
                 hash_hex(claim_token)
                     .as_bytes()
                     .ct_eq(claim_token_hash.as_bytes()),
             ) =>
             {
-                let (via, challenge) = (*via, challenge.clone());
-                Ok((order, via, challenge))
+                let (via, challenge, holder) = (*via, challenge.clone(), holder.clone());
+                Ok((order, via, challenge, holder))
             }
             OrderState::Failed {
                 hint: Hint::ExpiredTransaction,
@@ -424,7 +518,7 @@ impl OrderEngine {
 
     /// The user declined in the app.
     pub async fn decline(&self, claim_token: &str, now: OffsetDateTime) -> Result<(), MobileError> {
-        let (order, _, _) = self.claimed_order(claim_token, now).await?;
+        let (order, _, _, _) = self.claimed_order(claim_token, now).await?;
         self.transition(
             &order,
             OrderState::Failed {
@@ -448,15 +542,20 @@ impl OrderEngine {
         signature: &[u8],
         chain: &[CertificateDer<'_>],
     ) -> Result<(), MobileError> {
-        let (order, via, challenge) = self.claimed_order(claim_token, ctx.now).await?;
+        let (order, via, challenge, holder) = self.claimed_order(claim_token, ctx.now).await?;
         let fail = |code: &str| OrderState::Failed {
             hint: Hint::CertificateErr,
             code: Some(code.to_owned()),
         };
+        let leaf = chain.first().map(|c| c.as_ref()).unwrap_or_default();
+        if holder_key(leaf).ok().as_deref() != Some(holder.as_str()) {
+            let error = MobileError::CertificateMismatch;
+            self.transition(&order, fail(error.code())).await?;
+            return Err(error);
+        }
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&challenge)
             .map_err(|_| MobileError::ClaimInvalid)?;
-        let leaf = chain.first().map(|c| c.as_ref()).unwrap_or_default();
         let possession = match signature::verify(leaf, signature_algorithm, &challenge, signature) {
             Ok(possession) => possession,
             Err(error) => {

@@ -22,6 +22,12 @@ pub enum MobileError {
     SignatureInvalid,
     #[error("unsupported signature algorithm")]
     UnsupportedAlgorithm,
+    #[error("another login with this certificate was in progress; both were stopped")]
+    AlreadyInProgress,
+    #[error("the certificate is not the one the order was claimed with")]
+    CertificateMismatch,
+    #[error("the certificate cannot be read")]
+    CertificateUnreadable,
     #[error("login refused: {0}")]
     Login(#[from] LoginFailure),
     #[error(transparent)]
@@ -40,6 +46,9 @@ impl MobileError {
             MobileError::ClaimInvalid => "CLAIM_INVALID",
             MobileError::SignatureInvalid => "SIGNATURE_INVALID",
             MobileError::UnsupportedAlgorithm => "SIGNATURE_ALGORITHM_UNSUPPORTED",
+            MobileError::AlreadyInProgress => "ALREADY_IN_PROGRESS",
+            MobileError::CertificateMismatch => "CERTIFICATE_MISMATCH",
+            MobileError::CertificateUnreadable => "CERT_MALFORMED",
             MobileError::Login(failure) => failure.code(),
             MobileError::Store(e) => e.code(),
         }
@@ -49,7 +58,9 @@ impl MobileError {
     pub fn http_status(&self) -> u16 {
         match self {
             MobileError::OrderNotFound | MobileError::ClaimInvalid => 404,
-            MobileError::AlreadyClaimed | MobileError::NotActive => 409,
+            MobileError::AlreadyClaimed
+            | MobileError::NotActive
+            | MobileError::AlreadyInProgress => 409,
             MobileError::Expired => 410,
             MobileError::Login(failure) if failure.is_server_fault() => 503,
             MobileError::Store(_) => 503,

@@ -41,6 +41,9 @@ pub enum Hint {
     UserCancel,
     Cancelled,
     StartFailed,
+    /// The same certificate holder claimed another order while this one was in
+    /// progress: both were stopped (BankID's `alreadyInProgress`).
+    AlreadyInProgress,
 }
 
 impl Hint {
@@ -54,6 +57,7 @@ impl Hint {
             Hint::UserCancel => "userCancel",
             Hint::Cancelled => "cancelled",
             Hint::StartFailed => "startFailed",
+            Hint::AlreadyInProgress => "alreadyInProgress",
         }
     }
 }
@@ -81,6 +85,10 @@ pub enum OrderState {
         challenge: String,
         /// SHA-256 (hex) of the claim token handed to the claiming app.
         claim_token_hash: String,
+        /// Who claimed: the holder key of the certificate the app named (the same
+        /// certificate must complete).
+        #[serde(default)]
+        holder: String,
     },
     Complete {
         via: ClaimedVia,

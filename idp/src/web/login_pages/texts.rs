@@ -106,6 +106,12 @@ fn hint_text(hint: Hint, device: Device) -> Text {
             "The certificate could not be used",
         ),
         (Hint::Cancelled, _) => text("Inloggningen avbröts", "The login was cancelled"),
+        (Hint::AlreadyInProgress, _) => text(
+            "Du hade redan en inloggning på gång med samma certifikat. Båda har avbrutits \
+             för säkerhets skull. Börja om och godkänn bara inloggningar du själv har startat.",
+            "You already had a login in progress with the same certificate. Both were \
+             stopped to be safe. Start again, and approve only logins you started yourself.",
+        ),
     }
 }
 
@@ -139,6 +145,7 @@ pub(super) fn messages_json(device: Device, lang: Lang) -> String {
         Hint::StartFailed,
         Hint::CertificateErr,
         Hint::Cancelled,
+        Hint::AlreadyInProgress,
     ];
     let mut messages = serde_json::Map::new();
     for hint in hints {
