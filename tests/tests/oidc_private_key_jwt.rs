@@ -173,3 +173,84 @@ async fn the_clients_keys_can_come_from_its_jwks_uri() {
     );
     assert_eq!(exchange(&idp, &code, &verifier, &signed).await, (200, None));
 }
+
+/// A client assertion made by Authlib (tests/saml-sp/client_assertion.py) with its
+/// defaults: valid for an hour.
+fn authlib_assertion(idp: &TestIdp) -> String {
+    let root = repo_root();
+    let python = root.join("tests/saml-sp/.venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run the suite with tests/run, which installs Authlib",
+        python.display()
+    );
+    let output = std::process::Command::new(python)
+        .arg(root.join("tests/saml-sp/client_assertion.py"))
+        .arg(root.join(KEY_JWT_KEY_FILE))
+        .arg(KEY_JWT)
+        .arg(idp.url("/oidc/token"))
+        .arg("ES256")
+        .arg(KEY_JWT_KID)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn an_authlib_client_with_its_default_hour_long_assertion_authenticates() {
+    let (idp, _db) = idp().await;
+    let browser = Agent::with_certificate("anna");
+    let assertion = authlib_assertion(&idp);
+    let (_, claims) = jwt_parts(&assertion);
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, 3600, "Authlib's default");
+    let (first, verifier) = code(&idp, &browser).await;
+    assert_eq!(exchange(&idp, &first, &verifier, &assertion).await.0, 200);
+    // Still single use, for as long as it lives.
+    let (second, verifier) = code(&idp, &browser).await;
+    let (status, error) = exchange(&idp, &second, &verifier, &assertion).await;
+    assert_eq!(
+        (status, error.as_deref()),
+        (401, Some("OIDC_INVALID_CLIENT"))
+    );
+}
+
+#[tokio::test]
+async fn an_assertion_with_a_crit_header_or_a_long_life_from_an_old_iat_is_refused() {
+    let (idp, _db) = idp().await;
+    let browser = Agent::with_certificate("anna");
+    let key = client_key(KEY_JWT_KEY_FILE);
+    let aud = idp.url("/oidc/token");
+    let now = SystemClock.now().unix_timestamp();
+    let sign = |header: serde_json::Value, claims: serde_json::Value| {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    };
+    let claims = |jti: &str, iat: i64, exp: i64| json!({ "iss": KEY_JWT, "sub": KEY_JWT, "aud": aud, "jti": jti, "iat": iat, "exp": exp });
+    let critical = sign(
+        json!({ "alg": "ES256", "kid": KEY_JWT_KID, "crit": ["exp"] }),
+        claims("crit-1", now, now + 60),
+    );
+    let stale = sign(
+        json!({ "alg": "ES256", "kid": KEY_JWT_KID }),
+        claims("stale-1", now - 1200, now + 2400),
+    );
+    for refused in [critical, stale] {
+        let (fresh, verifier) = code(&idp, &browser).await;
+        let (status, error) = exchange(&idp, &fresh, &verifier, &refused).await;
+        assert_eq!(
+            (status, error.as_deref()),
+            (401, Some("OIDC_INVALID_CLIENT"))
+        );
+    }
+}

@@ -21,6 +21,31 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// The longest a client assertion may be valid for (its `exp` ahead of now).
 const MAX_ASSERTION_LIFETIME: i64 = 600;
+/// ... unless it was issued just now (`iat` at most this old): common libraries sign
+/// assertions valid for an hour (Authlib's default), which a fresh one may then be.
+const RECENT_IAT_SECONDS: i64 = 300;
+/// The longest lifetime of a freshly issued assertion, counted from its `iat`.
+const MAX_FRESH_ASSERTION_LIFETIME: i64 = 3600;
+/// Clock skew allowed for `iat` and `nbf` in the future.
+const SKEW_SECONDS: i64 = 30;
+
+/// Whether an assertion expiring at `exp` (issued at `iat`, if given) is within the
+/// bounds at `now_s`: unexpired, and valid for at most ten minutes from now, or for at
+/// most an hour from an `iat` of the last five minutes. The replay entry for its `jti`
+/// is kept until `exp` either way.
+fn is_lifetime_acceptable(exp: i64, iat: Option<i64>, now_s: i64) -> bool {
+    if now_s >= exp {
+        return false;
+    }
+    if exp <= now_s + MAX_ASSERTION_LIFETIME {
+        return true;
+    }
+    iat.is_some_and(|iat| {
+        iat <= now_s + SKEW_SECONDS
+            && now_s - iat <= RECENT_IAT_SECONDS
+            && exp - iat <= MAX_FRESH_ASSERTION_LIFETIME
+    })
+}
 
 /// What the request presented.
 enum Presented<'a> {
@@ -215,7 +240,8 @@ async fn verify_assertion(
     let Some(keys) = client_keys(provider, client).await else {
         return Ok(false);
     };
-    if parsed.verify_client(&keys).is_err() {
+    // A `crit` header names extensions the verifier must understand; we understand none.
+    if parsed.verify_client(&keys).is_err() || parsed.has_header("crit") {
         return Ok(false);
     }
     let id = client.client_id.as_str();
@@ -225,9 +251,10 @@ async fn verify_assertion(
     let claims_ok = parsed.claim_str("iss") == Some(id)
         && parsed.claim_str("sub") == Some(id)
         && (parsed.has_audience(&token_endpoint) || parsed.has_audience(&provider.issuer))
-        && now_s < exp
-        && exp <= now_s + MAX_ASSERTION_LIFETIME
-        && parsed.claim_i64("nbf").is_none_or(|nbf| nbf <= now_s + 30);
+        && is_lifetime_acceptable(exp, parsed.claim_i64("iat"), now_s)
+        && parsed
+            .claim_i64("nbf")
+            .is_none_or(|nbf| nbf <= now_s + SKEW_SECONDS);
     let Some(jti) = parsed
         .claim_str("jti")
         .filter(|j| !j.is_empty() && j.len() <= 256)
@@ -251,6 +278,22 @@ async fn verify_assertion(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_hour_long_assertion_is_accepted_only_when_freshly_issued() {
+        let now = 1_800_000_000;
+        // Ten minutes ahead: always.
+        assert!(is_lifetime_acceptable(now + 600, None, now));
+        // An hour from an iat of just now (Authlib's default), and from two minutes ago.
+        assert!(is_lifetime_acceptable(now + 3600, Some(now), now));
+        assert!(is_lifetime_acceptable(now + 3480, Some(now - 120), now));
+        // Not without iat, not from an old iat, not beyond an hour, not expired.
+        assert!(!is_lifetime_acceptable(now + 3600, None, now));
+        assert!(!is_lifetime_acceptable(now + 3000, Some(now - 600), now));
+        assert!(!is_lifetime_acceptable(now + 3601, Some(now), now));
+        assert!(!is_lifetime_acceptable(now + 7200, Some(now + 3600), now));
+        assert!(!is_lifetime_acceptable(now, Some(now - 10), now));
+    }
     use crate::tenants::ClientSecret;
 
     fn sha256_hex(secret: &str) -> String {

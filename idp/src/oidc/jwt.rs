@@ -77,6 +77,11 @@ impl Parsed {
         self.header.get(name).and_then(Value::as_str)
     }
 
+    /// Whether the header has `name` at all (of any type).
+    pub fn has_header(&self, name: &str) -> bool {
+        self.header.contains_key(name)
+    }
+
     pub fn claim_str(&self, name: &str) -> Option<&str> {
         self.claims.get(name).and_then(Value::as_str)
     }
