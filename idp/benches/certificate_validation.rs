@@ -90,6 +90,8 @@ fn bench(c: &mut Criterion) {
             ocsp_url: Some(format!("http://127.0.0.1:{port}/").parse().unwrap()),
             crl_url: None,
             crl_file: None,
+            methods: idp::auth::method::all_methods(),
+            certificate_type: idp::auth::CertificateType::SmartCard,
         }],
         policies: vec![PolicyConfig {
             oid: "1.3.6.1.4.1.32473.752.1.3".into(),

@@ -81,6 +81,7 @@ async fn session(state: &AppState) -> SsoSession {
             certificate_serial: "01".into(),
             certificate_issuer: "bench".into(),
             issuer_name: Some("hsaid3".into()),
+            certificate_type: None,
             is_employment_bound: true,
             participants: Vec::new(),
             last_used_at: 0,

@@ -35,6 +35,8 @@ pub struct AuditEvent {
     pub employee_hsa_id: Option<String>,
     pub certificate_serial: Option<String>,
     pub certificate_issuer: Option<String>,
+    /// What the certificate was: "smart-card", "mobile", "soft" or "unspecified".
+    pub certificate_type: Option<String>,
     pub client_address: Option<String>,
     pub request_id: Option<String>,
     pub detail: Option<String>,
@@ -55,6 +57,7 @@ impl AuditEvent {
             employee_hsa_id: None,
             certificate_serial: None,
             certificate_issuer: None,
+            certificate_type: None,
             client_address: None,
             request_id: None,
             detail: None,

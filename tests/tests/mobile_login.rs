@@ -794,3 +794,66 @@ async fn concurrent_claims_of_one_holder_never_both_go_ahead() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smart_cards_certificate_cannot_complete_a_mobile_login_and_the_method_is_recorded() {
+    let (idp, _db) = memory_idp().await;
+    // Anna's SITHS card certificate (hsaid3: methods = ["certificate"]) in a phone app.
+    let card = credential("anna");
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, token) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(token), &card)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused_code(phone(&idp).approve(&claim, &card).await),
+        "CERT_METHOD_NOT_ALLOWED"
+    );
+    let (body, cookie) = browser.collect(&idp, &order).await;
+    assert_eq!(body["code"], "CERT_METHOD_NOT_ALLOWED");
+    assert!(cookie.is_none());
+    let events = idp::storage::find_recent_audit_events(&idp.state.db, 5)
+        .await
+        .unwrap();
+    assert_eq!(events[0].code.as_deref(), Some("CERT_METHOD_NOT_ALLOWED"));
+    assert_eq!(events[0].certificate_type.as_deref(), Some("smart-card"));
+
+    // Her mobile certificate logs in, and session and audit say what happened.
+    let mobile = credential("anna-mobile");
+    let browser = Browser::open_login(&idp, "region", "journal").await;
+    let (order, token) = browser.start(&idp).await;
+    let (_, claim) = phone(&idp)
+        .claim(&Start::AutostartToken(token), &mobile)
+        .await
+        .unwrap();
+    phone(&idp).approve(&claim, &mobile).await.unwrap();
+    let (body, _) = browser.collect(&idp, &order).await;
+    assert_eq!(body["status"], "complete");
+    let events = idp::storage::find_recent_audit_events(&idp.state.db, 5)
+        .await
+        .unwrap();
+    let login = events.iter().find(|e| e.event == "login").unwrap();
+    assert_eq!(login.method.as_deref(), Some("mobile-autostart"));
+    assert_eq!(login.certificate_type.as_deref(), Some("mobile"));
+    let session_id = idp
+        .state
+        .pending_logins
+        .find(&browser.login)
+        .await
+        .unwrap()
+        .and_then(|l| l.authenticated_session)
+        .expect("the login's session");
+    let session = idp
+        .state
+        .sso_sessions
+        .find(&session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.method.as_str(), "mobile-autostart");
+    assert_eq!(
+        session.certificate_type,
+        Some(idp::auth::CertificateType::Mobile)
+    );
+}

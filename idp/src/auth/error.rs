@@ -33,6 +33,8 @@ pub enum CertError {
     NoIdentifier,
     #[error("the certificate names more than one identifier, so whose it is is ambiguous")]
     AmbiguousIdentifier,
+    #[error("the certificate's issuer does not allow this login method")]
+    MethodNotAllowed,
     #[error(transparent)]
     Revocation(#[from] RevocationError),
 }
@@ -61,6 +63,7 @@ impl CertError {
             CertError::WeakKey => "CERT_WEAK_KEY",
             CertError::NoIdentifier => "CERT_NO_IDENTIFIER",
             CertError::AmbiguousIdentifier => "CERT_AMBIGUOUS_IDENTIFIER",
+            CertError::MethodNotAllowed => "CERT_METHOD_NOT_ALLOWED",
             CertError::Revocation(e) => e.code(),
         }
     }
@@ -90,6 +93,10 @@ impl CertError {
             CertError::AmbiguousIdentifier => (
                 ("Certifikatet anger mer än en person", "Certifikatet innehåller flera identiteter (HSA-id eller personnummer) och kan därför inte användas för inloggning. Kontakta din organisations kortadministratör och uppge felkoden."),
                 ("The certificate names more than one person", "The certificate carries several identities (HSA-id or personal identity number) and so cannot be used to log in. Contact your organisation's card administrator with the error code."),
+            ),
+            CertError::MethodNotAllowed => (
+                ("Certifikatet kan inte användas på det här sättet", "Det här certifikatet får inte användas för det inloggningssätt du valde (ett kortcertifikat hör hemma i kortläsaren, ett mobilt certifikat i appen). Välj ett annat sätt att logga in."),
+                ("This certificate cannot be used this way", "This certificate may not be used for the way of logging in you chose (a card's certificate belongs in the card reader, a mobile certificate in the app). Choose another way to log in."),
             ),
             CertError::Untrusted | CertError::IssuerNotAccepted => (
                 ("Certifikatet godtas inte här", "Certifikatet är inte utfärdat av en utfärdare som den här tjänsten litar på. Använd ditt SITHS- eller Efos-certifikat från arbetet."),

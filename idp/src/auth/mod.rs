@@ -5,6 +5,7 @@
 pub mod error;
 pub mod identity;
 pub mod loa;
+pub mod method;
 pub mod mobile;
 pub mod proxy_header;
 pub mod revocation;
@@ -14,5 +15,6 @@ pub mod validate;
 pub use error::CertError;
 pub use identity::{map_identity, IdentityError, LoginIdentity};
 pub use loa::Loa;
+pub use method::{CertificateType, MethodKind};
 pub use trust::{TrustError, TrustStore};
 pub use validate::{CertificateValidator, Identifier, ValidatedCertificate};

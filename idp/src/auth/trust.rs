@@ -25,6 +25,9 @@ pub struct Issuer {
     /// The DER of the CA's subject name, compared with leaf issuer names.
     pub subject_der: Vec<u8>,
     pub revocation: RevocationSettings,
+    /// The login methods its certificates may be used for.
+    pub methods: Vec<super::MethodKind>,
+    pub certificate_type: super::CertificateType,
 }
 
 #[derive(Debug)]
@@ -128,6 +131,8 @@ fn load_issuer(config: &IssuerConfig) -> Result<Issuer, TrustError> {
             crl_url: config.crl_url.clone(),
             crl_file: config.crl_file.clone(),
         },
+        methods: config.methods.clone(),
+        certificate_type: config.certificate_type,
     })
 }
 

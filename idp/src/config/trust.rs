@@ -46,6 +46,14 @@ pub struct IssuerConfig {
     pub crl_url: Option<Url>,
     /// A local CRL file, used instead of fetching.
     pub crl_file: Option<PathBuf>,
+    /// The login methods its certificates may be used for ("certificate": mutual TLS in
+    /// the browser, "mobile": the mobile app); default both.
+    #[serde(default = "crate::auth::method::all_methods")]
+    pub methods: Vec<crate::auth::MethodKind>,
+    /// What its certificates are ("smart-card", "mobile", "soft"), for the session, the
+    /// audit record and the assertion.
+    #[serde(default)]
+    pub certificate_type: crate::auth::CertificateType,
 }
 
 fn fail_closed() -> FailPolicy {

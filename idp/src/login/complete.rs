@@ -206,6 +206,12 @@ async fn attempt(
     };
 
     let certificate = ctx.validator.validate(chain, ctx.now).await?;
+    audit.certificate_type = Some(certificate.certificate_type.as_str().to_owned());
+    // The issuer says which ways of logging in its certificates are for (a smart card's
+    // certificate completing a mobile login is refused, and never recorded as one).
+    if !certificate.methods.contains(&ctx.method.kind()) {
+        return Err(crate::auth::CertError::MethodNotAllowed.into());
+    }
     if let RevocationOutcome::FailedOpen { detail } = &certificate.revocation {
         tracing::warn!(issuer = %certificate.issuer_name, detail = %detail, "revocation status unknown; allowed by fail-open policy");
         ctx.metrics.record_event("revocation_fail_open");
@@ -258,6 +264,7 @@ async fn attempt(
             certificate_serial: certificate.serial_hex.clone(),
             certificate_issuer: certificate.issuer_dn.clone(),
             issuer_name: Some(certificate.issuer_name.clone()),
+            certificate_type: Some(certificate.certificate_type),
             is_employment_bound: identity.is_employment_bound,
             sid: String::new(),
             participants: Vec::new(),

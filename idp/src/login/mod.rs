@@ -31,6 +31,14 @@ pub enum LoginMethod {
 }
 
 impl LoginMethod {
+    /// The kind of login, as issuers allow them.
+    pub fn kind(self) -> crate::auth::MethodKind {
+        match self {
+            LoginMethod::Mtls | LoginMethod::MtlsProxy => crate::auth::MethodKind::Certificate,
+            LoginMethod::MobileQr | LoginMethod::MobileAutostart => crate::auth::MethodKind::Mobile,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             LoginMethod::Mtls => "mtls",

@@ -36,6 +36,9 @@ pub struct SsoSession {
     /// issuers their staff log in with); `None` in sessions made before it was kept.
     #[serde(default)]
     pub issuer_name: Option<String>,
+    /// What the login's certificate was (smart card, mobile, ...), by its issuer.
+    #[serde(default)]
+    pub certificate_type: Option<crate::auth::CertificateType>,
     /// Whether only `employee_hsa_id` may be used (an HSA-id certificate names one
     /// employment); otherwise any of the person's employments may admit them.
     #[serde(default = "is_bound_by_default")]

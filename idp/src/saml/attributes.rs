@@ -8,8 +8,20 @@ use crate::tenants::SamlProfile;
 
 pub use crate::tenants::AttributeName;
 
-/// Certificate login, as Sambi names the method.
+/// Certificate login in the browser (mutual TLS), as Sambi names the method.
 pub const TLS_CLIENT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient";
+/// The mobile app with the certificate in the phone (possession of the phone and the
+/// certificate's PIN): SAML 2.0's class for two factors on a registered mobile device.
+pub const MOBILE_TWO_FACTOR: &str =
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
+
+/// The `authnMethod` value of a login method.
+pub fn authn_method(method: crate::login::LoginMethod) -> &'static str {
+    match method.kind() {
+        crate::auth::MethodKind::Certificate => TLS_CLIENT,
+        crate::auth::MethodKind::Mobile => MOBILE_TWO_FACTOR,
+    }
+}
 pub const URI_NAME_FORMAT: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
 
 impl AttributeName {
@@ -115,6 +127,8 @@ pub struct Subject<'a> {
     pub person: &'a Person,
     pub employment: &'a Employment,
     pub loa: Loa,
+    /// How the user logged in (the `authnMethod` attribute says it).
+    pub method: crate::login::LoginMethod,
 }
 
 /// One released attribute.
@@ -182,7 +196,7 @@ fn values_of(attribute: AttributeName, profile: SamlProfile, s: &Subject<'_>) ->
             .and_then(|c| c.health_care_unit_hsa_id.as_ref())
             .map(ToString::to_string)),
         LevelOfAssurance => one(Some(loa_uri(profile, s.loa).to_owned())),
-        AuthnMethod => one(Some(TLS_CLIENT.to_owned())),
+        AuthnMethod => one(Some(authn_method(s.method).to_owned())),
     }
 }
 
@@ -199,4 +213,21 @@ pub fn loa_from_uri(profile: SamlProfile, uri: &str) -> Option<Loa> {
     [Loa::Loa2, Loa::Loa3, Loa::Loa4]
         .into_iter()
         .find(|loa| loa_uri(profile, *loa) == uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::login::LoginMethod;
+
+    #[test]
+    fn the_authn_method_says_how_the_user_logged_in() {
+        assert_eq!(authn_method(LoginMethod::Mtls), TLS_CLIENT);
+        assert_eq!(authn_method(LoginMethod::MtlsProxy), TLS_CLIENT);
+        assert_eq!(authn_method(LoginMethod::MobileQr), MOBILE_TWO_FACTOR);
+        assert_eq!(
+            authn_method(LoginMethod::MobileAutostart),
+            MOBILE_TWO_FACTOR
+        );
+    }
 }

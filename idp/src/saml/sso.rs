@@ -344,6 +344,7 @@ async fn respond(
             person: &person,
             employment: &admission.employment,
             loa: session.loa,
+            method: session.method,
         },
     );
     let format =

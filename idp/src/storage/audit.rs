@@ -10,8 +10,8 @@ pub async fn insert_audit_event(db: &Database, event: &AuditEvent) -> StorageRes
     sqlx::query(
         "INSERT INTO audit_log (id, at_ms, event, outcome, code, method, tenant_id, \
          application_id, person_id, employee_hsa_id, certificate_serial, certificate_issuer, \
-         client_address, request_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         certificate_type, client_address, request_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(event.id.to_string())
     .bind(to_millis(event.at))
@@ -25,6 +25,7 @@ pub async fn insert_audit_event(db: &Database, event: &AuditEvent) -> StorageRes
     .bind(event.employee_hsa_id.as_deref())
     .bind(event.certificate_serial.as_deref())
     .bind(event.certificate_issuer.as_deref())
+    .bind(event.certificate_type.as_deref())
     .bind(event.client_address.as_deref())
     .bind(event.request_id.as_deref())
     .bind(event.detail.as_deref())
@@ -37,8 +38,8 @@ pub async fn insert_audit_event(db: &Database, event: &AuditEvent) -> StorageRes
 pub async fn find_recent_audit_events(db: &Database, limit: i64) -> StorageResult<Vec<AuditEvent>> {
     let rows = sqlx::query(
         "SELECT id, at_ms, event, outcome, code, method, tenant_id, application_id, person_id, \
-         employee_hsa_id, certificate_serial, certificate_issuer, client_address, request_id, \
-         detail FROM audit_log ORDER BY at_ms DESC, id LIMIT $1",
+         employee_hsa_id, certificate_serial, certificate_issuer, certificate_type, \
+         client_address, request_id, detail FROM audit_log ORDER BY at_ms DESC, id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db.pool())
@@ -68,6 +69,7 @@ fn decode(row: &AnyRow) -> StorageResult<AuditEvent> {
         employee_hsa_id: row.try_get("employee_hsa_id")?,
         certificate_serial: row.try_get("certificate_serial")?,
         certificate_issuer: row.try_get("certificate_issuer")?,
+        certificate_type: row.try_get("certificate_type")?,
         client_address: row.try_get("client_address")?,
         request_id: row.try_get("request_id")?,
         detail: row.try_get("detail")?,

@@ -48,6 +48,9 @@ pub struct ValidatedCertificate {
     pub issuer_dn: String,
     /// Name of the accepted issuing CA (`[[trust.issuer]] name`).
     pub issuer_name: String,
+    /// What the issuer's certificates are, and the login methods they may be used for.
+    pub certificate_type: super::CertificateType,
+    pub methods: Vec<super::MethodKind>,
     pub loa: Loa,
     pub not_after: OffsetDateTime,
     pub revocation: RevocationOutcome,
@@ -98,6 +101,8 @@ impl CertificateValidator {
                     .to_uppercase(),
                 issuer_dn: leaf.parsed.issuer().to_string(),
                 issuer_name: issuer.name.clone(),
+                certificate_type: issuer.certificate_type,
+                methods: issuer.methods.clone(),
                 loa,
                 not_after: leaf.parsed.validity().not_after.to_datetime(),
                 revocation: RevocationOutcome::FailedOpen {
