@@ -41,9 +41,10 @@ fn bench(c: &mut Criterion) {
 
     let users = root.join("certs-dev/users");
     let key_pem = std::fs::read(users.join("anna-mobile.key.pem")).unwrap();
-    let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .unwrap()
-        .unwrap();
+    let key_der = {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem).unwrap()
+    };
     let key =
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, key_der.secret_der()).unwrap();
     let chain = idp::server::load_certificates(&users.join("anna-mobile.chain.pem")).unwrap();

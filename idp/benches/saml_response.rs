@@ -26,11 +26,11 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap();
     let encryption_pem = std::fs::read(signing.join("saml-encryption.pem")).unwrap();
-    let encryption_der = rustls_pemfile::certs(&mut encryption_pem.as_slice())
-        .next()
-        .unwrap()
-        .unwrap()
-        .to_vec();
+    let encryption_der = {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(&encryption_pem).unwrap()
+    }
+    .to_vec();
     let attribute = |name: &'static str, friendly: &'static str, value: &str| Released {
         name,
         friendly_name: friendly,

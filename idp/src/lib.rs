@@ -11,6 +11,8 @@ pub mod config;
 pub mod der;
 pub mod devpki;
 pub mod directory;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ids;
 pub mod keys;
 pub mod login;

@@ -622,7 +622,8 @@ impl Reading for Tree<'_, '_> {
 /// PEM file → DER blocks of one kind.
 fn pem_blocks(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    rustls_pemfile::certs(&mut pem.as_slice())
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
         .map(|c| c.map(|c| c.as_ref().to_vec()))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", path.display()))
@@ -651,9 +652,11 @@ impl SamlSp {
             let key_path = dir.join("sp-test-encryption.key.pem");
             let pem =
                 std::fs::read(&key_path).map_err(|e| format!("{}: {e}", key_path.display()))?;
-            let key = rustls_pemfile::private_key(&mut pem.as_slice())
-                .map_err(|e| e.to_string())?
-                .ok_or("no private key")?;
+            let key = {
+                use rustls::pki_types::pem::PemObject;
+                rustls::pki_types::PrivateKeyDer::from_pem_slice(&pem)
+                    .map_err(|e| format!("{}: {e}", key_path.display()))?
+            };
             let certificate = pem_blocks(&dir.join("sp-test-encryption.pem"))?
                 .into_iter()
                 .next()

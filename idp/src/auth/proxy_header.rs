@@ -89,7 +89,8 @@ fn nginx_chain(value: &str) -> Option<Vec<CertificateDer<'static>>> {
     let pem = percent_encoding::percent_decode_str(value)
         .decode_utf8()
         .ok()?;
-    rustls_pemfile::certs(&mut pem.as_bytes())
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .ok()
 }

@@ -99,9 +99,15 @@ impl SigningKey {
     /// certificate's validity.
     pub fn from_pem_files(key: &Path, certificate: &Path) -> Result<Self, KeyError> {
         let key_pem = std::fs::read(key).map_err(|e| file_error(key, e.to_string()))?;
-        let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
-            .map_err(|e| file_error(key, e.to_string()))?
-            .ok_or_else(|| file_error(key, "holds no private key"))?;
+        let key_der = {
+            use rustls::pki_types::pem::PemObject;
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+                rustls::pki_types::pem::Error::NoItemsFound => {
+                    file_error(key, "holds no private key")
+                }
+                other => file_error(key, other.to_string()),
+            })?
+        };
         let cert_der = crate::server::load_certificates(certificate)
             .map_err(|e| file_error(certificate, e.to_string()))?
             .into_iter()

@@ -1,5 +1,6 @@
 //! Server TLS configuration from PEM files.
 
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ pub enum TlsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} is not valid PEM: {detail}")]
+    Pem { path: PathBuf, detail: String },
     #[error("{path} holds no PEM certificate")]
     NoCertificate { path: PathBuf },
     #[error("{path} holds no PEM private key")]
@@ -29,11 +32,11 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
 
 pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read(path)?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| TlsError::Read {
+        .map_err(|e| TlsError::Pem {
             path: path.to_path_buf(),
-            source,
+            detail: e.to_string(),
         })?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate {
@@ -45,14 +48,15 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
 
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read(path)?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|source| TlsError::Read {
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => TlsError::NoPrivateKey {
             path: path.to_path_buf(),
-            source,
-        })?
-        .ok_or_else(|| TlsError::NoPrivateKey {
+        },
+        other => TlsError::Pem {
             path: path.to_path_buf(),
-        })
+            detail: other.to_string(),
+        },
+    })
 }
 
 /// A server configuration without client authentication (the main listener; mutual

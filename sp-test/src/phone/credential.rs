@@ -12,7 +12,8 @@ use aws_lc_rs::signature::{
     EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING, RSA_PKCS1_SHA256,
 };
 use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
-use rustls_pemfile::Item;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// `signature_algorithm` for an ECDSA P-256 key: SHA-256, ASN.1 DER signature.
 pub const ALGORITHM_ECDSA_P256_SHA256: &str = "ecdsa-p256-sha256";
@@ -132,12 +133,10 @@ impl fmt::Debug for PhoneCredential {
 }
 
 fn parse_pem_chain(pem: &str) -> anyhow::Result<Vec<Vec<u8>>> {
-    let mut chain = Vec::new();
-    for item in rustls_pemfile::read_all(&mut pem.as_bytes()) {
-        if let Item::X509Certificate(cert) = item.context("parsing the certificate chain PEM")? {
-            chain.push(cert.as_ref().to_vec());
-        }
-    }
+    let chain = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|cert| cert.map(|c| c.as_ref().to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("parsing the certificate chain PEM")?;
     if chain.is_empty() {
         bail!("the certificate chain PEM holds no CERTIFICATE");
     }
@@ -145,26 +144,26 @@ fn parse_pem_chain(pem: &str) -> anyhow::Result<Vec<Vec<u8>>> {
 }
 
 fn parse_pem_key(pem: &str) -> anyhow::Result<SigningKey> {
-    for item in rustls_pemfile::read_all(&mut pem.as_bytes()) {
-        match item.context("parsing the private key PEM")? {
-            Item::Pkcs8Key(der) => return key_from_pkcs8(der.secret_pkcs8_der()),
-            Item::Sec1Key(der) => {
-                return EcdsaKeyPair::from_private_key_der(
-                    &ECDSA_P256_SHA256_ASN1_SIGNING,
-                    der.secret_sec1_der(),
-                )
-                .map(SigningKey::EcdsaP256)
-                .map_err(|e| anyhow!("EC PRIVATE KEY is not a usable P-256 key: {e}"));
-            }
-            Item::Pkcs1Key(der) => {
-                return RsaKeyPair::from_der(der.secret_pkcs1_der())
-                    .map(SigningKey::Rsa)
-                    .map_err(|e| anyhow!("RSA PRIVATE KEY is not a usable RSA key: {e}"));
-            }
-            _ => {}
+    let key = match PrivateKeyDer::from_pem_slice(pem.as_bytes()) {
+        Ok(key) => key,
+        Err(rustls::pki_types::pem::Error::NoItemsFound) => {
+            bail!("the private key PEM holds no PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY")
         }
+        Err(e) => return Err(anyhow!("parsing the private key PEM: {e}")),
+    };
+    match key {
+        PrivateKeyDer::Pkcs8(der) => key_from_pkcs8(der.secret_pkcs8_der()),
+        PrivateKeyDer::Sec1(der) => EcdsaKeyPair::from_private_key_der(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            der.secret_sec1_der(),
+        )
+        .map(SigningKey::EcdsaP256)
+        .map_err(|e| anyhow!("EC PRIVATE KEY is not a usable P-256 key: {e}")),
+        PrivateKeyDer::Pkcs1(der) => RsaKeyPair::from_der(der.secret_pkcs1_der())
+            .map(SigningKey::Rsa)
+            .map_err(|e| anyhow!("RSA PRIVATE KEY is not a usable RSA key: {e}")),
+        _ => bail!("the private key PEM holds an unsupported key type"),
     }
-    bail!("the private key PEM holds no PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY")
 }
 
 fn key_from_pkcs8(der: &[u8]) -> anyhow::Result<SigningKey> {
@@ -302,8 +301,7 @@ mod tests {
     fn inner_key_pem(pkcs8_pem_path: &Path, label: &str) -> String {
         use base64::Engine as _;
         let pem = std::fs::read_to_string(pkcs8_pem_path).unwrap();
-        let Some(Item::Pkcs8Key(der)) = rustls_pemfile::read_one(&mut pem.as_bytes()).unwrap()
-        else {
+        let Ok(PrivateKeyDer::Pkcs8(der)) = PrivateKeyDer::from_pem_slice(pem.as_bytes()) else {
             panic!("not PKCS#8")
         };
         let (_, info, _) = der_tlv(der.secret_pkcs8_der()); // PrivateKeyInfo SEQUENCE

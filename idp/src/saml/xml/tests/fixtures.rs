@@ -28,11 +28,11 @@ pub fn certs_dev(path: &str) -> PathBuf {
 fn from_files(key: &str, certificate: &str) -> TestSigner {
     let key_pem = std::fs::read_to_string(certs_dev(key)).unwrap();
     let cert_pem = std::fs::read(certs_dev(certificate)).unwrap();
-    let certificate_der = rustls_pemfile::certs(&mut cert_pem.as_slice())
-        .next()
-        .unwrap()
-        .unwrap()
-        .to_vec();
+    let certificate_der = {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(&cert_pem).unwrap()
+    }
+    .to_vec();
     TestSigner {
         key_pem,
         certificate_der,

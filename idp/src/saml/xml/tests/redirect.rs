@@ -184,9 +184,10 @@ fn a_der_encoded_ecdsa_signature_is_also_accepted() {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
     let pem = std::fs::read(certs_dev("signing/oidc-es256.key.pem")).unwrap();
-    let pkcs8 = rustls_pemfile::private_key(&mut pem.as_slice())
-        .unwrap()
-        .unwrap();
+    let pkcs8 = {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(&pem).unwrap()
+    };
     let pair =
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.secret_der()).unwrap();
     let signed = format!(
