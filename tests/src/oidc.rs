@@ -142,6 +142,27 @@ pub async fn exchange_confidential(
     .await
 }
 
+/// Exchanges `code` for the public client (PKCE only, no client authentication).
+pub async fn exchange_public(
+    idp: &TestIdp,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let redirect = callback(PUBLIC);
+    token_request(
+        idp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", verifier),
+            ("client_id", PUBLIC),
+        ],
+        None,
+    )
+    .await
+}
+
 /// The header and claims of a JWT (not verified).
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     let mut parts = token.split('.');

@@ -83,20 +83,28 @@ async fn idp() -> (TestIdp, SqliteDatabase) {
     (idp, db)
 }
 
-/// `url` (an `/mtls/login` URL) for a login that a browser started on the main host
-/// (to the region's journal): certificate logins exist only for started logins.
-async fn started(idp: &TestIdp, url: String) -> String {
-    let (pending, _) = idp
-        .state
+/// A login to the region's journal that a browser started (resuming at `resume`), and
+/// that browser's binding secret.
+async fn pending_login(
+    idp: &TestIdp,
+    resume: &str,
+) -> (idp::login::PendingLogin, idp::login::BindingSecret) {
+    idp.state
         .pending_logins
         .create(
             "region".parse().unwrap(),
             "journal".parse().unwrap(),
-            "/session".into(),
+            resume.into(),
             None,
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `url` (an `/mtls/login` URL) for a login that a browser started on the main host
+/// (to the region's journal): certificate logins exist only for started logins.
+async fn started(idp: &TestIdp, url: String) -> String {
+    let (pending, _) = pending_login(idp, "/session").await;
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}login={}", pending.id)
 }
@@ -114,17 +122,7 @@ async fn curl_async(url: String, user: Option<&'static str>, extra: Vec<String>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_with_a_dev_certificate_completes_a_login_with_cookie_and_audit_record() {
     let (idp, _db) = idp().await;
-    let (pending, secret) = idp
-        .state
-        .pending_logins
-        .create(
-            "region".parse().unwrap(),
-            "journal".parse().unwrap(),
-            "/session".into(),
-            None,
-        )
-        .await
-        .unwrap();
+    let (pending, secret) = pending_login(&idp, "/session").await;
     let url = idp.mtls_url(&format!("/mtls/login?login={}", pending.id));
     let first = curl_async(url, Some("anna"), vec![]).await;
     assert_eq!(first.status, 303, "{}", first.body);
@@ -351,17 +349,7 @@ async fn the_mtls_listener_serves_only_certificate_login() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_login_resumes_only_in_the_browser_that_started_it() {
     let (idp, _db) = idp().await;
-    let (pending, secret) = idp
-        .state
-        .pending_logins
-        .create(
-            "region".parse().unwrap(),
-            "journal".parse().unwrap(),
-            "/saml/resume?x=1".into(),
-            None,
-        )
-        .await
-        .unwrap();
+    let (pending, secret) = pending_login(&idp, "/saml/resume?x=1").await;
     let url = idp.mtls_url(&format!("/mtls/login?login={}", pending.id));
     let first = curl_async(url.clone(), Some("anna"), vec![]).await;
     assert_eq!(first.status, 303, "{}", first.body);
@@ -697,20 +685,8 @@ async fn two_logins_waiting_side_by_side_in_one_browser_both_complete() {
         .log_in_until(&idp, &tab_b, &callback(PUBLIC))
         .await
         .unwrap_or_else(|page| panic!("tab B: {:?} {}", page.error_code(), page.body));
-    let code_b = param(&landed_b, "code").unwrap();
-    let redirect = callback(PUBLIC);
-    let (status, _, _) = token_request(
-        &idp,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code_b),
-            ("redirect_uri", &redirect),
-            ("code_verifier", &verifier_b),
-            ("client_id", PUBLIC),
-        ],
-        None,
-    )
-    .await;
+    let (status, _, _) =
+        exchange_public(&idp, &param(&landed_b, "code").unwrap(), &verifier_b).await;
     assert_eq!(status, 200);
 }
 

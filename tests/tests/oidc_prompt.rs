@@ -105,27 +105,6 @@ const LOA2: &str = "http://id.elegnamnden.se/loa/1.0/loa2";
 const LOA3: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
 const SAMBI_LOA2: &str = "http://id.sambi.se/loa/loa2";
 
-/// Exchanges `code` for the public client (PKCE only).
-async fn exchange_public(
-    idp: &TestIdp,
-    code: &str,
-    verifier: &str,
-) -> (reqwest::StatusCode, serde_json::Value, Option<String>) {
-    let redirect = callback(PUBLIC);
-    token_request(
-        idp,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &redirect),
-            ("code_verifier", verifier),
-            ("client_id", PUBLIC),
-        ],
-        None,
-    )
-    .await
-}
-
 #[tokio::test]
 async fn acr_values_are_enforced_and_the_acr_is_one_the_client_asked_for() {
     let db = SqliteDatabase::create().unwrap();

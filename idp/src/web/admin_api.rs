@@ -266,13 +266,7 @@ pub async fn admin_admins_put(
     json: Result<Json<AdminsBody>, JsonRejection>,
 ) -> Response {
     let result = async {
-        let actor = actor(&state, &headers).await?;
-        let tenant = tenant_id(&tenant)?;
-        admin::authorize(
-            &actor,
-            admin::Action::ManageTenant(&tenant),
-            &state.registry.load(),
-        )?;
+        let (actor, tenant) = managed_tenant(&state, &headers, &tenant).await?;
         admin::set_admins(&context(&state), &actor, &tenant, body(json)?.admins).await
     };
     answer(StatusCode::OK, result.await)
@@ -286,13 +280,7 @@ pub async fn admin_session_put(
     json: Result<Json<crate::tenants::SessionPolicy>, JsonRejection>,
 ) -> Response {
     let result = async {
-        let actor = actor(&state, &headers).await?;
-        let tenant = tenant_id(&tenant)?;
-        admin::authorize(
-            &actor,
-            admin::Action::ManageTenant(&tenant),
-            &state.registry.load(),
-        )?;
+        let (actor, tenant) = managed_tenant(&state, &headers, &tenant).await?;
         admin::set_session_policy(&context(&state), &actor, &tenant, body(json)?).await
     };
     answer(StatusCode::OK, result.await)
@@ -318,6 +306,16 @@ async fn tenant_app(
     tenant: &str,
     app: &str,
 ) -> Result<(Actor, TenantId, ApplicationId), AdminError> {
+    let (actor, tenant) = managed_tenant(state, headers, tenant).await?;
+    Ok((actor, tenant, application_id(app)?))
+}
+
+/// Authenticates, parses the tenant and authorizes managing it, before any body is read.
+async fn managed_tenant(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+) -> Result<(Actor, TenantId), AdminError> {
     let actor = actor(state, headers).await?;
     let tenant = tenant_id(tenant)?;
     admin::authorize(
@@ -325,7 +323,7 @@ async fn tenant_app(
         admin::Action::ManageTenant(&tenant),
         &state.registry.load(),
     )?;
-    Ok((actor, tenant, application_id(app)?))
+    Ok((actor, tenant))
 }
 
 pub async fn admin_saml_sp_put(
@@ -451,13 +449,7 @@ pub async fn admin_tokens_post(
     json: Result<Json<admin::NewToken>, JsonRejection>,
 ) -> Response {
     let result = async {
-        let actor = actor(&state, &headers).await?;
-        let tenant = tenant_id(&tenant)?;
-        admin::authorize(
-            &actor,
-            admin::Action::ManageTenant(&tenant),
-            &state.registry.load(),
-        )?;
+        let (actor, tenant) = managed_tenant(&state, &headers, &tenant).await?;
         admin::create_tenant_token(&context(&state), &actor, &tenant, body(json)?).await
     };
     answer(StatusCode::CREATED, result.await)
