@@ -253,3 +253,53 @@ async fn a_flood_of_logins_and_orders_from_one_address_gets_429s_while_another_l
         exchange_confidential(&idp, &param(&landed, "code").unwrap(), &verifier).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_api_the_token_endpoint_and_the_admin_api_answer_429_in_their_own_format() {
+    let (idp, _db) = idp_with(|limits| {
+        limits.rates.mobile_app_per_minute = 2;
+        limits.rates.token_requests_per_minute = 2;
+        limits.rates.admin_api_per_minute = 2;
+    })
+    .await;
+    let client = client_from(LOCAL);
+    let token = idp::admin::create_api_token(
+        &idp.state.db,
+        idp::admin::TokenScope::Operator,
+        "limits",
+        "operator:test",
+        idp::clock::Clock::now(&idp::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    // Each route: send until refused; the refusal is the route's own error format.
+    let mut refusals = Vec::new();
+    for kind in ["app", "token", "admin"] {
+        let mut refused = None;
+        for _ in 0..5 {
+            let request = match kind {
+                "app" => client
+                    .post(idp.url("/mobile/v1/claim"))
+                    .json(&serde_json::json!({ "qr": "x", "certificate": "eA==" })),
+                "token" => client
+                    .post(idp.url("/oidc/token"))
+                    .form(&[("grant_type", "authorization_code"), ("code", "x")]),
+                _ => client
+                    .get(idp.url("/admin/api/v1/tenants"))
+                    .bearer_auth(&token.token),
+            };
+            let response = request.send().await.unwrap();
+            if response.status() == 429 {
+                refused = Some(response);
+                break;
+            }
+        }
+        let response = refused.unwrap_or_else(|| panic!("{kind}: never refused"));
+        assert!(response.headers().contains_key("retry-after"), "{kind}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        refusals.push((kind, body));
+    }
+    assert_eq!(refusals[0].1["error"], "RATE_LIMITED");
+    assert_eq!(refusals[1].1["error"], "temporarily_unavailable");
+    assert_eq!(refusals[2].1["error"]["code"], "RATE_LIMITED");
+}
