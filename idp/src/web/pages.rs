@@ -1,10 +1,10 @@
-//! Server-rendered pages: the error page, the session page and the common frame of the
-//! login pages (`login_pages.rs`), in Swedish (default) and English. Mobile first, one
-//! stylesheet (no inline styles or scripts: the CSP forbids them), language set on
-//! <html>, every control labelled.
+//! Server-rendered pages: the error page, the session page (both from `templates/`) and
+//! the common frame of the login pages (`login_pages.rs`), in Swedish (default) and
+//! English. Mobile first, one stylesheet (no inline styles or scripts: the CSP forbids
+//! them), language set on <html>, every control labelled.
 
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::error::Explanation;
 
@@ -54,11 +54,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn layout(language: &str, title: &str, body: &str) -> String {
-    let switch_href = format!("?lang={}", other_language(language));
-    page(language, title, body, &switch_href, None)
-}
-
 /// The language a page's switch link offers.
 pub fn other_language(language: &str) -> &'static str {
     if language == "en" {
@@ -91,22 +86,14 @@ pub fn error_page(
     code: &str,
     request_id: Option<&str>,
 ) -> Response {
-    let (code_label, ref_label) = if language == "en" {
-        ("Error code", "Reference")
-    } else {
-        ("Felkod", "Referens")
+    let switch_href = format!("?lang={}", other_language(language));
+    let page = super::templates::ErrorPage {
+        frame: super::templates::Frame::new(language, explanation.title, &switch_href),
+        detail: explanation.detail,
+        code,
+        reference: request_id,
     };
-    let reference = request_id
-        .map(|id| format!("<br>{ref_label}: {}", escape(id)))
-        .unwrap_or_default();
-    let body = format!(
-        "<div class=\"card error\" role=\"alert\">\n<h1>{title}</h1>\n<p>{detail}</p>\n\
-         <p class=\"code\">{code_label}: {code}{reference}</p>\n</div>",
-        title = escape(explanation.title),
-        detail = escape(explanation.detail),
-        code = escape(code),
-    );
-    let mut response = (status, Html(layout(language, explanation.title, &body))).into_response();
+    let mut response = (status, super::templates::render(&page)).into_response();
     if let Ok(value) = code.parse() {
         response.headers_mut().insert("x-idp-error", value);
     }
@@ -123,28 +110,12 @@ pub struct SessionView<'a> {
 }
 
 pub fn session_page(language: &str, session: Option<SessionView<'_>>) -> Response {
-    let body = match (session, language) {
-        (Some(s), "en") => format!(
-            "<div class=\"card\">\n<h1>You are logged in</h1>\n<dl>\n<dt>Name</dt><dd>{}</dd>\n\
-             <dt>HSA-id</dt><dd>{}</dd>\n<dt>Organisation</dt><dd>{}</dd>\n<dt>Level of assurance</dt><dd>{}</dd>\n\
-             <dt>Method</dt><dd>{}</dd>\n</dl>\n<p>You can now open your applications without logging in again.</p>\n</div>",
-            escape(s.display_name), escape(s.employee_hsa_id), escape(s.organisation), s.loa, escape(s.method)
-        ),
-        (Some(s), _) => format!(
-            "<div class=\"card\">\n<h1>Du är inloggad</h1>\n<dl>\n<dt>Namn</dt><dd>{}</dd>\n\
-             <dt>HSA-id</dt><dd>{}</dd>\n<dt>Organisation</dt><dd>{}</dd>\n<dt>Tillitsnivå</dt><dd>{}</dd>\n\
-             <dt>Metod</dt><dd>{}</dd>\n</dl>\n<p>Du kan nu öppna dina tjänster utan att logga in igen.</p>\n</div>",
-            escape(s.display_name), escape(s.employee_hsa_id), escape(s.organisation), s.loa, escape(s.method)
-        ),
-        (None, "en") => "<div class=\"card\">\n<h1>You are not logged in</h1>\n<p>Open the service you want to use; it will send you here to log in.</p>\n</div>".to_owned(),
-        (None, _) => "<div class=\"card\">\n<h1>Du är inte inloggad</h1>\n<p>Öppna tjänsten du vill använda; den skickar dig hit för att logga in.</p>\n</div>".to_owned(),
-    };
-    let title = if language == "en" {
-        "Your login"
-    } else {
-        "Din inloggning"
-    };
-    Html(layout(language, title, &body)).into_response()
+    let switch_href = format!("?lang={}", other_language(language));
+    let texts = super::i18n::Texts::of(language);
+    super::templates::render(&super::templates::SessionPage {
+        frame: super::templates::Frame::new(language, texts.get("session.title"), &switch_href),
+        session,
+    })
 }
 
 #[cfg(test)]

@@ -53,6 +53,25 @@ pub struct LogoutConfirm<'a> {
     pub fields: Vec<(&'a str, &'a str)>,
 }
 
+/// An error page: what went wrong in plain words, what to do, and a code for support.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub frame: Frame<'a>,
+    pub detail: &'a str,
+    pub code: &'a str,
+    /// The request id, for support.
+    pub reference: Option<&'a str>,
+}
+
+/// Who is logged in in this browser.
+#[derive(Template)]
+#[template(path = "session.html")]
+pub struct SessionPage<'a> {
+    pub frame: Frame<'a>,
+    pub session: Option<super::pages::SessionView<'a>>,
+}
+
 /// The rendered page, or a plain 500 if a template fails (it cannot for these types;
 /// askama checks them at compile time, leaving only formatting errors).
 pub fn render(page: &impl Template) -> Response {
