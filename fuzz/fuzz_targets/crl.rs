@@ -15,7 +15,8 @@ fn asked() -> &'static [(Vec<u8>, Issuer); 2] {
     static ASKED: OnceLock<[(Vec<u8>, Issuer); 2]> = OnceLock::new();
     ASKED.get_or_init(|| {
         let ca = pem_der(include_str!("../../certs-dev/ca/hsaid3.pem"));
-        let pair = |leaf: &str| revocation_pair(&pem_der(leaf), &ca).expect("development certificates");
+        let pair =
+            |leaf: &str| revocation_pair(&pem_der(leaf), &ca).expect("development certificates");
         [
             pair(include_str!("../../certs-dev/users/anna.pem")),
             pair(include_str!("../../certs-dev/users/fredrik.pem")),

@@ -64,7 +64,10 @@ fn claim(body: Claim) -> Option<Vec<u8>> {
 /// `mobile_complete_post` up to the order engine, and the engine's signature check.
 fn complete(body: Complete) -> Option<String> {
     if body.certificate_chain.len() > MAX_CHAIN
-        || body.certificate_chain.iter().any(|c| c.len() > MAX_CERT_BASE64)
+        || body
+            .certificate_chain
+            .iter()
+            .any(|c| c.len() > MAX_CERT_BASE64)
         || body.signature.len() > MAX_CERT_BASE64
     {
         return None;
@@ -89,7 +92,12 @@ fuzz_target!(|data: &[u8]| {
     if claim_body.is_ok() {
         let body = serde_json::from_slice::<Claim>(data).expect("the same fields as ClaimBody");
         let certificate = claim(body);
-        note(|| format!("claim certificate: {:?} bytes", certificate.map(|c| c.len())));
+        note(|| {
+            format!(
+                "claim certificate: {:?} bytes",
+                certificate.map(|c| c.len())
+            )
+        });
     }
     if complete_body.is_ok() {
         let body =

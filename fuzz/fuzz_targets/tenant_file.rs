@@ -37,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let changed = BTreeSet::from([tenant.id.clone()]);
     let context = Context {
-        known_issuers: Some(["hsaid3", "hsaid2", "pnr3", "mobile"].map(String::from).to_vec()),
+        known_issuers: Some(
+            ["hsaid3", "hsaid2", "pnr3", "mobile"]
+                .map(String::from)
+                .to_vec(),
+        ),
     };
     let alone = validate(std::slice::from_ref(&tenant), &changed, &context);
     let mut all: Vec<Tenant> = development_tenants()
@@ -49,5 +53,7 @@ fuzz_target!(|data: &[u8]| {
     let together = validate(&all, &changed, &context);
     let tenants = Tenants::new(all);
     let applications = tenants.applications().count();
-    note(|| format!("problems: {alone:?}; with the others: {together:?}; {applications} applications"));
+    note(|| {
+        format!("problems: {alone:?}; with the others: {together:?}; {applications} applications")
+    });
 });
