@@ -12,21 +12,14 @@
 // and image, no horizontal scrolling at 390 px, no script errors or CSP violations.
 // Exit 0 on success; otherwise a message on stderr and exit 1.
 
-import { chromium } from "playwright-core";
-import { mkdir } from "node:fs/promises";
+import { check, Failure, runInChromium } from "./harness.mjs";
 import { join } from "node:path";
 
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const [base, outDir] = process.argv.slice(2);
 if (!base || !outDir) {
   console.error("usage: node login.mjs <idp base url> <output dir>");
   process.exit(2);
 }
-
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
 
 /** Problems a screen-reader or keyboard user would meet on the current page. */
 async function accessibilityProblems(page) {
@@ -166,27 +159,4 @@ async function run(browser) {
   await context.close();
 }
 
-await mkdir(outDir, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
-try {
-  await run(browser);
-  console.log("OK");
-} catch (error) {
-  const message = error instanceof Failure ? error.message : error.stack || String(error);
-  console.error(`login.mjs: ${message}`);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+await runInChromium("login.mjs", outDir, run);

@@ -12,21 +12,14 @@
 //    logged in without passing the IdP's login page (sso-omsorg.png).
 // Exit 0 on success; otherwise a message on stderr and exit 1.
 
-import { chromium } from "playwright-core";
-import { mkdir } from "node:fs/promises";
+import { check, runInChromium } from "./harness.mjs";
 import { join } from "node:path";
 
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const [sp, outDir] = process.argv.slice(2);
 if (!sp || !outDir) {
   console.error("usage: node sso.mjs <sp-test base url> <output dir>");
   process.exit(2);
 }
-
-class Failure extends Error {}
-const check = (ok, message) => {
-  if (!ok) throw new Failure(message);
-};
 
 async function shot(page, file) {
   await page.screenshot({ path: join(outDir, file), fullPage: true });
@@ -77,27 +70,4 @@ async function run(browser) {
   await context.close();
 }
 
-await mkdir(outDir, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
-try {
-  await run(browser);
-  console.log("OK");
-} catch (error) {
-  const message = error instanceof Failure ? error.message : error.stack || String(error);
-  console.error(`sso.mjs: ${message}`);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+await runInChromium("sso.mjs", outDir, run);

@@ -122,24 +122,36 @@ pub async fn token_request(
     (status, body, code)
 }
 
+/// Exchanges `code` (issued with `verifier`'s challenge) for `client_id`'s tokens; `basic`
+/// authenticates a confidential client.
+async fn exchange(
+    idp: &TestIdp,
+    client_id: &str,
+    basic: Option<(&str, &str)>,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let redirect = callback(client_id);
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect.as_str()),
+        ("code_verifier", verifier),
+    ];
+    if basic.is_none() {
+        form.push(("client_id", client_id));
+    }
+    token_request(idp, &form, basic).await
+}
+
 /// Exchanges `code` for the confidential client.
 pub async fn exchange_confidential(
     idp: &TestIdp,
     code: &str,
     verifier: &str,
 ) -> (StatusCode, Value, Option<String>) {
-    let redirect = callback(CONFIDENTIAL);
-    token_request(
-        idp,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &redirect),
-            ("code_verifier", verifier),
-        ],
-        Some((CONFIDENTIAL, CONFIDENTIAL_SECRET)),
-    )
-    .await
+    let secret = Some((CONFIDENTIAL, CONFIDENTIAL_SECRET));
+    exchange(idp, CONFIDENTIAL, secret, code, verifier).await
 }
 
 /// Exchanges `code` for the public client (PKCE only, no client authentication).
@@ -148,19 +160,7 @@ pub async fn exchange_public(
     code: &str,
     verifier: &str,
 ) -> (StatusCode, Value, Option<String>) {
-    let redirect = callback(PUBLIC);
-    token_request(
-        idp,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &redirect),
-            ("code_verifier", verifier),
-            ("client_id", PUBLIC),
-        ],
-        None,
-    )
-    .await
+    exchange(idp, PUBLIC, None, code, verifier).await
 }
 
 /// The header and claims of a JWT (not verified).
