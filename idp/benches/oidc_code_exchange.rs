@@ -11,6 +11,7 @@
 
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
+use idp::directory::Directory as _;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -12,7 +12,9 @@ use crate::auth::revocation::RevocationChecker;
 use crate::auth::{CertificateValidator, TrustError, TrustStore};
 use crate::clock::SharedClock;
 use crate::config::{LoadedConfig, SessionBackend};
-use crate::directory::{load_seed_file, Directory, SeedError, SqlDirectory};
+use crate::directory::{
+    load_seed_file, Batch, Mode, SeedError, SourceId, SourceKind, SqlDirectory, SEED_SOURCE,
+};
 use crate::login::{PendingLogins, SsoSessions};
 use crate::registry::{self, Registry, RegistryHandle};
 use crate::session::{MemoryStore, RedisStore, SharedStore, StoreError};
@@ -82,12 +84,8 @@ pub async fn build_state(
         registry = registry.with_nudge(Arc::new(nudge));
     }
     let registry = Arc::new(registry);
-    let directory = Arc::new(SqlDirectory::new(db.clone(), clock.clone()));
-    if let Some(seed_file) = &config.idp.directory.seed_file {
-        let seed = load_seed_file(seed_file)?;
-        directory.replace_all(&seed).await?;
-        tracing::info!(people = seed.people.len(), file = %seed_file.display(), "directory seeded");
-    }
+    let directory = Arc::new(build_directory(&config, db.clone()));
+    seed_directory(&config, &directory, &registry.load(), clock.now()).await?;
     let store = build_session_store(&config, clock.clone())?;
     let validator = build_validator(&config)?;
     let session = &config.idp.session;
@@ -149,6 +147,60 @@ pub async fn build_state(
     });
     follow_registry(&state);
     Ok(state)
+}
+
+/// The directory on `db`, with the configured cache and retention.
+pub fn build_directory(config: &LoadedConfig, db: Database) -> SqlDirectory {
+    let settings = &config.idp.directory;
+    SqlDirectory::new(db)
+        .with_cache(
+            Duration::from_millis(settings.cache_ttl_millis),
+            settings.cache_capacity,
+        )
+        .with_retention(Duration::from_secs(settings.retention_days * 24 * 3600))
+}
+
+/// A development instance writes its seed (a full sync of the seed source: unchanged
+/// people keep their ids, nothing of another source is touched). Nothing else writes the
+/// directory at start.
+async fn seed_directory(
+    config: &LoadedConfig,
+    directory: &SqlDirectory,
+    registry: &Registry,
+    now: time::OffsetDateTime,
+) -> Result<(), StartError> {
+    let Some(seed_file) = &config.idp.directory.seed_file else {
+        return Ok(());
+    };
+    if config.idp.profile != crate::config::Profile::Development {
+        return Ok(());
+    }
+    let seed = load_seed_file(seed_file)?;
+    let batch = Batch {
+        kind: SourceKind::Seed,
+        mode: Mode::Full,
+        records: seed.records,
+        removed: Vec::new(),
+        cursor: None,
+    };
+    let source = SourceId::platform(SEED_SOURCE);
+    // Nodes starting together write the same seed; one of them may lose the race.
+    let report = match directory
+        .apply(&source, &batch, &registry.tenants, now)
+        .await
+    {
+        Ok(report) => report,
+        Err(_) => {
+            directory
+                .apply(&source, &batch, &registry.tenants, now)
+                .await?
+        }
+    };
+    for refusal in &report.refused {
+        tracing::warn!(external_id = %refusal.external_id, code = %refusal.code, reason = %refusal.reason, "development seed record refused");
+    }
+    tracing::info!(file = %seed_file.display(), %report, "development directory seed written");
+    Ok(())
 }
 
 /// The registry to start with: the database's, after importing the tenant files when

@@ -16,6 +16,7 @@ use tokio::process::{Child, Command};
 pub mod agent;
 pub mod balancer;
 pub mod browser_script;
+pub mod fixtures;
 pub mod idp_server;
 pub mod oidc;
 pub mod revocation_peers;

@@ -12,6 +12,7 @@ mod certificate_validation;
 mod cross_org_sso;
 mod cross_protocol;
 mod dev_pki;
+mod directory;
 mod keys;
 mod login_pages;
 mod mobile_login;

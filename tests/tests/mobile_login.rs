@@ -14,6 +14,7 @@ use idp::auth::mobile::{
     ClaimStart, Hint, MobileError, OrderDisplay, OrderEngine, OrderSettings, Status,
 };
 use idp::clock::ManualClock;
+use idp::directory::Directory;
 use idp::session::{MemoryStore, RedisStore, SharedStore};
 use sp_test::phone::{Phone, PhoneCredential, PhoneError, Start};
 

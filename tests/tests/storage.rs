@@ -1,39 +1,15 @@
-//! Storage and directory contract, run on SQLite and on a real PostgreSQL.
+//! The storage contract, run on SQLite and on a real PostgreSQL.
 
-use std::sync::Arc;
-
-use e2e::repo_root;
 use idp::audit::{AuditEvent, Outcome};
-use idp::clock::SystemClock;
-use idp::config::Problems;
-use idp::directory::{load_seed_file, Directory, DirectorySeed, MemoryDirectory, SqlDirectory};
-use idp::ids::{HsaId, PersonalIdentityNumber};
 use idp::registry;
 use idp::storage::{find_admin_audit, find_recent_audit_events, insert_audit_event, Database};
 
-fn dev_seed() -> DirectorySeed {
-    load_seed_file(&repo_root().join("config/directory-dev.toml")).unwrap()
-}
-
 fn shipped_files() -> Vec<idp::tenants::TenantFile> {
-    let mut problems = Problems::default();
-    let files = idp::tenants::read_dir(
-        &repo_root().join("config/tenants"),
-        &context(),
-        &mut problems,
-    );
-    assert!(problems.is_empty(), "{problems}");
-    files
+    e2e::fixtures::shipped_tenant_files()
 }
 
 fn context() -> idp::tenants::validate::Context {
-    idp::tenants::validate::Context {
-        known_issuers: Some(
-            ["hsaid3", "hsaid2", "pnr3", "mobile"]
-                .map(String::from)
-                .to_vec(),
-        ),
-    }
+    e2e::fixtures::registry_context()
 }
 
 async fn migrations_apply_and_are_idempotent(db: Database) {
@@ -198,61 +174,6 @@ async fn audit_events_round_trip_newest_first(db: Database) {
     assert_eq!(events, vec![second, first]);
 }
 
-/// The directory contract, for any implementation.
-async fn directory_finds_people_by_hsa_id_and_personal_number(directory: Arc<dyn Directory>) {
-    directory.replace_all(&dev_seed()).await.unwrap();
-    let anna_region: HsaId = "SE2321009991-anna01".parse().unwrap();
-    let anna_lillby: HsaId = "SE2120007774-anna02".parse().unwrap();
-    let anna = directory
-        .find_by_hsa_id(&anna_region)
-        .await
-        .unwrap()
-        .expect("anna by region HSA-id");
-    assert_eq!(anna.display_name(), "Anna Andersson");
-    assert_eq!(anna.employments.len(), 2);
-    let region_job = anna.employment(&anna_region).unwrap();
-    assert_eq!(region_job.organisation_number.as_str(), "2321009991");
-    assert_eq!(region_job.commissions.len(), 2);
-    assert_eq!(
-        region_job.commissions[0].rights,
-        ["Läsa", "Skriva", "Signera"]
-    );
-    assert_eq!(
-        directory
-            .find_by_hsa_id(&anna_lillby)
-            .await
-            .unwrap()
-            .map(|p| p.id),
-        Some(anna.id.clone())
-    );
-    let pnr: PersonalIdentityNumber = "198504042386".parse().unwrap();
-    let cecilia = directory
-        .find_by_personal_identity_number(&pnr)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(cecilia.given_name, "Cecilia");
-    let unknown: HsaId = "SE2321009991-nobody".parse().unwrap();
-    assert_eq!(directory.find_by_hsa_id(&unknown).await.unwrap(), None);
-
-    // Replacing the content removes people no longer listed.
-    let only_anna = DirectorySeed {
-        people: vec![anna.clone()],
-    };
-    directory.replace_all(&only_anna).await.unwrap();
-    assert_eq!(
-        directory
-            .find_by_personal_identity_number(&pnr)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        directory.find_by_hsa_id(&anna_region).await.unwrap(),
-        Some(anna)
-    );
-}
-
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -264,13 +185,6 @@ macro_rules! on_both_databases {
                     super::$name(db).await;
                 }
             )*
-            #[tokio::test]
-            async fn directory_contract() {
-                let file = e2e::SqliteDatabase::create().unwrap();
-                let db = idp::storage::Database::connect_and_migrate(&file.url, 4).await.unwrap();
-                let dir = super::SqlDirectory::new(db, std::sync::Arc::new(super::SystemClock));
-                super::directory_finds_people_by_hsa_id_and_personal_number(std::sync::Arc::new(dir)).await;
-            }
         }
         mod postgres {
             $(
@@ -281,13 +195,6 @@ macro_rules! on_both_databases {
                     super::$name(db).await;
                 }
             )*
-            #[tokio::test]
-            async fn directory_contract() {
-                let pg = e2e::PostgresDatabase::create().await.unwrap();
-                let db = idp::storage::Database::connect_and_migrate(&pg.url, 4).await.unwrap();
-                let dir = super::SqlDirectory::new(db, std::sync::Arc::new(super::SystemClock));
-                super::directory_finds_people_by_hsa_id_and_personal_number(std::sync::Arc::new(dir)).await;
-            }
         }
     };
 }
@@ -297,11 +204,6 @@ on_both_databases!(
     the_registry_imports_exports_and_refuses_as_a_whole,
     audit_events_round_trip_newest_first,
 );
-
-#[tokio::test]
-async fn memory_directory_contract() {
-    directory_finds_people_by_hsa_id_and_personal_number(Arc::new(MemoryDirectory::new())).await;
-}
 
 #[tokio::test]
 async fn sqlite_file_and_directory_are_created() {

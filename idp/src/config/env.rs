@@ -4,6 +4,7 @@
 /// The recognised variables. `IDP_REDIS_URL` also switches the session store to Redis.
 #[derive(Debug, Clone, Default)]
 pub struct EnvOverrides {
+    pub profile: Option<String>,
     pub public_url: Option<String>,
     pub listen: Option<String>,
     pub database_url: Option<String>,
@@ -18,7 +19,8 @@ pub struct EnvOverrides {
 }
 
 /// Variable name and the `table.key` it overrides.
-const VARIABLES: [(&str, &str); 11] = [
+const VARIABLES: [(&str, &str); 12] = [
+    ("IDP_PROFILE", "profile"),
     ("IDP_PUBLIC_URL", "public_url"),
     ("IDP_LISTEN", "server.listen"),
     ("IDP_DATABASE_URL", "storage.database_url"),
@@ -36,6 +38,7 @@ impl EnvOverrides {
     pub fn from_process() -> Self {
         let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Self {
+            profile: get("IDP_PROFILE"),
             public_url: get("IDP_PUBLIC_URL"),
             listen: get("IDP_LISTEN"),
             database_url: get("IDP_DATABASE_URL"),
@@ -50,8 +53,9 @@ impl EnvOverrides {
         }
     }
 
-    fn values(&self) -> [&Option<String>; 11] {
+    fn values(&self) -> [&Option<String>; 12] {
         [
+            &self.profile,
             &self.public_url,
             &self.listen,
             &self.database_url,

@@ -30,6 +30,9 @@ const EMBEDDED_NAME: &str = "<embedded config/idp.toml>";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdpConfig {
+    /// What this instance is: `development` (the embedded defaults: development data such
+    /// as the directory seed is loaded) or `production` (development data is refused).
+    pub profile: Profile,
     /// The externally visible base URL (issuer, entityID and endpoints derive from it).
     pub public_url: Url,
     /// Directory with one `<tenant>.toml` per tenant.
@@ -201,11 +204,52 @@ fn default_memory_max_entries() -> usize {
     crate::session::MEMORY_DEFAULT_MAX_ENTRIES
 }
 
+/// Development or production (`profile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Development,
+    Production,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryConfig {
-    /// A TOML file of people loaded into the directory at start (development data).
+    /// A TOML file of people written into the directory at start by the development seed
+    /// source (development instances only; a production instance refuses it). `""`:
+    /// none (to switch off the embedded default).
+    #[serde(default, deserialize_with = "empty_path_is_none")]
     pub seed_file: Option<PathBuf>,
+    /// How long a looked-up person is cached on a node (0: no cache). Another node's
+    /// write is seen within this time.
+    #[serde(default = "default_directory_cache_ttl")]
+    pub cache_ttl_millis: u64,
+    /// At most this many cached lookups per node.
+    #[serde(default = "default_directory_cache_capacity")]
+    pub cache_capacity: u64,
+    /// How long a person gone from their source stays disabled (and their HSA-ids
+    /// reserved) before removal.
+    #[serde(default = "default_directory_retention_days")]
+    pub retention_days: u64,
+}
+
+fn empty_path_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let path = Option::<PathBuf>::deserialize(deserializer)?;
+    Ok(path.filter(|p| !p.as_os_str().is_empty()))
+}
+
+fn default_directory_cache_ttl() -> u64 {
+    1000
+}
+
+fn default_directory_cache_capacity() -> u64 {
+    100_000
+}
+
+fn default_directory_retention_days() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -369,7 +413,13 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
         }
     }
     if let Some(seed) = &config.directory.seed_file {
-        if !seed.is_file() {
+        if config.profile == Profile::Production {
+            problems.push(
+                &file,
+                "directory.seed_file".to_owned(),
+                "the development directory seed is refused in a production instance (profile = \"production\"); people come from the directory sources".to_owned(),
+            );
+        } else if !seed.is_file() {
             problems.push(
                 &file,
                 "directory.seed_file".to_owned(),

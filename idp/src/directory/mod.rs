@@ -2,16 +2,26 @@
 //! (personal identity number) has one or more employments, each with an employee HSA-id
 //! in an organisation and zero or more commissions (medarbetaruppdrag).
 //!
-//! Two implementations of [`Directory`]: SQL (the default, on the configured database)
-//! and in-memory; both are loaded from the same seed file and held to one contract.
+//! Sources write it (`source.rs`: a tenant's LDAP sync, SCIM client or file import, each
+//! only inside the tenant's population, `admit.rs`; the development seed, `seed.rs`); each
+//! source's [`SourceRecord`]s are kept apart and a person is the union of their active
+//! records (`sql.rs`, on the configured database, behind a short-lived cache, `cache.rs`).
 
-mod memory;
+mod admit;
+mod cache;
+mod record;
 mod seed;
+mod source;
 mod sql;
 
-pub use memory::MemoryDirectory;
-pub use seed::{load_seed_file, DirectorySeed, SeedError};
-pub use sql::SqlDirectory;
+pub use admit::admit;
+pub use record::{HsaIdKind, SourceRecord, StoredRecord};
+pub use seed::{load_seed_file, DirectorySeed, SeedError, SEED_SOURCE};
+pub use source::{
+    Batch, Change, ChangeKind, Mode, Refusal, Report, SourceId, SourceKind, SourceScope,
+    SourceStatus,
+};
+pub use sql::{SqlDirectory, DEFAULT_RETENTION};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -21,7 +31,7 @@ use crate::storage::StorageError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
-    /// Internal id (UUID), stable across seed reloads of the same person.
+    /// Internal id (random UUID), stable while any source knows the person.
     pub id: String,
     pub personal_identity_number: Option<PersonalIdentityNumber>,
     pub given_name: String,
@@ -85,9 +95,6 @@ pub trait Directory: Send + Sync + 'static {
         &self,
         pnr: &PersonalIdentityNumber,
     ) -> Result<Option<Person>, DirectoryError>;
-
-    /// Replaces the whole directory content with `seed` (atomically where supported).
-    async fn replace_all(&self, seed: &DirectorySeed) -> Result<(), DirectoryError>;
 }
 
 pub type SharedDirectory = std::sync::Arc<dyn Directory>;

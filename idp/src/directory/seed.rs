@@ -1,10 +1,14 @@
-//! The directory seed file (`config/directory-dev.toml`): people as TOML.
+//! The development seed (`config/directory-dev.toml`): people as TOML, written by the
+//! platform source `platform/development-seed` as a full sync at every start of a
+//! development instance. Like any source it writes only its own records: what a real
+//! source wrote is never touched, and a seed person whose HSA-id a real source holds is
+//! refused.
 
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::{Commission, Employment, Person};
+use super::{Commission, Employment, SourceRecord};
 use crate::config::{parse_toml, Problem};
 use crate::ids::{HsaId, OrganisationNumber, PersonalIdentityNumber};
 
@@ -57,17 +61,21 @@ struct SeedCommission {
     rights: Vec<String>,
 }
 
-/// A validated set of people, ready to be loaded into a [`super::Directory`].
+/// The seed's source name.
+pub const SEED_SOURCE: &str = "development-seed";
+
+/// A validated set of people, as the records of the seed source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DirectorySeed {
-    pub people: Vec<Person>,
+    pub records: Vec<SourceRecord>,
 }
 
-/// Person ids are derived from the first employee HSA-id (or the personal identity
-/// number when there is none), so that reloading a seed keeps audit references valid.
-fn person_id(person: &SeedPerson) -> String {
+/// A seed record's external id, from the first employee HSA-id (or a hash of the
+/// personal identity number when there is none, so the number itself never becomes a
+/// key shown in reports).
+fn external_id(person: &SeedPerson) -> String {
     let name = match (person.employment.first(), &person.personal_identity_number) {
-        (Some(first), _) => format!("hsa:{}", first.hsa_id),
+        (Some(first), _) => return first.hsa_id.to_string(),
         (None, Some(pnr)) => format!("pnr:{}", pnr.as_str()),
         (None, None) => format!("name:{} {}", person.given_name, person.surname),
     };
@@ -86,7 +94,7 @@ pub fn load_seed_file(path: &Path) -> Result<DirectorySeed, SeedError> {
     };
     let mut seen_hsa_ids = HashSet::new();
     let mut seen_pnrs = HashSet::new();
-    let mut people = Vec::with_capacity(file.person.len());
+    let mut records = Vec::with_capacity(file.person.len());
     for (i, p) in file.person.iter().enumerate() {
         if let Some(pnr) = &p.personal_identity_number {
             if !seen_pnrs.insert(pnr.clone()) {
@@ -105,8 +113,9 @@ pub fn load_seed_file(path: &Path) -> Result<DirectorySeed, SeedError> {
                 return Err(invalid(format!("person[{i}]: duplicate HSA-id {id}")));
             }
         }
-        people.push(Person {
-            id: person_id(p),
+        records.push(SourceRecord {
+            external_id: external_id(p),
+            user_name: None,
             personal_identity_number: p.personal_identity_number.clone(),
             given_name: p.given_name.clone(),
             surname: p.surname.clone(),
@@ -135,5 +144,5 @@ pub fn load_seed_file(path: &Path) -> Result<DirectorySeed, SeedError> {
                 .collect(),
         });
     }
-    Ok(DirectorySeed { people })
+    Ok(DirectorySeed { records })
 }

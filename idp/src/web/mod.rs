@@ -29,7 +29,7 @@ use arc_swap::ArcSwap;
 use crate::auth::CertificateValidator;
 use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
-use crate::directory::SharedDirectory;
+use crate::directory::SqlDirectory;
 use crate::login::{PendingLogins, SsoSessions};
 use crate::session::SharedStore;
 use crate::session::TypedStore;
@@ -41,7 +41,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub db: Database,
     pub store: SharedStore,
-    pub directory: SharedDirectory,
+    pub directory: Arc<SqlDirectory>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Swapped whole when trust configuration or CRL files change (SIGHUP).
     pub validator: ArcSwap<CertificateValidator>,
