@@ -42,6 +42,40 @@ enum Command {
         #[command(subcommand)]
         command: TenantsCommand,
     },
+    /// The user directory: imports and the state of its sources.
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Write an HSA-style export (JSON or CSV, docs/directory.md) as a tenant's source:
+    /// only persons inside the tenant's population are taken, the others are listed.
+    Import {
+        file: PathBuf,
+        /// The tenant whose staff the file holds.
+        #[arg(long)]
+        tenant: String,
+        /// The source's name within the tenant (one name per export you keep apart).
+        #[arg(long, default_value = "import")]
+        source: String,
+        /// `json` or `csv` (default: from the file's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// The file holds changes only: nobody it leaves out is disabled.
+        #[arg(long)]
+        incremental: bool,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Every source's last run, records and refusals (or one tenant's).
+    Status {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +117,9 @@ fn main() -> ExitCode {
         Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(&source))),
         Command::Tenants { command } => {
             runtime().and_then(|rt| rt.block_on(tenants(&source, command)))
+        }
+        Command::Directory { command } => {
+            runtime().and_then(|rt| rt.block_on(directory(&source, command)))
         }
     };
     match result {
@@ -270,6 +307,118 @@ async fn tenants(source: &ConfigSource, command: TenantsCommand) -> anyhow::Resu
                 current.version,
                 dir.display()
             );
+        }
+    }
+    Ok(())
+}
+
+async fn directory(source: &ConfigSource, command: DirectoryCommand) -> anyhow::Result<()> {
+    use idp::directory::import::{self, ImportFormat};
+    use idp::directory::{Batch, Mode, SourceId, SourceKind};
+
+    let loaded = load(source)?;
+    let storage = &loaded.idp.storage;
+    let db =
+        idp::storage::Database::connect_and_migrate(&storage.database_url, storage.max_connections)
+            .await
+            .context("database")?;
+    let directory = idp::app::build_directory(&loaded, db.clone());
+    match command {
+        DirectoryCommand::Import {
+            file,
+            tenant,
+            source,
+            format,
+            incremental,
+            dry_run,
+        } => {
+            let tenant: idp::ids::TenantId = tenant.parse().context("--tenant")?;
+            let source = SourceId::tenant(tenant, &source).map_err(anyhow::Error::msg)?;
+            let format = match format.as_deref() {
+                Some("json") => ImportFormat::Json,
+                Some("csv") => ImportFormat::Csv,
+                Some(other) => anyhow::bail!("--format {other:?}: json or csv"),
+                None => ImportFormat::from_path(&file)
+                    .context("say --format json or csv (the file name does not tell)")?,
+            };
+            let bytes = std::fs::read(&file).with_context(|| format!("{}", file.display()))?;
+            let parsed = import::parse(format, &bytes)
+                .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+            let batch = Batch {
+                kind: SourceKind::File,
+                mode: if incremental {
+                    Mode::Incremental
+                } else {
+                    Mode::Full
+                },
+                records: parsed.records,
+                removed: Vec::new(),
+                cursor: None,
+            };
+            let registry = idp::registry::load(&db).await?;
+            let now = SystemClock.now();
+            let mut report = if dry_run {
+                directory
+                    .plan(&source, &batch, &registry.tenants, now)
+                    .await?
+            } else {
+                directory
+                    .apply(&source, &batch, &registry.tenants, now)
+                    .await?
+            };
+            report.refused.splice(0..0, parsed.refused);
+            for change in &report.changes {
+                println!("{change}");
+            }
+            for refusal in &report.refused {
+                println!(
+                    "! {} {}: {}",
+                    refusal.external_id, refusal.code, refusal.reason
+                );
+            }
+            let verb = if dry_run {
+                "dry run, would be"
+            } else {
+                "imported"
+            };
+            println!("{source}: {verb}: {report}");
+        }
+        DirectoryCommand::Status { tenant } => {
+            let tenant: Option<idp::ids::TenantId> =
+                tenant.map(|t| t.parse()).transpose().context("--tenant")?;
+            let statuses = directory.statuses(tenant.as_ref()).await?;
+            if statuses.is_empty() {
+                println!("no directory sources");
+            }
+            let at = |ms: Option<i64>| {
+                ms.and_then(|ms| {
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+                })
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| "never".to_owned())
+            };
+            for status in statuses {
+                let refused = status.last_report.as_ref().map_or(0, |r| r.refused.len());
+                println!(
+                    "{} ({}): {} active, {} disabled; last success {}; last run refused {}{}",
+                    status.source,
+                    status.kind,
+                    status.active_records,
+                    status.disabled_records,
+                    at(status.last_success_at_ms),
+                    refused,
+                    match &status.last_error {
+                        Some(error) => format!(
+                            "; last attempt {} FAILED: {error}",
+                            at(status.last_attempt_at_ms)
+                        ),
+                        None => String::new(),
+                    }
+                );
+            }
         }
     }
     Ok(())

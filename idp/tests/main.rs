@@ -399,3 +399,69 @@ fn serve_answers_healthz_and_stops_cleanly_on_sigterm() {
         "every request log line carries its request id:\n{log}"
     );
 }
+
+/// An HSA export of Lillby (CSV): two of Lillby's staff and one region employee.
+const LILLBY_EXPORT: &str = "\
+personal_identity_number,given_name,surname,hsa_id,organisation_number,organisation_name,commission_hsa_id,commission_name,commission_purpose,commission_rights
+198001012387,Anna,Andersson,SE2120007774-imp1,2120007774,Lillby kommun,SE2120007774-imc1,Hemtjänst,Vård och behandling,Läsa;Skriva
+,Bo,Berg,SE2120007774-imp2,2120007774,Lillby kommun,,,,
+198504042386,Cecilia,Carlsson,SE2321009991-imp3,2321009991,Region,,,,
+";
+
+#[test]
+fn directory_import_shows_the_diff_then_writes_only_the_tenants_staff() {
+    let (dir, url) = registry_with_shipped_tenants();
+    let file = dir.path().join("lillby-export.csv");
+    std::fs::write(&file, LILLBY_EXPORT).unwrap();
+    let directory = |args: &[&str]| {
+        let mut all = vec!["directory"];
+        all.extend_from_slice(args);
+        let out = idp(&all, &[("IDP_DATABASE_URL", &url)]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let file = file.to_str().unwrap();
+    let dry = directory(&["import", "--tenant", "lillby", "--dry-run", file]);
+    assert!(
+        dry.contains("+ SE2120007774-imp1\n+ SE2120007774-imp2\n"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("! SE2321009991-imp3 OUTSIDE_POPULATION: employment SE2321009991-imp3"),
+        "{dry}"
+    );
+    assert!(dry.ends_with("lillby/import: dry run, would be: 2 created, 0 updated, 0 unchanged, 0 disabled, 0 removed, 1 refused\n"), "{dry}");
+    assert!(
+        !dry.contains("198001012387"),
+        "no personal identity number in the output"
+    );
+    assert_eq!(
+        directory(&["status"]),
+        "no directory sources\n",
+        "a dry run writes nothing"
+    );
+
+    let done = directory(&["import", "--tenant", "lillby", file]);
+    assert!(done.ends_with("lillby/import: imported: 2 created, 0 updated, 0 unchanged, 0 disabled, 0 removed, 1 refused\n"), "{done}");
+    // Bo left Lillby: the next full export does not list him.
+    std::fs::write(
+        dir.path().join("lillby-export.csv"),
+        LILLBY_EXPORT.replace(
+            ",Bo,Berg,SE2120007774-imp2,2120007774,Lillby kommun,,,,\n",
+            "",
+        ),
+    )
+    .unwrap();
+    let again = directory(&["import", "--tenant", "lillby", file]);
+    assert!(again.starts_with("- SE2120007774-imp2\n"), "{again}");
+    let status = directory(&["status", "--tenant", "lillby"]);
+    assert!(
+        status.starts_with("lillby/import (file): 1 active, 1 disabled; last success 20"),
+        "{status}"
+    );
+    assert!(status.contains("last run refused 1"), "{status}");
+    assert_eq!(
+        directory(&["status", "--tenant", "region"]),
+        "no directory sources\n"
+    );
+}

@@ -9,6 +9,7 @@
 
 mod admit;
 mod cache;
+pub mod import;
 mod record;
 mod seed;
 mod source;
