@@ -21,6 +21,7 @@ pub mod oidc;
 pub mod rate_limit;
 pub mod registry;
 pub mod saml;
+pub mod scim;
 pub mod server;
 pub mod session;
 pub mod storage;

@@ -103,6 +103,9 @@ enum TenantsCommand {
         operator: bool,
         #[arg(long)]
         name: String,
+        /// A SCIM provisioning token of the tenant (instead of an admin API token).
+        #[arg(long, conflicts_with = "operator")]
+        scim: bool,
     },
 }
 
@@ -277,6 +280,7 @@ async fn tenants(source: &ConfigSource, command: TenantsCommand) -> anyhow::Resu
             tenant,
             operator,
             name,
+            scim,
         } => {
             let scope = match (tenant, operator) {
                 (Some(tenant), false) => {
@@ -290,9 +294,20 @@ async fn tenants(source: &ConfigSource, command: TenantsCommand) -> anyhow::Resu
                 }
                 _ => idp::admin::TokenScope::Operator,
             };
-            let created =
-                idp::admin::create_api_token(&db, scope, &name, "operator:cli", SystemClock.now())
-                    .await?;
+            let purpose = if scim {
+                idp::admin::TokenPurpose::Scim
+            } else {
+                idp::admin::TokenPurpose::Admin
+            };
+            let created = idp::admin::create_api_token(
+                &db,
+                scope,
+                purpose,
+                &name,
+                "operator:cli",
+                SystemClock.now(),
+            )
+            .await?;
             eprintln!("token {} ({}); shown once:", created.id, created.name);
             println!("{}", created.token);
         }

@@ -266,6 +266,7 @@ async fn the_app_api_the_token_endpoint_and_the_admin_api_answer_429_in_their_ow
     let token = idp::admin::create_api_token(
         &idp.state.db,
         idp::admin::TokenScope::Operator,
+        idp::admin::TokenPurpose::Admin,
         "limits",
         "operator:test",
         idp::clock::Clock::now(&idp::clock::SystemClock),

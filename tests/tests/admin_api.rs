@@ -32,9 +32,16 @@ fn tenant(id: &str) -> TokenScope {
 
 /// A token made the way an operator makes one (the library, as `idp` would).
 async fn make_token(idp: &TestIdp, scope: TokenScope, name: &str) -> CreatedToken {
-    create_api_token(&idp.state.db, scope, name, "operator:test", now())
-        .await
-        .unwrap_or_else(|e| panic!("create_api_token {name}: {e:?}"))
+    create_api_token(
+        &idp.state.db,
+        scope,
+        idp::admin::TokenPurpose::Admin,
+        name,
+        "operator:test",
+        now(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create_api_token {name}: {e:?}"))
 }
 
 /// What the API answered: the status and the JSON body (`null` when empty, a string

@@ -43,9 +43,16 @@ async fn an_organisation_admin_logs_in_with_the_idp_and_acts_only_on_their_tenan
 
     // The operator registers the console (a public client with PKCE) in the region's
     // tenant, asking for Lillby's admins too; Lillby grants it their HSA-id.
-    let operator = create_api_token(&idp.state.db, TokenScope::Operator, "setup", "test", now)
-        .await
-        .unwrap();
+    let operator = create_api_token(
+        &idp.state.db,
+        TokenScope::Operator,
+        idp::admin::TokenPurpose::Admin,
+        "setup",
+        "test",
+        now,
+    )
+    .await
+    .unwrap();
     let (status, answer) = call(
         &idp,
         &operator.token,
@@ -70,6 +77,7 @@ async fn an_organisation_admin_logs_in_with_the_idp_and_acts_only_on_their_tenan
     let lillby = create_api_token(
         &idp.state.db,
         TokenScope::Tenant("lillby".parse().unwrap()),
+        idp::admin::TokenPurpose::Admin,
         "setup",
         "test",
         now,

@@ -54,6 +54,7 @@ fn record(
         surname: "Testsson".to_owned(),
         mail: None,
         employments: jobs,
+        source_attributes: None,
     }
 }
 

@@ -28,6 +28,7 @@ mod revocation;
 mod saml_interop;
 mod saml_negative;
 mod saml_sso;
+mod scim;
 mod server;
 mod session_store;
 mod sp_test_verify;

@@ -166,6 +166,7 @@ async fn a_confidential_client_must_use_pkce_too_unless_registered_as_a_legacy_e
     let token = idp::admin::create_api_token(
         &idp.state.db,
         idp::admin::TokenScope::Tenant("storstad".parse().unwrap()),
+        idp::admin::TokenPurpose::Admin,
         "legacy",
         "test",
         SystemClock.now(),

@@ -360,6 +360,7 @@ async fn applications_registered_through_the_api_log_users_in_on_the_other_node_
     let token = idp::admin::create_api_token(
         &first.state.db,
         idp::admin::TokenScope::Tenant("lillby".parse().unwrap()),
+        idp::admin::TokenPurpose::Admin,
         "onboarding",
         "test",
         idp::clock::Clock::now(&idp::clock::SystemClock),

@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::tokens::{
-    create_api_token, list_tokens, revoke_api_token, CreatedToken, TokenScope, TokenView,
+    create_api_token, list_tokens, revoke_api_token, CreatedToken, TokenPurpose, TokenScope,
+    TokenView,
 };
 use super::views::{tenant_document, ApplicationView, TenantSummary};
 use super::{authorize, Action, Actor, AdminContext, AdminError};
@@ -702,6 +703,9 @@ async fn audit_token_change(
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
+    /// `admin` (default) or `scim`.
+    #[serde(default)]
+    pub purpose: TokenPurpose,
 }
 
 pub async fn create_tenant_token(
@@ -714,6 +718,7 @@ pub async fn create_tenant_token(
     let created = create_api_token(
         ctx.db,
         TokenScope::Tenant(tenant.clone()),
+        new.purpose,
         &new.name,
         &actor.audit_name(),
         ctx.now,

@@ -12,7 +12,7 @@ pub use authorize::{authorize, Action, Actor};
 pub use commands::*;
 pub use tokens::{
     authenticate_token, create_api_token, is_api_token, list_tokens, revoke_api_token,
-    CreatedToken, TokenScope, TokenView,
+    CreatedToken, TokenPurpose, TokenScope, TokenView,
 };
 pub use views::{ApplicationView, TenantSummary};
 

@@ -1,5 +1,7 @@
 //! API tokens for automation: 256 random bits, shown once, stored as their SHA-256,
-//! scoped to one tenant (or to the platform operator), revocable.
+//! scoped to one tenant (or to the platform operator), for one purpose (the admin API,
+//! or SCIM provisioning of the tenant's directory: neither is accepted for the other),
+//! revocable.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -17,11 +19,32 @@ pub enum TokenScope {
     Tenant(TenantId),
 }
 
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenPurpose {
+    /// The admin API (`/admin/api/v1`).
+    #[default]
+    Admin,
+    /// SCIM provisioning (`/scim/v2`) of one tenant's directory.
+    Scim,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Admin => "admin",
+            TokenPurpose::Scim => "scim",
+        }
+    }
+}
+
 /// A token just made: its id and the token itself (shown once).
 #[derive(Debug, Clone, Serialize)]
 pub struct CreatedToken {
     pub id: String,
     pub name: String,
+    pub purpose: TokenPurpose,
     pub token: String,
 }
 
@@ -30,6 +53,7 @@ pub struct CreatedToken {
 pub struct TokenView {
     pub id: String,
     pub name: String,
+    pub purpose: TokenPurpose,
     /// Unix seconds.
     pub created_at: i64,
     pub created_by: String,
@@ -45,10 +69,11 @@ fn sha256_hex(text: &str) -> String {
     ))
 }
 
-/// Makes a token for `scope`.
+/// Makes a token for `scope` and `purpose` (SCIM tokens are a tenant's only).
 pub async fn create_api_token(
     db: &Database,
     scope: TokenScope,
+    purpose: TokenPurpose,
     name: &str,
     created_by: &str,
     now: OffsetDateTime,
@@ -59,6 +84,11 @@ pub async fn create_api_token(
             "name must be 1-100 characters".into(),
         ));
     }
+    if purpose == TokenPurpose::Scim && scope == TokenScope::Operator {
+        return Err(AdminError::BadRequest(
+            "a SCIM token belongs to one tenant".into(),
+        ));
+    }
     let token = format!("{PREFIX}{}", crate::session::random_key());
     let stored = StoredToken {
         id: uuid::Uuid::new_v4().to_string(),
@@ -67,6 +97,7 @@ pub async fn create_api_token(
             TokenScope::Tenant(tenant) => Some(tenant.to_string()),
         },
         name: name.to_owned(),
+        purpose: purpose.as_str().to_owned(),
         created_at: now,
         created_by: created_by.to_owned(),
         revoked_at: None,
@@ -75,6 +106,7 @@ pub async fn create_api_token(
     Ok(CreatedToken {
         id: stored.id,
         name: stored.name,
+        purpose,
         token,
     })
 }
@@ -84,8 +116,21 @@ pub fn is_api_token(bearer: &str) -> bool {
     bearer.starts_with(PREFIX)
 }
 
-/// The actor a bearer API token stands for; `Unauthenticated` for anything else.
-pub async fn authenticate_token(db: &Database, bearer: &str) -> Result<Actor, AdminError> {
+fn purpose_of(stored: &str) -> Option<TokenPurpose> {
+    match stored {
+        "admin" => Some(TokenPurpose::Admin),
+        "scim" => Some(TokenPurpose::Scim),
+        _ => None,
+    }
+}
+
+/// The actor a bearer API token for `purpose` stands for; `Unauthenticated` for
+/// anything else (also a valid token made for another purpose).
+pub async fn authenticate_token(
+    db: &Database,
+    bearer: &str,
+    purpose: TokenPurpose,
+) -> Result<Actor, AdminError> {
     if !bearer.starts_with(PREFIX) || bearer.len() > 128 {
         return Err(AdminError::Unauthenticated);
     }
@@ -94,7 +139,7 @@ pub async fn authenticate_token(db: &Database, bearer: &str) -> Result<Actor, Ad
     let Some(token) = find_token_by_hash(db, &sha256_hex(bearer)).await? else {
         return Err(AdminError::Unauthenticated);
     };
-    if token.revoked_at.is_some() {
+    if token.revoked_at.is_some() || purpose_of(&token.purpose) != Some(purpose) {
         return Err(AdminError::Unauthenticated);
     }
     let scope = match token.tenant_id {
@@ -114,6 +159,7 @@ pub async fn list_tokens(db: &Database, tenant: &TenantId) -> Result<Vec<TokenVi
         .await?
         .into_iter()
         .map(|t| TokenView {
+            purpose: purpose_of(&t.purpose).unwrap_or_default(),
             id: t.id,
             name: t.name,
             created_at: t.created_at.unix_timestamp(),

@@ -55,6 +55,8 @@ pub struct RateLimits {
     pub token_requests_per_minute: u32,
     /// Admin API calls.
     pub admin_api_per_minute: u32,
+    /// SCIM provisioning calls (an initial load sends one request per person).
+    pub scim_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -65,6 +67,7 @@ impl Default for RateLimits {
             mobile_app_per_minute: 120,
             token_requests_per_minute: 6000,
             admin_api_per_minute: 600,
+            scim_per_minute: 3000,
         }
     }
 }

@@ -106,6 +106,49 @@ struct JsonCommission {
     rights: Vec<String>,
 }
 
+/// The HSA extension of a SCIM User (`directory` reads the same shape as an import
+/// file's person): personal identity number and employments.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HsaExtension {
+    personal_identity_number: Option<PersonalIdentityNumber>,
+    #[serde(default)]
+    employments: Vec<JsonEmployment>,
+}
+
+/// Reads a SCIM User's HSA extension; the error names the field, never its value.
+pub fn hsa_extension(
+    value: serde_json::Value,
+) -> Result<(Option<PersonalIdentityNumber>, Vec<Employment>), String> {
+    let extension: HsaExtension = serde_path_to_error::deserialize(value)
+        .map_err(|e| format!("{}: {}", e.path(), redact(e.inner())))?;
+    Ok((
+        extension.personal_identity_number,
+        extension.employments.into_iter().map(employment).collect(),
+    ))
+}
+
+fn employment(e: JsonEmployment) -> Employment {
+    Employment {
+        hsa_id: e.hsa_id,
+        organisation_number: e.organisation_number,
+        organisation_name: e.organisation_name,
+        title: e.title,
+        commissions: e
+            .commissions
+            .into_iter()
+            .map(|c| Commission {
+                hsa_id: c.hsa_id,
+                name: c.name,
+                purpose: c.purpose,
+                health_care_provider_hsa_id: c.health_care_provider_hsa_id,
+                health_care_unit_hsa_id: c.health_care_unit_hsa_id,
+                rights: c.rights,
+            })
+            .collect(),
+    }
+}
+
 /// A record's external id in an import: its first employment's HSA-id (never the
 /// personal identity number, which would then show in every report).
 fn record_from(
@@ -131,6 +174,7 @@ fn record_from(
         surname,
         mail: mail.filter(|m| !m.is_empty()),
         employments,
+        source_attributes: None,
     })
 }
 
@@ -154,28 +198,7 @@ fn parse_json(bytes: &[u8]) -> Result<Parsed, ImportError> {
                 continue;
             }
         };
-        let employments = person
-            .employments
-            .into_iter()
-            .map(|e| Employment {
-                hsa_id: e.hsa_id,
-                organisation_number: e.organisation_number,
-                organisation_name: e.organisation_name,
-                title: e.title,
-                commissions: e
-                    .commissions
-                    .into_iter()
-                    .map(|c| Commission {
-                        hsa_id: c.hsa_id,
-                        name: c.name,
-                        purpose: c.purpose,
-                        health_care_provider_hsa_id: c.health_care_provider_hsa_id,
-                        health_care_unit_hsa_id: c.health_care_unit_hsa_id,
-                        rights: c.rights,
-                    })
-                    .collect(),
-            })
-            .collect();
+        let employments = person.employments.into_iter().map(employment).collect();
         match record_from(
             &position,
             person.personal_identity_number,

@@ -30,6 +30,10 @@ pub struct SourceRecord {
     pub mail: Option<String>,
     #[serde(default)]
     pub employments: Vec<Employment>,
+    /// What the source sent that the directory does not use, kept to answer it back
+    /// (a SCIM client's whole resource: enterprise attributes, `externalId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_attributes: Option<serde_json::Value>,
 }
 
 impl SourceRecord {

@@ -142,6 +142,7 @@ pub fn load_seed_file(path: &Path) -> Result<DirectorySeed, SeedError> {
                         .collect(),
                 })
                 .collect(),
+            source_attributes: None,
         });
     }
     Ok(DirectorySeed { records })

@@ -116,7 +116,8 @@ pub struct Batch {
     pub kind: SourceKind,
     pub mode: Mode,
     pub records: Vec<SourceRecord>,
-    /// External ids the source no longer has (incremental mode).
+    /// External ids the source no longer has (incremental mode); one that `records`
+    /// also lists is written, then disabled (a SCIM User with `active: false`).
     pub removed: Vec<String>,
     /// The high-water mark to resume from next time (LDAP `modifyTimestamp`).
     pub cursor: Option<String>,

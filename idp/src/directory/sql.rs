@@ -171,13 +171,23 @@ impl SqlDirectory {
             .iter()
             .map(|r| r.external_id.as_str())
             .collect();
-        let gone: Vec<&str> = match batch.mode {
-            Mode::Full => existing
-                .keys()
+        // Records the batch both lists and names removed are written, then disabled
+        // (a SCIM User with `active: false`); the others are disabled first, so that
+        // their HSA-ids can move to another record of the same source.
+        let (written_disabled, gone): (Vec<&str>, Vec<&str>) = match batch.mode {
+            Mode::Full => (
+                Vec::new(),
+                existing
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|ext| !listed.contains(ext))
+                    .collect(),
+            ),
+            Mode::Incremental => batch
+                .removed
+                .iter()
                 .map(String::as_str)
-                .filter(|ext| !listed.contains(ext))
-                .collect(),
-            Mode::Incremental => batch.removed.iter().map(String::as_str).collect(),
+                .partition(|ext| listed.contains(ext)),
         };
         for ext in gone {
             if disable(&mut tx, &name, ext, now_ms).await? {
@@ -220,6 +230,12 @@ impl SqlDirectory {
                         report.note(ext, ChangeKind::Disabled);
                     }
                 }
+            }
+        }
+        for ext in written_disabled {
+            if disable(&mut tx, &name, ext, now_ms).await? {
+                report.disabled += 1;
+                report.note(ext, ChangeKind::Disabled);
             }
         }
         let retention = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);

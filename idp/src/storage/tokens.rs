@@ -1,4 +1,4 @@
-//! Admin API tokens: only their SHA-256 is stored.
+//! API tokens (the admin API, SCIM provisioning): only their SHA-256 is stored.
 
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -11,6 +11,8 @@ pub struct StoredToken {
     /// `None`: an operator token.
     pub tenant_id: Option<String>,
     pub name: String,
+    /// `admin` (the admin API) or `scim` (SCIM provisioning of the tenant's directory).
+    pub purpose: String,
     pub created_at: OffsetDateTime,
     pub created_by: String,
     pub revoked_at: Option<OffsetDateTime>,
@@ -21,6 +23,7 @@ fn token_from_row(row: &sqlx::any::AnyRow) -> Result<StoredToken, sqlx::Error> {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
         name: row.try_get("name")?,
+        purpose: row.try_get("purpose")?,
         created_at: from_millis(row.try_get("created_at_ms")?),
         created_by: row.try_get("created_by")?,
         revoked_at: row
@@ -35,12 +38,13 @@ pub async fn create_token(
     token_sha256: &str,
 ) -> StorageResult<()> {
     sqlx::query(
-        "INSERT INTO api_tokens (id, tenant_id, name, token_sha256, created_at_ms, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO api_tokens (id, tenant_id, name, purpose, token_sha256, created_at_ms, \
+         created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&token.id)
     .bind(token.tenant_id.as_deref())
     .bind(&token.name)
+    .bind(&token.purpose)
     .bind(token_sha256)
     .bind(to_millis(token.created_at))
     .bind(&token.created_by)
@@ -55,7 +59,7 @@ pub async fn find_token_by_hash(
     token_sha256: &str,
 ) -> StorageResult<Option<StoredToken>> {
     let row = sqlx::query(
-        "SELECT id, tenant_id, name, created_at_ms, created_by, revoked_at_ms \
+        "SELECT id, tenant_id, name, purpose, created_at_ms, created_by, revoked_at_ms \
          FROM api_tokens WHERE token_sha256 = $1",
     )
     .bind(token_sha256)
@@ -67,7 +71,7 @@ pub async fn find_token_by_hash(
 /// The tokens of `tenant_id`, oldest first.
 pub async fn find_tokens(db: &Database, tenant_id: &str) -> StorageResult<Vec<StoredToken>> {
     let rows = sqlx::query(
-        "SELECT id, tenant_id, name, created_at_ms, created_by, revoked_at_ms \
+        "SELECT id, tenant_id, name, purpose, created_at_ms, created_by, revoked_at_ms \
          FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at_ms, id",
     )
     .bind(tenant_id)

@@ -137,7 +137,7 @@ async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, AdminErro
         .ok_or(AdminError::Unauthenticated)?;
     let bearer = bearer.trim();
     if admin::is_api_token(bearer) {
-        return admin::authenticate_token(&state.db, bearer).await;
+        return admin::authenticate_token(&state.db, bearer, admin::TokenPurpose::Admin).await;
     }
     person(state, bearer).await
 }

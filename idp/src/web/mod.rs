@@ -16,6 +16,7 @@ pub mod oidc;
 pub mod pages;
 mod rate_limit;
 pub mod saml;
+pub mod scim;
 pub(crate) mod templates;
 
 pub use error::WebError;
@@ -240,7 +241,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/oidc/logout",
             get(oidc::oidc_logout_get).post(oidc::oidc_logout_post),
         )
-        .nest("/admin/api/v1", admin_api::routes());
+        .nest("/admin/api/v1", admin_api::routes())
+        .nest("/scim/v2", scim::routes());
     with_middleware(routes, state)
 }
 

@@ -29,6 +29,7 @@ enum Kind {
     MobileApp,
     Token,
     AdminApi,
+    Scim,
 }
 
 impl Kind {
@@ -40,6 +41,7 @@ impl Kind {
             "/oidc/token" => Some(Kind::Token),
             _ if route.starts_with("/mobile/v1/") => Some(Kind::MobileApp),
             _ if route.starts_with("/admin/api/") => Some(Kind::AdminApi),
+            _ if route.starts_with("/scim/v2/") => Some(Kind::Scim),
             _ => None,
         }
     }
@@ -51,6 +53,7 @@ impl Kind {
             Kind::MobileApp => "mobile-app",
             Kind::Token => "token",
             Kind::AdminApi => "admin-api",
+            Kind::Scim => "scim",
         }
     }
 
@@ -61,6 +64,7 @@ impl Kind {
             Kind::MobileApp => rates.mobile_app_per_minute,
             Kind::Token => rates.token_requests_per_minute,
             Kind::AdminApi => rates.admin_api_per_minute,
+            Kind::Scim => rates.scim_per_minute,
         }
     }
 }
@@ -121,6 +125,12 @@ fn refusal(kind: Kind, retry_after: Duration, language: &str) -> Response {
             Json(json!({ "error": { "code": CODE, "message": message } })),
         )
             .into_response(),
+        Kind::Scim => crate::web::scim::error_response(&crate::scim::ScimError::new(
+            429,
+            Some("tooMany"),
+            CODE,
+            message,
+        )),
     };
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

@@ -262,20 +262,32 @@ fn components() -> Value {
                 "properties": { "application": { "type": "string" }, "attributes": strings() }
             },
             "Token": {
-                "type": "object", "required": ["id", "name", "created_at", "created_by", "revoked"],
+                "type": "object", "required": ["id", "name", "purpose", "created_at", "created_by", "revoked"],
                 "properties": {
                     "id": { "type": "string" }, "name": { "type": "string" },
+                    "purpose": { "$ref": "#/components/schemas/TokenPurpose" },
                     "created_at": { "type": "integer" }, "created_by": { "type": "string" },
                     "revoked": { "type": "boolean" }
                 }
             },
+            "TokenPurpose": {
+                "type": "string", "enum": ["admin", "scim"],
+                "description": "admin: the admin API; scim: SCIM provisioning of the tenant's directory (/scim/v2). Neither is accepted for the other."
+            },
             "NewToken": {
                 "type": "object", "required": ["name"], "additionalProperties": false,
-                "properties": { "name": { "type": "string", "minLength": 1, "maxLength": 100 } }
+                "properties": {
+                    "name": { "type": "string", "minLength": 1, "maxLength": 100 },
+                    "purpose": { "$ref": "#/components/schemas/TokenPurpose" }
+                }
             },
             "CreatedToken": {
-                "type": "object", "required": ["id", "name", "token"],
-                "properties": { "id": { "type": "string" }, "name": { "type": "string" }, "token": { "type": "string" } }
+                "type": "object", "required": ["id", "name", "purpose", "token"],
+                "properties": {
+                    "id": { "type": "string" }, "name": { "type": "string" },
+                    "purpose": { "$ref": "#/components/schemas/TokenPurpose" },
+                    "token": { "type": "string" }
+                }
             },
             "AuditRecord": {
                 "type": "object",
