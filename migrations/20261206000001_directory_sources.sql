@@ -48,7 +48,10 @@ CREATE TABLE directory_sources (
     last_success_at_ms BIGINT,
     last_error         TEXT,
     cursor             TEXT,                    -- incremental sync high-water mark
-    report             TEXT                     -- JSON: the last run's counts and refusals
+    report             TEXT,                    -- JSON: the last run's counts and refusals
+    last_full_at_ms    BIGINT,                  -- the last successful full run
+    lease_holder       TEXT,                    -- the node running a sync now
+    lease_until_ms     BIGINT
 );
 
 -- API tokens get a purpose: the admin API or SCIM provisioning of one tenant.

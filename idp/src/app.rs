@@ -38,6 +38,8 @@ pub enum StartError {
     Trust(#[from] TrustError),
     #[error("SAML: {0}")]
     Saml(#[from] crate::saml::engine::SamlSetupError),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("HTTP client: {0}")]
     Http(String),
     #[error("OpenID Connect: {0}")]
@@ -160,6 +162,19 @@ pub fn build_directory(config: &LoadedConfig, db: Database) -> SqlDirectory {
         .with_retention(Duration::from_secs(settings.retention_days * 24 * 3600))
 }
 
+/// The configured LDAP sources (`[[directory.ldap]]`, checked at load).
+pub fn ldap_sources(
+    config: &LoadedConfig,
+) -> Result<Vec<crate::directory::ldap::LdapSource>, StartError> {
+    config
+        .idp
+        .directory
+        .ldap
+        .iter()
+        .map(|c| crate::directory::ldap::LdapSource::new(c.clone()).map_err(StartError::Config))
+        .collect()
+}
+
 /// A development instance writes its seed (a full sync of the seed source: unchanged
 /// people keep their ids, nothing of another source is touched). Nothing else writes the
 /// directory at start.
@@ -197,7 +212,7 @@ async fn seed_directory(
         }
     };
     for refusal in &report.refused {
-        tracing::warn!(external_id = %refusal.external_id, code = %refusal.code, reason = %refusal.reason, "development seed record refused");
+        tracing::warn!(record = %refusal.record, code = %refusal.code, reason = %refusal.reason, "development seed record refused");
     }
     tracing::info!(file = %seed_file.display(), %report, "development directory seed written");
     Ok(())
@@ -487,6 +502,13 @@ pub async fn serve(
         }
     };
     let background = tokio::spawn(background_tasks(state.clone(), mtls_tls.clone(), stopped()));
+    let directory_syncs = tokio::spawn(crate::directory::ldap::run_scheduled(
+        state.directory.clone(),
+        state.registry.clone(),
+        ldap_sources(&state.config)?,
+        state.clock.clone(),
+        stopped(),
+    ));
     let registry_watch = crate::registry::spawn_watcher(
         state.registry.clone(),
         state.db.clone(),
@@ -540,6 +562,7 @@ pub async fn serve(
     };
     tokio::join!(main, mtls, trigger);
     let _ = background.await;
+    let _ = directory_syncs.await;
     let _ = metadata_refresh.await;
     let _ = registry_watch.await;
     if let Some(listener) = registry_nudges {

@@ -71,6 +71,16 @@ enum DirectoryCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run the configured LDAP syncs now (`[[directory.ldap]]`): incremental where a
+    /// full run was made before, unless --full.
+    Sync {
+        /// Only this source (`<tenant>/<name>`).
+        #[arg(long)]
+        source: Option<String>,
+        /// A full run (who is gone from the server is disabled).
+        #[arg(long)]
+        full: bool,
+    },
     /// Every source's last run, records and refusals (or one tenant's).
     Status {
         #[arg(long)]
@@ -386,10 +396,7 @@ async fn directory(source: &ConfigSource, command: DirectoryCommand) -> anyhow::
                 println!("{change}");
             }
             for refusal in &report.refused {
-                println!(
-                    "! {} {}: {}",
-                    refusal.external_id, refusal.code, refusal.reason
-                );
+                println!("! {} {}: {}", refusal.record, refusal.code, refusal.reason);
             }
             let verb = if dry_run {
                 "dry run, would be"
@@ -397,6 +404,71 @@ async fn directory(source: &ConfigSource, command: DirectoryCommand) -> anyhow::
                 "imported"
             };
             println!("{source}: {verb}: {report}");
+        }
+        DirectoryCommand::Sync { source, full } => {
+            use idp::directory::ldap;
+            let sources = idp::app::ldap_sources(&loaded)?;
+            let chosen: Vec<_> = sources
+                .into_iter()
+                .filter(|s| {
+                    source
+                        .as_deref()
+                        .is_none_or(|wanted| s.source.to_string() == wanted)
+                })
+                .collect();
+            if chosen.is_empty() {
+                anyhow::bail!("no such LDAP source in [[directory.ldap]]");
+            }
+            let registry = idp::registry::load(&db).await?;
+            let mut failed = false;
+            let holder = format!("cli:{}", uuid::Uuid::new_v4());
+            for ldap in &chosen {
+                let (_, last_full) = directory.last_runs(&ldap.source).await?;
+                let mode = if full || last_full.is_none() {
+                    Mode::Full
+                } else {
+                    Mode::Incremental
+                };
+                let now = SystemClock.now();
+                let until = now + std::time::Duration::from_secs(ldap.config.timeout_seconds + 60);
+                if !directory
+                    .try_lease(
+                        &ldap.source,
+                        idp::directory::SourceKind::Ldap,
+                        &holder,
+                        now,
+                        until,
+                    )
+                    .await?
+                {
+                    failed = true;
+                    println!(
+                        "{}: a node is running this sync now; not started",
+                        ldap.source
+                    );
+                    continue;
+                }
+                let outcome = ldap::sync(&directory, &registry.tenants, ldap, mode, now).await;
+                directory.release_lease(&ldap.source, &holder).await?;
+                match outcome {
+                    Ok(report) => {
+                        for refusal in &report.refused {
+                            println!("! {} {}: {}", refusal.record, refusal.code, refusal.reason);
+                        }
+                        println!("{} ({mode:?}): {report}", ldap.source);
+                    }
+                    Err(e) => {
+                        failed = true;
+                        println!(
+                            "{} ({mode:?}): FAILED: {e}; the last good state stays",
+                            ldap.source
+                        );
+                    }
+                }
+            }
+            if failed {
+                anyhow::bail!("a sync failed");
+            }
         }
         DirectoryCommand::Status { tenant } => {
             let tenant: Option<idp::ids::TenantId> =

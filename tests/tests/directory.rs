@@ -349,7 +349,7 @@ async fn a_tenant_source_writes_only_its_own_population(db: Database) {
     assert_eq!(report.created, 1);
     assert_eq!(report.refused.len(), 1);
     assert_eq!(report.refused[0].code, "OUTSIDE_POPULATION");
-    assert_eq!(report.refused[0].external_id, "uid=foreign");
+    assert_eq!(report.refused[0].record, "uid=foreign");
     assert!(
         report.refused[0].reason.contains("SE2321009991-f1"),
         "{:?}",

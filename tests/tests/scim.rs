@@ -19,11 +19,11 @@ async fn start() -> (TestIdp, SqliteDatabase, String) {
     config.idp.profile = idp::config::Profile::Production;
     config.idp.directory.seed_file = None;
     let idp = TestIdp::start(config).await.unwrap();
-    let token = token(&idp, "region", TokenPurpose::Scim).await;
+    let token = new_token(&idp, "region", TokenPurpose::Scim).await;
     (idp, db, token)
 }
 
-async fn token(idp: &TestIdp, tenant: &str, purpose: TokenPurpose) -> String {
+async fn new_token(idp: &TestIdp, tenant: &str, purpose: TokenPurpose) -> String {
     let now = idp::clock::Clock::now(&idp::clock::SystemClock);
     create_api_token(
         &idp.state.db,
@@ -129,7 +129,7 @@ async fn log_in(idp: &TestIdp) -> Result<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provisioned_staff_log_in_and_a_deactivation_stops_them_at_once() {
     let (idp, _db, _) = start().await;
-    let token = token(&idp, "storstad", TokenPurpose::Scim).await;
+    let token = new_token(&idp, "storstad", TokenPurpose::Scim).await;
     assert_eq!(
         log_in(&idp).await,
         Err("USER_UNKNOWN".into()),
@@ -159,6 +159,45 @@ async fn provisioned_staff_log_in_and_a_deactivation_stops_them_at_once() {
     );
     assert_eq!(created["active"], true);
     assert_eq!(log_in(&idp).await, Ok("David".into()));
+    // The source's state: in /metrics and in the tenant's admin API.
+    let metrics = https_client()
+        .get(idp.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("idp_directory_source_records{source=\"storstad/scim\",state=\"active\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("idp_directory_source_failing{source=\"storstad/scim\"} 0"));
+    let admin = new_token(&idp, "storstad", TokenPurpose::Admin).await;
+    let sources: Value = https_client()
+        .get(idp.url("/admin/api/v1/tenants/storstad/directory/sources"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sources[0]["source"], "storstad/scim");
+    assert_eq!(sources[0]["kind"], "scim");
+    assert_eq!(sources[0]["active_records"], 1);
+    let other = https_client()
+        .get(idp.url("/admin/api/v1/tenants/region/directory/sources"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::FORBIDDEN,
+        "another tenant's sources"
+    );
 
     // A change of name is what the next login says.
     let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -261,7 +300,7 @@ async fn a_tenants_scim_token_provisions_only_its_own_population() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let lillby = token(&idp, "lillby", TokenPurpose::Scim).await;
+    let lillby = new_token(&idp, "lillby", TokenPurpose::Scim).await;
     let path = format!("/Users/{}", created["id"].as_str().unwrap());
     assert_eq!(
         scim(&idp, &lillby, Method::GET, &path, None, &[]).await.0,
@@ -292,7 +331,7 @@ async fn a_tenants_scim_token_provisions_only_its_own_population() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // An admin token is no SCIM token, nor the other way round; no token is nothing.
-    let admin = token(&idp, "region", TokenPurpose::Admin).await;
+    let admin = new_token(&idp, "region", TokenPurpose::Admin).await;
     let (status, headers, _) = scim(&idp, &admin, Method::GET, "/Users", None, &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers["www-authenticate"], "Bearer");

@@ -2,6 +2,7 @@
 //! optional file on top, then environment variables for secrets and URLs. Loaded once,
 //! validated into typed structs; `idp check-config` runs the same loading without starting.
 
+mod directory;
 mod env;
 mod limits;
 mod oidc;
@@ -9,6 +10,7 @@ mod problems;
 mod saml;
 mod trust;
 
+pub use directory::{DirectoryConfig, LdapAttributes, LdapSourceConfig};
 pub use env::{apply_env_overrides, EnvOverrides};
 pub use limits::{LimitsConfig, RateLimits};
 pub use oidc::{OidcConfig, OidcKeyConfig};
@@ -212,46 +214,6 @@ pub enum Profile {
     Production,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DirectoryConfig {
-    /// A TOML file of people written into the directory at start by the development seed
-    /// source (development instances only; a production instance refuses it). `""`:
-    /// none (to switch off the embedded default).
-    #[serde(default, deserialize_with = "empty_path_is_none")]
-    pub seed_file: Option<PathBuf>,
-    /// How long a looked-up person is cached on a node (0: no cache). Another node's
-    /// write is seen within this time.
-    #[serde(default = "default_directory_cache_ttl")]
-    pub cache_ttl_millis: u64,
-    /// At most this many cached lookups per node.
-    #[serde(default = "default_directory_cache_capacity")]
-    pub cache_capacity: u64,
-    /// How long a person gone from their source stays disabled (and their HSA-ids
-    /// reserved) before removal.
-    #[serde(default = "default_directory_retention_days")]
-    pub retention_days: u64,
-}
-
-fn empty_path_is_none<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<PathBuf>, D::Error> {
-    let path = Option::<PathBuf>::deserialize(deserializer)?;
-    Ok(path.filter(|p| !p.as_os_str().is_empty()))
-}
-
-fn default_directory_cache_ttl() -> u64 {
-    1000
-}
-
-fn default_directory_cache_capacity() -> u64 {
-    100_000
-}
-
-fn default_directory_retention_days() -> u64 {
-    30
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -374,6 +336,7 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
         .file
         .clone()
         .unwrap_or_else(|| PathBuf::from(EMBEDDED_NAME));
+    directory::validate(&config.directory, &file, problems);
     if config.public_url.scheme() != "https" {
         problems.push(&file, "public_url".to_owned(), "must be an https:// URL");
     }

@@ -15,7 +15,7 @@ pub fn admit(source: &SourceId, record: &SourceRecord, tenants: &Tenants) -> Res
     };
     if tenants.get(own).is_none() {
         return Err(Refusal::new(
-            &record.external_id,
+            record.label(),
             "SOURCE_TENANT_UNKNOWN",
             format!("the source's tenant {own} does not exist"),
         ));
@@ -28,7 +28,7 @@ pub fn admit(source: &SourceId, record: &SourceRecord, tenants: &Tenants) -> Res
                 None => "no tenant's population".to_owned(),
             };
             return Err(Refusal::new(
-                &record.external_id,
+                record.label(),
                 "OUTSIDE_POPULATION",
                 format!(
                     "employment {} (organisation {}) is in {whose}, not in {own}'s",

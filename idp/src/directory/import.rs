@@ -411,7 +411,7 @@ personal_identity_number,given_name,surname,mail,hsa_id,organisation_number,orga
         assert_eq!(bo.mail, None);
         // The bad number is refused by its line, and the number is not repeated.
         assert_eq!(parsed.refused.len(), 1);
-        assert_eq!(parsed.refused[0].external_id, "line 6");
+        assert_eq!(parsed.refused[0].record, "line 6");
         assert!(!parsed.refused[0].reason.contains("191212121213"));
     }
 
@@ -436,7 +436,7 @@ personal_identity_number,given_name,surname,mail,hsa_id,organisation_number,orga
         let refused: Vec<(&str, &str)> = parsed
             .refused
             .iter()
-            .map(|r| (r.external_id.as_str(), r.code.as_str()))
+            .map(|r| (r.record.as_str(), r.code.as_str()))
             .collect();
         assert_eq!(
             refused,

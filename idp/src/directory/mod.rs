@@ -10,6 +10,7 @@
 mod admit;
 mod cache;
 pub mod import;
+pub mod ldap;
 mod record;
 mod seed;
 mod source;
@@ -19,8 +20,8 @@ pub use admit::admit;
 pub use record::{HsaIdKind, SourceRecord, StoredRecord};
 pub use seed::{load_seed_file, DirectorySeed, SeedError, SEED_SOURCE};
 pub use source::{
-    Batch, Change, ChangeKind, Mode, Refusal, Report, SourceId, SourceKind, SourceScope,
-    SourceStatus,
+    render_metrics, Batch, Change, ChangeKind, Mode, Refusal, Report, SourceId, SourceKind,
+    SourceScope, SourceStatus,
 };
 pub use sql::{SqlDirectory, DEFAULT_RETENTION};
 

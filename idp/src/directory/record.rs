@@ -19,7 +19,8 @@ pub struct SourceRecord {
     /// The source's own key for this person (an LDAP DN or entryUUID, a SCIM resource id,
     /// a row key of an import file).
     pub external_id: String,
-    /// The source's login name, when it has one (SCIM `userName`, LDAP `uid`).
+    /// The source's own name for the person, when it has one (SCIM `userName`, an LDAP
+    /// entry's DN): what reports call the record by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,6 +38,11 @@ pub struct SourceRecord {
 }
 
 impl SourceRecord {
+    /// What a report calls the record: its name at the source, else its external id.
+    pub fn label(&self) -> &str {
+        self.user_name.as_deref().unwrap_or(&self.external_id)
+    }
+
     /// Every HSA-id the record holds: employments first, then commissions.
     pub fn hsa_ids(&self) -> impl Iterator<Item = (&HsaId, HsaIdKind)> {
         self.employments
@@ -52,8 +58,7 @@ impl SourceRecord {
     /// The record's own shape: sizes bounded, names present, no HSA-id twice. Whether
     /// the source may write it at all is the population's question (`admit.rs`).
     pub fn check(&self) -> Result<(), Refusal> {
-        let refuse =
-            |reason: String| Err(Refusal::new(&self.external_id, "RECORD_INVALID", reason));
+        let refuse = |reason: String| Err(Refusal::new(self.label(), "RECORD_INVALID", reason));
         if self.external_id.is_empty() || self.external_id.len() > MAX_TEXT {
             return refuse("the external id must be 1-256 characters".into());
         }

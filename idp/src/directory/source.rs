@@ -127,15 +127,17 @@ pub struct Batch {
 /// never a personal identity number).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
-    pub external_id: String,
+    /// The record: its name at the source (SCIM userName, LDAP DN), its external id, or
+    /// its position in an import file.
+    pub record: String,
     pub code: String,
     pub reason: String,
 }
 
 impl Refusal {
-    pub fn new(external_id: &str, code: &str, reason: String) -> Self {
+    pub fn new(record: &str, code: &str, reason: String) -> Self {
         Self {
-            external_id: external_id.to_owned(),
+            record: record.to_owned(),
             code: code.to_owned(),
             reason,
         }
@@ -219,4 +221,66 @@ pub struct SourceStatus {
     pub active_records: i64,
     pub disabled_records: i64,
     pub last_report: Option<Report>,
+}
+
+/// The sources' state in the Prometheus text format (appended to `/metrics`).
+pub fn render_metrics(statuses: &[SourceStatus]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP idp_directory_source_records Directory records of a source by state."
+    );
+    let _ = writeln!(out, "# TYPE idp_directory_source_records gauge");
+    for s in statuses {
+        let _ = writeln!(
+            out,
+            "idp_directory_source_records{{source=\"{}\",state=\"active\"}} {}",
+            s.source, s.active_records
+        );
+        let _ = writeln!(
+            out,
+            "idp_directory_source_records{{source=\"{}\",state=\"disabled\"}} {}",
+            s.source, s.disabled_records
+        );
+    }
+    let _ = writeln!(out, "# HELP idp_directory_source_last_success_timestamp_seconds When the source's last run succeeded.");
+    let _ = writeln!(
+        out,
+        "# TYPE idp_directory_source_last_success_timestamp_seconds gauge"
+    );
+    for s in statuses {
+        if let Some(ms) = s.last_success_at_ms {
+            let _ = writeln!(
+                out,
+                "idp_directory_source_last_success_timestamp_seconds{{source=\"{}\"}} {}",
+                s.source,
+                ms / 1000
+            );
+        }
+    }
+    let _ = writeln!(out, "# HELP idp_directory_source_failing 1 when the source's last run failed (its last good state is in use).");
+    let _ = writeln!(out, "# TYPE idp_directory_source_failing gauge");
+    for s in statuses {
+        let _ = writeln!(
+            out,
+            "idp_directory_source_failing{{source=\"{}\"}} {}",
+            s.source,
+            u8::from(s.last_error.is_some())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP idp_directory_source_refused Records the source's last run refused."
+    );
+    let _ = writeln!(out, "# TYPE idp_directory_source_refused gauge");
+    for s in statuses {
+        let refused = s.last_report.as_ref().map_or(0, |r| r.refused.len());
+        let _ = writeln!(
+            out,
+            "idp_directory_source_refused{{source=\"{}\"}} {refused}",
+            s.source
+        );
+    }
+    out
 }

@@ -244,13 +244,16 @@ impl SqlDirectory {
             report.note(&ext, ChangeKind::Removed);
         }
         let report_json = serde_json::to_string(&report).unwrap_or_default();
+        let full_at = (batch.mode == Mode::Full).then_some(now_ms);
         sqlx::query(
             "UPDATE directory_sources SET last_success_at_ms = $1, last_error = NULL, \
-             cursor = COALESCE($2, cursor), report = $3 WHERE source = $4",
+             cursor = COALESCE($2, cursor), report = $3, \
+             last_full_at_ms = COALESCE($4, last_full_at_ms) WHERE source = $5",
         )
         .bind(now_ms)
         .bind(batch.cursor.as_deref())
         .bind(report_json)
+        .bind(full_at)
         .bind(name.as_str())
         .execute(&mut *tx)
         .await
@@ -281,6 +284,73 @@ impl SqlDirectory {
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
+    }
+
+    /// Takes the right to run `source`'s sync until `until` for `holder` (one node at a
+    /// time); `false` when another holder has it.
+    pub async fn try_lease(
+        &self,
+        source: &SourceId,
+        kind: super::SourceKind,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, DirectoryError> {
+        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        touch_source(&mut tx, source, kind.as_str(), to_millis(now)).await?;
+        let taken = sqlx::query(
+            "UPDATE directory_sources SET lease_holder = $1, lease_until_ms = $2 WHERE source = $3 \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $4 OR lease_holder = $1)",
+        )
+        .bind(holder)
+        .bind(to_millis(until))
+        .bind(source.to_string())
+        .bind(to_millis(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            == 1;
+        tx.commit().await.map_err(db_err)?;
+        Ok(taken)
+    }
+
+    /// Gives a lease back.
+    pub async fn release_lease(
+        &self,
+        source: &SourceId,
+        holder: &str,
+    ) -> Result<(), DirectoryError> {
+        sqlx::query(
+            "UPDATE directory_sources SET lease_until_ms = NULL WHERE source = $1 AND lease_holder = $2",
+        )
+        .bind(source.to_string())
+        .bind(holder)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// When `source` last ran successfully (any run, and a full run), Unix milliseconds.
+    pub async fn last_runs(
+        &self,
+        source: &SourceId,
+    ) -> Result<(Option<i64>, Option<i64>), DirectoryError> {
+        let row = sqlx::query(
+            "SELECT last_success_at_ms, last_full_at_ms FROM directory_sources WHERE source = $1",
+        )
+        .bind(source.to_string())
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        match row {
+            None => Ok((None, None)),
+            Some(row) => Ok((
+                row.try_get("last_success_at_ms").map_err(db_err)?,
+                row.try_get("last_full_at_ms").map_err(db_err)?,
+            )),
+        }
     }
 
     /// Where an incremental run of `source` resumes (what the last good run left).
@@ -514,7 +584,7 @@ async fn write_record(
             continue;
         }
         return Ok(Err(Refusal::new(
-            &record.external_id,
+            record.label(),
             "HSA_ID_TAKEN",
             format!("the HSA-id {hsa_id} belongs to another directory record"),
         )));

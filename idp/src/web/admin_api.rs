@@ -59,6 +59,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             axum::routing::delete(admin_token_delete),
         )
         .route("/tenants/{tenant}/audit", get(admin_audit_get))
+        .route(
+            "/tenants/{tenant}/directory/sources",
+            get(admin_directory_sources_get),
+        )
 }
 
 fn status_of(error: &AdminError) -> StatusCode {
@@ -475,6 +479,27 @@ pub async fn admin_audit_get(
     let result = async {
         let actor = actor(&state, &headers).await?;
         admin::tenant_audit(&context(&state), &actor, &tenant_id(&tenant)?).await
+    };
+    answer(StatusCode::OK, result.await)
+}
+
+/// The tenant's directory sources: records, last runs, refusals, failures.
+pub async fn admin_directory_sources_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Response {
+    let result = async {
+        let (_, tenant) = managed_tenant(&state, &headers, &tenant).await?;
+        if state.registry.load().tenants.get(&tenant).is_none() {
+            return Err(AdminError::NotFound(format!("tenant {tenant}")));
+        }
+        state.directory.statuses(Some(&tenant)).await.map_err(|e| {
+            tracing::error!(code = e.code(), error = %e, "directory status unavailable");
+            AdminError::Storage(crate::storage::StorageError::Invalid(
+                "directory status unavailable".into(),
+            ))
+        })
     };
     answer(StatusCode::OK, result.await)
 }

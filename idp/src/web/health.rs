@@ -71,12 +71,17 @@ pub async fn readyz_get(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics_get(State(state): State<Arc<AppState>>) -> Response {
+    let mut text = state.metrics.render();
+    match state.directory.statuses(None).await {
+        Ok(statuses) => text.push_str(&crate::directory::render_metrics(&statuses)),
+        Err(e) => tracing::warn!(code = e.code(), "directory sources left out of /metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
         .into_response()
 }

@@ -104,6 +104,36 @@ fn strings() -> Value {
     json!({ "type": "array", "items": { "type": "string" } })
 }
 
+/// A directory source's state (own function: one `json!` would exceed the macro
+/// recursion limit).
+fn directory_source() -> Value {
+    json!({
+        "type": "object",
+        "required": ["source", "kind", "active_records", "disabled_records"],
+        "properties": {
+            "source": { "type": "string", "description": "<tenant>/<name>" },
+            "kind": { "type": "string", "enum": ["ldap", "scim", "file", "seed"] },
+            "last_attempt_at_ms": { "type": ["integer", "null"] },
+            "last_success_at_ms": { "type": ["integer", "null"] },
+            "last_error": { "type": ["string", "null"], "description": "why the last run failed; the last good state stays in use" },
+            "active_records": { "type": "integer" },
+            "disabled_records": { "type": "integer" },
+            "last_report": {
+                "type": ["object", "null"],
+                "properties": {
+                    "created": { "type": "integer" }, "updated": { "type": "integer" },
+                    "unchanged": { "type": "integer" }, "disabled": { "type": "integer" },
+                    "removed": { "type": "integer" },
+                    "refused": { "type": "array", "items": {
+                        "type": "object", "required": ["record", "code", "reason"],
+                        "properties": { "record": { "type": "string" }, "code": { "type": "string" }, "reason": { "type": "string" } }
+                    } }
+                }
+            }
+        }
+    })
+}
+
 fn components() -> Value {
     let users = json!({
         "type": "object",
@@ -114,7 +144,7 @@ fn components() -> Value {
     });
     let kind = json!({ "type": "string", "enum": ["region", "municipality", "other"] });
     let nullable_object = json!({ "type": ["object", "null"] });
-    json!({
+    let mut components = json!({
         "securitySchemes": {
             "bearer": { "type": "http", "scheme": "bearer", "description": "an API token (idpat_…)" }
         },
@@ -302,7 +332,9 @@ fn components() -> Value {
                 }
             }
         }
-    })
+    });
+    components["schemas"]["DirectorySource"] = directory_source();
+    components
 }
 
 /// The whole document.
@@ -364,6 +396,9 @@ pub fn document() -> Value {
             },
             "/tenants/{tenant}/audit": {
                 "get": operation("tenantAudit", "Who changed what in the tenant, newest first", t, None, ("200", Some(array_of("AuditRecord"))))
+            },
+            "/tenants/{tenant}/directory/sources": {
+                "get": operation("directorySources", "The tenant's directory sources (LDAP sync, SCIM, imports): records, last runs, refusals, failures", t, None, ("200", Some(array_of("DirectorySource"))))
             }
         },
         "components": components()
