@@ -18,6 +18,7 @@ pub mod balancer;
 pub mod browser_script;
 pub mod fixtures;
 pub mod idp_server;
+pub mod ldap;
 pub mod oidc;
 pub mod revocation_peers;
 pub mod saml;

@@ -14,6 +14,7 @@ mod cross_protocol;
 mod dev_pki;
 mod directory;
 mod keys;
+mod ldap_sync;
 mod login_pages;
 mod mobile_login;
 mod oidc_errors;

@@ -87,6 +87,11 @@ impl Database {
                     if backend == Backend::Sqlite {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA journal_mode = WAL").await?;
+                        // With WAL, NORMAL syncs at checkpoints, not at every commit: the
+                        // database stays consistent, and only a power loss (not a crash of
+                        // the IdP) can lose the last commits. SQLite is the embedded
+                        // default; production runs PostgreSQL.
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
                     }
                     Ok(())
