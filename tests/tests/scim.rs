@@ -94,6 +94,7 @@ fn anna(given_name: &str) -> Value {
 fn david(given_name: &str) -> Value {
     json!({
         "userName": "david@storstad.example",
+        "active": true,
         "name": {"givenName": given_name, "familyName": "Dahl"},
         HSA: {
             "employments": [{
@@ -498,4 +499,40 @@ async fn users_are_filtered_paged_and_versioned() {
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{error}");
+}
+
+/// scim2-tester (PyPI), an independent SCIM checker, runs its whole suite against the
+/// server as a tenant's provisioning client: discovery, create, read, attribute
+/// selection, replace, PATCH add/replace/remove of every attribute, delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim2_tester_finds_no_failure() {
+    let (idp, _db, _) = start().await;
+    let token = new_token(&idp, "lillby", TokenPurpose::Scim).await;
+    let root = e2e::repo_root();
+    let python = root.join("tests/scim/.venv/bin/python");
+    assert!(
+        python.is_file(),
+        "run the suite with tests/run, which installs scim2-tester"
+    );
+    let out = tokio::process::Command::new(python)
+        .arg(root.join("tests/scim/check.py"))
+        .arg(idp.url("/scim/v2"))
+        .arg(&token)
+        .arg(root.join("certs-dev/tls/tls-ca.pem"))
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("scim2-tester: ") && report.contains(" 0 failed"),
+        "{report}"
+    );
+    // The run cleaned up after itself: the tester deletes what it made.
+    let (_, _, list) = scim(&idp, &token, Method::GET, "/Users", None, &[]).await;
+    assert_eq!(list["totalResults"], 0, "{list}");
 }

@@ -18,8 +18,22 @@ enum Kind {
     Remove,
 }
 
-/// Applies a PatchOp request body to `resource`.
+/// Applies a PatchOp request body to `resource`; an extension left empty is dropped (an
+/// empty object is no value).
 pub fn apply(resource: &mut Value, body: &Value) -> Result<(), ScimError> {
+    apply_operations(resource, body)?;
+    if let Some(object) = resource.as_object_mut() {
+        object.retain(|key, value| {
+            !(is_extension(key)
+                && value
+                    .as_object()
+                    .is_some_and(|o| o.keys().all(|k| k.eq_ignore_ascii_case("schemas"))))
+        });
+    }
+    Ok(())
+}
+
+fn apply_operations(resource: &mut Value, body: &Value) -> Result<(), ScimError> {
     let schemas_ok = body
         .get("schemas")
         .and_then(Value::as_array)
@@ -196,12 +210,16 @@ fn at_path(
     value: Option<Value>,
     kind: Kind,
 ) -> Result<(), ScimError> {
-    let (attr, value_filter, sub_after) = split_path(path)?;
     let value = match (kind, value) {
         (Kind::Remove, value) => value.unwrap_or(Value::Null),
         (_, Some(value)) => value,
         (_, None) => return Err(ScimError::invalid_syntax("add and replace need a value")),
     };
+    // The path is a whole extension (`urn:…:enterprise:2.0:User`): its object.
+    if is_extension(path) {
+        return set(object_of(resource)?, path, value, kind);
+    }
+    let (attr, value_filter, sub_after) = split_path(path)?;
     let root = object_of(resource)?;
     let container = match &attr.schema {
         None => root,

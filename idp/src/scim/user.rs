@@ -10,8 +10,9 @@ use time::format_description::well_known::Rfc3339;
 use super::{get_ci, ScimError, ENTERPRISE_SCHEMA, HSA_SCHEMA, USER_SCHEMA};
 use crate::directory::{import::hsa_extension, SourceRecord, StoredRecord};
 
-/// Attributes the server owns: whatever a client sends for them is dropped.
-const SERVER_OWNED: [&str; 5] = ["id", "meta", "schemas", "active", "password"];
+/// Attributes the server owns: whatever a client sends for them is dropped. (`active`
+/// is kept as sent: a User without it is active, and reads back without it.)
+const SERVER_OWNED: [&str; 4] = ["id", "meta", "schemas", "password"];
 
 /// The resource a client sent, as the record `id` (and whether it is active).
 pub fn record_from_resource(id: &str, resource: Value) -> Result<(SourceRecord, bool), ScimError> {
@@ -122,7 +123,10 @@ pub fn resource(stored: &StoredRecord, base_url: &str) -> Value {
     }
     object.insert("schemas".into(), Value::Array(schemas));
     object.insert("id".into(), json!(id));
-    object.insert("active".into(), json!(stored.disabled_at_ms.is_none()));
+    if stored.disabled_at_ms.is_some() {
+        object.retain(|key, _| !key.eq_ignore_ascii_case("active"));
+        object.insert("active".into(), json!(false));
+    }
     object.insert(
         "meta".into(),
         json!({

@@ -32,6 +32,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/Schemas", get(scim_schemas_get))
         .route("/Schemas/{id}", get(scim_schema_get))
         .route("/Users", get(scim_users_get).post(scim_users_post))
+        .route("/.search", axum::routing::post(scim_search_post))
+        .route("/Users/.search", axum::routing::post(scim_search_post))
         .route(
             "/Users/{id}",
             get(scim_user_get)
@@ -236,6 +238,16 @@ pub async fn scim_schema_get(
     one_of(scim::schemas(&base_url(&state)), &id, "Schema")
 }
 
+/// `POST .search` (RFC 7644 §3.4.3) is not offered: `GET /Users?filter=` is.
+async fn scim_search_post() -> Response {
+    error_response(&ScimError::new(
+        501,
+        None,
+        "SCIM_SEARCH_UNSUPPORTED",
+        "POST .search is not supported; use GET /Users?filter=",
+    ))
+}
+
 async fn scim_not_found() -> Response {
     error_response(&ScimError::not_found("this SCIM endpoint"))
 }
@@ -283,11 +295,15 @@ pub async fn scim_user_get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let registry = state.registry.load();
     let result = async {
         let scim = scim_for(&state, &headers, &registry).await?;
-        scim.get(&id).await
+        let Query(query) = query.map_err(|e| ScimError::invalid_value(e.body_text()))?;
+        let mut answer = scim.get(&id).await?;
+        answer.resource = scim::project(answer.resource, &query);
+        Ok(answer)
     };
     let response = answer(StatusCode::OK, result.await);
     // A conditional GET whose version is current (RFC 7232 If-None-Match).
