@@ -175,3 +175,32 @@ pub fn https_client() -> reqwest::Client {
         .build()
         .unwrap_or_else(|e| panic!("https client: {e}"))
 }
+
+/// Runs each named `async fn(idp::storage::Database)` of the calling module as two
+/// tests, `sqlite::<name>` on a fresh SQLite file and `postgres::<name>` on a fresh
+/// database of the suite's PostgreSQL: one contract, held on both.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let file = $crate::SqliteDatabase::create().unwrap();
+                    let db = idp::storage::Database::connect_and_migrate(&file.url, 4).await.unwrap();
+                    super::$name(db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let pg = $crate::PostgresDatabase::create().await.unwrap();
+                    let db = idp::storage::Database::connect_and_migrate(&pg.url, 4).await.unwrap();
+                    super::$name(db).await;
+                }
+            )*
+        }
+    };
+}

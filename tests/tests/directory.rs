@@ -519,32 +519,7 @@ async fn a_failed_run_keeps_the_last_good_state_and_says_so(db: Database) {
     );
 }
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let file = e2e::SqliteDatabase::create().unwrap();
-                    let db = idp::storage::Database::connect_and_migrate(&file.url, 4).await.unwrap();
-                    super::$name(db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let pg = e2e::PostgresDatabase::create().await.unwrap();
-                    let db = idp::storage::Database::connect_and_migrate(&pg.url, 4).await.unwrap();
-                    super::$name(db).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_databases!(
+e2e::on_both_databases!(
     the_seed_is_found_by_hsa_id_and_personal_number,
     a_full_sync_disables_the_missing_and_retention_removes_them,
     an_incremental_sync_applies_exactly_its_changes,

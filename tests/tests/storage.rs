@@ -174,32 +174,7 @@ async fn audit_events_round_trip_newest_first(db: Database) {
     assert_eq!(events, vec![second, first]);
 }
 
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let file = e2e::SqliteDatabase::create().unwrap();
-                    let db = idp::storage::Database::connect_and_migrate(&file.url, 4).await.unwrap();
-                    super::$name(db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let pg = e2e::PostgresDatabase::create().await.unwrap();
-                    let db = idp::storage::Database::connect_and_migrate(&pg.url, 4).await.unwrap();
-                    super::$name(db).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_databases!(
+e2e::on_both_databases!(
     migrations_apply_and_are_idempotent,
     the_registry_imports_exports_and_refuses_as_a_whole,
     audit_events_round_trip_newest_first,
