@@ -25,9 +25,11 @@ CREATE TABLE directory_records (
     created_at_ms  BIGINT NOT NULL,
     updated_at_ms  BIGINT NOT NULL,
     disabled_at_ms BIGINT,                      -- gone from the source: no login; removed later
+    user_name_key  TEXT,                        -- the source's name for the person, lower-case
     PRIMARY KEY (source, external_id)
 );
 CREATE INDEX directory_records_person ON directory_records (person_id);
+CREATE INDEX directory_records_user_name ON directory_records (source, user_name_key);
 
 -- Every HSA-id a record holds (employments and commissions), unique across all sources.
 CREATE TABLE directory_hsa_ids (

@@ -381,6 +381,23 @@ impl SqlDirectory {
         .transpose()
     }
 
+    /// The external id of the record of `source` whose name at the source is
+    /// `user_name` (without regard to case).
+    pub async fn find_by_user_name(
+        &self,
+        source: &SourceId,
+        user_name: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        sqlx::query_scalar(
+            "SELECT external_id FROM directory_records WHERE source = $1 AND user_name_key = $2",
+        )
+        .bind(source.to_string())
+        .bind(user_name.to_lowercase())
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)
+    }
+
     /// Every record of `source`, in external-id order.
     pub async fn records(&self, source: &SourceId) -> Result<Vec<StoredRecord>, DirectoryError> {
         sqlx::query(&format!(
@@ -605,13 +622,15 @@ async fn write_record(
     let written = if old.is_some() {
         sqlx::query(
             "UPDATE directory_records SET person_id = $1, body = $2, version = version + 1, \
-             updated_at_ms = $3, disabled_at_ms = NULL WHERE source = $4 AND external_id = $5",
+             updated_at_ms = $3, disabled_at_ms = NULL, user_name_key = $6 \
+             WHERE source = $4 AND external_id = $5",
         )
         .bind(person_id.as_str())
         .bind(body)
         .bind(now_ms)
         .bind(name.as_str())
         .bind(record.external_id.as_str())
+        .bind(user_name_key(record))
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
@@ -619,7 +638,8 @@ async fn write_record(
     } else {
         sqlx::query(
             "INSERT INTO directory_records (source, external_id, tenant_id, person_id, body, \
-             version, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+             version, created_at_ms, updated_at_ms, user_name_key) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $7)",
         )
         .bind(name.as_str())
         .bind(record.external_id.as_str())
@@ -627,6 +647,7 @@ async fn write_record(
         .bind(person_id.as_str())
         .bind(body)
         .bind(now_ms)
+        .bind(user_name_key(record))
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
@@ -709,6 +730,11 @@ async fn resolve_person(
     .await
     .map_err(db_err)?;
     Ok(id)
+}
+
+/// The indexed form of a record's name at its source (names compare without case).
+fn user_name_key(record: &SourceRecord) -> Option<String> {
+    record.user_name.as_deref().map(str::to_lowercase)
 }
 
 /// Disables one record (no login through it); `true` when it was active.

@@ -170,20 +170,11 @@ impl Scim<'_> {
     async fn write(&self, record: SourceRecord, active: bool) -> Result<Answer, ScimError> {
         let id = record.external_id.clone();
         if let Some(user_name) = &record.user_name {
-            let taken = self
+            let holder = self
                 .directory
-                .records(&self.source)
-                .await?
-                .iter()
-                .any(|other| {
-                    other.record.external_id != id
-                        && other
-                            .record
-                            .user_name
-                            .as_deref()
-                            .is_some_and(|u| u.eq_ignore_ascii_case(user_name))
-                });
-            if taken {
+                .find_by_user_name(&self.source, user_name)
+                .await?;
+            if holder.is_some_and(|holder| holder != id) {
                 return Err(ScimError::new(
                     409,
                     Some("uniqueness"),
