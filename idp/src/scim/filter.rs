@@ -45,7 +45,7 @@ pub struct AttrPath {
 
 impl AttrPath {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let (schema, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+        let (schema, rest) = if super::has_urn_prefix(text) {
             let at = text.rfind(':').ok_or("a malformed schema URN")?;
             let schema = &text[..at];
             let schema = (!schema.eq_ignore_ascii_case(USER_SCHEMA)).then(|| schema.to_owned());
@@ -413,6 +413,8 @@ mod tests {
             r#"(userName eq "a""#,
             r#"userName eq "a" junk"#,
             &"(".repeat(40),
+            "abcé eq \"x\"",
+            "uré:x eq \"x\"",
         ] {
             let error = parse(bad).unwrap_err();
             assert_eq!(error.scim_type, Some("invalidFilter"), "{bad}");

@@ -120,3 +120,9 @@ fn get_ci<'a>(
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))
 }
+
+/// Whether `text` starts with `urn:` (any case), without slicing inside a character.
+fn has_urn_prefix(text: &str) -> bool {
+    text.get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}

@@ -225,7 +225,7 @@ pub fn project(mut resource: Value, query: &ListQuery) -> Value {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(|n| {
-                let n = if n.len() > 4 && n[..4].eq_ignore_ascii_case("urn:") {
+                let n = if super::has_urn_prefix(n) {
                     if n.to_ascii_lowercase()
                         .starts_with(&super::USER_SCHEMA.to_ascii_lowercase())
                     {
@@ -256,8 +256,7 @@ pub fn project(mut resource: Value, query: &ListQuery) -> Value {
         object.retain(|key, _| {
             always(key) || included.iter().any(|(a, _)| *a == key.to_ascii_lowercase())
         });
-        for (attribute, sub) in &included {
-            let Some(sub) = sub else { continue };
+        for (attribute, _) in included.iter().filter(|(_, sub)| sub.is_some()) {
             let wanted: Vec<&Option<String>> = included
                 .iter()
                 .filter(|(a, _)| a == attribute)
@@ -285,7 +284,6 @@ pub fn project(mut resource: Value, query: &ListQuery) -> Value {
                     }
                 }
             }
-            let _ = sub;
         }
     }
     for (attribute, sub) in names(&query.excluded_attributes) {
@@ -316,4 +314,36 @@ pub fn project(mut resource: Value, query: &ListQuery) -> Value {
         }
     }
     resource
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_select_and_exclude_without_tripping_on_any_name() {
+        let user = json!({"schemas": ["s"], "id": "1", "userName": "a", "externalId": "x",
+                          "name": {"givenName": "A", "familyName": "B"}});
+        let query = |attributes: Option<&str>, excluded: Option<&str>| ListQuery {
+            attributes: attributes.map(str::to_owned),
+            excluded_attributes: excluded.map(str::to_owned),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            project(
+                user.clone(),
+                &query(Some("externalId,name.givenName"), None)
+            ),
+            json!({"schemas": ["s"], "id": "1", "externalId": "x", "name": {"givenName": "A"}})
+        );
+        assert_eq!(
+            project(user.clone(), &query(None, Some("name,id"))),
+            json!({"schemas": ["s"], "id": "1", "userName": "a", "externalId": "x"})
+        );
+        // Names that are no attribute (also not ASCII) select nothing and break nothing.
+        assert_eq!(
+            project(user.clone(), &query(Some("abcé,uré"), Some("ééé"))),
+            json!({"schemas": ["s"], "id": "1"})
+        );
+    }
 }
