@@ -87,6 +87,7 @@ async fn session(state: &AppState) -> SsoSession {
             participants: Vec::new(),
             last_used_at: 0,
             idle_timeout_seconds: None,
+            commissions: Vec::new(),
         })
         .await
         .unwrap()

@@ -41,3 +41,55 @@ export async function runInChromium(name, outDir, run) {
     await browser.close();
   }
 }
+
+/** Problems a screen-reader or keyboard user would meet on the current page. */
+export async function accessibilityProblems(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    const lang = document.documentElement.getAttribute("lang");
+    if (!lang || !lang.trim()) problems.push("<html> has no lang");
+    if (!document.querySelector("h1")) problems.push("no <h1>");
+    const textOf = (ids) =>
+      ids
+        .split(/\s+/)
+        .map((id) => document.getElementById(id)?.textContent ?? "")
+        .join(" ");
+    const accessibleName = (el) => {
+      const candidates = [
+        el.getAttribute("aria-label"),
+        el.getAttribute("aria-labelledby") && textOf(el.getAttribute("aria-labelledby")),
+        el.tagName === "IMG" ? el.getAttribute("alt") : null,
+        el.labels ? [...el.labels].map((l) => l.textContent).join(" ") : null,
+        ["submit", "button", "reset"].includes(el.type) && el.tagName === "INPUT" ? el.value : null,
+        el.tagName === "IMG" ? null : el.textContent,
+        [...el.querySelectorAll("img[alt]")].map((img) => img.alt).join(" "),
+        el.getAttribute("title"),
+      ];
+      return candidates.find((name) => name && name.trim()) || "";
+    };
+    const controls = document.querySelectorAll(
+      "a[href], button, input:not([type=hidden]), select, textarea, img",
+    );
+    for (const el of controls) {
+      if (!accessibleName(el)) {
+        problems.push(`no accessible name: ${el.outerHTML.slice(0, 100)}`);
+      }
+    }
+    for (const input of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+      if (!input.labels?.length && !input.getAttribute("aria-label")) {
+        problems.push(`no label: ${input.outerHTML.slice(0, 100)}`);
+      }
+    }
+    const width = document.documentElement.scrollWidth;
+    if (width > window.innerWidth) {
+      problems.push(`wider than the viewport: ${width} > ${window.innerWidth} px`);
+    }
+    return problems;
+  });
+}
+
+/** Fails with every accessibility problem of the current page, named `name`. */
+export async function checkPage(page, name) {
+  const problems = await accessibilityProblems(page);
+  check(problems.length === 0, `${name}: ${problems.join("; ")}`);
+}

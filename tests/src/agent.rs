@@ -42,6 +42,21 @@ impl Page {
         self.header("x-idp-error")
     }
 
+    /// The commissions offered on the IdP's commission choice page: the value (HSA-id)
+    /// of each `commission` button, in page order.
+    pub fn commission_options(&self) -> Vec<String> {
+        self.body
+            .split("<button")
+            .skip(1)
+            .filter_map(|tag| {
+                let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+                (attribute(tag, "name").as_deref() == Some("commission"))
+                    .then(|| attribute(tag, "value"))
+                    .flatten()
+            })
+            .collect()
+    }
+
     /// The first `<form>` on the page: its action (resolved) and its inputs.
     pub fn form(&self) -> Option<Form> {
         let start = self.body.find("<form")?;
@@ -367,6 +382,19 @@ impl Agent {
             self.request(Method::GET, &url, None).await
         };
         self.follow(page).await
+    }
+
+    /// On the IdP's commission choice page, presses the button of commission `hsa_id`
+    /// (the form's hidden fields, CSRF token included, go with it); does not follow the
+    /// answer.
+    pub async fn choose_commission(&self, page: &Page, hsa_id: &str) -> Page {
+        let form = page
+            .form()
+            .unwrap_or_else(|| panic!("no form on {} {}: {}", page.status, page.url, page.body));
+        let mut fields = form.fields.clone();
+        fields.push(("commission".into(), hsa_id.into()));
+        self.request(Method::POST, &form.action, Some(&fields))
+            .await
     }
 
     /// On the IdP's login page (`/login?login=<id>`), logs in with this browser's

@@ -22,7 +22,12 @@ pub fn screenshot_dir() -> PathBuf {
 /// Runs `node tests/browser/<script> <first_arg> <screenshot dir>`; `approve` gets the QR
 /// content the page showed. Panics, with the script's error output, unless the script
 /// succeeds and every one of `screenshots` exists and is not empty.
-pub async fn run_with_qr<F, Fut>(script: &str, first_arg: &str, screenshots: &[&str], approve: F)
+pub async fn run_with_qr<F, Fut>(
+    script: &str,
+    first_arg: &str,
+    screenshots: &[&str],
+    approve: F,
+) -> Vec<String>
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()>,
@@ -34,14 +39,19 @@ where
             .unwrap_or_else(|| panic!("{script} showed a second QR code"));
         approve(qr)
     })
-    .await;
+    .await
 }
 
 /// Runs `node tests/browser/<script> <args...> <screenshot dir>`; `approve` gets the
 /// content of every QR code the pages show, in order. Panics, with the script's error
 /// output, unless the script showed at least one, succeeds, and every one of
-/// `screenshots` exists and is not empty.
-pub async fn run_with_qrs<F, Fut>(script: &str, args: &[&str], screenshots: &[&str], mut approve: F)
+/// `screenshots` exists and is not empty. Returns the other lines the script printed.
+pub async fn run_with_qrs<F, Fut>(
+    script: &str,
+    args: &[&str],
+    screenshots: &[&str],
+    mut approve: F,
+) -> Vec<String>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = ()>,
@@ -73,11 +83,14 @@ where
     });
     let mut stdout = BufReader::new(node.stdout.take().unwrap()).lines();
     let mut shown = 0;
+    let mut printed = Vec::new();
     let finished = timeout(Duration::from_secs(150), async {
         while let Ok(Some(line)) = stdout.next_line().await {
             if let Some(qr) = line.strip_prefix("QR ") {
                 shown += 1;
                 approve(qr.to_owned()).await;
+            } else {
+                printed.push(line);
             }
         }
         node.wait().await
@@ -100,4 +113,5 @@ where
         let size = std::fs::metadata(output.join(name)).map_or(0, |m| m.len());
         assert!(size > 0, "screenshot {name} is missing or empty");
     }
+    printed
 }

@@ -25,6 +25,74 @@ pub fn callback(client_id: &str) -> String {
     format!("https://localhost:9443/rp/{client_id}/callback")
 }
 
+/// Registers (or replaces) OIDC client `client` (an `[[oidc_client]]` table as JSON)
+/// in `tenant` through the admin API, as that tenant's admin would; returns the API's
+/// answer (`application`, `warnings`) and the HTTP status.
+pub async fn register_client(idp: &TestIdp, tenant: &str, client: &Value) -> (u16, Value) {
+    use idp::clock::{Clock, SystemClock};
+    let token = idp::admin::create_api_token(
+        &idp.state.db,
+        idp::admin::TokenScope::Tenant(tenant.parse().unwrap()),
+        idp::admin::TokenPurpose::Admin,
+        "test",
+        "test",
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    let id = client["id"].as_str().expect("the client's id");
+    let response = crate::https_client()
+        .put(idp.url(&format!("/admin/api/v1/tenants/{tenant}/oidc-clients/{id}")))
+        .bearer_auth(&token.token)
+        .json(client)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// Registers a public client `<tenant>-uppdrag` in `tenant` that may receive the
+/// commission claims (scopes `openid profile hsa hsa_commission`), with commission
+/// `policy` (`auto`, `choose`, `required`); returns its client_id.
+pub async fn commission_client(idp: &TestIdp, tenant: &str, policy: &str) -> String {
+    let client_id = format!("{tenant}-uppdrag");
+    let (status, answer) = register_client(
+        idp,
+        tenant,
+        &serde_json::json!({
+            "id": "uppdrag",
+            "display_name": { "sv": "Journalen med uppdrag", "en": "Records with commission" },
+            "client_id": client_id,
+            "token_endpoint_auth_method": "none",
+            "redirect_uris": [callback(&client_id)],
+            "post_logout_redirect_uris": [format!("https://localhost:9443/rp/{client_id}/")],
+            "scopes": ["openid", "profile", "hsa", "hsa_commission"],
+            "commission": policy,
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    client_id
+}
+
+/// From the IdP's commission choice page `choice`, chooses `hsa_id` and follows the
+/// IdP back until it redirects to `prefix`.
+pub async fn choose_until(browser: &Agent, choice: &Page, hsa_id: &str, prefix: &str) -> Url {
+    assert_eq!(
+        choice.url.path(),
+        "/login/commission",
+        "expected the commission choice: {} {}",
+        choice.status,
+        choice.body
+    );
+    let chosen = browser.choose_commission(choice, hsa_id).await;
+    browser
+        .follow_until(chosen, prefix)
+        .await
+        .unwrap_or_else(|page| panic!("not back at the client: {} {}", page.url, page.body))
+}
+
 /// A PKCE verifier and its S256 challenge.
 pub fn pkce() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
@@ -124,7 +192,7 @@ pub async fn token_request(
 
 /// Exchanges `code` (issued with `verifier`'s challenge) for `client_id`'s tokens; `basic`
 /// authenticates a confidential client.
-async fn exchange(
+pub async fn exchange(
     idp: &TestIdp,
     client_id: &str,
     basic: Option<(&str, &str)>,

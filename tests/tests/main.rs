@@ -9,6 +9,7 @@ mod browser_login;
 mod browser_sso;
 mod certificate_login;
 mod certificate_validation;
+mod commission;
 mod cross_org_sso;
 mod cross_protocol;
 mod dev_pki;

@@ -163,29 +163,17 @@ async fn a_confidential_client_must_use_pkce_too_unless_registered_as_a_legacy_e
     );
 
     // A legacy client may be exempted, and the admin API says what that costs.
-    let token = idp::admin::create_api_token(
-        &idp.state.db,
-        idp::admin::TokenScope::Tenant("storstad".parse().unwrap()),
-        idp::admin::TokenPurpose::Admin,
-        "legacy",
-        "test",
-        SystemClock.now(),
-    )
-    .await
-    .unwrap();
-    let response = e2e::https_client()
-        .put(idp.url("/admin/api/v1/tenants/storstad/oidc-clients/legacy"))
-        .bearer_auth(&token.token)
-        .json(&serde_json::json!({
+    let (status, answer) = register_client(
+        &idp,
+        "storstad",
+        &serde_json::json!({
             "id": "legacy", "display_name": { "sv": "Gamla systemet" },
             "client_id": "storstad-legacy", "token_endpoint_auth_method": "client_secret_basic",
             "redirect_uris": [callback("storstad-legacy")], "allow_without_pkce": true
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let answer: Value = response.json().await.unwrap();
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
     assert!(
         answer["warnings"][0]
             .as_str()
@@ -203,18 +191,17 @@ async fn a_confidential_client_must_use_pkce_too_unless_registered_as_a_legacy_e
     );
 
     // A public client can never be exempted.
-    let response = e2e::https_client()
-        .put(idp.url("/admin/api/v1/tenants/storstad/oidc-clients/app"))
-        .bearer_auth(&token.token)
-        .json(&serde_json::json!({
+    let (status, _) = register_client(
+        &idp,
+        "storstad",
+        &serde_json::json!({
             "id": "app", "display_name": { "sv": "Appen" },
             "client_id": "storstad-app", "token_endpoint_auth_method": "none",
             "redirect_uris": [callback("storstad-app")], "allow_without_pkce": true
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
+        }),
+    )
+    .await;
+    assert_eq!(status, 422);
 }
 
 #[tokio::test]

@@ -13,9 +13,15 @@ use tokio::process::Command;
 
 use crate::oidc_flow::idp;
 
-/// Runs the node relying party for `input`, with `user` logging in. Returns the result
-/// JSON and the browser (with its session).
-async fn run_node_rp(idp: &e2e::TestIdp, input: Value, user: &str) -> (Value, Agent) {
+/// Runs the node relying party for `input`, with `user` logging in (and choosing
+/// `commission` when the IdP asks). Returns the result JSON and the browser (with its
+/// session).
+async fn run_node_rp(
+    idp: &e2e::TestIdp,
+    input: Value,
+    user: &str,
+    commission: Option<&str>,
+) -> (Value, Agent) {
     let root = repo_root();
     assert!(
         root.join("tests/oidc-rp/node_modules/openid-client")
@@ -41,7 +47,21 @@ async fn run_node_rp(idp: &e2e::TestIdp, input: Value, user: &str) -> (Value, Ag
 
     let browser = Agent::with_certificate(user);
     let client_id = input["client_id"].as_str().unwrap();
-    let callback = browse_to_callback(&browser, idp, authorization_url, client_id).await;
+    let callback = match commission {
+        None => browse_to_callback(&browser, idp, authorization_url, client_id).await,
+        Some(hsa_id) => {
+            let prefix = callback(client_id);
+            let login_page = browser
+                .open_until(authorization_url, &prefix)
+                .await
+                .unwrap_err();
+            let choice = browser
+                .log_in_until(idp, &login_page, &prefix)
+                .await
+                .unwrap_err();
+            choose_until(&browser, &choice, hsa_id, &prefix).await
+        }
+    };
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(format!("{callback}\n").as_bytes())
@@ -101,7 +121,7 @@ async fn openid_client_logs_in_with_a_confidential_client() {
         "post_logout_redirect_uri": "https://localhost:9443/rp/storstad-personal/",
         "scope": "openid profile https://id.oidc.se/scope/naturalPersonNumber",
     });
-    let (result, browser) = run_node_rp(&idp, input, "david").await;
+    let (result, browser) = run_node_rp(&idp, input, "david", None).await;
     assert_eq!(result["id_token_alg"], "RS256");
     assert_eq!(result["userinfo"]["given_name"], "David");
     assert!(result["claims"]["https://id.oidc.se/claim/personalIdentityNumber"].is_string());
@@ -119,7 +139,7 @@ async fn openid_client_logs_in_with_a_public_client() {
         "post_logout_redirect_uri": "https://localhost:9443/rp/lillby-hemtjanst/",
         "scope": "openid https://id.oidc.se/scope/naturalPersonOrgId",
     });
-    let (result, browser) = run_node_rp(&idp, input, "eva").await;
+    let (result, browser) = run_node_rp(&idp, input, "eva", None).await;
     assert_eq!(
         result["claims"]["https://id.oidc.se/claim/orgNumber"],
         "2120007774"
@@ -141,11 +161,44 @@ async fn openid_client_logs_in_with_a_private_key_jwt_client() {
         "post_logout_redirect_uri": "https://localhost:9443/rp/region-appen/",
         "scope": "openid hsa",
     });
-    let (result, browser) = run_node_rp(&idp, input, "anna").await;
+    let (result, browser) = run_node_rp(&idp, input, "anna", None).await;
     assert_eq!(result["id_token_alg"], "ES256");
     assert_eq!(
         result["userinfo"]["http://sambi.se/attributes/1/employeeHsaId"],
         "SE2321009991-anna01"
     );
     check_and_log_out(&idp, &result, &browser, KEY_JWT).await;
+}
+
+#[tokio::test]
+async fn openid_client_reads_the_commission_the_person_chose_in_the_id_token() {
+    let (idp, _db) = idp().await;
+    let client_id = commission_client(&idp, "region", "choose").await;
+    let input = json!({
+        "issuer": idp.url(""),
+        "client_id": client_id,
+        "auth": "none",
+        "redirect_uri": callback(&client_id),
+        "post_logout_redirect_uri": format!("https://localhost:9443/rp/{client_id}/"),
+        "scope": "openid hsa hsa_commission",
+    });
+    let emergency = "SE2321009991-upp102";
+    let (result, browser) = run_node_rp(&idp, input, "anna", Some(emergency)).await;
+    let sambi = |name: &str| format!("http://sambi.se/attributes/1/{name}");
+    // openid-client validated the ID token (signature, iss, aud, nonce) that carries it.
+    assert_eq!(
+        result["claims"][sambi("commissionHsaId")],
+        emergency,
+        "{result}"
+    );
+    assert_eq!(
+        result["claims"][sambi("commissionName")],
+        "Akutmottagningen, sjuksköterska"
+    );
+    assert_eq!(
+        result["claims"][sambi("commissionRight")],
+        json!(["Läsa", "Skriva"])
+    );
+    assert_eq!(result["userinfo"][sambi("commissionHsaId")], emergency);
+    check_and_log_out(&idp, &result, &browser, &client_id).await;
 }

@@ -275,6 +275,7 @@ async fn attempt(
                     .for_tenant(&identity.tenant)
                     .as_secs(),
             ),
+            commissions: Vec::new(),
         })
         .await?;
     Ok(LoginSuccess {

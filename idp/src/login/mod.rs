@@ -3,6 +3,7 @@
 //! certificate into an SSO session (identity mapping, audit record, metrics).
 
 mod admit;
+pub mod commission;
 mod complete;
 mod pending;
 mod sso;
@@ -10,7 +11,9 @@ mod sso;
 pub use admit::admit_session;
 pub use complete::{complete_certificate_login, LoginContext, LoginFailure, LoginSuccess};
 pub use pending::{BindingSecret, PendingLogin, PendingLogins};
-pub use sso::{IdleTimeouts, Participant, ParticipantProtocol, SsoSession, SsoSessions};
+pub use sso::{
+    ChosenCommission, IdleTimeouts, Participant, ParticipantProtocol, SsoSession, SsoSessions,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -118,15 +118,49 @@ impl PendingLogins {
         resume_base: &str,
         browser: Option<&BindingSecret>,
     ) -> StoreResult<(PendingLogin, BindingSecret)> {
+        self.open(tenant_id, application_id, resume_base, browser, None)
+            .await
+    }
+
+    /// Opens a pending login that the SSO session `session_id` has already
+    /// authenticated: a step after login (choosing a commission) for a request answered
+    /// from single sign-on. It resumes at `<resume_base>?login=<its id>`.
+    pub async fn create_authenticated(
+        &self,
+        tenant_id: TenantId,
+        application_id: ApplicationId,
+        resume_base: &str,
+        browser: Option<&BindingSecret>,
+        session_id: &str,
+    ) -> StoreResult<(PendingLogin, BindingSecret)> {
+        self.open(
+            tenant_id,
+            application_id,
+            resume_base,
+            browser,
+            Some(session_id.to_owned()),
+        )
+        .await
+    }
+
+    async fn open(
+        &self,
+        tenant_id: TenantId,
+        application_id: ApplicationId,
+        resume_base: &str,
+        browser: Option<&BindingSecret>,
+        authenticated_session: Option<String>,
+    ) -> StoreResult<(PendingLogin, BindingSecret)> {
         let secret = BindingSecret::reuse_or_new(browser);
         let id = random_key();
+        let separator = if resume_base.contains('?') { '&' } else { '?' };
         let login = PendingLogin {
-            resume_path: format!("{resume_base}?login={id}"),
+            resume_path: format!("{resume_base}{separator}login={id}"),
             id,
             tenant_id,
             application_id,
             binding_hash: hash_hex(&secret.0),
-            authenticated_session: None,
+            authenticated_session,
             expected_person_id: None,
         };
         self.store.put(&login.id, &login).await?;

@@ -54,6 +54,18 @@ pub struct SsoSession {
     /// sessions made before it was kept: the configured default).
     #[serde(default)]
     pub idle_timeout_seconds: Option<u64>,
+    /// The commission (medarbetaruppdrag) the person chose for each application that
+    /// asked (`login/commission.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commissions: Vec<ChosenCommission>,
+}
+
+/// A commission chosen for one application in this session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChosenCommission {
+    /// `<tenant>/<application>`.
+    pub application: String,
+    pub commission: HsaId,
 }
 
 /// One application's part in an SSO session: what its protocol needs to log it out.
@@ -90,6 +102,15 @@ impl SsoSession {
         let last = self.last_used_at.max(self.authenticated_at);
         let quiet = now.unix_timestamp() - last;
         quiet < 0 || (quiet as u64) <= idle.as_secs()
+    }
+
+    /// The commission chosen for `application` (`<tenant>/<application>`) in this
+    /// session, if one was.
+    pub fn commission_for(&self, application: &str) -> Option<&HsaId> {
+        self.commissions
+            .iter()
+            .find(|c| c.application == application)
+            .map(|c| &c.commission)
     }
 
     /// Whether the login is at most `max_age` old at `now`.
@@ -250,22 +271,62 @@ impl SsoSessions {
         id: &str,
         participant: Participant,
     ) -> StoreResult<Option<SsoSession>> {
-        for _ in 0..UPDATE_ATTEMPTS {
-            let Some(current) = self.find(id).await? else {
-                return Ok(None);
-            };
-            if current.participants.contains(&participant) {
-                return Ok(Some(current));
+        self.update(id, |session| {
+            if session.participants.contains(&participant) {
+                return false;
             }
-            let mut updated = current.clone();
             // One entry per application and protocol: a new login replaces the old one
             // (a transient NameID changes with every login).
-            updated.participants.retain(|p| {
+            session.participants.retain(|p| {
                 p.application != participant.application
                     || std::mem::discriminant(&p.protocol)
                         != std::mem::discriminant(&participant.protocol)
             });
-            updated.participants.push(participant.clone());
+            session.participants.push(participant.clone());
+            true
+        })
+        .await
+    }
+
+    /// Remembers that the person chose `commission` for `application` in session `id`
+    /// (a later choice for the same application replaces it). Returns the updated
+    /// session, `None` if it no longer exists.
+    pub async fn remember_commission(
+        &self,
+        id: &str,
+        application: &str,
+        commission: &HsaId,
+    ) -> StoreResult<Option<SsoSession>> {
+        self.update(id, |session| {
+            if session.commission_for(application) == Some(commission) {
+                return false;
+            }
+            session.commissions.retain(|c| c.application != application);
+            session.commissions.push(ChosenCommission {
+                application: application.to_owned(),
+                commission: commission.clone(),
+            });
+            true
+        })
+        .await
+    }
+
+    /// Applies `change` to session `id` with compare-and-swap (retried when another
+    /// node changed the session meanwhile); `change` returns whether it changed
+    /// anything. Returns the session as it is afterwards, `None` if it no longer exists.
+    async fn update(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut SsoSession) -> bool,
+    ) -> StoreResult<Option<SsoSession>> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some(current) = self.find(id).await? else {
+                return Ok(None);
+            };
+            let mut updated = current.clone();
+            if !change(&mut updated) {
+                return Ok(Some(current));
+            }
             if self.store.replace_if(id, &current, &updated).await? {
                 return Ok(Some(updated));
             }

@@ -4,12 +4,19 @@
 
 use serde_json::{Map, Value};
 
-use crate::directory::{Employment, Person};
+use crate::directory::{Commission, Employment, Person};
 use crate::saml::attributes::AttributeName;
 
 pub const SAMBI_EMPLOYEE_HSA_ID: &str = "http://sambi.se/attributes/1/employeeHsaId";
 pub const SAMBI_GIVEN_NAME: &str = "http://sambi.se/attributes/1/givenName";
 pub const SAMBI_SURNAME: &str = "http://sambi.se/attributes/1/surname";
+pub const SAMBI_COMMISSION_HSA_ID: &str = "http://sambi.se/attributes/1/commissionHsaId";
+pub const SAMBI_COMMISSION_NAME: &str = "http://sambi.se/attributes/1/commissionName";
+pub const SAMBI_COMMISSION_PURPOSE: &str = "http://sambi.se/attributes/1/commissionPurpose";
+pub const SAMBI_COMMISSION_RIGHT: &str = "http://sambi.se/attributes/1/commissionRight";
+pub const SAMBI_HEALTH_CARE_PROVIDER_HSA_ID: &str =
+    "http://sambi.se/attributes/1/healthCareProviderHsaId";
+pub const SAMBI_HEALTH_CARE_UNIT_HSA_ID: &str = "http://sambi.se/attributes/1/healthCareUnitHsaId";
 pub const PERSONAL_IDENTITY_NUMBER: &str = "https://id.oidc.se/claim/personalIdentityNumber";
 pub const ORG_AFFILIATION: &str = "https://id.oidc.se/claim/orgAffiliation";
 pub const ORG_NAME: &str = "https://id.oidc.se/claim/orgName";
@@ -21,6 +28,8 @@ pub const SCOPE_NATURAL_PERSON_NUMBER: &str = "https://id.oidc.se/scope/naturalP
 pub const SCOPE_NATURAL_PERSON_ORG_ID: &str = "https://id.oidc.se/scope/naturalPersonOrgId";
 /// This IdP's scope for the HSA (Sambi) attributes.
 pub const SCOPE_HSA: &str = "hsa";
+/// This IdP's scope for the login's commission (medarbetaruppdrag), Sambi names.
+pub const SCOPE_HSA_COMMISSION: &str = "hsa_commission";
 
 /// Scope → the claims it releases.
 const SCOPES: &[(&str, &[&str])] = &[
@@ -42,6 +51,17 @@ const SCOPES: &[(&str, &[&str])] = &[
     (
         SCOPE_HSA,
         &[SAMBI_EMPLOYEE_HSA_ID, SAMBI_GIVEN_NAME, SAMBI_SURNAME],
+    ),
+    (
+        SCOPE_HSA_COMMISSION,
+        &[
+            SAMBI_COMMISSION_HSA_ID,
+            SAMBI_COMMISSION_NAME,
+            SAMBI_COMMISSION_PURPOSE,
+            SAMBI_COMMISSION_RIGHT,
+            SAMBI_HEALTH_CARE_PROVIDER_HSA_ID,
+            SAMBI_HEALTH_CARE_UNIT_HSA_ID,
+        ],
     ),
 ];
 
@@ -89,39 +109,70 @@ pub fn attribute_of(claim: &str) -> Option<AttributeName> {
         ORG_AFFILIATION => AttributeName::OrgAffiliation,
         ORG_NAME => AttributeName::OrganizationName,
         ORG_NUMBER => AttributeName::OrganizationIdentifier,
+        SAMBI_COMMISSION_HSA_ID => AttributeName::CommissionHsaId,
+        SAMBI_COMMISSION_NAME => AttributeName::CommissionName,
+        SAMBI_COMMISSION_PURPOSE => AttributeName::CommissionPurpose,
+        SAMBI_COMMISSION_RIGHT => AttributeName::CommissionRight,
+        SAMBI_HEALTH_CARE_PROVIDER_HSA_ID => AttributeName::HealthCareProviderHsaId,
+        SAMBI_HEALTH_CARE_UNIT_HSA_ID => AttributeName::HealthCareUnitHsaId,
         _ => return None,
     })
 }
 
-/// The values of `claims` for `person` in `employment`; claims without a value are left
-/// out.
-pub fn values(claims: &[&str], person: &Person, employment: &Employment) -> Map<String, Value> {
+/// The values of `claims` for `person` in `employment`, for the login's `commission`;
+/// claims without a value are left out.
+pub fn values(
+    claims: &[&str],
+    person: &Person,
+    employment: &Employment,
+    commission: Option<&Commission>,
+) -> Map<String, Value> {
     let mut out = Map::new();
+    let text = |value: &str| Some(Value::String(value.to_owned()));
     for claim in claims {
         let value = match *claim {
-            "name" => Some(person.display_name()),
-            "given_name" | SAMBI_GIVEN_NAME => Some(person.given_name.clone()),
-            "family_name" | SAMBI_SURNAME => Some(person.surname.clone()),
-            "email" => person.mail.clone(),
+            "name" => text(&person.display_name()),
+            "given_name" | SAMBI_GIVEN_NAME => text(&person.given_name),
+            "family_name" | SAMBI_SURNAME => text(&person.surname),
+            "email" => person.mail.as_deref().and_then(text),
             PERSONAL_IDENTITY_NUMBER => person
                 .personal_identity_number
                 .as_ref()
-                .map(|p| p.as_str().to_owned()),
-            SAMBI_EMPLOYEE_HSA_ID => Some(employment.hsa_id.as_str().to_owned()),
-            ORG_AFFILIATION => Some(format!(
+                .and_then(|p| text(p.as_str())),
+            SAMBI_EMPLOYEE_HSA_ID => text(employment.hsa_id.as_str()),
+            ORG_AFFILIATION => text(&format!(
                 "{}@{}",
                 employment.hsa_id.as_str(),
                 employment.organisation_number.as_str()
             )),
-            ORG_NAME => Some(employment.organisation_name.clone()),
-            ORG_NUMBER => Some(employment.organisation_number.as_str().to_owned()),
+            ORG_NAME => text(&employment.organisation_name),
+            ORG_NUMBER => text(employment.organisation_number.as_str()),
+            SAMBI_COMMISSION_HSA_ID => commission.and_then(|c| text(c.hsa_id.as_str())),
+            SAMBI_COMMISSION_NAME => commission.and_then(|c| text(&c.name)),
+            SAMBI_COMMISSION_PURPOSE => commission.and_then(|c| text(&c.purpose)),
+            // Rights are many: an array, as the SAML attribute has several values.
+            SAMBI_COMMISSION_RIGHT => commission
+                .map(|c| Value::Array(c.rights.iter().cloned().map(Value::String).collect())),
+            SAMBI_HEALTH_CARE_PROVIDER_HSA_ID => commission
+                .and_then(|c| c.health_care_provider_hsa_id.as_ref())
+                .and_then(|id| text(id.as_str())),
+            SAMBI_HEALTH_CARE_UNIT_HSA_ID => commission
+                .and_then(|c| c.health_care_unit_hsa_id.as_ref())
+                .and_then(|id| text(id.as_str())),
             _ => None,
         };
         if let Some(value) = value {
-            out.insert((*claim).to_owned(), Value::String(value));
+            out.insert((*claim).to_owned(), value);
         }
     }
     out
+}
+
+/// Whether any of `claims` describes the login's commission.
+pub fn names_commission(claims: &[&str]) -> bool {
+    claims
+        .iter()
+        .any(|claim| attribute_of(claim).is_some_and(AttributeName::is_commission))
 }
 
 #[cfg(test)]

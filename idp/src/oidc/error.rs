@@ -22,6 +22,8 @@ pub enum OidcError {
     LoginExpired,
     #[error("the user's organisation may not use this application")]
     UserNotAllowed,
+    #[error("the client requires a commission and the user has none")]
+    NoCommission,
 
     // Answered at the redirect URI (RFC 6749 section 4.1.2.1).
     #[error("{0}")]
@@ -38,6 +40,8 @@ pub enum OidcError {
     LoginRequired,
     #[error("the login does not reach a level of assurance the client asked for")]
     UnmetAuthenticationRequirements,
+    #[error("the user went back to the application without logging in")]
+    Cancelled,
 
     // Token endpoint.
     #[error("client authentication failed")]
@@ -98,6 +102,8 @@ impl OidcError {
             OidcError::RedirectUriMismatch => "OIDC_REDIRECT_URI_MISMATCH",
             OidcError::LoginExpired => "LOGIN_EXPIRED",
             OidcError::UserNotAllowed => "USER_NOT_ALLOWED",
+            OidcError::NoCommission => crate::login::commission::MISSING_CODE,
+            OidcError::Cancelled => "OIDC_USER_CANCELLED",
             OidcError::InvalidRequest(_) => "OIDC_INVALID_REQUEST",
             OidcError::UnsupportedResponseType => "OIDC_UNSUPPORTED_RESPONSE_TYPE",
             OidcError::InvalidScope(_) => "OIDC_INVALID_SCOPE",
@@ -142,7 +148,9 @@ impl OidcError {
             | OidcError::IdTokenHintClientMismatch
             | OidcError::PostLogoutRedirectUriMismatch => "invalid_request",
             OidcError::UnknownClient | OidcError::InvalidClient => "invalid_client",
-            OidcError::UserNotAllowed => "access_denied",
+            OidcError::UserNotAllowed | OidcError::NoCommission | OidcError::Cancelled => {
+                "access_denied"
+            }
             OidcError::UnsupportedResponseType => "unsupported_response_type",
             OidcError::InvalidScope(_) => "invalid_scope",
             OidcError::LoginRequired => "login_required",

@@ -38,6 +38,10 @@ pub struct Authentication {
     pub method: LoginMethod,
     /// Unix seconds.
     pub auth_time: i64,
+    /// The commission (medarbetaruppdrag) the login is for, when the client receives
+    /// one (its claims are looked up by this HSA-id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission: Option<HsaId>,
 }
 
 impl Authentication {
@@ -54,6 +58,7 @@ impl Authentication {
             acr: None,
             method: session.method,
             auth_time: session.authenticated_at,
+            commission: None,
         }
     }
 

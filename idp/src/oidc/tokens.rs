@@ -48,7 +48,13 @@ pub async fn released_claims(
     let Some(employment) = person.employment(hsa_id) else {
         return Ok(Map::new());
     };
-    Ok(claims::values(&names, &person, employment))
+    // The commission chosen at login, while the directory still has it.
+    let commission = grant
+        .authentication
+        .commission
+        .as_ref()
+        .and_then(|id| crate::login::commission::find(employment, id));
+    Ok(claims::values(&names, &person, employment, commission))
 }
 
 fn seconds(duration: std::time::Duration) -> i64 {

@@ -3,7 +3,7 @@
 //! Framework's `urn:oid:` names and Sambi's `http://sambi.se/attributes/1/` names.
 
 use crate::auth::Loa;
-use crate::directory::{Employment, Person};
+use crate::directory::{Commission, Employment, Person};
 use crate::tenants::SamlProfile;
 
 pub use crate::tenants::AttributeName;
@@ -126,6 +126,8 @@ pub fn default_release(profile: SamlProfile) -> &'static [AttributeName] {
 pub struct Subject<'a> {
     pub person: &'a Person,
     pub employment: &'a Employment,
+    /// The commission the login is for (`login/commission.rs` decides which).
+    pub commission: Option<&'a Commission>,
     pub loa: Loa,
     /// How the user logged in (the `authnMethod` attribute says it).
     pub method: crate::login::LoginMethod,
@@ -162,10 +164,7 @@ pub fn release(
 
 fn values_of(attribute: AttributeName, profile: SamlProfile, s: &Subject<'_>) -> Vec<String> {
     use AttributeName::*;
-    let commission = match s.employment.commissions.as_slice() {
-        [only] => Some(only),
-        _ => None,
-    };
+    let commission = s.commission;
     let one = |v: Option<String>| v.into_iter().collect::<Vec<_>>();
     match attribute {
         GivenName => one(Some(s.person.given_name.clone())),

@@ -47,6 +47,8 @@ pub enum SamlError {
     RelayStateTooLong,
     #[error("the user's organisation may not use this service")]
     UserNotAllowed,
+    #[error("the SP requires a commission and the user has none")]
+    NoCommission,
     #[error("the requested authentication context cannot be met")]
     NoAuthnContext,
     #[error("passive authentication requested without an SSO session")]
@@ -86,6 +88,7 @@ impl SamlError {
             SamlError::SignatureInvalid => "SAML_SIGNATURE_INVALID",
             SamlError::RelayStateTooLong => "SAML_RELAY_STATE_TOO_LONG",
             SamlError::UserNotAllowed => "USER_NOT_ALLOWED",
+            SamlError::NoCommission => crate::login::commission::MISSING_CODE,
             SamlError::NoAuthnContext => "SAML_NO_AUTHN_CONTEXT",
             SamlError::NoPassive => "SAML_NO_PASSIVE",
             SamlError::InvalidNameIdPolicy => "SAML_INVALID_NAMEID_POLICY",
@@ -124,6 +127,9 @@ impl SamlError {
     }
 
     pub fn explain(&self, language: &str) -> Explanation {
+        if let SamlError::NoCommission = self {
+            return crate::login::commission::missing_explanation(language);
+        }
         let en = language == "en";
         let (title, detail) = match self {
             SamlError::UserNotAllowed if en => (

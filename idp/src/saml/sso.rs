@@ -17,6 +17,7 @@ use super::response::{error_response, status, success_response, AssertionContent
 use crate::audit::{AuditEvent, Outcome};
 use crate::auth::IdentityError;
 use crate::directory::Directory;
+use crate::login::commission::{self, CommissionStep};
 use crate::login::{
     admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, PendingLogins,
     SsoSession, SsoSessions,
@@ -75,6 +76,13 @@ pub enum Answer {
     Login {
         login: PendingLogin,
         secret: BindingSecret,
+    },
+    /// The user chooses a commission first: show the choice page for this pending
+    /// login (already authenticated); `secret` is set when the browser needs a new
+    /// binding cookie for it.
+    Commission {
+        login: PendingLogin,
+        secret: Option<BindingSecret>,
     },
 }
 
@@ -187,7 +195,7 @@ async fn checked_request(
     let reusable =
         session.filter(|s| !request.force_authn && waiting.acceptable_loas.contains(&s.loa));
     match reusable {
-        Some(session) => respond(ctx, sp, &waiting, &session).await,
+        Some(session) => respond(ctx, sp, &waiting, &session, None).await,
         None if request.is_passive => {
             status_answer(
                 ctx,
@@ -269,7 +277,7 @@ pub async fn resume(
         .registry()
         .get(&waiting.sp_entity_id)
         .ok_or(SamlError::UnknownSp)?;
-    let result = respond(ctx, &sp, &waiting, &session).await;
+    let result = respond(ctx, &sp, &waiting, &session, Some(login)).await;
     if let Err(e) = &result {
         ctx.audit_refusal("saml-response", Some(&sp), e).await;
     }
@@ -299,12 +307,14 @@ pub async fn cancel(ctx: &SamlContext<'_>, login: &PendingLogin) -> Result<Answe
     .await
 }
 
-/// The response for `waiting` from `session`.
+/// The response for `waiting` from `session` (`login`: the pending login it resumes, if
+/// it was parked for one).
 async fn respond(
     ctx: &SamlContext<'_>,
     sp: &ServiceProvider,
     waiting: &WaitingRequest,
     session: &SsoSession,
+    login: Option<&PendingLogin>,
 ) -> Result<Answer, SamlError> {
     let relay_state = waiting.relay_state.as_deref();
     let application = sp.application().ok_or(SamlError::UserNotAllowed)?;
@@ -337,12 +347,25 @@ async fn respond(
         .copied()
         .filter(|attribute| admission.allows(*attribute))
         .collect();
+    let commission = match commission::step(
+        sp.config.commission,
+        released.iter().any(|a| a.is_commission()),
+        &admission.employment,
+        session.commission_for(&sp.application_key()),
+    ) {
+        CommissionStep::Use(commission) => commission,
+        CommissionStep::Missing => return Err(SamlError::NoCommission),
+        CommissionStep::Choose => {
+            return ask_for_commission(ctx, sp, waiting, session, login).await
+        }
+    };
     let attributes = release(
         sp.profile(),
         &released,
         &Subject {
             person: &person,
             employment: &admission.employment,
+            commission,
             loa: session.loa,
             method: session.method,
         },
@@ -397,6 +420,7 @@ async fn respond(
     record.person_id = Some(session.person_id.clone());
     record.employee_hsa_id = Some(admission.employment.hsa_id.to_string());
     record.method = Some(session.method.as_str().to_owned());
+    record.detail = commission.map(|c| format!("commission={}", c.hsa_id));
     ctx.audit(record).await;
     ctx.metrics.record_event("saml_response");
     tracing::info!(sp = %sp.entity_id, tenant = %sp.tenant.id, loa = session.loa.level(), "SAML response issued");
@@ -406,4 +430,34 @@ async fn respond(
         &xml,
         relay_state,
     )))
+}
+
+/// Parks `waiting` under a pending login authenticated by `session` (the one it
+/// resumed, or a new one for a request answered from single sign-on) and sends the
+/// browser to the commission choice, which resumes it.
+async fn ask_for_commission(
+    ctx: &SamlContext<'_>,
+    sp: &ServiceProvider,
+    waiting: &WaitingRequest,
+    session: &SsoSession,
+    login: Option<&PendingLogin>,
+) -> Result<Answer, SamlError> {
+    let (login, secret) = match login {
+        Some(login) => (login.clone(), None),
+        None => {
+            let (login, secret) = ctx
+                .pending
+                .create_authenticated(
+                    sp.tenant.id.clone(),
+                    sp.config.id.clone(),
+                    "/saml/resume",
+                    ctx.browser.as_ref(),
+                    &session.id,
+                )
+                .await?;
+            (login, Some(secret))
+        }
+    };
+    ctx.idp.waiting.put(&login.id, waiting).await?;
+    Ok(Answer::Commission { login, secret })
 }

@@ -17,7 +17,8 @@ pub enum AttributeName {
     OrganizationName,
     OrganizationIdentifier,
     OrgAffiliation,
-    /// Sambi: the commission, released when the employment has exactly one.
+    /// Sambi: the commission (medarbetaruppdrag) the login is for; which one, the
+    /// application's `commission` policy says.
     CommissionHsaId,
     CommissionName,
     CommissionPurpose,
@@ -37,6 +38,20 @@ impl AttributeName {
         !matches!(
             self,
             AttributeName::LevelOfAssurance | AttributeName::AuthnMethod
+        )
+    }
+
+    /// Whether the attribute describes the login's commission (so releasing it means
+    /// choosing one).
+    pub fn is_commission(self) -> bool {
+        matches!(
+            self,
+            AttributeName::CommissionHsaId
+                | AttributeName::CommissionName
+                | AttributeName::CommissionPurpose
+                | AttributeName::CommissionRight
+                | AttributeName::HealthCareProviderHsaId
+                | AttributeName::HealthCareUnitHsaId
         )
     }
 }

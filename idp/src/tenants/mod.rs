@@ -15,9 +15,9 @@ pub use admission::{Admission, Refusal};
 pub use attributes::AttributeName;
 pub use load::{load_dir, parse_dir, read_dir, report, TenantFile};
 pub use model::{
-    Application, ClientAuthMethod, ClientSecret, ContentAlgorithm, Grant, LocalizedText,
-    NameIdFormat, OidcClient, Protocol, SamlProfile, SamlServiceProvider, SessionPolicy,
-    SignedParts, SigningAlg, SubjectType, Tenant, TenantKind, UserRules,
+    Application, ClientAuthMethod, ClientSecret, CommissionPolicy, ContentAlgorithm, Grant,
+    LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile, SamlServiceProvider,
+    SessionPolicy, SignedParts, SigningAlg, SubjectType, Tenant, TenantKind, UserRules,
 };
 
 use std::collections::BTreeMap;

@@ -187,6 +187,32 @@ pub struct SamlServiceProvider {
     /// Attributes released (short names, see docs/saml.md); default by profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<Vec<super::attributes::AttributeName>>,
+    /// Which commission (medarbetaruppdrag) the SP gets (default `auto`).
+    #[serde(default, skip_serializing_if = "CommissionPolicy::is_default")]
+    pub commission: CommissionPolicy,
+}
+
+/// Which of the person's commissions (medarbetaruppdrag) an application receives, when
+/// it receives commission attributes or claims at all (docs/directory.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommissionPolicy {
+    /// The commission when the employment has exactly one; never asks (with several,
+    /// none is released).
+    #[default]
+    Auto,
+    /// With several, the person chooses one on a page after login (remembered for the
+    /// SSO session and this application); with none, nothing is released.
+    Choose,
+    /// As `choose`, and a person without any commission may not log in here (a page
+    /// says why).
+    Required,
+}
+
+impl CommissionPolicy {
+    pub fn is_default(&self) -> bool {
+        *self == CommissionPolicy::Auto
+    }
 }
 
 /// The block cipher for an SP's encrypted assertions.
@@ -283,6 +309,9 @@ pub struct OidcClient {
     /// default; OAuth 2.1 requires PKCE of every client, and the admin API warns).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_without_pkce: bool,
+    /// Which commission (medarbetaruppdrag) the client's claims name (default `auto`).
+    #[serde(default, skip_serializing_if = "CommissionPolicy::is_default")]
+    pub commission: CommissionPolicy,
 }
 
 /// A client secret the IdP made: 256 random bits, shown once, stored as its SHA-256.
@@ -371,6 +400,7 @@ pub struct Application<'a> {
     /// The entityID or client_id.
     pub protocol_id: &'a str,
     pub user_tenants: &'a [TenantId],
+    pub commission: CommissionPolicy,
 }
 
 impl Tenant {
@@ -381,6 +411,7 @@ impl Tenant {
             protocol: Protocol::Saml,
             protocol_id: sp.entity_id.as_str(),
             user_tenants: &sp.user_tenants,
+            commission: sp.commission,
         });
         let oidc = self.oidc_client.iter().map(|c| Application {
             id: &c.id,
@@ -388,6 +419,7 @@ impl Tenant {
             protocol: Protocol::Oidc,
             protocol_id: &c.client_id,
             user_tenants: &c.user_tenants,
+            commission: c.commission,
         });
         saml.chain(oidc)
     }

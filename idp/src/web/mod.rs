@@ -4,6 +4,7 @@
 pub mod admin_api;
 pub mod certificate_login;
 mod client_address;
+pub mod commission;
 pub mod cookies;
 pub(crate) mod csrf;
 mod error;
@@ -189,6 +190,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/login/start", get(certificate_login::login_start_get))
         .route("/static/login.js", get(login_pages::script_get))
         .route("/login", get(login_pages::login_get))
+        .route(
+            "/login/commission",
+            get(commission::commission_get).post(commission::commission_post),
+        )
         .route("/login/mobile", get(login_pages::login_mobile_get))
         .route(
             "/login/mobile/qr.svg",

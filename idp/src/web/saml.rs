@@ -3,7 +3,7 @@
 //! function of `saml/`, and turns the answer into a page, a redirect or a form post.
 
 use axum::extract::{ConnectInfo, Form, Query, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
 use serde::Deserialize;
@@ -226,7 +226,7 @@ pub async fn saml_resume_get(
 pub fn error_page(error: &SamlError, language: &str, request_id: &str) -> Response {
     let status = match error {
         _ if error.is_server_fault() => StatusCode::SERVICE_UNAVAILABLE,
-        SamlError::UserNotAllowed => StatusCode::FORBIDDEN,
+        SamlError::UserNotAllowed | SamlError::NoCommission => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };
     tracing::info!(code = error.code(), "SAML request ended on an error page");
@@ -252,6 +252,9 @@ pub fn answer_response(state: &AppState, answer: Answer, language: &str) -> Resp
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             response
+        }
+        Answer::Commission { login, secret } => {
+            super::commission::choice_redirect(state, &login, secret.as_ref(), None)
         }
     }
 }
@@ -294,11 +297,7 @@ pub fn post_form_page(form: &PostForm, language: &str) -> Response {
     let origin = url::Url::parse(&form.action)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let csp = format!(
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-         form-action {origin}; frame-ancestors 'none'"
-    );
-    if let Ok(value) = HeaderValue::from_str(&csp) {
+    if let Some(value) = super::middleware::csp_with_form_action(&origin) {
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, value);

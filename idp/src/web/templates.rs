@@ -53,6 +53,32 @@ pub struct LogoutConfirm<'a> {
     pub fields: Vec<(&'a str, &'a str)>,
 }
 
+/// "Choose your commission": the person's commissions in the employment the login is
+/// for, one button each (`web/commission.rs`).
+#[derive(Template)]
+#[template(path = "commission_choice.html")]
+pub struct CommissionChoice<'a> {
+    pub frame: Frame<'a>,
+    /// "You are logging in to <application> at <organisation>."
+    pub where_: String,
+    pub login: &'a str,
+    pub csrf_token: &'a str,
+    /// The language the user chose with `?lang=`, carried to the POST.
+    pub chosen_language: Option<&'a str>,
+    pub commissions: Vec<CommissionOption<'a>>,
+    /// "Back to the service": the login's resume path with `cancel=1`.
+    pub back_href: &'a str,
+}
+
+/// One commission on the choice page.
+pub struct CommissionOption<'a> {
+    pub hsa_id: &'a str,
+    pub name: &'a str,
+    pub purpose: &'a str,
+    /// The care unit's HSA-id, when the commission names one.
+    pub unit: Option<&'a str>,
+}
+
 /// An error page: what went wrong in plain words, what to do, and a code for support.
 #[derive(Template)]
 #[template(path = "error.html")]

@@ -11,9 +11,11 @@ use url::Url;
 use super::{error_redirect, redirect_with, validate, AuthorizationRequest, Params, Prompt};
 use crate::audit::{AuditEvent, Outcome};
 use crate::auth::IdentityError;
+use crate::login::commission::{self, CommissionStep};
 use crate::login::{
     admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, SsoSession,
 };
+use crate::oidc::claims;
 use crate::oidc::grant::{Authentication, CodeRecord};
 use crate::oidc::OidcContext;
 use crate::oidc::OidcError;
@@ -34,6 +36,21 @@ pub enum Decision {
         secret: BindingSecret,
         ui_locale: Option<String>,
     },
+    /// To the commission choice for this pending login (already authenticated), with a
+    /// binding cookie when the browser needs a new one.
+    Commission {
+        login: PendingLogin,
+        secret: Option<BindingSecret>,
+        ui_locale: Option<String>,
+    },
+}
+
+/// What issuing a code came to.
+enum Issued {
+    /// Back to the client (a code, or an error it handles).
+    Redirect(Url),
+    /// The person chooses a commission first.
+    ChooseCommission,
 }
 
 /// A request waiting for its login.
@@ -104,9 +121,12 @@ pub async fn authorize(
                 && fresh_enough(&session)
                 && acceptable(&session) =>
         {
-            issue(state, &tenant, &client, &request, &session)
-                .await
-                .map(Decision::ToClient)
+            match issue(state, &tenant, &client, &request, &session).await? {
+                Issued::Redirect(url) => Ok(Decision::ToClient(url)),
+                Issued::ChooseCommission => {
+                    ask_for_commission(state, &tenant, &client, request, &session, browser).await
+                }
+            }
         }
         _ if request.prompt == Prompt::None => to_client(OidcError::LoginRequired),
         Some(session) => {
@@ -171,15 +191,74 @@ async fn park(
     })
 }
 
+/// Parks `request` under a pending login that `session` has already authenticated, for
+/// the commission choice to resume.
+async fn ask_for_commission(
+    state: &OidcContext<'_>,
+    tenant: &Tenant,
+    client: &OidcClient,
+    request: AuthorizationRequest,
+    session: &SsoSession,
+    browser: Option<&BindingSecret>,
+) -> Result<Decision, OidcError> {
+    let key = random_key();
+    let (login, secret) = state
+        .pending_logins
+        .create_authenticated(
+            tenant.id.clone(),
+            client.id.clone(),
+            &format!("/oidc/resume?request={key}"),
+            browser,
+            &session.id,
+        )
+        .await?;
+    let ui_locale = request.ui_locale.clone();
+    let parked = ParkedRequest {
+        pending_login_id: login.id.clone(),
+        request,
+    };
+    state.oidc.grants.requests.put(&key, &parked).await?;
+    Ok(Decision::Commission {
+        login,
+        secret: Some(secret),
+        ui_locale,
+    })
+}
+
+/// The user chose "back to the application" on the login or commission page: the
+/// parked request is taken (once) and the client hears `access_denied`.
+pub async fn cancel(
+    state: &OidcContext<'_>,
+    request_key: &str,
+    login: &PendingLogin,
+) -> Result<Url, OidcError> {
+    let parked = state
+        .oidc
+        .grants
+        .requests
+        .take(request_key)
+        .await?
+        .filter(|p| p.pending_login_id == login.id)
+        .ok_or(OidcError::LoginExpired)?;
+    error_redirect(
+        &parked.request.redirect_uri,
+        parked.request.state.as_deref(),
+        &state.oidc.issuer,
+        &OidcError::Cancelled,
+    )
+    .ok_or(OidcError::RedirectUriMismatch)
+}
+
 /// `GET /oidc/resume?request=<key>`: `login` is the pending login the parked request
 /// names, already checked to belong to this browser. It must be authenticated by the
-/// session in the browser's SSO cookie; the request is taken (once) and answered.
+/// session in the browser's SSO cookie; the request is taken (once) and answered (or
+/// parked again while the person chooses a commission).
 pub async fn resume(
     state: &OidcContext<'_>,
     request_key: &str,
     login: &PendingLogin,
     sso_session_id: Option<&str>,
-) -> Result<Url, OidcError> {
+) -> Result<Decision, OidcError> {
     let authenticated = login.authenticated_session.as_deref();
     if authenticated.is_none() || authenticated != sso_session_id {
         return Err(OidcError::LoginExpired);
@@ -225,20 +304,32 @@ pub async fn resume(
             &state.oidc.issuer,
             &OidcError::UnmetAuthenticationRequirements,
         )
+        .map(Decision::ToClient)
         .ok_or(OidcError::RedirectUriMismatch);
     }
-    issue(state, tenant, client, &parked.request, &session).await
+    match issue(state, tenant, client, &parked.request, &session).await? {
+        Issued::Redirect(url) => Ok(Decision::ToClient(url)),
+        Issued::ChooseCommission => {
+            let ui_locale = parked.request.ui_locale.clone();
+            state.oidc.grants.requests.put(request_key, &parked).await?;
+            Ok(Decision::Commission {
+                login: login.clone(),
+                secret: None,
+                ui_locale,
+            })
+        }
+    }
 }
 
 /// Issues a code for `request` from `session`, records the client as a participant of
-/// the session and audits it.
+/// the session and audits it; or says the person must choose a commission first.
 async fn issue(
     state: &OidcContext<'_>,
     tenant: &Arc<Tenant>,
     client: &OidcClient,
     request: &AuthorizationRequest,
     session: &SsoSession,
-) -> Result<Url, OidcError> {
+) -> Result<Issued, OidcError> {
     let registry = state.registry.load();
     let admitted = match tenant
         .applications()
@@ -272,7 +363,34 @@ async fn issue(
                 &state.oidc.issuer,
                 &OidcError::UserNotAllowed,
             )
+            .map(Issued::Redirect)
             .ok_or(OidcError::RedirectUriMismatch);
+        }
+    };
+    let mut released = claims::released(&request.scopes, &client.claims);
+    released.retain(|claim| claims::attribute_of(claim).is_none_or(|a| admission.allows(a)));
+    let commission = match commission::step(
+        client.commission,
+        claims::names_commission(&released),
+        &admission.employment,
+        session.commission_for(&application),
+    ) {
+        CommissionStep::Use(commission) => commission.map(|c| c.hsa_id.clone()),
+        CommissionStep::Choose => return Ok(Issued::ChooseCommission),
+        CommissionStep::Missing => {
+            let code = OidcError::NoCommission.code();
+            audit(
+                state,
+                "oidc-code",
+                Outcome::Failure,
+                Some(code),
+                tenant,
+                client,
+                session,
+                now,
+            )
+            .await?;
+            return Err(OidcError::NoCommission);
         }
     };
     let record = CodeRecord {
@@ -283,6 +401,7 @@ async fn issue(
         scopes: request.scopes.clone(),
         authentication: Authentication {
             acr: request.acr_for(session.loa),
+            commission,
             ..Authentication::of(session, &admission)
         },
         issued_at: now.unix_timestamp(),
@@ -316,6 +435,7 @@ async fn issue(
         params.push(("state", client_state.as_str()));
     }
     redirect_with(&request.redirect_uri, &state.oidc.issuer, &params)
+        .map(Issued::Redirect)
         .ok_or(OidcError::RedirectUriMismatch)
 }
 

@@ -17,7 +17,7 @@ mod scope;
 mod state;
 mod ui_locales;
 
-pub use issue::{authorize, resume, Decision, ParkedRequest};
+pub use issue::{authorize, cancel, resume, Decision, ParkedRequest};
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

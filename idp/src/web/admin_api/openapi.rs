@@ -104,6 +104,13 @@ fn strings() -> Value {
     json!({ "type": "array", "items": { "type": "string" } })
 }
 
+fn commission_policy() -> Value {
+    json!({
+        "type": "string", "enum": ["auto", "choose", "required"], "default": "auto",
+        "description": "which commission (medarbetaruppdrag) the application receives (docs/directory.md)"
+    })
+}
+
 /// A directory source's state (own function: one `json!` would exceed the macro
 /// recursion limit).
 fn directory_source() -> Value {
@@ -244,7 +251,8 @@ fn components() -> Value {
                     "entity_id": { "type": "string", "format": "uri" },
                     "profile": { "type": "string", "enum": ["sambi", "swedish-eid"] },
                     "metadata_url": { "type": "string", "format": "uri" },
-                    "acs_urls": strings(), "user_tenants": strings(), "release": strings()
+                    "acs_urls": strings(), "user_tenants": strings(), "release": strings(),
+                    "commission": commission_policy()
                 }
             },
             "SpRegistered": {
@@ -261,7 +269,8 @@ fn components() -> Value {
                     "token_endpoint_auth_method": { "type": "string", "enum": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] },
                     "redirect_uris": strings(), "post_logout_redirect_uris": strings(),
                     "scopes": strings(), "claims": strings(), "user_tenants": strings(),
-                    "allow_without_pkce": { "type": "boolean", "description": "legacy confidential clients only; warned about" }
+                    "allow_without_pkce": { "type": "boolean", "description": "legacy confidential clients only; warned about" },
+                    "commission": commission_policy()
                 }
             },
             "ClientRegistered": {

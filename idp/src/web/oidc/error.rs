@@ -68,7 +68,7 @@ pub fn error_page(error: &OidcError, language: &str, request_id: &str) -> Respon
     log(error);
     let status = match error {
         _ if error.is_server_fault() => StatusCode::SERVICE_UNAVAILABLE,
-        OidcError::UserNotAllowed => StatusCode::FORBIDDEN,
+        OidcError::UserNotAllowed | OidcError::NoCommission => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };
     pages::error_page(
@@ -83,6 +83,7 @@ pub fn error_page(error: &OidcError, language: &str, request_id: &str) -> Respon
 fn explain(error: &OidcError, language: &str) -> Explanation {
     let en = language == "en";
     match error {
+        OidcError::NoCommission => crate::login::commission::missing_explanation(language),
         OidcError::UserNotAllowed if en => Explanation {
             title: "Not open to your organisation",
             detail: "You are logged in, but users of your organisation may not use this application. Contact the application's support if you should have access.",

@@ -13,7 +13,7 @@ use crate::oidc::logout::LogoutStep;
 use crate::tenants::LocalizedText;
 use crate::web::middleware::RequestId;
 use crate::web::templates::{self, Frame, LogoutConfirm};
-use crate::web::{cookies, csrf, pages, AppState};
+use crate::web::{cookies, csrf, middleware, pages, AppState};
 
 pub async fn oidc_logout_get(
     State(state): State<Arc<AppState>>,
@@ -119,6 +119,20 @@ fn confirmation_page(
         header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
     );
+    // The confirmed logout redirects to the client's post-logout URI (checked against its
+    // registration then): the form's submission may end there.
+    let return_origin = params
+        .get("post_logout_redirect_uri")
+        .and_then(|uri| url::Url::parse(uri).ok())
+        .filter(|uri| uri.scheme() == "https")
+        .map(|uri| uri.origin().ascii_serialization());
+    if let Some(csp) = return_origin
+        .and_then(|origin| middleware::csp_with_form_action(&format!("'self' {origin}")))
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     response
 }
 

@@ -77,19 +77,27 @@ async fn authorize_response(
     )
     .await
     {
-        Ok(Decision::ToClient(url)) => Redirect::to(url.as_str()).into_response(),
-        Ok(Decision::ErrorToClient(url, code)) => {
+        Ok(decision) => decision_response(state, decision),
+        Err(e) => error::error_page(&e, language(params, headers), request_id),
+    }
+}
+
+/// Where a decision of the authorization endpoint sends the browser.
+fn decision_response(state: &AppState, decision: Decision) -> Response {
+    match decision {
+        Decision::ToClient(url) => Redirect::to(url.as_str()).into_response(),
+        Decision::ErrorToClient(url, code) => {
             let mut response = Redirect::to(url.as_str()).into_response();
             response
                 .headers_mut()
                 .insert("x-idp-error", header::HeaderValue::from_static(code));
             response
         }
-        Ok(Decision::Login {
+        Decision::Login {
             login,
             secret,
             ui_locale,
-        }) => {
+        } => {
             let mut location = format!("/login?login={}", login.id);
             if let Some(lang) = ui_locale {
                 location.push_str(&format!("&lang={lang}"));
@@ -103,7 +111,13 @@ async fn authorize_response(
             }
             response
         }
-        Err(e) => error::error_page(&e, language(params, headers), request_id),
+        Decision::Commission {
+            login,
+            secret,
+            ui_locale,
+        } => {
+            super::commission::choice_redirect(state, &login, secret.as_ref(), ui_locale.as_deref())
+        }
     }
 }
 
@@ -111,6 +125,8 @@ async fn authorize_response(
 pub struct ResumeQuery {
     request: String,
     lang: Option<String>,
+    /// Set by the login and commission pages' "back to the service".
+    cancel: Option<String>,
 }
 
 /// `GET /oidc/resume?request=<key>`: where a login for an OIDC request comes back to.
@@ -134,16 +150,16 @@ pub async fn oidc_resume_get(
         Ok(login) => login,
         Err(_) => return error::error_page(&expired, language, &request_id),
     };
+    let context = state.oidc_context();
+    if query.cancel.is_some() {
+        return match authorize::cancel(&context, &query.request, &login).await {
+            Ok(url) => Redirect::to(url.as_str()).into_response(),
+            Err(e) => error::error_page(&e, language, &request_id),
+        };
+    }
     let sso = cookies::read(&headers, cookies::SSO_COOKIE);
-    match authorize::resume(
-        &state.oidc_context(),
-        &query.request,
-        &login,
-        sso.as_deref(),
-    )
-    .await
-    {
-        Ok(url) => Redirect::to(url.as_str()).into_response(),
+    match authorize::resume(&context, &query.request, &login, sso.as_deref()).await {
+        Ok(decision) => decision_response(&state, decision),
         Err(e) => error::error_page(&e, language, &request_id),
     }
 }
