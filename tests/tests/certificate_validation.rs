@@ -96,6 +96,35 @@ async fn expired_certificates_are_refused_as_expired() {
 }
 
 #[tokio::test]
+async fn a_chain_that_passed_is_refused_once_it_expires_and_still_checked_for_revocation() {
+    // One validator: the second and third decisions may reuse the first's offline
+    // result, which must hold only within the chain's validity.
+    let validator = shipped_validator();
+    let anna = ders(&dev_user("anna").chain);
+    let now = SystemClock.now();
+    assert!(validator.validate(&anna, now).await.is_ok());
+    assert!(validator.validate(&anna, now).await.is_ok());
+    let later = now + time::Duration::days(365 * 30);
+    assert_eq!(
+        validator.validate(&anna, later).await.unwrap_err(),
+        CertError::Expired
+    );
+    let earlier = now - time::Duration::days(365 * 30);
+    assert_eq!(
+        validator.validate(&anna, earlier).await.unwrap_err(),
+        CertError::NotYetValid
+    );
+    // The revoked certificate is refused on every attempt, not only the first.
+    let fredrik = ders(&dev_user("fredrik").chain);
+    for _ in 0..2 {
+        assert!(matches!(
+            validator.validate(&fredrik, now).await,
+            Err(CertError::Revocation(RevocationError::Revoked { .. }))
+        ));
+    }
+}
+
+#[tokio::test]
 async fn a_certificate_not_yet_valid_is_refused() {
     assert_eq!(
         refused(&Factory::new().not_yet_valid()).await,

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 use super::{ttl_millis, Namespace, SessionStore, StoreError, StoreResult};
 use crate::clock::SharedClock;
 
-/// Sweep expired entries every this many writes.
+/// Sweep expired entries after at least this many writes, and at least as many writes as
+/// the last sweep kept entries (so a sweep, a scan of every entry, costs O(1) per write
+/// however many sessions the node holds).
 const SWEEP_EVERY_WRITES: u64 = 1024;
 
 /// The default cap on live entries (a pending login is about 1 KiB).
@@ -24,7 +26,10 @@ struct Entry {
 #[derive(Default)]
 struct Inner {
     entries: HashMap<(Namespace, String), Entry>,
+    /// Writes since the last sweep.
     writes: u64,
+    /// Entries the last sweep kept.
+    kept: u64,
     /// When a full store last swept (a full store sweeps at most once a second, so a
     /// flood cannot turn every write into a scan).
     full_sweep_at: Option<OffsetDateTime>,
@@ -96,8 +101,11 @@ impl MemoryStore {
         let may_sweep_full = inner
             .full_sweep_at
             .is_none_or(|at| now - at >= time::Duration::SECOND);
-        if inner.writes % SWEEP_EVERY_WRITES == 0 || (full && may_sweep_full) {
+        let sweep_due = inner.writes >= SWEEP_EVERY_WRITES.max(inner.kept);
+        if sweep_due || (full && may_sweep_full) {
             inner.entries.retain(|_, e| e.expires_at > now);
+            inner.writes = 0;
+            inner.kept = inner.entries.len() as u64;
             if full {
                 inner.full_sweep_at = Some(now);
             }
@@ -214,5 +222,43 @@ impl SessionStore for MemoryStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.lock().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::session::{Namespace, SessionStore};
+    use std::sync::Arc;
+
+    fn stored(store: &MemoryStore) -> usize {
+        store.lock().unwrap().entries.len()
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_swept_however_many_the_store_holds() {
+        let clock = ManualClock::new(time::macros::datetime!(2026-12-06 12:00 UTC));
+        let store = MemoryStore::new(Arc::new(clock.clone()));
+        let short = Duration::from_secs(1);
+        let long = Duration::from_secs(3600);
+        for i in 0..3000 {
+            let key = format!("old-{i}");
+            store
+                .put(Namespace::Replay, &key, b"x", short)
+                .await
+                .unwrap();
+        }
+        clock.advance(time::Duration::seconds(2));
+        for i in 0..3001 {
+            let key = format!("new-{i}");
+            store
+                .put(Namespace::Replay, &key, b"x", long)
+                .await
+                .unwrap();
+        }
+        // A sweep came within as many writes as the last one kept: no old entry is left.
+        assert!(stored(&store) <= 3001, "{} entries kept", stored(&store));
+        assert_eq!(store.len(), 3001);
     }
 }

@@ -59,11 +59,33 @@ pub struct ValidatedCertificate {
 pub struct CertificateValidator {
     trust: TrustStore,
     revocation: Arc<RevocationChecker>,
+    /// Chains that passed the offline checks recently, by the SHA-256 of the chain
+    /// (see [`CertificateValidator::validate_offline`]).
+    passed: moka::sync::Cache<[u8; 32], Arc<PassedChain>>,
 }
+
+/// A chain that passed every offline check, and the time window in which that holds
+/// (every presented certificate is within its validity).
+struct PassedChain {
+    result: OfflineResult,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+/// How long a chain's offline result is reused, and how many are kept.
+const PASSED_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+const PASSED_CAPACITY: u64 = 20_000;
 
 impl CertificateValidator {
     pub fn new(trust: TrustStore, revocation: Arc<RevocationChecker>) -> Self {
-        Self { trust, revocation }
+        Self {
+            trust,
+            revocation,
+            passed: moka::sync::Cache::builder()
+                .max_capacity(PASSED_CAPACITY)
+                .time_to_live(PASSED_TTL)
+                .build(),
+        }
     }
 
     pub fn trust(&self) -> &TrustStore {
@@ -74,8 +96,37 @@ impl CertificateValidator {
         &self.revocation
     }
 
-    /// Runs every check but revocation (pure, no I/O).
+    /// Runs every check but revocation (pure, no I/O). A chain that passed within the
+    /// last [`PASSED_TTL`] is not checked again while `now` is inside every presented
+    /// certificate's validity: the checks depend only on the chain's bytes, the trust
+    /// store (fixed for this validator; a reload makes a new one) and the time. Only
+    /// passes are kept, so every refusal is computed and explained afresh; revocation is
+    /// always checked ([`CertificateValidator::validate`]).
     pub fn validate_offline(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: OffsetDateTime,
+    ) -> Result<OfflineResult, CertError> {
+        let key = chain_digest(chain);
+        if let Some(passed) = self.passed.get(&key) {
+            if passed.not_before <= now && now <= passed.not_after {
+                return Ok(passed.result.clone());
+            }
+        }
+        let result = self.check_offline(chain, now)?;
+        if let Some((not_before, not_after)) = validity_window(chain) {
+            let passed = PassedChain {
+                result: result.clone(),
+                not_before,
+                not_after,
+            };
+            self.passed.insert(key, Arc::new(passed));
+        }
+        Ok(result)
+    }
+
+    /// The offline checks, in their declared order.
+    fn check_offline(
         &self,
         chain: &[CertificateDer<'_>],
         now: OffsetDateTime,
@@ -140,7 +191,39 @@ impl CertificateValidator {
     }
 }
 
+/// SHA-256 over the chain's certificates, each prefixed by its length.
+fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for certificate in chain {
+        context.update(&(certificate.len() as u64).to_be_bytes());
+        context.update(certificate.as_ref());
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(context.finish().as_ref());
+    key
+}
+
+/// The latest notBefore and the earliest notAfter of the presented certificates (`None`
+/// if one does not parse: such a chain is not remembered).
+fn validity_window(chain: &[CertificateDer<'_>]) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    let mut window: Option<(OffsetDateTime, OffsetDateTime)> = None;
+    for certificate in chain {
+        let (_, parsed) = x509_parser::parse_x509_certificate(certificate.as_ref()).ok()?;
+        let validity = parsed.validity();
+        let (from, to) = (
+            validity.not_before.to_datetime(),
+            validity.not_after.to_datetime(),
+        );
+        window = Some(match window {
+            None => (from, to),
+            Some((a, b)) => (a.max(from), b.min(to)),
+        });
+    }
+    window
+}
+
 /// The result of the offline checks.
+#[derive(Clone)]
 pub struct OfflineResult {
     pub certificate: ValidatedCertificate,
     issuer_index: usize,
