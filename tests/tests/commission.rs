@@ -29,6 +29,25 @@ async fn id_token_claims(idp: &TestIdp, client_id: &str, landed: &Url, verifier:
     jwt_parts(tokens["id_token"].as_str().unwrap()).1
 }
 
+/// Where an authorization of `client_id` for `scope` ends for `browser`, which logs in
+/// with its certificate when the IdP asks: the client's callback, or the IdP page it
+/// stopped at; and the request's PKCE verifier.
+async fn authorize(
+    idp: &TestIdp,
+    browser: &Agent,
+    client_id: &str,
+    scope: &str,
+) -> (Result<Url, Page>, String) {
+    let prefix = callback(client_id);
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(idp, client_id, scope, Some(&challenge), &[]);
+    let ended = match browser.open_until(&url, &prefix).await {
+        Err(page) if page.url.path() == "/login" => browser.log_in_until(idp, &page, &prefix).await,
+        other => other,
+    };
+    (ended, verifier)
+}
+
 fn is_choice_page(page: &Page) -> bool {
     page.status == 200 && page.url.path() == "/login/commission"
 }
@@ -127,13 +146,8 @@ async fn the_chosen_commission_is_in_the_id_token_and_remembered_for_the_client(
     let anna = Agent::with_certificate("anna");
     let scope = "openid hsa hsa_commission";
 
-    let (verifier, challenge) = pkce();
-    let url = authorize_url(&idp, &client_id, scope, Some(&challenge), &[]);
-    let login_page = anna.open_until(&url, &prefix).await.unwrap_err();
-    let choice = anna
-        .log_in_until(&idp, &login_page, &prefix)
-        .await
-        .unwrap_err();
+    let (ended, verifier) = authorize(&idp, &anna, &client_id, scope).await;
+    let choice = ended.unwrap_err();
     assert!(is_choice_page(&choice), "{} {}", choice.url, choice.body);
     assert_eq!(choice.commission_options(), [WARD, EMERGENCY]);
     let chosen = anna.choose_commission(&choice, WARD).await;
@@ -150,16 +164,13 @@ async fn the_chosen_commission_is_in_the_id_token_and_remembered_for_the_client(
     );
 
     // The next authorization in this session goes straight back, with the same one.
-    let (verifier, challenge) = pkce();
-    let url = authorize_url(&idp, &client_id, scope, Some(&challenge), &[]);
-    let landed = anna.open_until(&url, &prefix).await.unwrap();
-    let claims = id_token_claims(&idp, &client_id, &landed, &verifier).await;
+    let (ended, verifier) = authorize(&idp, &anna, &client_id, scope).await;
+    let claims = id_token_claims(&idp, &client_id, &ended.unwrap(), &verifier).await;
     assert_eq!(claims[format!("{SAMBI}commissionHsaId")], WARD);
 
     // A client that does not ask for the commission claims never shows the choice.
-    let (_, challenge) = pkce();
-    let url = authorize_url(&idp, KEY_JWT, "openid hsa", Some(&challenge), &[]);
-    assert!(anna.open_until(&url, &callback(KEY_JWT)).await.is_ok());
+    let (ended, _) = authorize(&idp, &anna, KEY_JWT, "openid hsa").await;
+    assert!(ended.is_ok());
 }
 
 #[tokio::test]
@@ -170,20 +181,9 @@ async fn one_commission_is_never_asked_and_a_missing_required_one_gets_a_page() 
 
     // Bertil has one commission: straight to the client, with it.
     let bertil = Agent::with_certificate("bertil");
-    let prefix = callback(&region);
-    let (verifier, challenge) = pkce();
-    let url = authorize_url(
-        &idp,
-        &region,
-        "openid hsa_commission",
-        Some(&challenge),
-        &[],
-    );
-    let login_page = bertil.open_until(&url, &prefix).await.unwrap_err();
-    let landed = bertil
-        .log_in_until(&idp, &login_page, &prefix)
-        .await
-        .unwrap_or_else(|page| panic!("not back at the client: {} {}", page.url, page.body));
+    let (ended, verifier) = authorize(&idp, &bertil, &region, "openid hsa_commission").await;
+    let landed =
+        ended.unwrap_or_else(|page| panic!("not back at the client: {} {}", page.url, page.body));
     let claims = id_token_claims(&idp, &region, &landed, &verifier).await;
     assert_eq!(
         claims[format!("{SAMBI}commissionHsaId")],
@@ -192,20 +192,8 @@ async fn one_commission_is_never_asked_and_a_missing_required_one_gets_a_page() 
 
     // David has none, and this application requires one: a page that says so.
     let david = Agent::with_certificate("david");
-    let prefix = callback(&storstad);
-    let (_, challenge) = pkce();
-    let url = authorize_url(
-        &idp,
-        &storstad,
-        "openid hsa_commission",
-        Some(&challenge),
-        &[],
-    );
-    let login_page = david.open_until(&url, &prefix).await.unwrap_err();
-    let page = david
-        .log_in_until(&idp, &login_page, &prefix)
-        .await
-        .unwrap_err();
+    let (ended, _) = authorize(&idp, &david, &storstad, "openid hsa_commission").await;
+    let page = ended.unwrap_err();
     assert_eq!(page.status, 403, "{}", page.body);
     assert_eq!(page.error_code(), Some("COMMISSION_MISSING"));
     assert!(
@@ -221,19 +209,8 @@ async fn the_choice_is_bound_to_the_browser_and_its_session_and_can_be_cancelled
     let client_id = commission_client(&idp, "region", "choose").await;
     let prefix = callback(&client_id);
     let anna = Agent::with_certificate("anna");
-    let (_, challenge) = pkce();
-    let url = authorize_url(
-        &idp,
-        &client_id,
-        "openid hsa_commission",
-        Some(&challenge),
-        &[],
-    );
-    let login_page = anna.open_until(&url, &prefix).await.unwrap_err();
-    let choice = anna
-        .log_in_until(&idp, &login_page, &prefix)
-        .await
-        .unwrap_err();
+    let (ended, _) = authorize(&idp, &anna, &client_id, "openid hsa_commission").await;
+    let choice = ended.unwrap_err();
     assert!(is_choice_page(&choice), "{} {}", choice.url, choice.body);
 
     // Another browser cannot open or answer it.

@@ -207,16 +207,7 @@ async fn checked_request(
             .await
         }
         None => {
-            let (login, secret) = ctx
-                .pending
-                .create_resuming(
-                    sp.tenant.id.clone(),
-                    sp.config.id.clone(),
-                    "/saml/resume",
-                    ctx.browser.as_ref(),
-                )
-                .await?;
-            ctx.idp.waiting.put(&login.id, &waiting).await?;
+            let (login, secret) = park(ctx, sp, &waiting, None).await?;
             Ok(Answer::Login { login, secret })
         }
     }
@@ -442,22 +433,46 @@ async fn ask_for_commission(
     session: &SsoSession,
     login: Option<&PendingLogin>,
 ) -> Result<Answer, SamlError> {
-    let (login, secret) = match login {
-        Some(login) => (login.clone(), None),
+    match login {
+        Some(login) => {
+            ctx.idp.waiting.put(&login.id, waiting).await?;
+            Ok(Answer::Commission {
+                login: login.clone(),
+                secret: None,
+            })
+        }
         None => {
-            let (login, secret) = ctx
-                .pending
-                .create_authenticated(
-                    sp.tenant.id.clone(),
-                    sp.config.id.clone(),
-                    "/saml/resume",
-                    ctx.browser.as_ref(),
-                    &session.id,
-                )
-                .await?;
-            (login, Some(secret))
+            let (login, secret) = park(ctx, sp, waiting, Some(&session.id)).await?;
+            Ok(Answer::Commission {
+                login,
+                secret: Some(secret),
+            })
+        }
+    }
+}
+
+/// Opens a pending login for `sp` that resumes at `/saml/resume` (already authenticated
+/// by the SSO session `authenticated_by`, if given) and parks `waiting` under it.
+async fn park(
+    ctx: &SamlContext<'_>,
+    sp: &ServiceProvider,
+    waiting: &WaitingRequest,
+    authenticated_by: Option<&str>,
+) -> Result<(PendingLogin, BindingSecret), SamlError> {
+    let (tenant, application) = (sp.tenant.id.clone(), sp.config.id.clone());
+    let browser = ctx.browser.as_ref();
+    let (login, secret) = match authenticated_by {
+        None => {
+            ctx.pending
+                .create_resuming(tenant, application, "/saml/resume", browser)
+                .await?
+        }
+        Some(session_id) => {
+            ctx.pending
+                .create_authenticated(tenant, application, "/saml/resume", browser, session_id)
+                .await?
         }
     };
     ctx.idp.waiting.put(&login.id, waiting).await?;
-    Ok(Answer::Commission { login, secret })
+    Ok((login, secret))
 }

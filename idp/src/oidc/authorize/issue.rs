@@ -178,17 +178,28 @@ async fn park(
             login.expected_person_id = Some(person);
         }
     }
-    let ui_locale = request.ui_locale.clone();
-    let parked = ParkedRequest {
-        pending_login_id: login.id.clone(),
-        request,
-    };
-    state.oidc.grants.requests.put(&key, &parked).await?;
+    let ui_locale = park_under(state, &key, &login, request).await?;
     Ok(Decision::Login {
         login,
         secret,
         ui_locale,
     })
+}
+
+/// Stores `request` under `key` for `login` to resume; returns the request's UI locale.
+async fn park_under(
+    state: &OidcContext<'_>,
+    key: &str,
+    login: &PendingLogin,
+    request: AuthorizationRequest,
+) -> Result<Option<String>, OidcError> {
+    let ui_locale = request.ui_locale.clone();
+    let parked = ParkedRequest {
+        pending_login_id: login.id.clone(),
+        request,
+    };
+    state.oidc.grants.requests.put(key, &parked).await?;
+    Ok(ui_locale)
 }
 
 /// Parks `request` under a pending login that `session` has already authenticated, for
@@ -212,12 +223,7 @@ async fn ask_for_commission(
             &session.id,
         )
         .await?;
-    let ui_locale = request.ui_locale.clone();
-    let parked = ParkedRequest {
-        pending_login_id: login.id.clone(),
-        request,
-    };
-    state.oidc.grants.requests.put(&key, &parked).await?;
+    let ui_locale = park_under(state, &key, &login, request).await?;
     Ok(Decision::Commission {
         login,
         secret: Some(secret),
