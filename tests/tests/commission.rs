@@ -246,6 +246,15 @@ async fn the_choice_is_bound_to_the_browser_and_its_session_and_can_be_cancelled
         .await
         .unwrap_or_else(|page| panic!("not back at the client: {} {}", page.url, page.body));
     assert_eq!(param(&landed, "error").as_deref(), Some("access_denied"));
+    let events = idp::storage::find_recent_audit_events(&idp.state.db, 20)
+        .await
+        .unwrap();
+    assert!(
+        events.iter().any(|e| e.event == "oidc-code"
+            && e.code.as_deref() == Some("OIDC_USER_CANCELLED")
+            && e.application_id.as_deref() == Some("uppdrag")),
+        "the cancel is audited: {events:?}"
+    );
     let answered = anna.choose_commission(&choice, WARD).await;
     let after = anna.follow(answered).await;
     assert_eq!(after.error_code(), Some("LOGIN_EXPIRED"));

@@ -246,6 +246,12 @@ pub async fn cancel(
         .await?
         .filter(|p| p.pending_login_id == login.id)
         .ok_or(OidcError::LoginExpired)?;
+    let mut record = AuditEvent::new("oidc-code", Outcome::Failure, state.clock.now());
+    record.code = Some(OidcError::Cancelled.code().to_owned());
+    record.tenant_id = Some(login.tenant_id.to_string());
+    record.application_id = Some(login.application_id.to_string());
+    record.detail = Some(format!("client_id={}", parked.request.client_id));
+    crate::storage::insert_audit_event(state.db, &record).await?;
     error_redirect(
         &parked.request.redirect_uri,
         parked.request.state.as_deref(),
