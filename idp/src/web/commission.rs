@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use serde::Deserialize;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
 use super::middleware::RequestId;
 use super::templates::{self, CommissionChoice, CommissionOption, Frame};
@@ -174,11 +175,14 @@ async fn asking(
         .bound_login(headers, login_id)
         .await
         .map_err(|_| ChoiceError::Expired)?;
-    let cookie = cookies::read(headers, cookies::SSO_COOKIE);
+    let cookie = cookies::read(headers, cookies::SSO_COOKIE).unwrap_or_default();
+    // The SSO session id is the cookie's secret: compared in constant time.
     let session_id = login
         .authenticated_session
         .as_deref()
-        .filter(|id| cookie.as_deref() == Some(*id) && id.len() <= MAX_ID_LENGTH)
+        .filter(|id| {
+            id.len() <= MAX_ID_LENGTH && bool::from(id.as_bytes().ct_eq(cookie.as_bytes()))
+        })
         .ok_or(ChoiceError::Expired)?;
     let session = state
         .sso_sessions
