@@ -35,6 +35,17 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The reference phone app's credential of development user `user`
+/// (`certs-dev/users/<user>-mobile.*`: the mobile certificate chain and its key).
+pub fn mobile_credential(user: &str) -> sp_test::phone::PhoneCredential {
+    let dir = repo_root().join("certs-dev/users");
+    sp_test::phone::PhoneCredential::from_pem_files(
+        &dir.join(format!("{user}-mobile.chain.pem")),
+        &dir.join(format!("{user}-mobile.key.pem")),
+    )
+    .unwrap_or_else(|e| panic!("the mobile credential of {user}: {e}"))
+}
+
 /// Relative paths in the shipped configuration (certs-dev/..., config/...) are relative
 /// to the repository root, as when an operator runs `idp` there. Every test process
 /// moves there once, before any configuration is loaded; nothing depends on another cwd.

@@ -9,8 +9,8 @@ use axum::routing::get;
 use axum::Router;
 use e2e::agent::Agent;
 use e2e::idp_server::shipped_config;
-use e2e::{repo_root, SqliteDatabase, TestIdp};
-use sp_test::phone::{Phone, PhoneCredential, Start};
+use e2e::{SqliteDatabase, TestIdp};
+use sp_test::phone::{Phone, Start};
 use std::sync::Arc;
 
 const SCREENSHOTS: [&str; 2] = ["csrf-tabs.png", "csrf-after.png"];
@@ -76,14 +76,7 @@ async fn links_from_another_site_change_nothing_and_two_tabs_both_log_in() {
         let _ = axum::serve(listener, site).await;
     });
 
-    let dir = repo_root().join("certs-dev/users");
-    let anna = Arc::new(
-        PhoneCredential::from_pem_files(
-            &dir.join("anna-mobile.chain.pem"),
-            &dir.join("anna-mobile.key.pem"),
-        )
-        .unwrap(),
-    );
+    let anna = Arc::new(e2e::mobile_credential("anna"));
     let phone = Arc::new(Phone::with_client(&idp.url(""), e2e::https_client()));
     let idp_url = idp.url("");
     e2e::browser_script::run_with_qrs("csrf.mjs", &[&idp_url, &site_url], &SCREENSHOTS, |qr| {

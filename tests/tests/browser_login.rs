@@ -5,18 +5,13 @@
 //! tests/output/screenshots/ for a person to look at.
 
 use e2e::idp_server::shipped_config;
-use e2e::{repo_root, SqliteDatabase, TestIdp};
+use e2e::{SqliteDatabase, TestIdp};
 use sp_test::phone::{Phone, PhoneCredential, Start};
 
 const SCREENSHOTS: [&str; 4] = ["method-choice.png", "qr.png", "session.png", "error.png"];
 
 fn anna() -> PhoneCredential {
-    let dir = repo_root().join("certs-dev/users");
-    PhoneCredential::from_pem_files(
-        &dir.join("anna-mobile.chain.pem"),
-        &dir.join("anna-mobile.key.pem"),
-    )
-    .unwrap()
+    e2e::mobile_credential("anna")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

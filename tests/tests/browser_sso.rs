@@ -4,20 +4,14 @@
 //! application without a second login. Screenshots of each application's result page
 //! go to tests/output/screenshots/ for a person to look at.
 
-use e2e::repo_root;
-use sp_test::phone::{Phone, PhoneCredential, Start};
+use sp_test::phone::{Phone, Start};
 
 const SCREENSHOTS: [&str; 3] = ["sso-login.png", "sso-journal.png", "sso-omsorg.png"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_browser_signs_on_once_for_the_region_and_a_municipality() {
     let s = crate::cross_org_sso::scenario(1).await;
-    let dir = repo_root().join("certs-dev/users");
-    let anna = PhoneCredential::from_pem_files(
-        &dir.join("anna-mobile.chain.pem"),
-        &dir.join("anna-mobile.key.pem"),
-    )
-    .unwrap();
+    let anna = e2e::mobile_credential("anna");
     let phone = Phone::with_client(&s.idp_url, e2e::https_client());
     e2e::browser_script::run_with_qr("sso.mjs", &s.apps.base_url, &SCREENSHOTS, |qr| async {
         let (shown, claim) = phone.claim(&Start::Qr(qr), &anna).await.unwrap();

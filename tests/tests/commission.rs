@@ -7,7 +7,7 @@
 use e2e::agent::{Agent, Page};
 use e2e::oidc::*;
 use e2e::saml::*;
-use e2e::{repo_root, TestIdp};
+use e2e::TestIdp;
 use reqwest::Url;
 use serde_json::{json, Value};
 use sp_test::phone::{Phone, PhoneCredential, Start};
@@ -261,12 +261,7 @@ async fn the_choice_is_bound_to_the_browser_and_its_session_and_can_be_cancelled
 }
 
 fn anna_phone() -> PhoneCredential {
-    let dir = repo_root().join("certs-dev/users");
-    PhoneCredential::from_pem_files(
-        &dir.join("anna-mobile.chain.pem"),
-        &dir.join("anna-mobile.key.pem"),
-    )
-    .unwrap()
+    e2e::mobile_credential("anna")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

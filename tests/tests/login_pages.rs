@@ -129,12 +129,7 @@ fn phone(idp: &TestIdp) -> Phone {
 }
 
 fn anna() -> PhoneCredential {
-    let dir = repo_root().join("certs-dev/users");
-    PhoneCredential::from_pem_files(
-        &dir.join("anna-mobile.chain.pem"),
-        &dir.join("anna-mobile.key.pem"),
-    )
-    .unwrap()
+    e2e::mobile_credential("anna")
 }
 
 async fn idp() -> (TestIdp, SqliteDatabase) {

@@ -231,6 +231,22 @@ async fn ask_for_commission(
     })
 }
 
+/// Takes (once) the request parked under `request_key` for `login`.
+async fn take_parked(
+    state: &OidcContext<'_>,
+    request_key: &str,
+    login: &PendingLogin,
+) -> Result<ParkedRequest, OidcError> {
+    state
+        .oidc
+        .grants
+        .requests
+        .take(request_key)
+        .await?
+        .filter(|p| p.pending_login_id == login.id)
+        .ok_or(OidcError::LoginExpired)
+}
+
 /// The user chose "back to the application" on the login or commission page: the
 /// parked request is taken (once) and the client hears `access_denied`.
 pub async fn cancel(
@@ -238,14 +254,7 @@ pub async fn cancel(
     request_key: &str,
     login: &PendingLogin,
 ) -> Result<Url, OidcError> {
-    let parked = state
-        .oidc
-        .grants
-        .requests
-        .take(request_key)
-        .await?
-        .filter(|p| p.pending_login_id == login.id)
-        .ok_or(OidcError::LoginExpired)?;
+    let parked = take_parked(state, request_key, login).await?;
     let mut record = AuditEvent::new("oidc-code", Outcome::Failure, state.clock.now());
     record.code = Some(OidcError::Cancelled.code().to_owned());
     record.tenant_id = Some(login.tenant_id.to_string());
@@ -275,14 +284,7 @@ pub async fn resume(
     if authenticated.is_none() || authenticated != sso_session_id {
         return Err(OidcError::LoginExpired);
     }
-    let parked = state
-        .oidc
-        .grants
-        .requests
-        .take(request_key)
-        .await?
-        .filter(|p| p.pending_login_id == login.id)
-        .ok_or(OidcError::LoginExpired)?;
+    let parked = take_parked(state, request_key, login).await?;
     let session_id = authenticated.ok_or(OidcError::LoginExpired)?;
     let session = state
         .sso_sessions
