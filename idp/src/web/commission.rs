@@ -284,11 +284,7 @@ pub async fn commission_get(
         back_href: &back_href,
     };
     let mut response = templates::render(&page);
-    if let Some(csp) = super::middleware::csp_with_form_action(&asking.form_action) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
+    super::middleware::set_form_action(&mut response, &asking.form_action);
     response
 }
 

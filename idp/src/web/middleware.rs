@@ -93,15 +93,19 @@ const SECURITY_HEADERS: [(&str, &str); 7] = [
     ("cache-control", "no-store"),
 ];
 
-/// The default content security policy with `form-action` set to `form_action` (a page
-/// whose form leads, maybe through redirects, to another origin must name it: browsers
-/// apply `form-action` to every redirect of a form submission).
-pub fn csp_with_form_action(form_action: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!(
+/// Sets the page's content security policy to the default one with `form-action` set to
+/// `form_action` (a page whose form leads, maybe through redirects, to another origin
+/// must name it: browsers apply `form-action` to every redirect of a form submission).
+pub fn set_form_action(response: &mut Response, form_action: &str) {
+    let policy = format!(
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
          form-action {form_action}; frame-ancestors 'none'"
-    ))
-    .ok()
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+    }
 }
 
 /// Adds the security headers unless a handler set its own value (a SAML POST form

@@ -4,7 +4,7 @@
 
 use axum::extract::{ConnectInfo, Form, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -262,46 +262,20 @@ pub fn answer_response(state: &AppState, answer: Answer, language: &str) -> Resp
 /// The page that carries a SAML message to an SP: submitted by a small script, or by
 /// the user's tap on Continue when scripts do not run.
 pub fn post_form_page(form: &PostForm, language: &str) -> Response {
-    let (title, note, button) = if language == "en" {
-        (
-            "Continuing to the service",
-            "You are being sent back to the service.",
-            "Continue",
-        )
-    } else {
-        (
-            "Du skickas vidare till tjänsten",
-            "Du skickas nu tillbaka till tjänsten.",
-            "Fortsätt",
-        )
+    let texts = super::i18n::Texts::of(language);
+    let page = super::templates::PostFormPage {
+        frame: super::templates::Frame {
+            script: Some("/static/autosubmit.js"),
+            ..super::templates::Frame::new(language, texts.get("post.title"), "#")
+        },
+        action: &form.action,
+        fields: &form.fields,
     };
-    let fields: String = form
-        .fields
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                pages::escape(name),
-                pages::escape(value)
-            )
-        })
-        .collect();
-    let body = format!(
-        "<div class=\"card\">\n<h1>{title}</h1>\n<p>{note}</p>\n\
-         <form method=\"post\" action=\"{action}\" data-autosubmit>\n{fields}\
-         <button type=\"submit\" class=\"primary\">{button}</button>\n</form>\n</div>",
-        action = pages::escape(&form.action),
-    );
-    let html = pages::page(language, title, &body, "#", Some("/static/autosubmit.js"));
-    let mut response = Html(html).into_response();
+    let mut response = super::templates::render(&page);
     let origin = url::Url::parse(&form.action)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    if let Some(value) = super::middleware::csp_with_form_action(&origin) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, value);
-    }
+    super::middleware::set_form_action(&mut response, &origin);
     response
 }
 

@@ -79,6 +79,16 @@ pub struct CommissionOption<'a> {
     pub unit: Option<&'a str>,
 }
 
+/// The page that carries a SAML message to a service provider: submitted by
+/// `static/autosubmit.js`, or by the user's tap on Continue without scripts.
+#[derive(Template)]
+#[template(path = "post_form.html")]
+pub struct PostFormPage<'a> {
+    pub frame: Frame<'a>,
+    pub action: &'a str,
+    pub fields: &'a [(&'static str, String)],
+}
+
 /// An error page: what went wrong in plain words, what to do, and a code for support.
 #[derive(Template)]
 #[template(path = "error.html")]

@@ -126,12 +126,8 @@ fn confirmation_page(
         .and_then(|uri| url::Url::parse(uri).ok())
         .filter(|uri| uri.scheme() == "https")
         .map(|uri| uri.origin().ascii_serialization());
-    if let Some(csp) = return_origin
-        .and_then(|origin| middleware::csp_with_form_action(&format!("'self' {origin}")))
-    {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    if let Some(origin) = return_origin {
+        middleware::set_form_action(&mut response, &format!("'self' {origin}"));
     }
     response
 }
