@@ -424,6 +424,8 @@ pub async fn bind_mtls(config: &LoadedConfig) -> Result<Option<TcpListener>, Sta
 
 /// How often cached CRLs are checked for an upcoming nextUpdate.
 const CRL_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the audit log is pruned to its retention period.
+const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// File descriptors kept free of connections (database, Redis, logs, outgoing HTTP).
 const RESERVED_FILE_DESCRIPTORS: u64 = 256;
@@ -580,6 +582,7 @@ async fn background_tasks(
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut refresh = tokio::time::interval(CRL_REFRESH_INTERVAL);
+    let mut prune = tokio::time::interval(AUDIT_PRUNE_INTERVAL);
     tokio::pin!(stopped);
     loop {
         #[cfg(unix)]
@@ -603,11 +606,23 @@ async fn background_tasks(
                     tracing::info!(refreshed, "CRLs refreshed");
                 }
             }
+            _ = prune.tick() => prune_audit_log(&state).await,
             _ = reload => {
                 if let Err(e) = reload_trust(&state, mtls_tls.as_deref()) {
                     tracing::error!(error = %e, "trust reload failed; keeping the previous configuration");
                 }
             }
         }
+    }
+}
+
+/// Removes the audit events older than `[storage] audit_retention_days`.
+async fn prune_audit_log(state: &AppState) {
+    let days = i64::from(state.config.idp.storage.audit_retention_days);
+    let before = state.clock.now() - time::Duration::days(days);
+    match crate::storage::prune_audit_events(&state.db, before).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, days, "audit events past their retention removed"),
+        Err(e) => tracing::warn!(code = e.code(), "the audit log could not be pruned"),
     }
 }

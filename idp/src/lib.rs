@@ -13,6 +13,7 @@ pub mod devpki;
 pub mod directory;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod i18n;
 pub mod ids;
 pub mod keys;
 pub mod login;

@@ -127,6 +127,10 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
             .replace("&#39;", "'")
             .replace("&lt;", "<")
             .replace("&gt;", ">")
+            .replace("&#34;", "\"")
+            .replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&#38;", "&")
             .replace("&amp;", "&"),
     )
 }

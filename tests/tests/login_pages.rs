@@ -121,7 +121,7 @@ impl Browser {
 fn attribute(html: &str, name: &str) -> Option<String> {
     let start = html.find(&format!("{name}=\""))? + name.len() + 2;
     let end = html[start..].find('"')? + start;
-    Some(html[start..end].replace("&amp;", "&"))
+    Some(e2e::agent::unescape(&html[start..end]))
 }
 
 fn phone(idp: &TestIdp) -> Phone {
@@ -174,8 +174,8 @@ async fn the_method_choice_names_the_application_and_organisation() {
     assert!(english
         .body
         .contains("Mobile certificate on another device"));
-    assert!(english.body.contains(&format!(
-        "href=\"/login/mobile?login={login}&amp;device=other&amp;lang=en\""
+    assert!(e2e::agent::unescape(&english.body).contains(&format!(
+        "href=\"/login/mobile?login={login}&device=other&lang=en\""
     )));
 
     let by_header = browser

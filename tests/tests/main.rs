@@ -26,6 +26,7 @@ mod oidc_node;
 mod oidc_private_key_jwt;
 mod oidc_prompt;
 mod oidc_rust_rp;
+mod public_pages;
 mod revocation;
 mod saml_interop;
 mod saml_negative;

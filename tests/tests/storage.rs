@@ -171,7 +171,17 @@ async fn audit_events_round_trip_newest_first(db: Database) {
     insert_audit_event(&db, &first).await.unwrap();
     insert_audit_event(&db, &second).await.unwrap();
     let events = find_recent_audit_events(&db, 10).await.unwrap();
-    assert_eq!(events, vec![second, first]);
+    assert_eq!(events, vec![second.clone(), first]);
+
+    // Retention: what is older than the limit goes, the rest stays.
+    let removed = idp::storage::prune_audit_events(&db, t0 + time::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(
+        find_recent_audit_events(&db, 10).await.unwrap(),
+        vec![second]
+    );
 }
 
 e2e::on_both_databases!(

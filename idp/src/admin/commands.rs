@@ -17,8 +17,8 @@ use crate::saml::attributes::AttributeName;
 use crate::saml::metadata::registration::RegistrationWarning;
 use crate::storage::{find_admin_audit, insert_admin_audit, AdminAuditRecord};
 use crate::tenants::{
-    ClientAuthMethod, ClientSecret, Grant, LocalizedText, OidcClient, SamlServiceProvider, Tenant,
-    TenantKind, UserRules,
+    Branding, ClientAuthMethod, ClientSecret, Grant, LocalizedText, OidcClient,
+    SamlServiceProvider, Tenant, TenantKind, UserRules,
 };
 
 /// Applies `edit` to the current registry and commits the result as `actor`.
@@ -92,6 +92,9 @@ pub struct TenantIdentity {
     pub display_name: LocalizedText,
     pub organisation_number: OrganisationNumber,
     pub users: UserRules,
+    /// The logo on the login pages (replaced as a whole: absent removes it).
+    #[serde(default)]
+    pub branding: Branding,
 }
 
 /// A new tenant: its identity, and its first admins.
@@ -130,6 +133,7 @@ pub async fn create_tenant(
             oidc_client: Vec::new(),
             grant: Vec::new(),
             session: Default::default(),
+            branding: Default::default(),
         });
         Ok(())
     })
@@ -155,6 +159,7 @@ pub async fn set_identity(
             t.display_name = identity.display_name;
             t.organisation_number = identity.organisation_number;
             t.users = identity.users;
+            t.branding = identity.branding;
             Ok(())
         },
     )

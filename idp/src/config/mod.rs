@@ -55,6 +55,28 @@ pub struct IdpConfig {
     pub admin: AdminConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub pages: PagesConfig,
+}
+
+/// What the public pages (accessibility statement, privacy notice) say about who runs
+/// the service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagesConfig {
+    /// The organisation that runs the service.
+    pub operator_name: String,
+    /// Where users report problems and ask about their data.
+    pub contact_email: String,
+}
+
+impl Default for PagesConfig {
+    fn default() -> Self {
+        Self {
+            operator_name: "Regional inloggningstjänst".into(),
+            contact_email: "support@invalid.example".into(),
+        }
+    }
 }
 
 /// Who may use the admin API as a person (besides API tokens).
@@ -156,6 +178,14 @@ pub struct StorageConfig {
     /// `sqlite://data/idp.db` (embedded default) or `postgres://...` (production).
     pub database_url: String,
     pub max_connections: u32,
+    /// Days the login audit log keeps an event (pruned hourly; the privacy notice states
+    /// it). Default 365.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
+}
+
+fn default_audit_retention_days() -> u32 {
+    365
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

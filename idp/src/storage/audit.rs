@@ -34,6 +34,15 @@ pub async fn insert_audit_event(db: &Database, event: &AuditEvent) -> StorageRes
     Ok(())
 }
 
+/// Removes the events older than `before` (the retention period); how many it removed.
+pub async fn prune_audit_events(db: &Database, before: time::OffsetDateTime) -> StorageResult<u64> {
+    let done = sqlx::query("DELETE FROM audit_log WHERE at_ms < $1")
+        .bind(to_millis(before))
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// The newest events first, at most `limit`.
 pub async fn find_recent_audit_events(db: &Database, limit: i64) -> StorageResult<Vec<AuditEvent>> {
     let rows = sqlx::query(

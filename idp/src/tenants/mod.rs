@@ -15,8 +15,8 @@ pub use admission::{Admission, Refusal};
 pub use attributes::AttributeName;
 pub use load::{load_dir, parse_dir, read_dir, report, TenantFile};
 pub use model::{
-    Application, ClientAuthMethod, ClientSecret, CommissionPolicy, ContentAlgorithm, Grant,
-    LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile, SamlServiceProvider,
+    Application, Branding, ClientAuthMethod, ClientSecret, CommissionPolicy, ContentAlgorithm,
+    Grant, LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile, SamlServiceProvider,
     SessionPolicy, SignedParts, SigningAlg, SubjectType, Tenant, TenantKind, UserRules,
 };
 

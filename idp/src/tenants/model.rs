@@ -57,6 +57,49 @@ pub struct Tenant {
     /// How long its staff's SSO sessions may go unused.
     #[serde(default, skip_serializing_if = "SessionPolicy::is_default")]
     pub session: SessionPolicy,
+    /// How the login pages show the organisation (set by the platform operator with the
+    /// name: a tenant must not wear another's logo).
+    #[serde(default, skip_serializing_if = "Branding::is_default")]
+    pub branding: Branding,
+}
+
+/// The organisation's look on the login pages of its applications.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branding {
+    /// The logo: a PNG image, base64 (at most [`Branding::MAX_LOGO_BYTES`] decoded),
+    /// served at `/branding/<tenant>/logo.png` and shown in the login pages' header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_png: Option<String>,
+}
+
+impl Branding {
+    pub const MAX_LOGO_BYTES: usize = 32 * 1024;
+
+    pub fn is_default(&self) -> bool {
+        self.logo_png.is_none()
+    }
+
+    /// The logo's bytes, when it is a PNG image of at most `MAX_LOGO_BYTES`.
+    pub fn logo(&self) -> Result<Option<Vec<u8>>, &'static str> {
+        use base64::Engine as _;
+        let Some(text) = &self.logo_png else {
+            return Ok(None);
+        };
+        if text.len() > Self::MAX_LOGO_BYTES.div_ceil(3) * 4 + 4 {
+            return Err("is larger than 32 KiB");
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| "is not base64")?;
+        if bytes.len() > Self::MAX_LOGO_BYTES {
+            return Err("is larger than 32 KiB");
+        }
+        if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            return Err("is not a PNG image");
+        }
+        Ok(Some(bytes))
+    }
 }
 
 /// A tenant's rules for its staff's SSO sessions (the absolute lifetime is the IdP's).

@@ -114,6 +114,9 @@ fn validate_tenant(tenant: &Tenant, context: &Context, report: &mut Report<'_>) 
             );
         }
     }
+    if let Err(problem) = tenant.branding.logo() {
+        report.push(id, "branding.logo_png", problem);
+    }
     if let Some(minutes) = tenant.session.idle_timeout_minutes {
         if !(1..=720).contains(&minutes) {
             report.push(

@@ -211,14 +211,17 @@ async fn asking(
         crate::auth::IdentityError::Directory(_) => ChoiceError::Unavailable,
         _ => ChoiceError::NotAllowed,
     })?;
-    let texts = super::i18n::Texts::of(language);
-    let where_ = texts
-        .get("commission.where")
-        .replace(
-            "{application}",
-            application.display_name.in_language(language),
-        )
-        .replace("{organisation}", tenant.display_name.in_language(language));
+    let texts = crate::i18n::Texts::of(language);
+    let where_ = texts.fill(
+        "commission.where",
+        &[
+            (
+                "application",
+                application.display_name.in_language(language),
+            ),
+            ("organisation", tenant.display_name.in_language(language)),
+        ],
+    );
     let mut form_action = vec!["'self'".to_owned()];
     if let Some(client) = tenant
         .oidc_client
@@ -259,7 +262,7 @@ pub async fn commission_get(
     if asking.employment.commissions.len() < 2 {
         return Redirect::to(&asking.login.resume_path).into_response();
     }
-    let texts = super::i18n::Texts::of(language);
+    let texts = crate::i18n::Texts::of(language);
     let mut switch_href = format!("/login/commission?login={}", asking.login.id);
     switch_href.push_str(&format!("&lang={}", pages::other_language(language)));
     let csrf_token = csrf::token_for(&asking.session.id);

@@ -4,7 +4,8 @@
 //! shows the current status and continues a completed login); `static/login.js`
 //! refreshes the QR code every second and polls the order when it can. Every page is
 //! bound to the browser that opened the pending login (the `__Host-idp_login` cookie).
-//! The words are in `texts.rs`. docs/mobile-login.md describes the pages.
+//! The pages are the templates `login.html` and `mobile_waiting.html`, their words in
+//! `locales/`. docs/mobile-login.md describes the pages.
 
 mod texts;
 mod waiting;
@@ -13,17 +14,17 @@ pub use waiting::{login_mobile_cancel_form_post, login_mobile_get, login_mobile_
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Deserialize;
 use std::sync::Arc;
 
 use super::middleware::RequestId;
 use super::mobile::order_display;
+use super::templates::{render, Frame, LoginMethodLink, LoginPage, Organisation};
 use super::{pages, AppState};
 use crate::auth::mobile::{MobileError, OrderDisplay};
 use crate::login::{LoginFailure, PendingLogin};
-use texts::Text;
 
 pub const SCRIPT: &str = include_str!("static/login.js");
 
@@ -75,14 +76,6 @@ impl Lang {
         }
     }
 
-    fn t(self, text: &Text) -> &'static str {
-        if self.code == "en" {
-            text.en
-        } else {
-            text.sv
-        }
-    }
-
     fn other(self) -> &'static str {
         pages::other_language(self.code)
     }
@@ -114,15 +107,6 @@ fn is_apple_mobile(headers: &HeaderMap) -> bool {
 
 fn is_phone(headers: &HeaderMap) -> bool {
     is_apple_mobile(headers) || user_agent(headers).contains("Android")
-}
-
-/// "Logga in i Journalen (test) hos Region Exempelland": what the phone shows too.
-fn where_text(display: &OrderDisplay, lang: Lang) -> String {
-    if lang.code == "en" {
-        display.text_en()
-    } else {
-        display.text_sv()
-    }
 }
 
 fn failure_page(failure: &LoginFailure, lang: Lang, request_id: &str) -> Response {
@@ -213,51 +197,49 @@ pub async fn login_get(
     let Some(display) = order_display(&state, &login) else {
         return failure_page(&LoginFailure::LoginExpired, lang, &request_id);
     };
-    let mobile = |device: Device| {
+    let mobile = |device: Device, title, detail| {
         let pairs = [("login", login.id.as_str()), ("device", device.as_str())];
-        href("/login/mobile", &pairs, lang.chosen)
+        let href = href("/login/mobile", &pairs, lang.chosen);
+        LoginMethodLink {
+            href,
+            title,
+            detail,
+        }
     };
-    let qr = method_link(
-        lang,
-        &mobile(Device::Other),
-        &texts::QR_TITLE,
-        &texts::QR_DETAIL,
-    );
-    let app = method_link(
-        lang,
-        &mobile(Device::Same),
-        &texts::APP_TITLE,
-        &texts::APP_DETAIL,
-    );
-    let certificate = method_link(
-        lang,
-        &mtls_login_url(&state, &login, lang),
-        &texts::CERT_TITLE,
-        &texts::CERT_DETAIL,
-    );
-    let (first, second) = if is_phone(&headers) {
-        (app, qr)
+    let qr = mobile(Device::Other, "login.qr.title", "login.qr.detail");
+    let app = mobile(Device::Same, "login.app.title", "login.app.detail");
+    let certificate = LoginMethodLink {
+        href: mtls_login_url(&state, &login, lang),
+        title: "login.cert.title",
+        detail: "login.cert.detail",
+    };
+    let methods = if is_phone(&headers) {
+        vec![app, qr, certificate]
     } else {
-        (qr, app)
+        vec![qr, app, certificate]
     };
     let separator = if login.resume_path.contains('?') {
         '&'
     } else {
         '?'
     };
-    let back = format!("{}{separator}cancel=1", login.resume_path);
-    let body = format!(
-        "<div class=\"card\">\n<h1>{where_}</h1>\n<h2 id=\"methods\">{choose}</h2>\n\
-         <ul class=\"methods\" aria-labelledby=\"methods\">\n{first}{second}{certificate}</ul>\n\
-         <p class=\"back\"><a id=\"back-to-service\" href=\"{back}\">{back_text}</a></p>\n</div>",
-        where_ = pages::escape(&where_text(&display, lang)),
-        choose = lang.t(&texts::CHOOSE),
-        back = pages::escape(&back),
-        back_text = lang.t(&texts::BACK_TO_SERVICE),
-    );
     let switch = href("/login", &[("login", &login.id)], Some(lang.other()));
-    let page = pages::page(lang.code, lang.t(&texts::LOG_IN), &body, &switch, None);
-    Html(page).into_response()
+    let texts = crate::i18n::Texts::of(lang.code);
+    let mut frame = Frame::new(lang.code, texts.get("login.title"), &switch);
+    frame.organisation = organisation(&state, &login, lang);
+    render(&LoginPage {
+        frame,
+        where_: display.text(lang.code),
+        methods,
+        back_href: format!("{}{separator}cancel=1", login.resume_path),
+    })
+}
+
+/// The organisation whose application `login` is for, for the page's header.
+fn organisation(state: &AppState, login: &PendingLogin, lang: Lang) -> Option<Organisation> {
+    let registry = state.registry.load();
+    let tenant = registry.tenants.get(&login.tenant_id)?;
+    Some(Organisation::of(tenant, lang.code))
 }
 
 /// `<mtls public_url>/mtls/login?login=<id>` (the certificate prompt lives there only).
@@ -269,16 +251,6 @@ fn mtls_login_url(state: &AppState, login: &PendingLogin, lang: Lang) -> String 
         url.query_pairs_mut().append_pair("lang", chosen);
     }
     url.into()
-}
-
-fn method_link(lang: Lang, url: &str, title: &Text, detail: &Text) -> String {
-    format!(
-        "<li><a class=\"method\" href=\"{url}\"><span class=\"method-title\">{title}</span>\
-         <span class=\"method-detail\">{detail}</span></a></li>\n",
-        url = pages::escape(url),
-        title = lang.t(title),
-        detail = lang.t(detail),
-    )
 }
 
 /// `GET /static/login.js`.

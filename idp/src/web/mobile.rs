@@ -292,8 +292,8 @@ pub async fn mobile_claim_post(
             "claim_token": claimed.claim_token,
             "challenge": claimed.challenge,
             "display": {
-                "text_sv": claimed.display.text_sv(),
-                "text_en": claimed.display.text_en(),
+                "text_sv": claimed.display.text("sv"),
+                "text_en": claimed.display.text("en"),
                 "application": claimed.display.application_sv,
                 "organisation": claimed.display.organisation_sv,
             },

@@ -9,12 +9,12 @@ pub mod cookies;
 pub(crate) mod csrf;
 mod error;
 mod health;
-pub(crate) mod i18n;
 pub mod login_pages;
 pub mod middleware;
 pub mod mobile;
 pub mod oidc;
 pub mod pages;
+mod public_pages;
 mod rate_limit;
 pub mod saml;
 pub mod scim;
@@ -153,10 +153,14 @@ impl AppState {
     }
 }
 
-/// Routes served on every listener.
+/// Routes served on every listener (the public pages too: every page's footer links
+/// them, the certificate error pages of the mTLS host included).
 fn common_routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/healthz", get(health::healthz_get))
+        .route("/accessibility", get(public_pages::accessibility_get))
+        .route("/privacy", get(public_pages::privacy_get))
+        .route("/status", get(public_pages::status_get))
         .route("/static/idp.css", get(certificate_login::stylesheet_get))
         .route("/mtls/login", get(certificate_login::mtls_login_get))
 }
@@ -187,6 +191,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(certificate_login::login_certificate_complete_get),
         )
         .route("/session", get(certificate_login::session_get))
+        .route("/branding/{tenant}/logo.png", get(public_pages::logo_get))
         .route("/login/start", get(certificate_login::login_start_get))
         .route("/static/login.js", get(login_pages::script_get))
         .route("/login", get(login_pages::login_get))

@@ -1,6 +1,5 @@
-//! Server-rendered pages: the error page, the session page (both from `templates/`) and
-//! the common frame of the login pages (`login_pages.rs`), in Swedish (default) and
-//! English. Mobile first, one stylesheet (no inline styles or scripts: the CSP forbids
+//! Server-rendered pages: the error page and the session page (from `templates/`), and
+//! the language negotiation every page shares, in Swedish (default) and English. Mobile first, one stylesheet (no inline styles or scripts: the CSP forbids
 //! them), language set on <html>, every control labelled.
 
 use axum::http::{header, HeaderMap, StatusCode};
@@ -38,22 +37,6 @@ pub fn negotiate_language(query_lang: Option<&str>, headers: &HeaderMap) -> &'st
     "sv"
 }
 
-/// Minimal HTML escaping for text and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The language a page's switch link offers.
 pub fn other_language(language: &str) -> &'static str {
     if language == "en" {
@@ -61,21 +44,6 @@ pub fn other_language(language: &str) -> &'static str {
     } else {
         "en"
     }
-}
-
-/// A page in the common frame (`templates/layout.html`) around `body`, which is HTML.
-/// `switch_href` is this page in the other language (so the switch keeps the page's own
-/// query); `script` a file under /static/ loaded deferred.
-pub fn page(
-    language: &str,
-    title: &str,
-    body: &str,
-    switch_href: &str,
-    script: Option<&str>,
-) -> String {
-    let mut frame = super::templates::Frame::new(language, title, switch_href);
-    frame.script = script;
-    super::templates::render_string(&super::templates::Framed { frame, body })
 }
 
 /// An error page: what went wrong in plain words, what to do, and a code for support.
@@ -111,7 +79,7 @@ pub struct SessionView<'a> {
 
 pub fn session_page(language: &str, session: Option<SessionView<'_>>) -> Response {
     let switch_href = format!("?lang={}", other_language(language));
-    let texts = super::i18n::Texts::of(language);
+    let texts = crate::i18n::Texts::of(language);
     super::templates::render(&super::templates::SessionPage {
         frame: super::templates::Frame::new(language, texts.get("session.title"), &switch_href),
         session,
@@ -133,13 +101,5 @@ mod tests {
         assert_eq!(negotiate_language(None, &headers), "en");
         assert_eq!(negotiate_language(Some("sv"), &headers), "sv");
         assert_eq!(negotiate_language(Some("xx"), &headers), "en");
-    }
-
-    #[test]
-    fn escaping_covers_markup_and_quotes() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
     }
 }

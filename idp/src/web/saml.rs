@@ -262,7 +262,7 @@ pub fn answer_response(state: &AppState, answer: Answer, language: &str) -> Resp
 /// The page that carries a SAML message to an SP: submitted by a small script, or by
 /// the user's tap on Continue when scripts do not run.
 pub fn post_form_page(form: &PostForm, language: &str) -> Response {
-    let texts = super::i18n::Texts::of(language);
+    let texts = crate::i18n::Texts::of(language);
     let page = super::templates::PostFormPage {
         frame: super::templates::Frame {
             script: Some("/static/autosubmit.js"),

@@ -5,8 +5,8 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::i18n::Texts;
 use super::pages::other_language;
+use crate::i18n::Texts;
 
 /// The common frame of every page: language, title, the language switch.
 pub struct Frame<'a> {
@@ -17,7 +17,31 @@ pub struct Frame<'a> {
     pub switch_href: &'a str,
     /// A file under /static/ loaded deferred.
     pub script: Option<&'a str>,
+    /// The organisation whose application the page is for (its name and logo in the
+    /// header); `None`: the service's own name.
+    pub organisation: Option<Organisation>,
     pub t: Texts,
+}
+
+/// An organisation in a page's header.
+pub struct Organisation {
+    pub name: String,
+    /// `/branding/<tenant>/logo.png`, when the tenant has a logo.
+    pub logo_href: Option<String>,
+}
+
+impl Organisation {
+    /// `tenant` as its pages show it in `language`.
+    pub fn of(tenant: &crate::tenants::Tenant, language: &str) -> Self {
+        Organisation {
+            name: tenant.display_name.in_language(language).to_owned(),
+            logo_href: tenant
+                .branding
+                .logo_png
+                .is_some()
+                .then(|| format!("/branding/{}/logo.png", tenant.id)),
+        }
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -28,17 +52,58 @@ impl<'a> Frame<'a> {
             title,
             switch_href,
             script: None,
+            organisation: None,
             t: Texts::of(language),
         }
     }
 }
 
-/// A page whose body is already HTML (the pages not yet moved to their own templates).
+/// The login page: where the user logs in, and the ways to do it (`login_pages.rs`).
 #[derive(Template)]
-#[template(path = "frame.html")]
-pub struct Framed<'a> {
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
     pub frame: Frame<'a>,
-    pub body: &'a str,
+    /// "Logga in i <application> hos <organisation>".
+    pub where_: String,
+    pub methods: Vec<LoginMethodLink>,
+    /// "Back to the service": the login's resume path with `cancel=1`.
+    pub back_href: String,
+}
+
+/// One way to log in: a link with a title and a detail (text keys of `locales/`).
+pub struct LoginMethodLink {
+    pub href: String,
+    pub title: &'static str,
+    pub detail: &'static str,
+}
+
+/// The mobile waiting page: a QR code for the app on another device, or the link that
+/// opens the app on this one, and the order's status (`login_pages/waiting.rs`).
+#[derive(Template)]
+#[template(path = "mobile_waiting.html")]
+pub struct MobileWaiting<'a> {
+    pub frame: Frame<'a>,
+    pub where_: String,
+    pub order_ref: &'a str,
+    /// The status texts for `login.js` (JSON).
+    pub messages: String,
+    pub same_device: bool,
+    /// `other` or `same`, carried by the cancel form.
+    pub device: &'static str,
+    pub is_pending: bool,
+    pub message: String,
+    pub qr: Option<QrImage>,
+    pub app_link: String,
+    pub chosen_language: Option<&'static str>,
+    pub refresh_href: String,
+    pub retry_href: String,
+    pub choice_href: String,
+}
+
+/// The QR code: its image and its content (for `login.js` to draw the next ones).
+pub struct QrImage {
+    pub src: String,
+    pub content: String,
 }
 
 /// "Do you want to log out?" (RP-initiated logout without a valid `id_token_hint`).
@@ -120,10 +185,63 @@ pub fn render(page: &impl Template) -> Response {
     }
 }
 
-/// The rendered page as a string (`""` if the template fails, logged).
-pub fn render_string(page: &impl Template) -> String {
-    page.render().unwrap_or_else(|e| {
-        tracing::error!(error = %e, "a page template failed");
-        String::new()
-    })
+#[cfg(test)]
+mod tests {
+    /// Every `.rs` file under `dir`, recursively.
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// No page is built from strings: HTML lives in `templates/`, where askama escapes
+    /// every value. The markup of pages (not XML, which `saml/` writes) never appears
+    /// in a Rust string.
+    #[test]
+    fn no_html_is_written_in_rust() {
+        let mut files = Vec::new();
+        sources(
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+            &mut files,
+        );
+        assert!(files.len() > 50);
+        let tags = [
+            "<html",
+            "<div",
+            "<p>",
+            "<p ",
+            "<form",
+            "<input",
+            "<li>",
+            "<li ",
+            "<a href",
+            "<h1",
+            "<h2",
+            "<button",
+            "<ul",
+            "<ol",
+            "<span",
+            "<noscript",
+            "<img",
+        ];
+        // Test data (an OCSP responder answering with a web page) and this test's list.
+        let exempt = |f: &std::path::Path| {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with("_tests.rs") || f.ends_with("web/templates.rs")
+        };
+        for file in files.into_iter().filter(|f| !exempt(f)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for tag in tags {
+                let found = text.lines().any(|line| {
+                    line.contains(&format!("\"{tag}")) || line.contains(&format!("\\n{tag}"))
+                });
+                assert!(!found, "{} writes {tag} in Rust", file.display());
+            }
+        }
+    }
 }

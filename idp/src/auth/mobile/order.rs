@@ -12,17 +12,17 @@ pub struct OrderDisplay {
 }
 
 impl OrderDisplay {
-    pub fn text_sv(&self) -> String {
-        format!(
-            "Logga in i {} hos {}",
-            self.application_sv, self.organisation_sv
-        )
-    }
-
-    pub fn text_en(&self) -> String {
-        format!(
-            "Log in to {} at {}",
-            self.application_en, self.organisation_en
+    /// "Logga in i Journalen hos Region Exempelland" (`language` "sv" or "en"): what the
+    /// login pages and the phone show.
+    pub fn text(&self, language: &str) -> String {
+        let (application, organisation) = if language == "en" {
+            (&self.application_en, &self.organisation_en)
+        } else {
+            (&self.application_sv, &self.organisation_sv)
+        };
+        crate::i18n::Texts::of(language).fill(
+            "login.where",
+            &[("application", application), ("organisation", organisation)],
         )
     }
 }

@@ -197,7 +197,18 @@ fn components() -> Value {
                     "saml_sp": { "type": "array", "items": schema("SamlServiceProvider") },
                     "oidc_client": { "type": "array", "items": { "type": "object" } },
                     "grant": array_of("Grant"),
-                    "session": schema("SessionPolicy")
+                    "session": schema("SessionPolicy"),
+                    "branding": schema("Branding")
+                }
+            },
+            "Branding": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "logo_png": {
+                        "type": "string", "contentEncoding": "base64", "contentMediaType": "image/png",
+                        "description": "The logo on the login pages: a PNG image of at most 32 KiB, base64."
+                    }
                 }
             },
             "SessionPolicy": {
@@ -223,7 +234,8 @@ fn components() -> Value {
                 "additionalProperties": false,
                 "properties": {
                     "kind": kind, "display_name": localized(),
-                    "organisation_number": { "type": "string" }, "users": users
+                    "organisation_number": { "type": "string" }, "users": users,
+                    "branding": schema("Branding")
                 }
             },
             "Admins": {

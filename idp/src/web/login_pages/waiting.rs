@@ -3,21 +3,22 @@
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::texts::{self, hint_message, messages_json};
+use super::texts::{hint_message, messages_json};
 use super::{
-    bound_login, bound_order, failure_page, href, is_apple_mobile, store_failure, where_text,
-    BoundOrder, Device, Lang,
+    bound_login, bound_order, failure_page, href, is_apple_mobile, organisation, store_failure,
+    Device, Lang,
 };
 use crate::auth::mobile::{Hint, MobileError, Status};
 use crate::login::LoginFailure;
 use crate::web::middleware::RequestId;
 use crate::web::mobile::{finish_order_login, order_display};
-use crate::web::{pages, AppState};
+use crate::web::templates::{render, Frame, MobileWaiting, QrImage};
+use crate::web::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct MobileQuery {
@@ -102,24 +103,41 @@ async fn waiting_page(
             .map_err(store_failure)?,
         _ => None,
     };
-    let view = WaitingView {
-        order: &order,
-        device,
-        lang,
+    let login_id = order.login.id.as_str();
+    let pairs = [("login", login_id), ("device", device.as_str())];
+    let qr = qr.map(|content| QrImage {
+        src: href(
+            "/login/mobile/qr.svg",
+            &[("order", &order.order_ref), ("t", "0")],
+            None,
+        ),
+        content,
+    });
+    let switch = waiting_href(order_ref, device, Some(lang.other()));
+    let texts = crate::i18n::Texts::of(lang.code);
+    let mut frame = Frame::new(lang.code, texts.get("mobile.title"), &switch);
+    frame.script = Some("/static/login.js");
+    frame.organisation = organisation(state, &order.login, lang);
+    Ok(render(&MobileWaiting {
+        frame,
+        where_: order.display.text(lang.code),
+        order_ref: &order.order_ref,
+        messages: messages_json(device, lang),
+        same_device: device == Device::Same,
+        device: device.as_str(),
         is_pending: collect.status == Status::Pending,
         message: hint_message(collect.hint, collect.code.as_deref(), device, lang),
-        qr: qr.as_deref(),
+        qr,
         app_link: app_link(
             &state.config.idp.mobile,
             &order.autostart_token,
             is_apple_mobile(headers),
         ),
-    };
-    let switch = waiting_href(order_ref, device, Some(lang.other()));
-    let title = lang.t(&texts::MOBILE_PAGE_TITLE);
-    let script = Some("/static/login.js");
-    let page = pages::page(lang.code, title, &view.render(), &switch, script);
-    Ok(Html(page).into_response())
+        chosen_language: lang.chosen,
+        refresh_href: waiting_href(order_ref, device, lang.chosen),
+        retry_href: href("/login/mobile", &pairs, lang.chosen),
+        choice_href: href("/login", &[("login", login_id)], lang.chosen),
+    }))
 }
 
 /// The link that opens the app on this device. Android and desktop: the app's own scheme
@@ -136,133 +154,6 @@ fn app_link(config: &crate::config::MobileConfig, autostart_token: &str, is_appl
     };
     let pairs = [("autostarttoken", autostart_token), ("redirect", "null")];
     href(base, &pairs, None)
-}
-
-struct WaitingView<'a> {
-    order: &'a BoundOrder,
-    device: Device,
-    lang: Lang,
-    is_pending: bool,
-    message: String,
-    qr: Option<&'a str>,
-    app_link: String,
-}
-
-/// ` hidden` unless `shown` (the `hidden` attribute: the CSP forbids style attributes).
-fn hidden_unless(shown: bool) -> &'static str {
-    if shown {
-        ""
-    } else {
-        " hidden"
-    }
-}
-
-impl WaitingView<'_> {
-    fn render(&self) -> String {
-        let (lang, device) = (self.lang, self.device);
-        let (heading, method) = match device {
-            Device::Other => (&texts::QR_TITLE, self.qr_block()),
-            Device::Same => (&texts::APP_TITLE, self.app_block()),
-        };
-        let login_id = self.order.login.id.as_str();
-        let retry = href(
-            "/login/mobile",
-            &[("login", login_id), ("device", device.as_str())],
-            lang.chosen,
-        );
-        let choice = href("/login", &[("login", login_id)], lang.chosen);
-        format!(
-            "<div class=\"card\" id=\"mobile-login\" data-order=\"{order}\" \
-             data-messages=\"{messages}\">\n<h1>{where_}</h1>\n<h2>{heading}</h2>\n{method}\n\
-             <p id=\"login-status\" class=\"status {state}\" role=\"status\" aria-live=\"polite\">\
-             {message}</p>\n{noscript}\
-             <div class=\"actions\">\n{cancel}\n<a id=\"retry\" class=\"button\" href=\"{retry}\"\
-             {failed_only}>{retry_label}</a>\n</div>\n\
-             <p class=\"other-method\"><a href=\"{choice}\">{choice_label}</a></p>\n</div>",
-            order = pages::escape(&self.order.order_ref),
-            messages = pages::escape(&messages_json(device, lang)),
-            where_ = pages::escape(&where_text(&self.order.display, lang)),
-            heading = lang.t(heading),
-            state = if self.is_pending { "pending" } else { "failed" },
-            message = pages::escape(&self.message),
-            noscript = self.noscript(),
-            cancel = self.cancel_form(),
-            retry = pages::escape(&retry),
-            failed_only = hidden_unless(!self.is_pending),
-            retry_label = lang.t(&texts::RETRY),
-            choice = pages::escape(&choice),
-            choice_label = lang.t(&texts::OTHER_METHOD),
-        )
-    }
-
-    /// Without JavaScript, while the order waits: a reload shows the new status.
-    fn noscript(&self) -> String {
-        if !self.is_pending {
-            return String::new();
-        }
-        let refresh = waiting_href(&self.order.order_ref, self.device, self.lang.chosen);
-        format!(
-            "<noscript><p class=\"noscript\">{text} <a href=\"{refresh}\">{label}</a></p>\
-             </noscript>\n",
-            text = self.lang.t(&texts::NOSCRIPT),
-            refresh = pages::escape(&refresh),
-            label = self.lang.t(&texts::REFRESH),
-        )
-    }
-
-    /// A plain form post; `login.js` turns it into `POST /login/mobile/cancel`.
-    fn cancel_form(&self) -> String {
-        let lang_input = self
-            .lang
-            .chosen
-            .map(|l| format!("<input type=\"hidden\" name=\"lang\" value=\"{l}\">"))
-            .unwrap_or_default();
-        format!(
-            "<form id=\"cancel-form\" class=\"while-pending\" method=\"post\" \
-             action=\"/login/mobile/cancel-form\"{hidden}>\
-             <input type=\"hidden\" name=\"order\" value=\"{order}\">\
-             <input type=\"hidden\" name=\"device\" value=\"{device}\">{lang_input}\
-             <button type=\"submit\" class=\"button secondary\">{cancel}</button></form>",
-            hidden = hidden_unless(self.is_pending),
-            order = pages::escape(&self.order.order_ref),
-            device = self.device.as_str(),
-            cancel = self.lang.t(&texts::CANCEL),
-        )
-    }
-
-    fn qr_block(&self) -> String {
-        let steps = format!(
-            "<ol class=\"steps while-pending\"{}>{}</ol>",
-            hidden_unless(self.is_pending),
-            self.lang.t(&texts::QR_STEPS)
-        );
-        let Some(qr) = self.qr else {
-            return steps;
-        };
-        let src = href(
-            "/login/mobile/qr.svg",
-            &[("order", &self.order.order_ref), ("t", "0")],
-            None,
-        );
-        format!(
-            "{steps}\n<div class=\"qr while-pending\" id=\"qr-box\"><img id=\"qr\" src=\"{src}\" \
-             data-qr=\"{qr}\" alt=\"{alt}\" width=\"240\" height=\"240\"></div>",
-            src = pages::escape(&src),
-            qr = pages::escape(qr),
-            alt = self.lang.t(&texts::QR_ALT),
-        )
-    }
-
-    fn app_block(&self) -> String {
-        format!(
-            "<p class=\"while-pending\"{hidden}><a id=\"open-app\" class=\"button big\" \
-             href=\"{link}\">{open}</a></p>\n<p class=\"hint while-pending\"{hidden}>{after}</p>",
-            hidden = hidden_unless(self.is_pending),
-            link = pages::escape(&self.app_link),
-            open = self.lang.t(&texts::OPEN_APP),
-            after = self.lang.t(&texts::AFTER_APP),
-        )
-    }
 }
 
 #[derive(Debug, Deserialize)]

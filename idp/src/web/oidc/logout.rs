@@ -106,7 +106,7 @@ fn confirmation_page(
     switch.append_pair("ui_locales", pages::other_language(language));
     let switch_href = format!("/oidc/logout?{}", switch.finish());
     let token = csrf::token_for(binding);
-    let texts = crate::web::i18n::Texts::of(language);
+    let texts = crate::i18n::Texts::of(language);
     let page = LogoutConfirm {
         frame: Frame::new(language, texts.get("logout.title"), &switch_href),
         application: application.map(|name| name.in_language(language)),

@@ -1,11 +1,12 @@
-//! The texts of the pages rendered from `templates/`, one TOML file per language in
-//! `locales/` (embedded in the binary). Swedish is the default language.
+//! The texts of the IdP's pages (rendered from `templates/`) and of what the phone app
+//! shows, one TOML file per language in `locales/` (embedded in the binary). Swedish is
+//! the default language.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-const SWEDISH: &str = include_str!("../../locales/sv.toml");
-const ENGLISH: &str = include_str!("../../locales/en.toml");
+const SWEDISH: &str = include_str!("../locales/sv.toml");
+const ENGLISH: &str = include_str!("../locales/en.toml");
 
 static TEXTS: LazyLock<[HashMap<String, String>; 2]> =
     LazyLock::new(|| [parse(SWEDISH), parse(ENGLISH)]);
@@ -32,6 +33,15 @@ impl Texts {
         'static: 'a,
     {
         self.0.get(key).map_or(key, String::as_str)
+    }
+
+    /// The text for `key` with its `{name}` placeholders filled in.
+    pub fn fill(&self, key: &str, values: &[(&str, &str)]) -> String {
+        let mut text = self.get(key).to_owned();
+        for (name, value) in values {
+            text = text.replace(&format!("{{{name}}}"), value);
+        }
+        text
     }
 }
 
