@@ -36,7 +36,7 @@ fn check_config_accepts_the_shipped_configuration() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout).trim(),
-        "configuration OK: 3 tenants, 5 applications"
+        "configuration OK: 3 tenants, 6 applications"
     );
 }
 

@@ -59,7 +59,24 @@ impl Page {
 
     /// The first `<form>` on the page: its action (resolved) and its inputs.
     pub fn form(&self) -> Option<Form> {
-        let start = self.body.find("<form")?;
+        self.form_at(0)
+    }
+
+    /// The first `<form>` whose action ends with `action`.
+    pub fn form_to(&self, action: &str) -> Option<Form> {
+        let mut from = 0;
+        while let Some(i) = self.body[from..].find("<form") {
+            let form = self.form_at(from + i)?;
+            if form.action.as_str().ends_with(action) {
+                return Some(form);
+            }
+            from += i + 5;
+        }
+        None
+    }
+
+    fn form_at(&self, from: usize) -> Option<Form> {
+        let start = self.body[from..].find("<form")? + from;
         let end = self.body[start..].find("</form>")? + start;
         let html = &self.body[start..end];
         let tag_end = html.find('>')?;

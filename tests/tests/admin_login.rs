@@ -13,7 +13,9 @@ use e2e::{SqliteDatabase, TestIdp};
 use idp::admin::{create_api_token, TokenScope};
 use idp::clock::{Clock, SystemClock};
 
-const CONSOLE: &str = "idp-admin";
+/// A console client of its own (the shipped configuration registers `idp-admin` for
+/// the built-in console, at the shipped public URL).
+const CONSOLE: &str = "api-console";
 
 async fn call(
     idp: &TestIdp,
@@ -57,9 +59,9 @@ async fn an_organisation_admin_logs_in_with_the_idp_and_acts_only_on_their_tenan
         &idp,
         &operator.token,
         reqwest::Method::PUT,
-        "/tenants/region/oidc-clients/console",
+        "/tenants/region/oidc-clients/api-console",
         Some(json!({
-            "id": "console",
+            "id": "api-console",
             "display_name": { "sv": "Administrationen", "en": "Administration" },
             "client_id": CONSOLE,
             "token_endpoint_auth_method": "none",
@@ -88,7 +90,7 @@ async fn an_organisation_admin_logs_in_with_the_idp_and_acts_only_on_their_tenan
         &idp,
         &lillby.token,
         reqwest::Method::PUT,
-        "/tenants/lillby/grants/region/console",
+        "/tenants/lillby/grants/region/api-console",
         Some(json!({ "attributes": ["employeeHsaId"] })),
     )
     .await;

@@ -10,6 +10,7 @@ mod browser_sso;
 mod certificate_login;
 mod certificate_validation;
 mod commission;
+mod console;
 mod cross_org_sso;
 mod cross_protocol;
 mod dev_pki;

@@ -56,6 +56,7 @@ async fn the_registry_imports_exports_and_refuses_as_a_whole(db: Database) {
             "lillby/hemtjanst/oidc",
             "region/journal/saml",
             "region/appen/oidc",
+            "region/console/oidc",
             "storstad/omsorg/saml",
             "storstad/personal/oidc"
         ]

@@ -245,6 +245,21 @@ pub fn list_applications(
         .collect())
 }
 
+/// What the metadata at `url` says about the one SP it describes, checked as its
+/// registration would be (nothing is kept): the console's preview before registering.
+pub async fn preview_saml_metadata(
+    ctx: &AdminContext<'_>,
+    actor: &Actor,
+    tenant: &TenantId,
+    url: &url::Url,
+) -> Result<(crate::saml::metadata::SpMetadata, Vec<RegistrationWarning>), AdminError> {
+    managed(ctx, actor, tenant)?;
+    if !actor.is_operator() && !ctx.allow_private_metadata_hosts {
+        refuse_private_host(tenant, url).await?;
+    }
+    Ok(ctx.metadata.preview_url(url, ctx.now).await?)
+}
+
 /// An SP registered or replaced, with what its metadata check warned about.
 #[derive(Debug, Clone, Serialize)]
 pub struct SpRegistered {
@@ -296,10 +311,14 @@ pub async fn put_saml_sp(
     let source = crate::saml::registry::metadata_source(&sp).map_err(|e| {
         AdminError::invalid(tenant, "saml_sp.metadata_signing_certificate", e.message)
     })?;
-    let warnings = match source {
-        Some(source) => ctx.metadata.check_source(&source, ctx.now).await?.1,
-        None => Vec::new(),
+    let (checked, warnings) = match &source {
+        Some(source) => {
+            let (metadata, warnings) = ctx.metadata.check_source(source, ctx.now).await?;
+            (Some(metadata), warnings)
+        }
+        None => (None, Vec::new()),
     };
+    let entity_id = sp.entity_id.to_string();
     let document = serde_json::to_value(&sp).unwrap_or_default();
     let is_new = change(
         ctx,
@@ -326,6 +345,11 @@ pub async fn put_saml_sp(
         },
     )
     .await?;
+    // This node serves the SP at once with the metadata just checked (the others load
+    // it when they take the new registry version into use).
+    if let Some(metadata) = checked {
+        ctx.metadata.keep(&entity_id, metadata, ctx.now);
+    }
     Ok(SpRegistered {
         application: document,
         warnings,

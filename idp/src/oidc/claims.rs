@@ -31,6 +31,11 @@ pub const SCOPE_HSA: &str = "hsa";
 /// This IdP's scope for the login's commission (medarbetaruppdrag), Sambi names.
 pub const SCOPE_HSA_COMMISSION: &str = "hsa_commission";
 
+/// The scopes a client may be registered with.
+pub fn supported_scopes() -> impl Iterator<Item = &'static str> {
+    SCOPES.iter().map(|(scope, _)| *scope)
+}
+
 /// Scope → the claims it releases.
 const SCOPES: &[(&str, &[&str])] = &[
     ("openid", &[]),

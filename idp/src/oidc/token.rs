@@ -39,12 +39,17 @@ pub async fn token(
     }
 }
 
+/// The S256 code challenge of a PKCE `verifier` (RFC 7636).
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()))
+}
+
 fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     let is_valid_verifier = (43..=128).contains(&verifier.len())
         && verifier
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    let computed = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()));
+    let computed = pkce_challenge(verifier);
     is_valid_verifier && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 

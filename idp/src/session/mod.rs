@@ -39,6 +39,10 @@ pub enum Namespace {
     OidcRefresh,
     /// Rate-limit buckets (by kind and client address).
     RateLimit,
+    /// The admin console's logins in progress (state, PKCE verifier, nonce).
+    ConsoleLogin,
+    /// The admin console's sessions (by the console cookie).
+    ConsoleSession,
 }
 
 impl Namespace {
@@ -56,6 +60,8 @@ impl Namespace {
             Namespace::OidcGrant => "oidc-grant",
             Namespace::OidcRefresh => "oidc-refresh",
             Namespace::RateLimit => "rate",
+            Namespace::ConsoleLogin => "console-login",
+            Namespace::ConsoleSession => "console",
         }
     }
 }

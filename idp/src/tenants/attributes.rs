@@ -31,6 +31,27 @@ pub enum AttributeName {
 }
 
 impl AttributeName {
+    /// Every attribute, in the order the console lists them.
+    pub const ALL: [AttributeName; 17] = [
+        AttributeName::EmployeeHsaId,
+        AttributeName::GivenName,
+        AttributeName::Surname,
+        AttributeName::DisplayName,
+        AttributeName::Mail,
+        AttributeName::PersonalIdentityNumber,
+        AttributeName::OrganizationName,
+        AttributeName::OrganizationIdentifier,
+        AttributeName::OrgAffiliation,
+        AttributeName::CommissionHsaId,
+        AttributeName::CommissionName,
+        AttributeName::CommissionPurpose,
+        AttributeName::CommissionRight,
+        AttributeName::HealthCareProviderHsaId,
+        AttributeName::HealthCareUnitHsaId,
+        AttributeName::LevelOfAssurance,
+        AttributeName::AuthnMethod,
+    ];
+
     /// Whether the attribute says something about the person (and so needs the
     /// person's organisation's grant to cross organisations); the LoA and login method
     /// describe the login only.

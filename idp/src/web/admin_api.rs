@@ -65,7 +65,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-fn status_of(error: &AdminError) -> StatusCode {
+pub(crate) fn status_of(error: &AdminError) -> StatusCode {
     match error {
         AdminError::Unauthenticated => StatusCode::UNAUTHORIZED,
         AdminError::Forbidden => StatusCode::FORBIDDEN,
@@ -121,7 +121,7 @@ fn no_content(result: Result<(), AdminError>) -> Response {
     }
 }
 
-fn context(state: &AppState) -> AdminContext<'_> {
+pub(crate) fn context(state: &AppState) -> AdminContext<'_> {
     AdminContext {
         db: &state.db,
         registry: &state.registry,
@@ -149,22 +149,26 @@ async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, AdminErro
 /// A person, by an access token the IdP's own OIDC provider issued to the admin console
 /// after a login at LoA 3 or higher.
 async fn person(state: &AppState, access_token: &str) -> Result<Actor, AdminError> {
-    let settings = &state.config.idp.admin;
-    let Some(console) = settings.console_client_id.as_deref() else {
-        return Err(AdminError::Unauthenticated);
-    };
     let grant =
         match crate::oidc::userinfo::current_grant(&state.oidc_context(), access_token).await {
             Ok(grant) => grant,
             Err(crate::oidc::OidcError::Store(e)) => return Err(AdminError::Reload(e.to_string())),
             Err(_) => return Err(AdminError::Unauthenticated),
         };
+    admin_of_grant(state, &grant).ok_or(AdminError::Unauthenticated)
+}
+
+/// The admin behind a grant of the console client, when its login was at LoA 3 or
+/// higher (the one rule for the API's bearer tokens and the console's sessions).
+pub(crate) fn admin_of_grant(state: &AppState, grant: &crate::oidc::grant::Grant) -> Option<Actor> {
+    let settings = &state.config.idp.admin;
+    let console = settings.console_client_id.as_deref()?;
     let is_strong = grant.authentication.loa >= crate::auth::Loa::Loa3;
     if grant.client_id != console || !is_strong {
-        return Err(AdminError::Unauthenticated);
+        return None;
     }
-    let hsa_id = grant.authentication.employee_hsa_id;
-    Ok(Actor::Person {
+    let hsa_id = grant.authentication.employee_hsa_id.clone();
+    Some(Actor::Person {
         is_operator: settings.operators.contains(&hsa_id),
         hsa_id,
     })

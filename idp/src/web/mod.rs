@@ -5,6 +5,7 @@ pub mod admin_api;
 pub mod certificate_login;
 mod client_address;
 pub mod commission;
+pub mod console;
 pub mod cookies;
 pub(crate) mod csrf;
 mod error;
@@ -252,6 +253,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(oidc::oidc_logout_get).post(oidc::oidc_logout_post),
         )
         .nest("/admin/api/v1", admin_api::routes())
+        .merge(console::routes())
         .nest("/scim/v2", scim::routes());
     with_middleware(routes, state)
 }

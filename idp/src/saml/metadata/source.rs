@@ -89,6 +89,18 @@ impl MetadataCache {
             .collect()
     }
 
+    /// Keeps metadata that was just fetched and checked (an SP registered through the
+    /// admin API), as a successful load.
+    pub fn keep(&self, entity_id: &str, metadata: SpMetadata, now: OffsetDateTime) {
+        let metadata = Arc::new(metadata);
+        self.entries.rcu(|current| {
+            let mut next = Entries::clone(current);
+            next.insert(entity_id.to_owned(), Arc::clone(&metadata));
+            next
+        });
+        self.record(entity_id, Ok(()), now);
+    }
+
     /// Loads one source (an SP just registered, or one due for refresh), keeps the
     /// metadata if it verified, and records the outcome in the SP's status.
     pub async fn load_one(
@@ -128,6 +140,20 @@ impl MetadataCache {
             source.signer_certificates.as_deref(),
             now,
         )
+    }
+
+    /// What the metadata at `url` says about the one SP it describes (its entityID read
+    /// from the document), checked as a registration would be: the console's preview.
+    pub async fn preview_url(
+        &self,
+        url: &url::Url,
+        now: OffsetDateTime,
+    ) -> Result<(SpMetadata, Vec<RegistrationWarning>), MetadataError> {
+        let bytes = fetch_url(&self.http, url, self.fetch_timeout).await?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| MetadataError::Invalid("the metadata is not UTF-8".into()))?;
+        let entity_id = super::sp::sole_sp_entity_id(&text)?;
+        check_registration(&text, &entity_id, None, now)
     }
 
     async fn load(

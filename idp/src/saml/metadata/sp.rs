@@ -206,18 +206,47 @@ fn md_children<'d>(
 
 /// The one `EntityDescriptor` with this entityID: the root itself, or one inside the
 /// (possibly nested) `EntitiesDescriptor`. Two matches are ambiguous and refused.
+/// The entityID of the one SP a metadata document describes (an admin registering an SP
+/// by its metadata URL need not type it); an aggregate of several SPs is refused.
+pub fn sole_sp_entity_id(xml: &str) -> Result<String, MetadataError> {
+    let xml = check_untrusted_xml(xml.as_bytes(), MAX_METADATA_BYTES).map_err(invalid)?;
+    let doc = xml::parse(xml).map_err(invalid)?;
+    let root = doc
+        .document_element()
+        .ok_or_else(|| MetadataError::Invalid("no root element".into()))?;
+    let sps: Vec<&str> = entities(&doc, root)
+        .into_iter()
+        .filter(|&e| md_children(&doc, e, "SPSSODescriptor").next().is_some())
+        .filter_map(|e| doc.get_attribute(e, "entityID"))
+        .collect();
+    match sps.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err(MetadataError::Invalid(
+            "the metadata describes no service provider".into(),
+        )),
+        more => Err(MetadataError::Invalid(format!(
+            "the metadata describes {} service providers; register one by its entityID",
+            more.len()
+        ))),
+    }
+}
+
+/// The EntityDescriptors of a document: the root, or those in its (nested) groups.
+fn entities(doc: &Document<'_>, root: NodeId) -> Vec<NodeId> {
+    if is_md(doc, root, "EntityDescriptor") {
+        return vec![root];
+    }
+    let mut found = Vec::new();
+    let mut groups = vec![root];
+    while let Some(group) = groups.pop() {
+        groups.extend(md_children(doc, group, "EntitiesDescriptor"));
+        found.extend(md_children(doc, group, "EntityDescriptor"));
+    }
+    found
+}
+
 fn find_entity(doc: &Document<'_>, root: NodeId, entity_id: &str) -> Result<NodeId, MetadataError> {
-    let candidates: Vec<NodeId> = if is_md(doc, root, "EntityDescriptor") {
-        vec![root]
-    } else {
-        let mut found = Vec::new();
-        let mut groups = vec![root];
-        while let Some(group) = groups.pop() {
-            groups.extend(md_children(doc, group, "EntitiesDescriptor"));
-            found.extend(md_children(doc, group, "EntityDescriptor"));
-        }
-        found
-    };
+    let candidates = entities(doc, root);
     let mut matching = candidates
         .into_iter()
         .filter(|&e| doc.get_attribute(e, "entityID") == Some(entity_id));

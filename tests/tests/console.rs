@@ -1,0 +1,435 @@
+//! The admin console: an organisation admin logs in through the IdP itself, registers an
+//! OIDC client and a SAML SP (pysaml2's metadata URL, a preview first) without a restart,
+//! and the applications work at once; every route refuses another tenant's admin, every
+//! form a missing or wrong CSRF token; dangerous actions need a recent login.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::sync::Arc;
+
+use e2e::agent::{unescape, Agent, Page};
+use e2e::idp_server::shipped_config;
+use e2e::saml::PySp;
+use e2e::{https_client, SqliteDatabase, TestIdp};
+use idp::admin::{create_api_token, TokenPurpose, TokenScope};
+use idp::clock::{Clock, ManualClock, SystemClock};
+
+/// An IdP with the shipped configuration, its console client's redirect URI pointed at
+/// this test's port.
+async fn console_idp(db: &SqliteDatabase, clock: Option<Arc<ManualClock>>) -> TestIdp {
+    let config = shipped_config(&db.url, None);
+    let idp = match clock {
+        Some(clock) => TestIdp::start_with_clock(config, clock).await.unwrap(),
+        None => TestIdp::start(config).await.unwrap(),
+    };
+    let operator = create_api_token(
+        &idp.state.db,
+        TokenScope::Operator,
+        TokenPurpose::Admin,
+        "setup",
+        "test",
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    let response = https_client()
+        .put(idp.url("/admin/api/v1/tenants/region/oidc-clients/console"))
+        .bearer_auth(&operator.token)
+        .json(&json!({
+            "id": "console",
+            "display_name": { "sv": "Administrationen", "en": "Administration" },
+            "client_id": "idp-admin",
+            "token_endpoint_auth_method": "none",
+            "redirect_uris": [idp.url("/console/callback")],
+            "scopes": ["openid"],
+            "user_tenants": ["region", "storstad", "lillby"]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    idp
+}
+
+/// Opens the console, logs in with the agent's certificate, and returns the page the
+/// console shows after the login.
+async fn sign_in(idp: &TestIdp, agent: &Agent, path: &str) -> Page {
+    let login_page = agent.open(&idp.url(path)).await;
+    assert!(
+        e2e::saml::is_login_page(&login_page),
+        "the console sends an admin without a session to the IdP's login: {} {}",
+        login_page.url,
+        login_page.body
+    );
+    let page = agent.log_in_with_certificate(idp, &login_page).await;
+    assert_eq!(page.status, StatusCode::OK, "{} {}", page.url, page.body);
+    page
+}
+
+fn csrf(page: &Page) -> String {
+    page.form_to("/console/logout")
+        .and_then(|f| f.field("csrf_token").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no console form on {}: {}", page.url, page.body))
+}
+
+async fn post(agent: &Agent, idp: &TestIdp, path: &str, fields: &[(&str, &str)]) -> Page {
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let url = reqwest::Url::parse(&idp.url(path)).unwrap();
+    agent.request(Method::POST, &url, Some(&fields)).await
+}
+
+/// The text between `<code id="{id}">` and `</code>`.
+fn code_text(page: &Page, id: &str) -> String {
+    let start = format!("<code id=\"{id}\">");
+    let from = page
+        .body
+        .find(&start)
+        .unwrap_or_else(|| panic!("no {id}: {}", page.body))
+        + start.len();
+    let to = page.body[from..].find("</code>").unwrap() + from;
+    unescape(&page.body[from..to])
+}
+
+/// Serves `body` at `http://127.0.0.1:<port>/metadata` (where pysaml2's metadata is
+/// published for the IdP to fetch).
+async fn serve_metadata(body: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/metadata",
+        listener.local_addr().unwrap().port()
+    );
+    let app = axum::Router::new().route(
+        "/metadata",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { body }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = console_idp(&db, None).await;
+    let eva = Agent::with_certificate("eva");
+
+    // Eva, Lillby's admin, logs in to the console with her certificate: she sees Lillby
+    // only.
+    let home = sign_in(&idp, &eva, "/console").await;
+    assert!(
+        home.body.contains("href=\"/console/t/lillby\""),
+        "{}",
+        home.body
+    );
+    assert!(!home.body.contains("/console/t/storstad"), "{}", home.body);
+    assert!(!home.body.contains("/console/t/region"), "{}", home.body);
+    let token = csrf(&home);
+
+    // An OIDC client: the secret is shown once, and works with the token endpoint.
+    let form = eva.get(&idp.url("/console/t/lillby/oidc/new")).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let redirect = e2e::oidc::callback("lillby-natt");
+    let page = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/oidc",
+        &[
+            ("csrf_token", &token),
+            ("id", "natt"),
+            ("name_sv", "Nattpatrullen"),
+            ("name_en", "Night patrol"),
+            ("kind", "web"),
+            ("redirect_uris", &redirect),
+            ("scope", "openid"),
+            ("scope", "hsa"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(code_text(&page, "client-id"), "lillby-natt");
+    let secret = code_text(&page, "secret");
+    assert!(secret.len() >= 40, "{secret}");
+
+    let (verifier, challenge) = e2e::oidc::pkce();
+    let url = e2e::oidc::authorize_url(&idp, "lillby-natt", "openid hsa", Some(&challenge), &[]);
+    let back = e2e::oidc::browse_to_callback(&eva, &idp, &url, "lillby-natt").await;
+    let code = e2e::oidc::param(&back, "code").expect("a code");
+    let (status, tokens, _) = e2e::oidc::token_request(
+        &idp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", &verifier),
+        ],
+        Some(("lillby-natt", &secret)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert!(tokens["id_token"].is_string());
+
+    // A SAML SP by its metadata URL: the preview says what the metadata says.
+    let sp = PySp::init("console-natt", json!({})).await;
+    let metadata_url = serve_metadata(sp.metadata.clone()).await;
+    let preview = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/saml/preview",
+        &[("csrf_token", &token), ("metadata_url", &metadata_url)],
+    )
+    .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert_eq!(code_text(&preview, "entity-id"), sp.entity_id);
+    assert!(
+        unescape(&preview.body).contains(&sp.acs_url),
+        "{}",
+        preview.body
+    );
+    let registered = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/saml",
+        &[
+            ("csrf_token", &token),
+            ("metadata_url", &metadata_url),
+            ("entity_id", &sp.entity_id),
+            ("id", "natt-sp"),
+            ("name_sv", "Nattpatrullen (SAML)"),
+            ("profile", "sambi"),
+            ("release", "employeeHsaId"),
+            ("release", "givenName"),
+            ("required_loa", "3"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        registered.body
+    );
+    let tenant = eva.open(registered.location().unwrap().as_str()).await;
+    assert!(
+        tenant.body.contains("natt-sp är registrerad"),
+        "{}",
+        tenant.body
+    );
+    assert!(
+        tenant.body.contains("Nattpatrullen (SAML)"),
+        "{}",
+        tenant.body
+    );
+
+    // A Lillby user logs in to the SP at once (no restart), and receives what Eva chose.
+    let idp_metadata = https_client()
+        .get(idp.url("/saml/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    sp.trust_idp(&idp_metadata);
+    let user = Agent::with_certificate("eva");
+    let login = e2e::saml::log_in(&idp, &user, &sp, json!({})).await;
+    let hsa = login.attribute("http://sambi.se/attributes/1/employeeHsaId");
+    assert_eq!(hsa, ["SE2120007774-eva05"], "{:?}", login.result);
+    assert!(login
+        .attribute("http://sambi.se/attributes/1/mail")
+        .is_empty());
+}
+
+/// Every console route that names a tenant, as (method, path).
+fn tenant_routes(tenant: &str) -> Vec<(Method, String)> {
+    vec![
+        (Method::GET, format!("/console/t/{tenant}")),
+        (Method::GET, format!("/console/t/{tenant}/oidc/new")),
+        (Method::POST, format!("/console/t/{tenant}/oidc")),
+        (
+            Method::POST,
+            format!("/console/t/{tenant}/oidc/hemtjanst/secret"),
+        ),
+        (Method::GET, format!("/console/t/{tenant}/saml/new")),
+        (Method::POST, format!("/console/t/{tenant}/saml/preview")),
+        (Method::POST, format!("/console/t/{tenant}/saml")),
+        (
+            Method::POST,
+            format!("/console/t/{tenant}/apps/hemtjanst/delete"),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_another_tenants_admin_and_every_form_a_bad_csrf_token() {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = console_idp(&db, None).await;
+    let before = idp.state.registry.load().version;
+
+    // Without a console session every route sends the browser to log in.
+    let stranger = Agent::new();
+    for (method, path) in tenant_routes("lillby") {
+        let page = stranger
+            .request(
+                method.clone(),
+                &reqwest::Url::parse(&idp.url(&path)).unwrap(),
+                Some(&[][..]),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{method} {path}");
+        let to = page.location().unwrap();
+        assert_eq!(to.path(), "/console/login", "{method} {path}");
+    }
+
+    // David administers Storstad, not Lillby: every Lillby route is refused him, also
+    // with his own valid CSRF token.
+    let david = Agent::with_certificate("david");
+    let home = sign_in(&idp, &david, "/console").await;
+    let token = csrf(&home);
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("id", "intrang"),
+        ("name_sv", "Intrång"),
+        ("kind", "web"),
+        ("redirect_uris", "https://evil.example/cb"),
+        ("scope", "openid"),
+        ("metadata_url", "https://evil.example/md"),
+        ("entity_id", "https://evil.example/sp"),
+        ("protocol", "oidc"),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path) in tenant_routes("lillby") {
+        let page = if method == Method::GET {
+            david.get(&idp.url(&path)).await
+        } else {
+            post(&david, &idp, &path, &fields).await
+        };
+        if (page.status, page.error_code()) != (StatusCode::FORBIDDEN, Some("ADMIN_FORBIDDEN")) {
+            wrong.push(format!(
+                "{method} {path}: {} {:?}",
+                page.status,
+                page.error_code()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "not refused: {wrong:#?}");
+
+    // Eva on her own tenant: a form without the token, or with David's, is refused.
+    let eva = Agent::with_certificate("eva");
+    let home = sign_in(&idp, &eva, "/console").await;
+    let own = csrf(&home);
+    assert_ne!(own, token);
+    for (method, path) in tenant_routes("lillby")
+        .into_iter()
+        .filter(|(m, _)| *m == Method::POST)
+        .chain([(Method::POST, "/console/logout".to_owned())])
+    {
+        for presented in [None, Some(token.as_str()), Some("")] {
+            let mut with = fields.to_vec();
+            with.retain(|(k, _)| *k != "csrf_token");
+            if let Some(t) = presented {
+                with.push(("csrf_token", t));
+            }
+            let page = post(&eva, &idp, &path, &with).await;
+            assert_eq!(
+                (page.status, page.error_code()),
+                (StatusCode::FORBIDDEN, Some("CSRF_INVALID")),
+                "{method} {path} with {presented:?}"
+            );
+        }
+    }
+    // Nothing changed.
+    assert_eq!(idp.state.registry.load().version, before);
+    let apps: Vec<String> = idp
+        .state
+        .registry
+        .load()
+        .tenants
+        .get(&"lillby".parse().unwrap())
+        .unwrap()
+        .applications()
+        .map(|a| a.id.to_string())
+        .collect();
+    assert!(!apps.contains(&"intrang".to_owned()), "{apps:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_application_needs_a_recent_login() {
+    let db = SqliteDatabase::create().unwrap();
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let idp = console_idp(&db, Some(clock.clone())).await;
+    let eva = Agent::with_certificate("eva");
+    let tenant = sign_in(&idp, &eva, "/console/t/lillby").await;
+    assert!(tenant.body.contains("hemtjanst"), "{}", tenant.body);
+    let token = csrf(&tenant);
+
+    // Ten minutes later the login is too old for a deletion.
+    clock.advance(time::Duration::minutes(10));
+    let delete = [("csrf_token", token.as_str()), ("protocol", "oidc")];
+    let page = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/apps/hemtjanst/delete",
+        &delete,
+    )
+    .await;
+    assert_eq!(
+        page.error_code(),
+        Some("CONSOLE_REAUTH_REQUIRED"),
+        "{}",
+        page.body
+    );
+    assert!(idp
+        .state
+        .registry
+        .load()
+        .tenants
+        .get(&"lillby".parse().unwrap())
+        .unwrap()
+        .applications()
+        .any(|a| a.id.as_str() == "hemtjanst"));
+
+    // A new login (prompt=login: the SSO session is not enough), then the deletion.
+    let reauth = page
+        .body
+        .find("id=\"reauth\" href=\"")
+        .map(|i| {
+            let rest = &page.body[i + 18..];
+            unescape(&rest[..rest.find('"').unwrap()])
+        })
+        .expect("a link to log in again");
+    let login_page = eva.open(&idp.url(&reauth)).await;
+    assert!(
+        e2e::saml::is_login_page(&login_page),
+        "{} {}",
+        login_page.url,
+        login_page.body
+    );
+    let tenant = eva.log_in_with_certificate(&idp, &login_page).await;
+    assert_eq!(tenant.url.path(), "/console/t/lillby");
+    let token = csrf(&tenant);
+    let delete = [("csrf_token", token.as_str()), ("protocol", "oidc")];
+    let page = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/apps/hemtjanst/delete",
+        &delete,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(!idp
+        .state
+        .registry
+        .load()
+        .tenants
+        .get(&"lillby".parse().unwrap())
+        .unwrap()
+        .applications()
+        .any(|a| a.id.as_str() == "hemtjanst"));
+}
