@@ -5,6 +5,7 @@
 
 import { chromium } from "playwright-core";
 import { mkdir } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
@@ -92,4 +93,27 @@ export async function accessibilityProblems(page) {
 export async function checkPage(page, name) {
   const problems = await accessibilityProblems(page);
   check(problems.length === 0, `${name}: ${problems.join("; ")}`);
+}
+
+const AXE = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+
+/**
+ * axe-core's serious and critical violations on the current page, one line each.
+ * The script is evaluated through the DevTools protocol, which the page's CSP does
+ * not govern, so the page is checked exactly as it is served.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+}
+
+/** Fails with every serious or critical axe-core violation of the current page. */
+export async function checkAxe(page, name) {
+  const violations = await axeViolations(page);
+  check(violations.length === 0, `${name}: axe-core: ${violations.join("; ")}`);
 }

@@ -276,3 +276,69 @@ pub async fn audit_events(idp: &TestIdp) -> Vec<(String, String)> {
         .map(|e| (e.event, e.outcome.as_str().to_owned()))
         .collect()
 }
+
+/// Runs the node relying party for `input`, with `user` logging in (and choosing
+/// `commission` when the IdP asks). Returns the result JSON and the browser (with its
+/// session).
+pub async fn run_node_rp(
+    idp: &TestIdp,
+    input: Value,
+    user: &str,
+    commission: Option<&str>,
+) -> (Value, Agent) {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::process::Command;
+    let root = crate::repo_root();
+    assert!(
+        root.join("tests/oidc-rp/node_modules/openid-client")
+            .is_dir(),
+        "tests/oidc-rp/node_modules is missing: run tests/run (npm ci --prefix tests/oidc-rp)"
+    );
+    let mut child = Command::new("node")
+        .arg(root.join("tests/oidc-rp/rp.mjs"))
+        .arg(input.to_string())
+        .env("NODE_EXTRA_CA_CERTS", root.join("certs-dev/tls/tls-ca.pem"))
+        .current_dir(&root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node (tests/run installs nodejs)");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    let authorization_url = first["authorization_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("node RP: {first}"));
+
+    let browser = Agent::with_certificate(user);
+    let client_id = input["client_id"].as_str().unwrap();
+    let callback = match commission {
+        None => browse_to_callback(&browser, idp, authorization_url, client_id).await,
+        Some(hsa_id) => {
+            let prefix = callback(client_id);
+            let login_page = browser
+                .open_until(authorization_url, &prefix)
+                .await
+                .unwrap_err();
+            let choice = browser
+                .log_in_until(idp, &login_page, &prefix)
+                .await
+                .unwrap_err();
+            choose_until(&browser, &choice, hsa_id, &prefix).await
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{callback}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let result: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert!(
+        child.wait().await.unwrap().success(),
+        "node RP failed: {result}"
+    );
+    (result, browser)
+}

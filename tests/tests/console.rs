@@ -244,6 +244,38 @@ async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
     assert!(login
         .attribute("http://sambi.se/attributes/1/mail")
         .is_empty());
+
+    // "What this application receives" says the same before anyone logs in.
+    let receives = eva
+        .get(&idp.url("/console/t/lillby/apps/natt-sp/receives"))
+        .await;
+    assert_eq!(receives.status, StatusCode::OK, "{}", receives.body);
+    let body = unescape(&receives.body);
+    assert!(
+        body.contains("<code>http://sambi.se/attributes/1/employeeHsaId</code>"),
+        "{body}"
+    );
+    assert!(body.contains("<code>SE2120007774-eva05</code>"), "{body}");
+    assert!(!body.contains("attributes/1/mail"), "{body}");
+    let claims = eva
+        .get(&idp.url("/console/t/lillby/apps/natt/receives"))
+        .await;
+    assert!(
+        unescape(&claims.body)
+            .contains("\"http://sambi.se/attributes/1/employeeHsaId\": \"SE2120007774-eva05\""),
+        "{}",
+        claims.body
+    );
+    // Another organisation's staff are not Eva's to look up.
+    let other = eva
+        .get(&idp.url("/console/t/lillby/apps/natt-sp/receives?person=SE2120008889-dav04"))
+        .await;
+    assert_eq!(
+        other.error_code(),
+        Some("ADMIN_NOT_FOUND"),
+        "{}",
+        other.body
+    );
 }
 
 /// Every console route that names a tenant, as (method, path).
@@ -432,4 +464,152 @@ async fn deleting_an_application_needs_a_recent_login() {
         .unwrap()
         .applications()
         .any(|a| a.id.as_str() == "hemtjanst"));
+}
+
+/// A tenant admin's API token (for the other organisation's side of a grant).
+async fn tenant_token(idp: &TestIdp, tenant: &str) -> String {
+    create_api_token(
+        &idp.state.db,
+        TokenScope::Tenant(tenant.parse().unwrap()),
+        TokenPurpose::Admin,
+        "grants",
+        "test",
+        SystemClock.now(),
+    )
+    .await
+    .unwrap()
+    .token
+}
+
+async fn grant(idp: &TestIdp, token: &str, path: &str, attributes: &[&str]) {
+    let response = https_client()
+        .put(idp.url(&format!("/admin/api/v1{path}")))
+        .bearer_auth(token)
+        .json(&json!({ "attributes": attributes }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}
+
+/// The onboarding as an admin does it in Chromium: Anna logs in to the console with the
+/// reference phone and registers pysaml2 (by its metadata URL) and an OIDC client for
+/// Node's openid-client; after Lillby grants them, a Lillby user logs in to both. No
+/// restart. axe-core and the harness check every page; screenshots at phone and
+/// desktop width (target/browser-screenshots/console-*.png).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_onboards_a_saml_and_an_oidc_application_in_chromium() {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = console_idp(&db, None).await;
+    let sp = PySp::init("journal2", json!({})).await;
+    let metadata_url = serve_metadata(sp.metadata.clone()).await;
+    let redirect = e2e::oidc::callback("region-natt");
+    let phone = sp_test::phone::Phone::with_client(&idp.url(""), https_client());
+    let pages = [
+        "login",
+        "home",
+        "tenant",
+        "saml-new",
+        "saml-preview",
+        "tenant-registered",
+        "oidc-new",
+        "oidc-secret",
+        "home-en",
+    ];
+    let screenshots: Vec<String> = pages
+        .iter()
+        .flat_map(|p| {
+            [
+                format!("console-{p}.png"),
+                format!("console-{p}-desktop.png"),
+            ]
+        })
+        .collect();
+    let screenshots: Vec<&str> = screenshots.iter().map(String::as_str).collect();
+    let printed = e2e::browser_script::run_with_qrs(
+        "console.mjs",
+        &[&idp.url("/console"), &metadata_url, &redirect],
+        &screenshots,
+        |qr| {
+            let phone = &phone;
+            async move {
+                let anna = e2e::mobile_credential("anna");
+                let start = sp_test::phone::Start::Qr(qr);
+                let (_, claim) = phone.claim(&start, &anna).await.unwrap();
+                phone.approve(&claim, &anna).await.unwrap();
+            }
+        },
+    )
+    .await;
+    let line = |prefix: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("the script printed no {prefix}: {printed:?}"))
+            .to_owned()
+    };
+    let client = line("CLIENT ");
+    let (client_id, secret) = client.split_once(' ').unwrap();
+    assert_eq!(client_id, "region-natt");
+    println!(
+        "console onboarding: {} pages, admin part {} ms",
+        line("PAGES "),
+        line("ADMIN_MS ")
+    );
+
+    // Lillby approves both for its staff (its side of the grant).
+    let lillby = tenant_token(&idp, "lillby").await;
+    grant(
+        &idp,
+        &lillby,
+        "/tenants/lillby/grants/region/journal2",
+        &["employeeHsaId", "givenName"],
+    )
+    .await;
+    grant(
+        &idp,
+        &lillby,
+        "/tenants/lillby/grants/region/natt",
+        &["employeeHsaId"],
+    )
+    .await;
+
+    // Eva of Lillby logs in to the SAML service through pysaml2.
+    let idp_metadata = https_client()
+        .get(idp.url("/saml/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    sp.trust_idp(&idp_metadata);
+    let eva = Agent::with_certificate("eva");
+    let login = e2e::saml::log_in(&idp, &eva, &sp, json!({})).await;
+    assert_eq!(
+        login.attribute("http://sambi.se/attributes/1/employeeHsaId"),
+        ["SE2120007774-eva05"],
+        "{:?}",
+        login.result
+    );
+
+    // And to the OIDC client through Node's openid-client.
+    let input = json!({
+        "issuer": idp.url(""),
+        "client_id": client_id,
+        "auth": "client_secret_basic",
+        "secret": secret,
+        "redirect_uri": redirect,
+        "scope": "openid hsa",
+    });
+    let (result, _) = e2e::oidc::run_node_rp(&idp, input, "eva", None).await;
+    assert_eq!(result["claims"]["aud"], client_id, "{result}");
+    assert_eq!(
+        result["userinfo"]["http://sambi.se/attributes/1/employeeHsaId"], "SE2120007774-eva05",
+        "{result}"
+    );
 }

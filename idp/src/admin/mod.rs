@@ -5,11 +5,13 @@
 
 mod authorize;
 mod commands;
+mod receives;
 mod tokens;
 mod views;
 
 pub use authorize::{authorize, Action, Actor};
 pub use commands::*;
+pub use receives::{what_application_receives, ReceivedAttribute, Receives, URI_NAME_FORMAT};
 pub use tokens::{
     authenticate_token, create_api_token, is_api_token, list_tokens, revoke_api_token,
     CreatedToken, TokenPurpose, TokenScope, TokenView,

@@ -47,6 +47,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/console/t/{tenant}/apps/{app}/delete",
             post(pages::delete_post),
         )
+        .route(
+            "/console/t/{tenant}/apps/{app}/receives",
+            get(pages::receives_get),
+        )
         .route("/static/console.js", get(script_get))
 }
 

@@ -147,6 +147,9 @@ pub struct ApplicationItem {
     /// `ok`, `failed` or `none`.
     pub state_class: &'static str,
     pub has_secret: bool,
+    /// The console's own client: not removable from the console (it would lock every
+    /// admin out).
+    pub is_console: bool,
 }
 
 #[derive(Template)]
@@ -212,7 +215,11 @@ pub async fn tenant_get(
                 ),
                 None => (texts.get("console.state.registered").to_owned(), "none"),
             };
+            let is_console = a.protocol == "oidc"
+                && state.config.idp.admin.console_client_id.as_deref()
+                    == Some(a.protocol_id.as_str());
             ApplicationItem {
+                is_console,
                 name: a.display_name.in_language(language).to_owned(),
                 id: a.id,
                 protocol: a.protocol,
@@ -550,6 +557,17 @@ pub async fn delete_post(
             Some("oidc") => Kind::Oidc,
             _ => Kind::Saml,
         };
+        let console = state.config.idp.admin.console_client_id.as_deref();
+        let is_console = state.registry.load().tenants.get(&id).is_some_and(|t| {
+            t.oidc_client
+                .iter()
+                .any(|c| c.id == app && Some(c.client_id.as_str()) == console)
+        });
+        if is_console {
+            return Err(AdminError::Conflict(
+                "the console's own client cannot be removed from the console".into(),
+            ));
+        }
         admin::delete_application(&context(&state), &admin.actor, &id, &app, kind).await?;
         Ok::<_, AdminError>(true)
     };
@@ -618,17 +636,23 @@ struct SamlPreviewPage<'a> {
 }
 
 /// "signing: CN=sp.example, valid until 2027-03-01" for a DER certificate.
-fn describe_certificate(key_use: &str, der: &[u8]) -> String {
+fn describe_certificate(texts: &crate::i18n::Texts, key_use: &str, der: &[u8]) -> String {
     match x509_parser::parse_x509_certificate(der) {
         Ok((_, certificate)) => {
             let until = certificate.validity().not_after.to_datetime();
-            format!(
-                "{key_use}: {}, {} {:04}-{:02}-{:02}",
-                certificate.subject(),
-                "→",
+            let until = format!(
+                "{:04}-{:02}-{:02}",
                 until.year(),
                 u8::from(until.month()),
                 until.day()
+            );
+            texts.fill(
+                "console.saml.certificate",
+                &[
+                    ("use", key_use),
+                    ("subject", &certificate.subject().to_string()),
+                    ("until", &until),
+                ],
             )
         }
         Err(_) => format!("{key_use}: ?"),
@@ -667,15 +691,16 @@ pub async fn saml_preview_post(
         Ok(found) => found,
         Err(e) => return admin_problem(lang, nav(&admin), &e, back),
     };
+    let texts = lang.texts();
     let certificates = metadata
         .signing_certificates
         .iter()
-        .map(|der| describe_certificate("signing", der))
+        .map(|der| describe_certificate(&texts, "signing", der))
         .chain(
             metadata
                 .encryption_certificates
                 .iter()
-                .map(|der| describe_certificate("encryption", der)),
+                .map(|der| describe_certificate(&texts, "encryption", der)),
         )
         .collect();
     let default_release = [
@@ -784,4 +809,135 @@ pub async fn signed_out_get(headers: HeaderMap, uri: Uri) -> Response {
         frame: frame(lang, lang.texts().get("console.signed_out.title"), &switch),
         nav: None,
     })
+}
+
+#[derive(Template)]
+#[template(path = "console_receives.html")]
+struct ReceivesPage<'a> {
+    frame: Frame<'a>,
+    nav: Option<Nav>,
+    tenant_id: &'a str,
+    app_id: &'a str,
+    /// "Journalen (test), SAML, https://…".
+    application: String,
+    person: String,
+    refused: Option<&'static str>,
+    attributes: Vec<admin::ReceivedAttribute>,
+    name_format: &'static str,
+    /// The claims as pretty JSON.
+    claims: Option<String>,
+    withheld: Vec<String>,
+    commission_chosen_at_login: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReceivesQuery {
+    person: Option<String>,
+}
+
+/// `GET /console/t/{tenant}/apps/{app}/receives?person=<HSA-id>`: the attributes or
+/// claims the application would receive about that person (the admin by default).
+pub async fn receives_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((tenant, app)): Path<(String, String)>,
+    Query(query): Query<ReceivesQuery>,
+) -> Response {
+    let lang = Lang::of(&headers, &uri);
+    let path = format!("/console/t/{tenant}/apps/{app}/receives");
+    let admin = match admin_for(&state, &headers, &path).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let person = query
+        .person
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| admin.hsa_id.to_string());
+    let result = async {
+        let id = managed_tenant(&state, &admin, &tenant)?;
+        let app_id: ApplicationId = app
+            .parse()
+            .map_err(|_| AdminError::NotFound(format!("application {app:?}")))?;
+        let hsa_id: crate::ids::HsaId = person
+            .parse()
+            .map_err(|_| AdminError::invalid(&id, "person", "is not an HSA-id"))?;
+        let registry = state.registry.load();
+        let application = registry
+            .tenants
+            .get(&id)
+            .and_then(|t| {
+                t.applications().find(|a| a.id == &app_id).map(|a| {
+                    format!(
+                        "{}, {}, {}",
+                        a.display_name.in_language(lang.code),
+                        a.protocol.as_str().to_uppercase(),
+                        a.protocol_id
+                    )
+                })
+            })
+            .unwrap_or_default();
+        let receives = admin::what_application_receives(
+            &context(&state),
+            state.directory.as_ref(),
+            &admin.actor,
+            &id,
+            &app_id,
+            &hsa_id,
+        )
+        .await?;
+        Ok::<_, AdminError>((application, receives))
+    };
+    let (application, receives) = match result.await {
+        Ok(found) => found,
+        Err(e) => {
+            return admin_problem(lang, nav(&admin), &e, Some(format!("/console/t/{tenant}")))
+        }
+    };
+    let mut page = ReceivesPage {
+        frame: frame(lang, lang.texts().get("console.receives.title"), ""),
+        nav: Some(nav(&admin)),
+        tenant_id: &tenant,
+        app_id: &app,
+        application,
+        person,
+        refused: None,
+        attributes: Vec::new(),
+        name_format: admin::URI_NAME_FORMAT,
+        claims: None,
+        withheld: Vec::new(),
+        commission_chosen_at_login: false,
+    };
+    let switch = format!("{}&{}", lang.switch(), uri.query().unwrap_or_default());
+    page.frame.switch_href = &switch;
+    match receives {
+        admin::Receives::Refused(why) => page.refused = Some(why),
+        admin::Receives::Saml {
+            attributes,
+            withheld,
+            commission_chosen_at_login,
+        } => {
+            page.attributes = attributes;
+            page.withheld = withheld
+                .iter()
+                .filter_map(|a| serde_json::to_value(a).ok())
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            page.commission_chosen_at_login = commission_chosen_at_login;
+        }
+        admin::Receives::Oidc {
+            claims,
+            withheld,
+            commission_chosen_at_login,
+        } => {
+            page.claims = Some(
+                serde_json::to_string_pretty(&serde_json::Value::Object(claims))
+                    .unwrap_or_default(),
+            );
+            page.withheld = withheld;
+            page.commission_chosen_at_login = commission_chosen_at_login;
+        }
+    }
+    render(&page)
 }

@@ -1,0 +1,171 @@
+//! "What this application receives": for one person of the admin's organisation (or the
+//! admin), the exact SAML attributes (name, NameFormat, values) or OIDC claims an
+//! application would get at a login now, with what another organisation's grant
+//! withholds: the same admission rule, release lists and value functions the protocol
+//! engines use, so the preview cannot drift from a real login.
+
+use serde_json::{Map, Value};
+
+use super::{authorize, Action, Actor, AdminContext, AdminError};
+use crate::auth::Loa;
+use crate::directory::Directory;
+use crate::ids::{ApplicationId, HsaId, TenantId};
+use crate::login::LoginMethod;
+use crate::saml::attributes::{default_release, release, Subject};
+use crate::tenants::{AttributeName, Protocol};
+
+/// SAML's NameFormat for URI-named attributes (both profiles name them so).
+pub const URI_NAME_FORMAT: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
+
+/// One SAML attribute as the application would receive it.
+#[derive(Debug, Clone)]
+pub struct ReceivedAttribute {
+    pub name: &'static str,
+    pub friendly_name: &'static str,
+    pub values: Vec<String>,
+}
+
+/// What `application` would receive about one person.
+#[derive(Debug, Clone)]
+pub enum Receives {
+    /// The person would not be admitted (why, in words).
+    Refused(&'static str),
+    Saml {
+        attributes: Vec<ReceivedAttribute>,
+        /// Attributes the application asks for that the person's organisation's grant
+        /// withholds.
+        withheld: Vec<AttributeName>,
+        /// The person has several commissions: the one they choose at login is sent.
+        commission_chosen_at_login: bool,
+    },
+    Oidc {
+        /// The claims of the client's scopes (ID token and UserInfo carry these).
+        claims: Map<String, Value>,
+        withheld: Vec<String>,
+        commission_chosen_at_login: bool,
+    },
+}
+
+/// What `app` of `tenant` would receive about the person with employment `hsa_id`, who
+/// must be one of `tenant`'s staff or the admin asking (an admin sees no other
+/// organisation's people).
+pub async fn what_application_receives(
+    ctx: &AdminContext<'_>,
+    directory: &dyn Directory,
+    actor: &Actor,
+    tenant: &TenantId,
+    app: &ApplicationId,
+    hsa_id: &HsaId,
+) -> Result<Receives, AdminError> {
+    let registry = ctx.registry.load();
+    authorize(actor, Action::ManageTenant(tenant), &registry)?;
+    let owner = registry
+        .tenants
+        .get(tenant)
+        .ok_or_else(|| AdminError::NotFound(format!("tenant {tenant}")))?;
+    let application = owner
+        .applications()
+        .find(|a| a.id == app)
+        .ok_or_else(|| AdminError::NotFound(format!("application {tenant}/{app}")))?;
+    let not_found = || AdminError::NotFound(format!("a person with HSA-id {hsa_id}"));
+    let person = directory
+        .find_by_hsa_id(hsa_id)
+        .await
+        .map_err(|e| AdminError::Reload(e.to_string()))?
+        .ok_or_else(not_found)?;
+    let employment = person.employment(hsa_id).ok_or_else(not_found)?;
+    let is_self = matches!(actor, Actor::Person { hsa_id: own, .. } if own == hsa_id);
+    let is_own_staff = registry
+        .tenants
+        .tenant_of(employment)
+        .is_some_and(|t| t.id == *tenant);
+    if !is_self && !is_own_staff && !actor.is_operator() {
+        // Another organisation's people are not this admin's to look at.
+        return Err(not_found());
+    }
+    let admission =
+        match registry
+            .tenants
+            .admit(owner, &application, std::slice::from_ref(employment), None)
+        {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                return Ok(Receives::Refused(match refusal {
+                    crate::tenants::Refusal::NoTenant => {
+                        "the person belongs to no organisation of the platform"
+                    }
+                    crate::tenants::Refusal::IssuerNotAccepted => {
+                        "the person's organisation does not accept every certificate issuer"
+                    }
+                    crate::tenants::Refusal::NotAllowed => {
+                        "the application does not admit the person's organisation (no grant)"
+                    }
+                }))
+            }
+        };
+    let commission = match employment.commissions.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    };
+    let several = employment.commissions.len() > 1;
+    match application.protocol {
+        Protocol::Saml => {
+            let sp = owner
+                .saml_sp
+                .iter()
+                .find(|s| s.id == *app)
+                .ok_or_else(|| AdminError::NotFound(format!("application {tenant}/{app}")))?;
+            let asked = sp
+                .release
+                .as_deref()
+                .unwrap_or_else(|| default_release(sp.profile));
+            let (allowed, withheld): (Vec<AttributeName>, Vec<AttributeName>) =
+                asked.iter().partition(|a| admission.allows(**a));
+            let subject = Subject {
+                person: &person,
+                employment: &admission.employment,
+                commission,
+                loa: Loa::Loa3,
+                method: LoginMethod::MobileQr,
+            };
+            let attributes = release(sp.profile, &allowed, &subject)
+                .into_iter()
+                .map(|r| ReceivedAttribute {
+                    name: r.name,
+                    friendly_name: r.friendly_name,
+                    values: r.values,
+                })
+                .collect();
+            Ok(Receives::Saml {
+                attributes,
+                withheld,
+                commission_chosen_at_login: several && allowed.iter().any(|a| a.is_commission()),
+            })
+        }
+        Protocol::Oidc => {
+            let client = owner
+                .oidc_client
+                .iter()
+                .find(|c| c.id == *app)
+                .ok_or_else(|| AdminError::NotFound(format!("application {tenant}/{app}")))?;
+            let mut names = crate::oidc::claims::released(&client.scopes, &client.claims);
+            let mut withheld = Vec::new();
+            names.retain(|claim| {
+                let allowed =
+                    crate::oidc::claims::attribute_of(claim).is_none_or(|a| admission.allows(a));
+                if !allowed {
+                    withheld.push((*claim).to_owned());
+                }
+                allowed
+            });
+            let claims =
+                crate::oidc::claims::values(&names, &person, &admission.employment, commission);
+            Ok(Receives::Oidc {
+                commission_chosen_at_login: several
+                    && crate::oidc::claims::names_commission(&names),
+                claims,
+                withheld,
+            })
+        }
+    }
+}
