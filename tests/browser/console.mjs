@@ -111,6 +111,12 @@ async function run(browser) {
   await capture("oidc-secret");
   const adminMs = Date.now() - started;
 
+  // The region's grants to other organisations' services.
+  await page.getByRole("link", { name: "Tillbaka till organisationen" }).click();
+  await page.getByRole("link", { name: "Medgivanden" }).click();
+  await page.waitForURL((url) => url.pathname === "/console/t/region/grants");
+  await capture("grants");
+
   // 5. The English console.
   await page.goto(`${consoleUrl}?lang=en`);
   const english = (await page.locator("h1").innerText()).trim();

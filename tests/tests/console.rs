@@ -466,6 +466,74 @@ async fn deleting_an_application_needs_a_recent_login() {
         .any(|a| a.id.as_str() == "hemtjanst"));
 }
 
+/// Lillby's grant for `region/journal`, from the live registry.
+fn lillby_grant(idp: &TestIdp) -> Option<Vec<String>> {
+    let registry = idp.state.registry.load();
+    let lillby = registry.tenants.get(&"lillby".parse().unwrap()).unwrap();
+    lillby
+        .grant_for(&"region".parse().unwrap(), "journal")
+        .map(|g| {
+            g.attributes
+                .iter()
+                .map(|a| {
+                    serde_json::to_value(a)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect()
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_revokes_and_approves_a_grant_in_the_console() {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = console_idp(&db, None).await;
+    let eva = Agent::with_certificate("eva");
+    let grants = sign_in(&idp, &eva, "/console/t/lillby/grants").await;
+    // The region's Journalen asks for Lillby's staff and has Lillby's grant.
+    assert!(
+        grants
+            .body
+            .contains("action=\"/console/t/lillby/grants/region/journal/revoke\""),
+        "{}",
+        grants.body
+    );
+    assert!(lillby_grant(&idp).is_some());
+    let token = csrf(&grants);
+
+    let page = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/grants/region/journal/revoke",
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(lillby_grant(&idp), None);
+    let page = eva.open(page.location().unwrap().as_str()).await;
+    assert!(page.body.contains("återkallat"), "{}", page.body);
+
+    // Approved again, with two attributes only.
+    let page = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/grants/region/journal",
+        &[
+            ("csrf_token", &token),
+            ("attribute", "employeeHsaId"),
+            ("attribute", "givenName"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        lillby_grant(&idp),
+        Some(vec!["employeeHsaId".to_owned(), "givenName".to_owned()])
+    );
+}
+
 /// A tenant admin's API token (for the other organisation's side of a grant).
 async fn tenant_token(idp: &TestIdp, tenant: &str) -> String {
     create_api_token(

@@ -169,3 +169,87 @@ pub async fn what_application_receives(
         }
     }
 }
+
+/// The person attributes `application` of `owner` asks for: a SAML SP's release list,
+/// or the attributes behind an OIDC client's scopes (what a grant may allow).
+pub fn asked_attributes(
+    owner: &crate::tenants::Tenant,
+    application: &crate::tenants::Application<'_>,
+) -> Vec<AttributeName> {
+    let mut asked: Vec<AttributeName> = match application.protocol {
+        Protocol::Saml => owner
+            .saml_sp
+            .iter()
+            .find(|s| s.id == *application.id)
+            .map(|sp| {
+                sp.release
+                    .clone()
+                    .unwrap_or_else(|| default_release(sp.profile).to_vec())
+            })
+            .unwrap_or_default(),
+        Protocol::Oidc => owner
+            .oidc_client
+            .iter()
+            .find(|c| c.id == *application.id)
+            .map(|c| {
+                crate::oidc::claims::released(&c.scopes, &c.claims)
+                    .into_iter()
+                    .filter_map(crate::oidc::claims::attribute_of)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    asked.retain(|a| a.is_personal_data());
+    asked.sort();
+    asked.dedup();
+    asked
+}
+
+/// Another organisation's application that asks to admit a tenant's staff, and what the
+/// tenant grants it now.
+#[derive(Debug, Clone)]
+pub struct GrantRequest {
+    pub owner: TenantId,
+    pub owner_name: crate::tenants::LocalizedText,
+    pub application: ApplicationId,
+    pub application_name: crate::tenants::LocalizedText,
+    pub protocol: &'static str,
+    pub asks: Vec<AttributeName>,
+    /// `None`: not granted (the tenant's staff are not admitted).
+    pub granted: Option<Vec<AttributeName>>,
+}
+
+/// The applications of other tenants that list `tenant` among their `user_tenants`,
+/// with `tenant`'s grant for each.
+pub fn grant_requests(
+    ctx: &AdminContext<'_>,
+    actor: &Actor,
+    tenant: &TenantId,
+) -> Result<Vec<GrantRequest>, AdminError> {
+    let registry = ctx.registry.load();
+    authorize(actor, Action::ManageTenant(tenant), &registry)?;
+    let own = registry
+        .tenants
+        .get(tenant)
+        .ok_or_else(|| AdminError::NotFound(format!("tenant {tenant}")))?;
+    let mut requests = Vec::new();
+    for owner in registry.tenants.iter().filter(|t| t.id != *tenant) {
+        for application in owner.applications() {
+            if !application.requests(&owner.id, tenant) {
+                continue;
+            }
+            requests.push(GrantRequest {
+                owner: owner.id.clone(),
+                owner_name: owner.display_name.clone(),
+                application: application.id.clone(),
+                application_name: application.display_name.clone(),
+                protocol: application.protocol.as_str(),
+                asks: asked_attributes(owner, &application),
+                granted: own
+                    .grant_for(&owner.id, application.id.as_str())
+                    .map(|g| g.attributes.clone()),
+            });
+        }
+    }
+    Ok(requests)
+}

@@ -51,6 +51,15 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/console/t/{tenant}/apps/{app}/receives",
             get(pages::receives_get),
         )
+        .route("/console/t/{tenant}/grants", get(pages::grants_get))
+        .route(
+            "/console/t/{tenant}/grants/{owner}/{app}",
+            post(pages::grant_post),
+        )
+        .route(
+            "/console/t/{tenant}/grants/{owner}/{app}/revoke",
+            post(pages::grant_revoke_post),
+        )
         .route("/static/console.js", get(script_get))
 }
 
