@@ -117,6 +117,14 @@ async function run(browser) {
   await page.waitForURL((url) => url.pathname === "/console/t/region/grants");
   await capture("grants");
 
+  // The region's log: Anna's own console login is in it, and the registrations.
+  await page.getByRole("link", { name: "Tillbaka till organisationen" }).click();
+  await page.getByRole("link", { name: "Logg" }).click();
+  await page.waitForURL((url) => url.pathname === "/console/t/region/audit");
+  const log = await page.locator("main").innerText();
+  check(log.includes("saml_sp.put") && log.includes("oidc_client.put"), `log: ${log}`);
+  await capture("audit");
+
   // 5. The English console.
   await page.goto(`${consoleUrl}?lang=en`);
   const english = (await page.locator("h1").innerText()).trim();

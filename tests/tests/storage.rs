@@ -172,7 +172,36 @@ async fn audit_events_round_trip_newest_first(db: Database) {
     insert_audit_event(&db, &first).await.unwrap();
     insert_audit_event(&db, &second).await.unwrap();
     let events = find_recent_audit_events(&db, 10).await.unwrap();
-    assert_eq!(events, vec![second.clone(), first]);
+    assert_eq!(events, vec![second.clone(), first.clone()]);
+
+    // Filters: each set field must match; the time range is [from, to).
+    let find = |filter: idp::storage::AuditFilter| {
+        let db = db.clone();
+        async move {
+            idp::storage::find_audit_events(&db, &filter, 10)
+                .await
+                .unwrap()
+        }
+    };
+    let by_person = idp::storage::AuditFilter {
+        tenant_id: Some("region".into()),
+        employee_hsa_id: Some("SE2321009991-anna01".into()),
+        outcome: Some("success".into()),
+        ..Default::default()
+    };
+    assert_eq!(find(by_person).await, vec![first.clone()]);
+    let failures = idp::storage::AuditFilter {
+        outcome: Some("failure".into()),
+        from_ms: Some(idp::storage::to_millis(t0)),
+        to_ms: Some(idp::storage::to_millis(t0 + time::Duration::seconds(6))),
+        ..Default::default()
+    };
+    assert_eq!(find(failures).await, vec![second.clone()]);
+    let before = idp::storage::AuditFilter {
+        to_ms: Some(idp::storage::to_millis(t0 + time::Duration::seconds(5))),
+        ..Default::default()
+    };
+    assert_eq!(find(before).await, vec![first]);
 
     // Retention: what is older than the limit goes, the rest stays.
     let removed = idp::storage::prune_audit_events(&db, t0 + time::Duration::seconds(1))

@@ -795,6 +795,20 @@ fn json_of(text: Option<String>) -> Option<serde_json::Value> {
         .map(|t| tenant_document(&t))
 }
 
+/// The login audit events of `tenant`'s applications that `filter` matches (its
+/// `tenant_id` is always `tenant`), newest first, at most `limit`.
+pub async fn tenant_login_audit(
+    ctx: &AdminContext<'_>,
+    actor: &Actor,
+    tenant: &TenantId,
+    mut filter: crate::storage::AuditFilter,
+    limit: i64,
+) -> Result<Vec<crate::audit::AuditEvent>, AdminError> {
+    managed(ctx, actor, tenant)?;
+    filter.tenant_id = Some(tenant.to_string());
+    Ok(crate::storage::find_audit_events(ctx.db, &filter, limit).await?)
+}
+
 pub async fn tenant_audit(
     ctx: &AdminContext<'_>,
     actor: &Actor,

@@ -43,6 +43,71 @@ pub async fn prune_audit_events(db: &Database, before: time::OffsetDateTime) -> 
     Ok(done.rows_affected())
 }
 
+/// Which audit events to find: every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub tenant_id: Option<String>,
+    pub employee_hsa_id: Option<String>,
+    pub application_id: Option<String>,
+    pub event: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// Unix milliseconds, inclusive.
+    pub from_ms: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    pub to_ms: Option<i64>,
+}
+
+/// The events `filter` matches, newest first, at most `limit`.
+pub async fn find_audit_events(
+    db: &Database,
+    filter: &AuditFilter,
+    limit: i64,
+) -> StorageResult<Vec<AuditEvent>> {
+    let mut conditions = Vec::new();
+    let mut texts = Vec::new();
+    for (column, value) in [
+        ("tenant_id", &filter.tenant_id),
+        ("employee_hsa_id", &filter.employee_hsa_id),
+        ("application_id", &filter.application_id),
+        ("event", &filter.event),
+        ("outcome", &filter.outcome),
+    ] {
+        if let Some(value) = value {
+            texts.push(value.clone());
+            conditions.push(format!("{column} = ${}", texts.len()));
+        }
+    }
+    let mut numbers = Vec::new();
+    for (condition, value) in [("at_ms >=", filter.from_ms), ("at_ms <", filter.to_ms)] {
+        if let Some(value) = value {
+            numbers.push(value);
+            conditions.push(format!("{condition} ${}", texts.len() + numbers.len()));
+        }
+    }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT id, at_ms, event, outcome, code, method, tenant_id, application_id, person_id, \
+         employee_hsa_id, certificate_serial, certificate_issuer, certificate_type, \
+         client_address, request_id, detail FROM audit_log {clause} \
+         ORDER BY at_ms DESC, id LIMIT ${}",
+        texts.len() + numbers.len() + 1
+    );
+    let mut query = sqlx::query(&sql);
+    for text in texts {
+        query = query.bind(text);
+    }
+    for number in numbers {
+        query = query.bind(number);
+    }
+    let rows = query.bind(limit).fetch_all(db.pool()).await?;
+    rows.iter().map(decode).collect()
+}
+
 /// The newest events first, at most `limit`.
 pub async fn find_recent_audit_events(db: &Database, limit: i64) -> StorageResult<Vec<AuditEvent>> {
     let rows = sqlx::query(

@@ -6,7 +6,10 @@ mod audit;
 mod registry;
 mod tokens;
 
-pub use audit::{find_recent_audit_events, insert_audit_event, prune_audit_events};
+pub use audit::{
+    find_audit_events, find_recent_audit_events, insert_audit_event, prune_audit_events,
+    AuditFilter,
+};
 pub use registry::{
     find_admin_audit, find_registry, find_registry_version, insert_admin_audit, write_registry,
     AdminAuditRecord, RegistryWrite, StoredTenant,

@@ -4,10 +4,17 @@
 //! templates (`console_*.html`), Swedish and English, working without JavaScript
 //! (`static/console.js` only adds the copy button). Every form carries the console
 //! session's CSRF token; deleting an application and rotating a secret need a login of
-//! the last five minutes. Signing in is `session.rs`; the pages are `pages.rs`.
+//! the last five minutes. Signing in is `session.rs`; `shared.rs` is what the pages
+//! share; the pages are `tenant.rs`, `register.rs`, `receives.rs`, `grants.rs` and
+//! `audit.rs`.
 
-mod pages;
+mod audit;
+mod grants;
+mod receives;
+mod register;
 pub mod session;
+mod shared;
+mod tenant;
 
 use askama::Template;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,41 +32,43 @@ use crate::i18n::Texts;
 /// The console's routes (served on the main listener).
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/console", get(pages::home_get))
+        .route("/console", get(tenant::home_get))
         .route("/console/login", get(session::console_login_get))
         .route("/console/callback", get(session::console_callback_get))
         .route("/console/logout", post(session::console_logout_post))
-        .route("/console/signed-out", get(pages::signed_out_get))
-        .route("/console/t/{tenant}", get(pages::tenant_get))
-        .route("/console/t/{tenant}/oidc/new", get(pages::oidc_new_get))
-        .route("/console/t/{tenant}/oidc", post(pages::oidc_post))
+        .route("/console/signed-out", get(tenant::signed_out_get))
+        .route("/console/t/{tenant}", get(tenant::tenant_get))
+        .route("/console/t/{tenant}/oidc/new", get(register::oidc_new_get))
+        .route("/console/t/{tenant}/oidc", post(register::oidc_post))
         .route(
             "/console/t/{tenant}/oidc/{app}/secret",
-            post(pages::secret_post),
+            post(register::secret_post),
         )
-        .route("/console/t/{tenant}/saml/new", get(pages::saml_new_get))
+        .route("/console/t/{tenant}/saml/new", get(register::saml_new_get))
         .route(
             "/console/t/{tenant}/saml/preview",
-            post(pages::saml_preview_post),
+            post(register::saml_preview_post),
         )
-        .route("/console/t/{tenant}/saml", post(pages::saml_post))
+        .route("/console/t/{tenant}/saml", post(register::saml_post))
         .route(
             "/console/t/{tenant}/apps/{app}/delete",
-            post(pages::delete_post),
+            post(tenant::delete_post),
         )
         .route(
             "/console/t/{tenant}/apps/{app}/receives",
-            get(pages::receives_get),
+            get(receives::receives_get),
         )
-        .route("/console/t/{tenant}/grants", get(pages::grants_get))
+        .route("/console/t/{tenant}/grants", get(grants::grants_get))
         .route(
             "/console/t/{tenant}/grants/{owner}/{app}",
-            post(pages::grant_post),
+            post(grants::grant_post),
         )
         .route(
             "/console/t/{tenant}/grants/{owner}/{app}/revoke",
-            post(pages::grant_revoke_post),
+            post(grants::grant_revoke_post),
         )
+        .route("/console/t/{tenant}/audit", get(audit::audit_get))
+        .route("/console/t/{tenant}/audit.csv", get(audit::audit_csv_get))
         .route("/static/console.js", get(script_get))
 }
 

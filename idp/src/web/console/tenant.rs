@@ -1,0 +1,246 @@
+//! The admin's tenants, one tenant's applications with their state, and removing an
+//! application (after a recent login).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+
+use super::shared::*;
+use super::{admin_problem, frame, Lang, Nav};
+use crate::admin::{self, AdminError, Kind};
+use crate::ids::ApplicationId;
+use crate::web::admin_api::context;
+use crate::web::templates::{render, Frame};
+use crate::web::AppState;
+
+/// One tenant in a list.
+pub struct TenantItem {
+    pub id: String,
+    pub name: String,
+    pub applications: usize,
+}
+
+#[derive(Template)]
+#[template(path = "console_home.html")]
+struct HomePage<'a> {
+    frame: Frame<'a>,
+    nav: Option<Nav>,
+    tenants: Vec<TenantItem>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// An application just registered or removed, for the notice on the tenant page.
+    registered: Option<String>,
+    deleted: Option<String>,
+}
+
+/// `GET /console`: the tenants this admin administers (every tenant for operators).
+pub async fn home_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let admin = match admin_for(&state, &headers, "/console").await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let lang = Lang::of(&headers, &uri);
+    let switch = lang.switch();
+    let frame = frame(lang, lang.texts().get("console.home.title"), &switch);
+    let language = lang.code;
+    let tenants = admin::list_tenants(&context(&state), &admin.actor)
+        .await
+        .into_iter()
+        .map(|t| TenantItem {
+            name: t.display_name.in_language(language).to_owned(),
+            id: t.id,
+            applications: t.applications,
+        })
+        .collect();
+    render(&HomePage {
+        frame,
+        nav: Some(nav(&admin)),
+        tenants,
+    })
+}
+
+/// One application on the tenant page.
+pub struct ApplicationItem {
+    pub id: String,
+    pub name: String,
+    pub protocol: &'static str,
+    pub protocol_id: String,
+    pub state: String,
+    /// `ok`, `failed` or `none`.
+    pub state_class: &'static str,
+    pub has_secret: bool,
+    /// The console's own client: not removable from the console (it would lock every
+    /// admin out).
+    pub is_console: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console_tenant.html")]
+struct TenantPage<'a> {
+    frame: Frame<'a>,
+    nav: Option<Nav>,
+    tenant_id: &'a str,
+    notice: Option<String>,
+    applications: Vec<ApplicationItem>,
+    csrf_token: &'a str,
+}
+
+/// `GET /console/t/{tenant}`: the tenant's applications and their state.
+pub async fn tenant_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(tenant): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let lang = Lang::of(&headers, &uri);
+    let admin = match admin_for(&state, &headers, &format!("/console/t/{tenant}")).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let ctx = context(&state);
+    let result = tenant_id(&tenant).and_then(|id| {
+        let applications = admin::list_applications(&ctx, &admin.actor, &id)?;
+        let registry = state.registry.load();
+        let t = registry
+            .tenants
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| AdminError::NotFound(format!("tenant {id}")))?;
+        Ok((t, applications))
+    });
+    let (t, applications) = match result {
+        Ok(found) => found,
+        Err(e) => return admin_problem(lang, nav(&admin), &e, Some("/console".into())),
+    };
+    let switch = lang.switch();
+    let language = lang.code;
+    let texts = lang.texts();
+    let title = t.display_name.in_language(language).to_owned();
+    let frame = frame(lang, &title, &switch);
+    let items = applications
+        .into_iter()
+        .map(|a| {
+            let has_secret = t.oidc_client.iter().any(|c| {
+                c.id.as_str() == a.id && !c.is_public() && c.jwks.is_none() && c.jwks_uri.is_none()
+            });
+            let (state_text, state_class) = match &a.metadata {
+                Some(status) if status.is_healthy() => {
+                    (texts.get("console.state.metadata_ok").to_owned(), "ok")
+                }
+                Some(status) => (
+                    texts.fill(
+                        "console.state.metadata_failing",
+                        &[("code", status.last_error.as_ref().map_or("", |e| e.code))],
+                    ),
+                    "failed",
+                ),
+                None => (texts.get("console.state.registered").to_owned(), "none"),
+            };
+            let is_console = a.protocol == "oidc"
+                && state.config.idp.admin.console_client_id.as_deref()
+                    == Some(a.protocol_id.as_str());
+            ApplicationItem {
+                is_console,
+                name: a.display_name.in_language(language).to_owned(),
+                id: a.id,
+                protocol: a.protocol,
+                protocol_id: a.protocol_id,
+                state: state_text,
+                state_class,
+                has_secret,
+            }
+        })
+        .collect();
+    let notice = match (&query.registered, &query.deleted) {
+        (Some(app), _) => Some(texts.fill("console.notice.registered", &[("app", app)])),
+        (None, Some(app)) => Some(texts.fill("console.notice.deleted", &[("app", app)])),
+        _ => None,
+    };
+    render(&TenantPage {
+        frame,
+        tenant_id: &tenant,
+        notice,
+        applications: items,
+        csrf_token: &admin.csrf_token,
+        nav: Some(nav(&admin)),
+    })
+}
+
+/// `POST /console/t/{tenant}/apps/{app}/delete`: removes the application (its grants
+/// with it); needs a recent login.
+pub async fn delete_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((tenant, app)): Path<(String, String)>,
+    body: String,
+) -> Response {
+    let lang = Lang::of(&headers, &uri);
+    let form = FormData::parse(&body);
+    let admin = match admin_for_form(&state, &headers, &form).await {
+        Ok(admin) => admin,
+        Err(response) => return response,
+    };
+    let deleted = async {
+        let id = managed_tenant(&state, &admin, &tenant)?;
+        if !admin.is_recent(state.clock.now()) {
+            return Ok(false);
+        }
+        let app: ApplicationId = app
+            .parse()
+            .map_err(|_| AdminError::NotFound(format!("application {app:?}")))?;
+        let kind = match form.get("protocol") {
+            Some("oidc") => Kind::Oidc,
+            _ => Kind::Saml,
+        };
+        let console = state.config.idp.admin.console_client_id.as_deref();
+        let is_console = state.registry.load().tenants.get(&id).is_some_and(|t| {
+            t.oidc_client
+                .iter()
+                .any(|c| c.id == app && Some(c.client_id.as_str()) == console)
+        });
+        if is_console {
+            return Err(AdminError::Conflict(
+                "the console's own client cannot be removed from the console".into(),
+            ));
+        }
+        admin::delete_application(&context(&state), &admin.actor, &id, &app, kind).await?;
+        Ok::<_, AdminError>(true)
+    };
+    match deleted.await {
+        Ok(true) => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("deleted", &app);
+            Redirect::to(&format!("/console/t/{tenant}?{}", query.finish())).into_response()
+        }
+        Ok(false) => reauth_page(lang, &admin, &tenant),
+        Err(e) => admin_problem(lang, nav(&admin), &e, Some(format!("/console/t/{tenant}"))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console_signed_out.html")]
+struct SignedOutPage<'a> {
+    frame: Frame<'a>,
+    nav: Option<Nav>,
+}
+
+/// `GET /console/signed-out`.
+pub async fn signed_out_get(headers: HeaderMap, uri: Uri) -> Response {
+    let lang = Lang::of(&headers, &uri);
+    let switch = lang.switch();
+    render(&SignedOutPage {
+        frame: frame(lang, lang.texts().get("console.signed_out.title"), &switch),
+        nav: None,
+    })
+}
