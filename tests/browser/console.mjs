@@ -119,11 +119,20 @@ async function run(browser) {
 
   // The region's log: Anna's own console login is in it, and the registrations.
   await page.getByRole("link", { name: "Tillbaka till organisationen" }).click();
-  await page.getByRole("link", { name: "Logg" }).click();
+  await page.getByRole("link", { name: "Logg", exact: true }).click();
   await page.waitForURL((url) => url.pathname === "/console/t/region/audit");
   const log = await page.locator("main").innerText();
   check(log.includes("saml_sp.put") && log.includes("oidc_client.put"), `log: ${log}`);
   await capture("audit");
+
+  // Her own active logins (the console's own among them).
+  await page.getByRole("link", { name: "Tillbaka till organisationen" }).click();
+  await page.getByRole("link", { name: "Inloggningar", exact: true }).click();
+  await page.getByLabel("HSA-id för en person i din organisation").fill("SE2321009991-anna01");
+  await page.getByRole("button", { name: "Sök" }).click();
+  const sessions = await page.locator("li.session").count();
+  check(sessions === 1, `sessions: ${sessions} listed, expected 1`);
+  await capture("sessions");
 
   // 5. The English console.
   await page.goto(`${consoleUrl}?lang=en`);

@@ -681,3 +681,78 @@ async fn an_admin_onboards_a_saml_and_an_oidc_application_in_chromium() {
         "{result}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_ends_a_staff_members_logins_after_a_lost_phone() {
+    let db = SqliteDatabase::create().unwrap();
+    let idp = console_idp(&db, None).await;
+
+    // Bertil of the region is logged in to the region's Journalen in two browsers.
+    let phone_browser = Agent::with_certificate("bertil");
+    let desk_browser = Agent::with_certificate("bertil");
+    let (_, challenge) = e2e::oidc::pkce();
+    let url = e2e::oidc::authorize_url(&idp, "region-appen", "openid", Some(&challenge), &[]);
+    for browser in [&phone_browser, &desk_browser] {
+        e2e::oidc::browse_to_callback(browser, &idp, &url, "region-appen").await;
+    }
+
+    // Anna, the region's admin, finds both and ends them.
+    let anna = Agent::with_certificate("anna");
+    let page = sign_in(
+        &idp,
+        &anna,
+        "/console/t/region/sessions?person=SE2321009991-bert02",
+    )
+    .await;
+    assert_eq!(
+        page.body
+            .matches("<li class=\"application session\"")
+            .count(),
+        2,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("region/appen"), "{}", page.body);
+    let token = csrf(&page);
+    let ended = post(
+        &anna,
+        &idp,
+        "/console/t/region/sessions/end",
+        &[("csrf_token", &token), ("person", "SE2321009991-bert02")],
+    )
+    .await;
+    assert_eq!(ended.status, StatusCode::SEE_OTHER, "{}", ended.body);
+    let after = anna.open(ended.location().unwrap().as_str()).await;
+    assert!(
+        after.body.contains("2 inloggningar avslutades"),
+        "{}",
+        after.body
+    );
+    assert!(after.body.contains("id=\"no-sessions\""), "{}", after.body);
+
+    // Neither browser gets a code without logging in again.
+    for browser in [&phone_browser, &desk_browser] {
+        let page = browser
+            .open_until(&url, &e2e::oidc::callback("region-appen"))
+            .await
+            .expect_err("a login page, not a code");
+        assert!(e2e::saml::is_login_page(&page), "{}", page.url);
+    }
+    // Anna's own login is not Bertil's: her console still works; the log names her.
+    let log = anna
+        .get(&idp.url("/console/t/region/audit?event=sessions-ended"))
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    assert!(log.body.contains("<td>sessions-ended"), "{}", log.body);
+
+    // Another organisation's staff cannot be looked up.
+    let other = anna
+        .get(&idp.url("/console/t/region/sessions?person=SE2120007774-eva05"))
+        .await;
+    assert_eq!(
+        other.error_code(),
+        Some("ADMIN_NOT_FOUND"),
+        "{}",
+        other.body
+    );
+}

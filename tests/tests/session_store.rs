@@ -370,6 +370,7 @@ contract!(
     typed_store_and_replay_cache_work_on_top,
     rate_limits_hold_under_concurrency,
     ping_answers,
+    sso_sessions_are_found_by_person,
 );
 
 #[tokio::test]
@@ -453,4 +454,60 @@ async fn redis_store_starts_while_redis_is_down() {
         ),
         "{err}"
     );
+}
+
+/// An SSO session of `person` (the fields a login fills in).
+fn sso_session(person: &str, now: time::OffsetDateTime) -> idp::login::SsoSession {
+    serde_json::from_value(serde_json::json!({
+        "id": "",
+        "person_id": person,
+        "display_name": "Anna Andersson",
+        "employee_hsa_id": "SE2321009991-anna01",
+        "user_tenant": "region",
+        "loa": "Loa3",
+        "method": "MobileQr",
+        "authenticated_at": now.unix_timestamp(),
+        "certificate_serial": "01",
+        "certificate_issuer": "CN=test",
+    }))
+    .unwrap()
+}
+
+async fn sso_sessions_are_found_by_person(f: Fixture) {
+    use idp::clock::Clock;
+    let now = match &f.clock {
+        Some(clock) => clock.now(),
+        None => idp::clock::SystemClock.now(),
+    };
+    let idle = idp::login::IdleTimeouts {
+        default: Duration::from_secs(3600),
+        shared_workstation: Duration::from_secs(600),
+    };
+    let sessions = idp::login::SsoSessions::new(f.store.clone(), LONG, idle);
+    let mut anna = Vec::new();
+    for _ in 0..3 {
+        anna.push(sessions.create(sso_session("p-anna", now)).await.unwrap());
+    }
+    sessions.create(sso_session("p-bertil", now)).await.unwrap();
+
+    let found: Vec<String> = sessions
+        .of_person("p-anna", now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let newest_first: Vec<String> = anna.iter().rev().map(|s| s.id.clone()).collect();
+    assert_eq!(found, newest_first);
+
+    // An ended session is no longer listed; the index keeps a bounded number.
+    sessions.take(&anna[1].id).await.unwrap();
+    assert_eq!(sessions.of_person("p-anna", now).await.unwrap().len(), 2);
+    for _ in 0..idp::login::MAX_INDEXED_SESSIONS {
+        sessions.create(sso_session("p-anna", now)).await.unwrap();
+    }
+    let all = sessions.of_person("p-anna", now).await.unwrap();
+    assert_eq!(all.len(), idp::login::MAX_INDEXED_SESSIONS);
+    assert!(all.iter().all(|s| s.person_id == "p-anna"));
+    assert!(sessions.of_person("nobody", now).await.unwrap().is_empty());
 }

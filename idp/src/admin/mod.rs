@@ -12,8 +12,8 @@ mod views;
 pub use authorize::{authorize, Action, Actor};
 pub use commands::*;
 pub use receives::{
-    asked_attributes, grant_requests, what_application_receives, GrantRequest, ReceivedAttribute,
-    Receives, URI_NAME_FORMAT,
+    asked_attributes, find_own_person, grant_requests, what_application_receives, GrantRequest,
+    ReceivedAttribute, Receives, URI_NAME_FORMAT,
 };
 pub use tokens::{
     authenticate_token, create_api_token, is_api_token, list_tokens, revoke_api_token,

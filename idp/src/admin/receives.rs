@@ -46,6 +46,36 @@ pub enum Receives {
     },
 }
 
+/// The person with employment `hsa_id`, when they are one of `tenant`'s staff or the
+/// admin asking (operators: anyone). An admin sees no other organisation's people: for
+/// them the person is not found.
+pub async fn find_own_person(
+    ctx: &AdminContext<'_>,
+    directory: &dyn Directory,
+    actor: &Actor,
+    tenant: &TenantId,
+    hsa_id: &HsaId,
+) -> Result<crate::directory::Person, AdminError> {
+    let registry = ctx.registry.load();
+    authorize(actor, Action::ManageTenant(tenant), &registry)?;
+    let not_found = || AdminError::NotFound(format!("a person with HSA-id {hsa_id}"));
+    let person = directory
+        .find_by_hsa_id(hsa_id)
+        .await
+        .map_err(|e| AdminError::Reload(e.to_string()))?
+        .ok_or_else(not_found)?;
+    let employment = person.employment(hsa_id).ok_or_else(not_found)?;
+    let is_self = matches!(actor, Actor::Person { hsa_id: own, .. } if own == hsa_id);
+    let is_own_staff = registry
+        .tenants
+        .tenant_of(employment)
+        .is_some_and(|t| t.id == *tenant);
+    if !is_self && !is_own_staff && !actor.is_operator() {
+        return Err(not_found());
+    }
+    Ok(person)
+}
+
 /// What `app` of `tenant` would receive about the person with employment `hsa_id`, who
 /// must be one of `tenant`'s staff or the admin asking (an admin sees no other
 /// organisation's people).
@@ -67,22 +97,10 @@ pub async fn what_application_receives(
         .applications()
         .find(|a| a.id == app)
         .ok_or_else(|| AdminError::NotFound(format!("application {tenant}/{app}")))?;
-    let not_found = || AdminError::NotFound(format!("a person with HSA-id {hsa_id}"));
-    let person = directory
-        .find_by_hsa_id(hsa_id)
-        .await
-        .map_err(|e| AdminError::Reload(e.to_string()))?
-        .ok_or_else(not_found)?;
-    let employment = person.employment(hsa_id).ok_or_else(not_found)?;
-    let is_self = matches!(actor, Actor::Person { hsa_id: own, .. } if own == hsa_id);
-    let is_own_staff = registry
-        .tenants
-        .tenant_of(employment)
-        .is_some_and(|t| t.id == *tenant);
-    if !is_self && !is_own_staff && !actor.is_operator() {
-        // Another organisation's people are not this admin's to look at.
-        return Err(not_found());
-    }
+    let person = find_own_person(ctx, directory, actor, tenant, hsa_id).await?;
+    let employment = person
+        .employment(hsa_id)
+        .ok_or_else(|| AdminError::NotFound(format!("a person with HSA-id {hsa_id}")))?;
     let admission =
         match registry
             .tenants

@@ -13,6 +13,7 @@ pub use complete::{complete_certificate_login, LoginContext, LoginFailure, Login
 pub use pending::{BindingSecret, PendingLogin, PendingLogins};
 pub use sso::{
     ChosenCommission, IdleTimeouts, Participant, ParticipantProtocol, SsoSession, SsoSessions,
+    MAX_INDEXED_SESSIONS,
 };
 
 use serde::{Deserialize, Serialize};

@@ -152,9 +152,22 @@ pub const TOUCH_EVERY_SECONDS: i64 = 60;
 #[derive(Clone)]
 pub struct SsoSessions {
     store: TypedStore<SsoSession>,
+    /// Each person's session ids (newest last), so that an admin can end them.
+    by_person: TypedStore<PersonSessions>,
     ttl: Duration,
     idle: IdleTimeouts,
 }
+
+/// The ids of one person's SSO sessions, newest last, at most [`MAX_INDEXED_SESSIONS`]
+/// (ended and expired ones drop out as new ones come).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonSessions {
+    pub ids: Vec<String>,
+}
+
+/// How many sessions of one person the index keeps (more browsers than this at once is
+/// not one person's working day).
+pub const MAX_INDEXED_SESSIONS: usize = 16;
 
 /// Attempts at a compare-and-swap update before giving up (concurrent logins to
 /// several applications in one browser are rare; endless contention is a fault).
@@ -163,7 +176,8 @@ const UPDATE_ATTEMPTS: usize = 8;
 impl SsoSessions {
     pub fn new(store: SharedStore, ttl: Duration, idle: IdleTimeouts) -> Self {
         Self {
-            store: TypedStore::new(store, Namespace::SsoSession, ttl),
+            store: TypedStore::new(store.clone(), Namespace::SsoSession, ttl),
+            by_person: TypedStore::new(store, Namespace::SsoByPerson, ttl),
             ttl,
             idle,
         }
@@ -178,7 +192,51 @@ impl SsoSessions {
         session.id = random_key();
         session.sid = random_key();
         self.store.put(&session.id, &session).await?;
+        self.index(&session.person_id, &session.id).await?;
         Ok(session)
+    }
+
+    /// Adds session `id` to `person_id`'s index (compare-and-swap; the oldest id drops
+    /// out past [`MAX_INDEXED_SESSIONS`]).
+    async fn index(&self, person_id: &str, id: &str) -> StoreResult<()> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = self.by_person.get(person_id).await?;
+            let mut next = current.clone().unwrap_or_default();
+            next.ids.push(id.to_owned());
+            let excess = next.ids.len().saturating_sub(MAX_INDEXED_SESSIONS);
+            next.ids.drain(..excess);
+            let stored = match &current {
+                None => self.by_person.insert_new(person_id, &next).await?,
+                Some(current) => self.by_person.replace_if(person_id, current, &next).await?,
+            };
+            if stored {
+                return Ok(());
+            }
+        }
+        // Endless contention on one person's index: the session works, it just cannot
+        // be found by an admin; say so rather than fail the login.
+        tracing::warn!("the SSO session index of a person could not be updated");
+        Ok(())
+    }
+
+    /// The current SSO sessions of person `person_id` at `now`, newest first.
+    pub async fn of_person(
+        &self,
+        person_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<SsoSession>> {
+        let Some(index) = self.by_person.get(person_id).await? else {
+            return Ok(Vec::new());
+        };
+        let mut sessions = Vec::new();
+        for id in index.ids.iter().rev() {
+            if let Some(session) = self.find_current(id, now).await? {
+                if session.person_id == person_id {
+                    sessions.push(session);
+                }
+            }
+        }
+        Ok(sessions)
     }
 
     pub async fn find(&self, id: &str) -> StoreResult<Option<SsoSession>> {

@@ -39,6 +39,9 @@ pub enum Namespace {
     OidcRefresh,
     /// Rate-limit buckets (by kind and client address).
     RateLimit,
+    /// The SSO sessions of each person (by directory person id): for an admin to find
+    /// and end them (a lost phone).
+    SsoByPerson,
     /// The admin console's logins in progress (state, PKCE verifier, nonce).
     ConsoleLogin,
     /// The admin console's sessions (by the console cookie).
@@ -60,6 +63,7 @@ impl Namespace {
             Namespace::OidcGrant => "oidc-grant",
             Namespace::OidcRefresh => "oidc-refresh",
             Namespace::RateLimit => "rate",
+            Namespace::SsoByPerson => "sso-person",
             Namespace::ConsoleLogin => "console-login",
             Namespace::ConsoleSession => "console",
         }

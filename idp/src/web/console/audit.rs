@@ -113,7 +113,7 @@ struct AuditPage<'a> {
     changes: Vec<ChangeRow>,
 }
 
-fn timestamp(at: time::OffsetDateTime) -> String {
+pub(super) fn timestamp(at: time::OffsetDateTime) -> String {
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
         at.year(),
@@ -168,8 +168,7 @@ pub async fn audit_get(
     Query(query): Query<AuditQuery>,
 ) -> Response {
     let lang = Lang::of(&headers, &uri);
-    let path = format!("/console/t/{tenant}/audit");
-    let admin = match admin_for(&state, &headers, &path).await {
+    let admin = match admin_for(&state, &headers, &uri).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };
@@ -233,7 +232,7 @@ pub async fn audit_csv_get(
 ) -> Response {
     let lang = Lang::of(&headers, &uri);
     let path = format!("/console/t/{tenant}/audit");
-    let admin = match admin_for(&state, &headers, &path).await {
+    let admin = match admin_for(&state, &headers, &uri).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };

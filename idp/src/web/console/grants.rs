@@ -64,8 +64,7 @@ pub async fn grants_get(
     Query(query): Query<GrantsQuery>,
 ) -> Response {
     let lang = Lang::of(&headers, &uri);
-    let path = format!("/console/t/{tenant}/grants");
-    let admin = match admin_for(&state, &headers, &path).await {
+    let admin = match admin_for(&state, &headers, &uri).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };

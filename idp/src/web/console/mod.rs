@@ -5,14 +5,15 @@
 //! (`static/console.js` only adds the copy button). Every form carries the console
 //! session's CSRF token; deleting an application and rotating a secret need a login of
 //! the last five minutes. Signing in is `session.rs`; `shared.rs` is what the pages
-//! share; the pages are `tenant.rs`, `register.rs`, `receives.rs`, `grants.rs` and
-//! `audit.rs`.
+//! share; the pages are `tenant.rs`, `register.rs`, `receives.rs`, `grants.rs`,
+//! `sessions.rs` and `audit.rs`.
 
 mod audit;
 mod grants;
 mod receives;
 mod register;
 pub mod session;
+mod sessions;
 mod shared;
 mod tenant;
 
@@ -69,6 +70,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/console/t/{tenant}/audit", get(audit::audit_get))
         .route("/console/t/{tenant}/audit.csv", get(audit::audit_csv_get))
+        .route("/console/t/{tenant}/sessions", get(sessions::sessions_get))
+        .route(
+            "/console/t/{tenant}/sessions/end",
+            post(sessions::sessions_end_post),
+        )
         .route("/static/console.js", get(script_get))
 }
 

@@ -50,8 +50,7 @@ pub async fn receives_get(
     Query(query): Query<ReceivesQuery>,
 ) -> Response {
     let lang = Lang::of(&headers, &uri);
-    let path = format!("/console/t/{tenant}/apps/{app}/receives");
-    let admin = match admin_for(&state, &headers, &path).await {
+    let admin = match admin_for(&state, &headers, &uri).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };

@@ -37,8 +37,7 @@ pub async fn oidc_new_get(
     Path(tenant): Path<String>,
 ) -> Response {
     let lang = Lang::of(&headers, &uri);
-    let path = format!("/console/t/{tenant}/oidc/new");
-    let admin = match admin_for(&state, &headers, &path).await {
+    let admin = match admin_for(&state, &headers, &uri).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };
@@ -259,8 +258,7 @@ pub async fn saml_new_get(
     Path(tenant): Path<String>,
 ) -> Response {
     let lang = Lang::of(&headers, &uri);
-    let path = format!("/console/t/{tenant}/saml/new");
-    let admin = match admin_for(&state, &headers, &path).await {
+    let admin = match admin_for(&state, &headers, &uri).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };

@@ -3,7 +3,7 @@
 //! login, and the checkbox and tenant lists of the forms.
 
 use askama::Template;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 
 use super::session::{self, Admin, NotSignedIn};
@@ -14,8 +14,18 @@ use crate::web::admin_api::context;
 use crate::web::templates::{render, Frame};
 use crate::web::AppState;
 
-/// The admin of a page request, or the response that sends them to log in.
+/// The admin of a page request, or the response that sends them to log in and back to
+/// this very page (its query kept).
 pub(super) async fn admin_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Admin, Response> {
+    let page = uri.path_and_query().map_or("/console", |p| p.as_str());
+    signed_in_or_login(state, headers, page).await
+}
+
+async fn signed_in_or_login(
     state: &AppState,
     headers: &HeaderMap,
     path: &str,
@@ -33,7 +43,7 @@ pub(super) async fn admin_for_form(
     headers: &HeaderMap,
     form: &FormData,
 ) -> Result<Admin, Response> {
-    let admin = admin_for(state, headers, "/console").await?;
+    let admin = signed_in_or_login(state, headers, "/console").await?;
     if !session::csrf_ok(headers, form.get("csrf_token")) {
         return Err(problem_page(403, "CSRF_INVALID", None));
     }

@@ -44,7 +44,7 @@ pub async fn home_get(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let admin = match admin_for(&state, &headers, "/console").await {
+    let admin = match admin_for(&state, &headers, &uri).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };
@@ -103,7 +103,7 @@ pub async fn tenant_get(
     Query(query): Query<PageQuery>,
 ) -> Response {
     let lang = Lang::of(&headers, &uri);
-    let admin = match admin_for(&state, &headers, &format!("/console/t/{tenant}")).await {
+    let admin = match admin_for(&state, &headers, &uri).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };
