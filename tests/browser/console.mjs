@@ -62,6 +62,14 @@ async function run(browser) {
   await page.waitForURL((url) => url.pathname === "/console", { timeout: 60_000 });
   await capture("home");
 
+  // She is also an operator: the platform's page.
+  await page.getByRole("link", { name: /Plattformen/ }).click();
+  await page.waitForURL((url) => url.pathname === "/console/platform");
+  const platform = await page.locator("main").innerText();
+  check(platform.includes("SE2120007774-") && platform.includes("region/journal"), `platform: ${platform}`);
+  await capture("platform");
+  await page.getByRole("link", { name: "Administration", exact: true }).click();
+
   // 2. Her organisation's page.
   await page.getByRole("link", { name: /Region Exempelland/ }).click();
   await page.waitForURL((url) => url.pathname === "/console/t/region");

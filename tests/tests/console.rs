@@ -17,7 +17,17 @@ use idp::clock::{Clock, ManualClock, SystemClock};
 /// An IdP with the shipped configuration, its console client's redirect URI pointed at
 /// this test's port.
 async fn console_idp(db: &SqliteDatabase, clock: Option<Arc<ManualClock>>) -> TestIdp {
-    let config = shipped_config(&db.url, None);
+    console_idp_with_operators(db, clock, &[]).await
+}
+
+/// Like [`console_idp`], with `operators` as the platform's operators.
+async fn console_idp_with_operators(
+    db: &SqliteDatabase,
+    clock: Option<Arc<ManualClock>>,
+    operators: &[&str],
+) -> TestIdp {
+    let mut config = shipped_config(&db.url, None);
+    config.idp.admin.operators = operators.iter().map(|o| o.parse().unwrap()).collect();
     let idp = match clock {
         Some(clock) => TestIdp::start_with_clock(config, clock).await.unwrap(),
         None => TestIdp::start(config).await.unwrap(),
@@ -350,6 +360,11 @@ async fn every_route_refuses_another_tenants_admin_and_every_form_a_bad_csrf_tok
             ));
         }
     }
+    let platform = david.get(&idp.url("/console/platform")).await;
+    if (platform.status, platform.error_code()) != (StatusCode::FORBIDDEN, Some("ADMIN_FORBIDDEN"))
+    {
+        wrong.push(format!("GET /console/platform: {}", platform.status));
+    }
     assert!(wrong.is_empty(), "not refused: {wrong:#?}");
 
     // Eva on her own tenant: a form without the token, or with David's, is refused.
@@ -572,7 +587,8 @@ async fn grant(idp: &TestIdp, token: &str, path: &str, attributes: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_onboards_a_saml_and_an_oidc_application_in_chromium() {
     let db = SqliteDatabase::create().unwrap();
-    let idp = console_idp(&db, None).await;
+    // Anna is the region's admin and one of the platform's operators.
+    let idp = console_idp_with_operators(&db, None, &["SE2321009991-anna01"]).await;
     let sp = PySp::init("journal2", json!({})).await;
     let metadata_url = serve_metadata(sp.metadata.clone()).await;
     let redirect = e2e::oidc::callback("region-natt");

@@ -5,12 +5,14 @@
 
 mod authorize;
 mod commands;
+mod platform;
 mod receives;
 mod tokens;
 mod views;
 
 pub use authorize::{authorize, Action, Actor};
 pub use commands::*;
+pub use platform::{platform_overview, MetadataHealth, PlatformGrant, PlatformView};
 pub use receives::{
     asked_attributes, find_own_person, grant_requests, what_application_receives, GrantRequest,
     ReceivedAttribute, Receives, URI_NAME_FORMAT,

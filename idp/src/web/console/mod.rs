@@ -6,10 +6,11 @@
 //! session's CSRF token; deleting an application and rotating a secret need a login of
 //! the last five minutes. Signing in is `session.rs`; `shared.rs` is what the pages
 //! share; the pages are `tenant.rs`, `register.rs`, `receives.rs`, `grants.rs`,
-//! `sessions.rs` and `audit.rs`.
+//! `sessions.rs`, `audit.rs` and the operator's `platform.rs`.
 
 mod audit;
 mod grants;
+mod platform;
 mod receives;
 mod register;
 pub mod session;
@@ -75,6 +76,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/console/t/{tenant}/sessions/end",
             post(sessions::sessions_end_post),
         )
+        .route("/console/platform", get(platform::platform_get))
         .route("/static/console.js", get(script_get))
 }
 

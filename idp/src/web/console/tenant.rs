@@ -29,6 +29,7 @@ struct HomePage<'a> {
     frame: Frame<'a>,
     nav: Option<Nav>,
     tenants: Vec<TenantItem>,
+    is_operator: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +66,7 @@ pub async fn home_get(
         frame,
         nav: Some(nav(&admin)),
         tenants,
+        is_operator: admin.actor.is_operator(),
     })
 }
 
