@@ -103,6 +103,19 @@ fn code_text(page: &Page, id: &str) -> String {
     unescape(&page.body[from..to])
 }
 
+/// Gives pysaml2 this IdP's metadata (as its operator would download it).
+async fn trust_this_idp(idp: &TestIdp, sp: &PySp) {
+    let metadata = https_client()
+        .get(idp.url("/saml/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    sp.trust_idp(&metadata);
+}
+
 /// Serves `body` at `http://127.0.0.1:<port>/metadata` (where pysaml2's metadata is
 /// published for the IdP to fetch).
 async fn serve_metadata(body: String) -> String {
@@ -238,15 +251,7 @@ async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
     );
 
     // A Lillby user logs in to the SP at once (no restart), and receives what Eva chose.
-    let idp_metadata = https_client()
-        .get(idp.url("/saml/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    sp.trust_idp(&idp_metadata);
+    trust_this_idp(&idp, &sp).await;
     let user = Agent::with_certificate("eva");
     let login = e2e::saml::log_in(&idp, &user, &sp, json!({})).await;
     let hsa = login.attribute("http://sambi.se/attributes/1/employeeHsaId");
@@ -663,15 +668,7 @@ async fn an_admin_onboards_a_saml_and_an_oidc_application_in_chromium() {
     .await;
 
     // Eva of Lillby logs in to the SAML service through pysaml2.
-    let idp_metadata = https_client()
-        .get(idp.url("/saml/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    sp.trust_idp(&idp_metadata);
+    trust_this_idp(&idp, &sp).await;
     let eva = Agent::with_certificate("eva");
     let login = e2e::saml::log_in(&idp, &eva, &sp, json!({})).await;
     assert_eq!(

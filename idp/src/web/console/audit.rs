@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::shared::{admin_for, managed_tenant, nav, Choice};
-use super::{admin_problem, frame, Lang, Nav};
+use super::shared::{managed_tenant, nav, Choice, Page};
+use super::{admin_problem, frame, Nav};
 use crate::admin::{self, AdminError};
 use crate::audit::AuditEvent;
 use crate::storage::AuditFilter;
@@ -162,16 +162,11 @@ async fn events(
 /// `GET /console/t/{tenant}/audit`: the filtered log and the tenant's changes.
 pub async fn audit_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
     uri: Uri,
     Path(tenant): Path<String>,
     Query(query): Query<AuditQuery>,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let back = Some(format!("/console/t/{tenant}/audit"));
     let (id, events) = match events(&state, &admin, &tenant, &query).await {
         Ok(found) => found,
@@ -225,17 +220,12 @@ pub async fn audit_get(
 /// `GET /console/t/{tenant}/audit.csv`: the same events as CSV (UTF-8, a header row).
 pub async fn audit_csv_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    _headers: HeaderMap,
     Path(tenant): Path<String>,
     Query(query): Query<AuditQuery>,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
     let path = format!("/console/t/{tenant}/audit");
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let events = match events(&state, &admin, &tenant, &query).await {
         Ok((_, events)) => events,
         Err(e) => return admin_problem(lang, nav(&admin), &e, Some(path)),

@@ -3,14 +3,13 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
 use super::shared::*;
-use super::{admin_problem, frame, Lang, Nav};
+use super::{admin_problem, frame, Nav};
 use crate::admin::{self, AdminError};
 use crate::ids::{ApplicationId, TenantId};
 use crate::tenants::AttributeName;
@@ -58,16 +57,10 @@ fn attribute_name(attribute: AttributeName) -> String {
 /// this tenant's staff, and what the tenant grants each.
 pub async fn grants_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(tenant): Path<String>,
     Query(query): Query<GrantsQuery>,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let requests = tenant_id(&tenant)
         .and_then(|id| admin::grant_requests(&context(&state), &admin.actor, &id));
     let requests = match requests {
@@ -131,17 +124,9 @@ fn grant_target(owner: &str, app: &str) -> Result<(TenantId, ApplicationId), Adm
 /// the ticked attributes; needs a recent login.
 pub async fn grant_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path((tenant, owner, app)): Path<(String, String, String)>,
-    body: String,
+    Posted { admin, lang, form }: Posted,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let form = FormData::parse(&body);
-    let admin = match admin_for_form(&state, &headers, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let granted = async {
         let id = managed_tenant(&state, &admin, &tenant)?;
         if !admin.is_recent(state.clock.now()) {
@@ -180,17 +165,13 @@ pub async fn grant_post(
 /// application admits none of the tenant's staff from now on).
 pub async fn grant_revoke_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path((tenant, owner, app)): Path<(String, String, String)>,
-    body: String,
+    Posted {
+        admin,
+        lang,
+        form: _,
+    }: Posted,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let form = FormData::parse(&body);
-    let admin = match admin_for_form(&state, &headers, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let revoked = async {
         let id = managed_tenant(&state, &admin, &tenant)?;
         let (owner, app) = grant_target(&owner, &app)?;

@@ -4,12 +4,11 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use std::sync::Arc;
 
-use super::shared::{admin_for, nav};
-use super::{admin_problem, frame, Lang, Nav};
+use super::shared::{nav, Page};
+use super::{admin_problem, frame, Nav};
 use crate::admin;
 use crate::web::admin_api::context;
 use crate::web::templates::{render, Frame};
@@ -46,14 +45,8 @@ struct PlatformPage<'a> {
 /// `GET /console/platform`.
 pub async fn platform_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let view = match admin::platform_overview(&context(&state), &admin.actor) {
         Ok(view) => view,
         Err(e) => return admin_problem(lang, nav(&admin), &e, Some("/console".into())),

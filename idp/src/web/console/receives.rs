@@ -3,13 +3,13 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use serde::Deserialize;
 use std::sync::Arc;
 
 use super::shared::*;
-use super::{admin_problem, frame, Lang, Nav};
+use super::{admin_problem, frame, Nav};
 use crate::admin::{self, AdminError};
 use crate::ids::ApplicationId;
 use crate::web::admin_api::context;
@@ -44,16 +44,11 @@ pub struct ReceivesQuery {
 /// claims the application would receive about that person (the admin by default).
 pub async fn receives_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
     uri: Uri,
     Path((tenant, app)): Path<(String, String)>,
     Query(query): Query<ReceivesQuery>,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let person = query
         .person
         .map(|p| p.trim().to_owned())

@@ -4,13 +4,12 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use std::sync::Arc;
 
 use super::shared::*;
-use super::{admin_problem, frame, Lang, Nav};
+use super::{admin_problem, frame, Nav};
 use crate::admin::{self, AdminError};
 use crate::ids::{ApplicationId, TenantId};
 use crate::tenants::{AttributeName, OidcClient, SamlServiceProvider};
@@ -32,15 +31,9 @@ struct OidcNewPage<'a> {
 /// `GET /console/t/{tenant}/oidc/new`: the OIDC client form.
 pub async fn oidc_new_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(tenant): Path<String>,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let id = match managed_tenant(&state, &admin, &tenant) {
         Ok(id) => id,
         Err(e) => return admin_problem(lang, nav(&admin), &e, Some("/console".into())),
@@ -129,17 +122,9 @@ fn application_id(tenant: &TenantId, form: &FormData) -> Result<ApplicationId, A
 /// `POST /console/t/{tenant}/oidc`: registers the client; the secret is shown once.
 pub async fn oidc_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(tenant): Path<String>,
-    body: String,
+    Posted { admin, lang, form }: Posted,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let form = FormData::parse(&body);
-    let admin = match admin_for_form(&state, &headers, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let back = Some(format!("/console/t/{tenant}/oidc/new"));
     let registered = async {
         let id = managed_tenant(&state, &admin, &tenant)?;
@@ -190,17 +175,13 @@ pub async fn oidc_post(
 /// a day), shown once; needs a recent login.
 pub async fn secret_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path((tenant, app)): Path<(String, String)>,
-    body: String,
+    Posted {
+        admin,
+        lang,
+        form: _,
+    }: Posted,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let form = FormData::parse(&body);
-    let admin = match admin_for_form(&state, &headers, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let rotated = async {
         let id = managed_tenant(&state, &admin, &tenant)?;
         if !admin.is_recent(state.clock.now()) {
@@ -253,15 +234,9 @@ struct SamlNewPage<'a> {
 /// `GET /console/t/{tenant}/saml/new`: step 1, the SP's metadata URL.
 pub async fn saml_new_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(tenant): Path<String>,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     if let Err(e) = managed_tenant(&state, &admin, &tenant) {
         return admin_problem(lang, nav(&admin), &e, Some("/console".into()));
     }
@@ -322,17 +297,9 @@ fn describe_certificate(texts: &crate::i18n::Texts, key_use: &str, der: &[u8]) -
 /// warnings, and the registration form.
 pub async fn saml_preview_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(tenant): Path<String>,
-    body: String,
+    Posted { admin, lang, form }: Posted,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let form = FormData::parse(&body);
-    let admin = match admin_for_form(&state, &headers, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let back = Some(format!("/console/t/{tenant}/saml/new"));
     let preview = async {
         let id = managed_tenant(&state, &admin, &tenant)?;
@@ -405,17 +372,9 @@ pub async fn saml_preview_post(
 /// `POST /console/t/{tenant}/saml`: registers the SP with the chosen settings.
 pub async fn saml_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(tenant): Path<String>,
-    body: String,
+    Posted { admin, lang, form }: Posted,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let form = FormData::parse(&body);
-    let admin = match admin_for_form(&state, &headers, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let registered = async {
         let id = managed_tenant(&state, &admin, &tenant)?;
         let app = application_id(&id, &form)?;

@@ -5,15 +5,14 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 
 use super::audit::timestamp;
 use super::session::Admin;
-use super::shared::{admin_for, admin_for_form, managed_tenant, nav, FormData};
-use super::{admin_problem, frame, Lang, Nav};
+use super::shared::{managed_tenant, nav, Page, Posted};
+use super::{admin_problem, frame, Nav};
 use crate::admin::{self, AdminError};
 use crate::audit::{AuditEvent, Outcome};
 use crate::directory::Person;
@@ -97,17 +96,11 @@ fn row(session: &SsoSession) -> SessionRow {
 /// `GET /console/t/{tenant}/sessions?person=<HSA-id>`.
 pub async fn sessions_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(tenant): Path<String>,
     Query(query): Query<SessionsQuery>,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
     let path = format!("/console/t/{tenant}/sessions");
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     if let Err(e) = managed_tenant(&state, &admin, &tenant) {
         return admin_problem(lang, nav(&admin), &e, Some("/console".into()));
     }
@@ -153,17 +146,9 @@ pub async fn sessions_get(
 /// `POST /console/t/{tenant}/sessions/end`: ends every SSO session of the person.
 pub async fn sessions_end_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(tenant): Path<String>,
-    body: String,
+    Posted { admin, lang, form }: Posted,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let form = FormData::parse(&body);
-    let admin = match admin_for_form(&state, &headers, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let hsa_id = form.get("person").unwrap_or_default().to_owned();
     let ended = async {
         let person = person(&state, &admin, &tenant, &hsa_id).await?;

@@ -3,8 +3,11 @@
 //! login, and the checkbox and tenant lists of the forms.
 
 use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use std::sync::Arc;
 
 use super::session::{self, Admin, NotSignedIn};
 use super::{frame, problem_page, Lang, Nav};
@@ -38,7 +41,7 @@ async fn signed_in_or_login(
 }
 
 /// The admin of a form post carrying this session's CSRF token.
-pub(super) async fn admin_for_form(
+async fn admin_for_form(
     state: &AppState,
     headers: &HeaderMap,
     form: &FormData,
@@ -155,4 +158,55 @@ pub(super) fn reauth_page(lang: Lang, admin: &Admin, tenant_page: &str) -> Respo
         back_href: back,
     });
     super::with_code(StatusCode::FORBIDDEN, "CONSOLE_REAUTH_REQUIRED", page)
+}
+
+/// A console page request: its signed-in admin (or, as the rejection, the way to the
+/// login and back to this very page) and its language.
+pub struct Page {
+    pub admin: Admin,
+    pub lang: Lang,
+}
+
+impl FromRequestParts<Arc<AppState>> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = Lang::of(&parts.headers, &parts.uri);
+        let admin = admin_for(state, &parts.headers, &parts.uri).await?;
+        Ok(Page { admin, lang })
+    }
+}
+
+/// The most a console form may carry.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// A console form post: its signed-in admin, its language and its fields, the CSRF
+/// token checked (the rejection is the page that says what is wrong).
+pub struct Posted {
+    pub admin: Admin,
+    pub lang: Lang,
+    pub form: FormData,
+}
+
+impl FromRequest<Arc<AppState>> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: Request,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let lang = Lang::of(&parts.headers, &parts.uri);
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| problem_page(413, "CONSOLE_FORM_TOO_LARGE", None))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| problem_page(400, "CONSOLE_FORM_INVALID", None))?;
+        let form = FormData::parse(text);
+        let admin = admin_for_form(state, &parts.headers, &form).await?;
+        Ok(Posted { admin, lang, form })
+    }
 }

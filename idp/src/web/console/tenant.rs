@@ -40,16 +40,7 @@ pub struct PageQuery {
 }
 
 /// `GET /console`: the tenants this admin administers (every tenant for operators).
-pub async fn home_get(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
-    let lang = Lang::of(&headers, &uri);
+pub async fn home_get(State(state): State<Arc<AppState>>, Page { admin, lang }: Page) -> Response {
     let switch = lang.switch();
     let frame = frame(lang, lang.texts().get("console.home.title"), &switch);
     let language = lang.code;
@@ -99,16 +90,11 @@ struct TenantPage<'a> {
 /// `GET /console/t/{tenant}`: the tenant's applications and their state.
 pub async fn tenant_get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    _uri: Uri,
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
+    Page { admin, lang }: Page,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let admin = match admin_for(&state, &headers, &uri).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let ctx = context(&state);
     let result = tenant_id(&tenant).and_then(|id| {
         let applications = admin::list_applications(&ctx, &admin.actor, &id)?;
@@ -182,17 +168,9 @@ pub async fn tenant_get(
 /// with it); needs a recent login.
 pub async fn delete_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
     Path((tenant, app)): Path<(String, String)>,
-    body: String,
+    Posted { admin, lang, form }: Posted,
 ) -> Response {
-    let lang = Lang::of(&headers, &uri);
-    let form = FormData::parse(&body);
-    let admin = match admin_for_form(&state, &headers, &form).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
     let deleted = async {
         let id = managed_tenant(&state, &admin, &tenant)?;
         if !admin.is_recent(state.clock.now()) {
