@@ -29,6 +29,8 @@ enum Kind {
     MobileApp,
     Token,
     AdminApi,
+    /// The admin console's pages and forms (the admin API's rate, answered with a page).
+    Console,
     Scim,
 }
 
@@ -36,12 +38,15 @@ impl Kind {
     /// The kind of a matched route pattern; `None` for routes without a limit.
     fn of(route: &str) -> Option<Kind> {
         match route {
-            "/saml/sso" | "/oidc/authorize" | "/login/start" => Some(Kind::LoginStart),
+            "/saml/sso" | "/oidc/authorize" | "/login/start" | "/console/login" => {
+                Some(Kind::LoginStart)
+            }
             "/login/mobile/start" => Some(Kind::OrderStart),
             "/oidc/token" => Some(Kind::Token),
             _ if route.starts_with("/mobile/v1/") => Some(Kind::MobileApp),
             _ if route.starts_with("/admin/api/") => Some(Kind::AdminApi),
             _ if route.starts_with("/scim/v2/") => Some(Kind::Scim),
+            _ if route.starts_with("/console") => Some(Kind::Console),
             _ => None,
         }
     }
@@ -53,6 +58,7 @@ impl Kind {
             Kind::MobileApp => "mobile-app",
             Kind::Token => "token",
             Kind::AdminApi => "admin-api",
+            Kind::Console => "console",
             Kind::Scim => "scim",
         }
     }
@@ -63,7 +69,7 @@ impl Kind {
             Kind::OrderStart => rates.order_starts_per_minute,
             Kind::MobileApp => rates.mobile_app_per_minute,
             Kind::Token => rates.token_requests_per_minute,
-            Kind::AdminApi => rates.admin_api_per_minute,
+            Kind::AdminApi | Kind::Console => rates.admin_api_per_minute,
             Kind::Scim => rates.scim_per_minute,
         }
     }
@@ -108,7 +114,9 @@ fn refusal(kind: Kind, retry_after: Duration, language: &str) -> Response {
     let message = format!("too many requests from this address; retry after {seconds} s");
     let status = StatusCode::TOO_MANY_REQUESTS;
     let mut response = match kind {
-        Kind::LoginStart => pages::error_page(status, language, rate_limited(language), CODE, None),
+        Kind::LoginStart | Kind::Console => {
+            pages::error_page(status, language, rate_limited(language), CODE, None)
+        }
         Kind::OrderStart | Kind::MobileApp => {
             (status, Json(json!({ "error": CODE, "message": message }))).into_response()
         }
@@ -163,6 +171,8 @@ mod tests {
         assert_eq!(Kind::of("/saml/sso"), Some(Kind::LoginStart));
         assert_eq!(Kind::of("/oidc/authorize"), Some(Kind::LoginStart));
         assert_eq!(Kind::of("/login/mobile/start"), Some(Kind::OrderStart));
+        assert_eq!(Kind::of("/console/login"), Some(Kind::LoginStart));
+        assert_eq!(Kind::of("/console/t/{tenant}/oidc"), Some(Kind::Console));
         assert_eq!(Kind::of("/mobile/v1/claim"), Some(Kind::MobileApp));
         assert_eq!(Kind::of("/oidc/token"), Some(Kind::Token));
         assert_eq!(

@@ -162,7 +162,7 @@ pub fn problem_page(status: u16, code: &str, reference: Option<&str>) -> Respons
         text => text.to_owned(),
     };
     let page = ProblemPage {
-        frame: Frame::new(language, title, "?lang=en"),
+        frame: Frame::new(language, title, "/console?lang=en"),
         nav: None,
         detail,
         problems: Vec::new(),
@@ -176,7 +176,11 @@ pub fn problem_page(status: u16, code: &str, reference: Option<&str>) -> Respons
 
 /// An admin command's refusal: the error's message and every problem, one line each.
 fn admin_problem(lang: Lang, nav: Nav, error: &AdminError, back_href: Option<String>) -> Response {
-    let switch = lang.switch();
+    // The page may answer a form post: its switch goes to the page to go back to.
+    let switch = match &back_href {
+        Some(back) => format!("{back}{}", lang.switch()),
+        None => lang.switch(),
+    };
     let problems = match error {
         AdminError::Invalid(problems) => problems.iter().map(ToString::to_string).collect(),
         _ => Vec::new(),

@@ -150,7 +150,7 @@ pub(super) fn reauth_page(lang: Lang, admin: &Admin, tenant_page: &str) -> Respo
     query
         .append_pair("reauth", "1")
         .append_pair("return", &back);
-    let switch = lang.switch();
+    let switch = format!("{back}{}", lang.switch());
     let page = render(&ReauthPage {
         frame: frame(lang, lang.texts().get("console.reauth.title"), &switch),
         nav: Some(nav(admin)),
