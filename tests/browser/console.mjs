@@ -6,7 +6,7 @@
 //
 // Anna, the region's admin, opens the console, logs in with the app on another device,
 // registers a SAML service by its metadata URL (preview, release, LoA, Lillby's staff),
-// looks at what it would receive about her,
+// looks at what it would receive about her, tries a login to it as the console,
 // and an OIDC client (web, scopes, Lillby's staff); the secret is read from the page.
 // Every page: axe-core finds no serious or critical violation, the harness's own checks
 // pass, and a screenshot at phone and at desktop width is saved (console-*.png).
@@ -117,6 +117,17 @@ async function run(browser) {
   check(secret.length >= 40, "the secret page shows no secret");
   check(await page.getByRole("button", { name: "Kopiera" }).isVisible(), "no copy button");
   await capture("oidc-secret");
+
+  // "Try a login": the console plays the new client with Anna's own login.
+  await page.getByRole("link", { name: "Tillbaka till organisationen" }).click();
+  await page.getByRole("link", { name: "Prova inloggning: Nattpatrullen" }).click();
+  await page.getByLabel("Klientens hemlighet").fill(secret);
+  await page.getByRole("button", { name: "Prova", exact: true }).click();
+  await page.waitForURL((url) => url.pathname.endsWith("/apps/natt/try"));
+  const passed = await page.locator("li.step.ok").count();
+  const failed = await page.locator("li.step.failed").count();
+  check(passed === 7 && failed === 0, `try: ${passed} steps passed, ${failed} failed`);
+  await capture("try");
   const adminMs = Date.now() - started;
 
   // The region's grants to other organisations' services.

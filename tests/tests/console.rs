@@ -198,6 +198,50 @@ async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert!(tokens["id_token"].is_string());
 
+    // "Try a login": the console plays the client with Eva's own login. A wrong
+    // secret fails at the token exchange; the right one passes every step.
+    let page = eva.get(&idp.url("/console/t/lillby/apps/natt/try")).await;
+    assert!(page.body.contains("id=\"client_secret\""), "{}", page.body);
+    let wrong = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/apps/natt/try",
+        &[("csrf_token", &token), ("client_secret", "not-the-secret")],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::OK, "{}", wrong.body);
+    assert_eq!(
+        wrong.body.matches("class=\"step failed\"").count(),
+        1,
+        "{}",
+        wrong.body
+    );
+    assert!(!wrong.body.contains("ID-token</span>"), "{}", wrong.body);
+    let tried = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/apps/natt/try",
+        &[("csrf_token", &token), ("client_secret", &secret)],
+    )
+    .await;
+    assert_eq!(
+        tried.body.matches("class=\"step ok\"").count(),
+        7,
+        "{}",
+        tried.body
+    );
+    assert!(
+        !tried.body.contains("class=\"step failed\""),
+        "{}",
+        tried.body
+    );
+    assert!(
+        unescape(&tried.body)
+            .contains("\"http://sambi.se/attributes/1/employeeHsaId\": \"SE2120007774-eva05\""),
+        "{}",
+        tried.body
+    );
+
     // A SAML SP by its metadata URL: the preview says what the metadata says.
     let sp = PySp::init("console-natt", json!({})).await;
     let metadata_url = serve_metadata(sp.metadata.clone()).await;

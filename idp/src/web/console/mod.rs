@@ -6,7 +6,7 @@
 //! session's CSRF token; deleting an application and rotating a secret need a login of
 //! the last five minutes. Signing in is `session.rs`; `shared.rs` is what the pages
 //! share; the pages are `tenant.rs`, `register.rs`, `receives.rs`, `grants.rs`,
-//! `sessions.rs`, `audit.rs` and the operator's `platform.rs`.
+//! `sessions.rs`, `audit.rs`, `try_login.rs` and the operator's `platform.rs`.
 
 mod audit;
 mod grants;
@@ -17,6 +17,7 @@ pub mod session;
 mod sessions;
 mod shared;
 mod tenant;
+mod try_login;
 
 use askama::Template;
 use axum::http::{HeaderMap, StatusCode};
@@ -75,6 +76,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/console/t/{tenant}/sessions/end",
             post(sessions::sessions_end_post),
+        )
+        .route(
+            "/console/t/{tenant}/apps/{app}/try",
+            get(try_login::try_get).post(try_login::try_post),
         )
         .route("/console/platform", get(platform::platform_get))
         .route("/static/console.js", get(script_get))

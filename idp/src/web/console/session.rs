@@ -59,6 +59,8 @@ pub struct Admin {
     pub auth_time: i64,
     /// The CSRF token of this session's forms.
     pub csrf_token: String,
+    /// The SSO session behind the console login ("try a login" uses it).
+    pub sso_session_id: String,
 }
 
 impl Admin {
@@ -124,6 +126,7 @@ pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Admin, N
         hsa_id: session.hsa_id,
         auth_time: session.auth_time,
         csrf_token: csrf::token_for(&cookie),
+        sso_session_id: grant.authentication.session_id,
     })
 }
 
