@@ -89,10 +89,14 @@ export async function accessibilityProblems(page) {
   });
 }
 
-/** Fails with every accessibility problem of the current page, named `name`. */
+/**
+ * Fails with every accessibility problem of the current page, named `name`: the
+ * harness's own checks and axe-core's serious and critical violations.
+ */
 export async function checkPage(page, name) {
   const problems = await accessibilityProblems(page);
   check(problems.length === 0, `${name}: ${problems.join("; ")}`);
+  await checkAxe(page, name);
 }
 
 const AXE = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
