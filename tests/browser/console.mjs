@@ -101,6 +101,16 @@ async function run(browser) {
   await capture("receives");
   await page.getByRole("link", { name: "Tillbaka till organisationen" }).click();
 
+  // "Try a login" to it: the console sends an AuthnRequest as the service.
+  await page.getByRole("link", { name: "Prova inloggning: Journalen 2" }).click();
+  await page.getByRole("button", { name: "Prova", exact: true }).click();
+  await page.waitForURL((url) => url.pathname.endsWith("/apps/journal2/try"));
+  const samlPassed = await page.locator("li.step.ok").count();
+  const samlFailed = await page.locator("li.step.failed").count();
+  check(samlPassed === 3 && samlFailed === 0, `SAML try: ${samlPassed} passed, ${samlFailed} failed`);
+  await capture("try-saml");
+  await page.getByRole("link", { name: "Tillbaka till organisationen" }).click();
+
   // 4. An OIDC client.
   await page.getByRole("link", { name: "Registrera OIDC-klient" }).click();
   await page.getByLabel(/^Id/).fill("natt");

@@ -294,6 +294,48 @@ async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
         tenant.body
     );
 
+    // "Try a login" to the SP: the console sends an AuthnRequest as the SP and reads the
+    // signed answer with Eva's own login.
+    let tried = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/apps/natt-sp/try",
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(
+        tried.body.matches("class=\"step ok\"").count(),
+        3,
+        "{}",
+        tried.body
+    );
+    assert!(
+        !tried.body.contains("class=\"step failed\""),
+        "{}",
+        tried.body
+    );
+    let report = unescape(&tried.body);
+    assert!(
+        report.contains("http://sambi.se/attributes/1/employeeHsaId = SE2120007774-eva05"),
+        "{report}"
+    );
+    assert!(report.contains("✓ Audience = "), "{report}");
+    // The try leaves no trace in Eva's session (single logout does not visit the SP);
+    // the client she really logged in to above stays.
+    let sso = eva
+        .cookie("localhost", "__Host-idp_sso")
+        .expect("an SSO cookie");
+    let session = idp.state.sso_sessions.find(&sso).await.unwrap().unwrap();
+    let participants: Vec<&str> = session
+        .participants
+        .iter()
+        .map(|p| p.application.as_str())
+        .collect();
+    assert!(
+        !participants.contains(&"lillby/natt-sp") && participants.contains(&"lillby/natt"),
+        "{participants:?}"
+    );
+
     // A Lillby user logs in to the SP at once (no restart), and receives what Eva chose.
     trust_this_idp(&idp, &sp).await;
     let user = Agent::with_certificate("eva");

@@ -346,6 +346,24 @@ impl SsoSessions {
         .await
     }
 
+    /// Forgets that `application` took part in session `id` (a try from the admin
+    /// console, which the application itself never saw: single logout must not visit
+    /// it). Returns the updated session, `None` if it no longer exists.
+    pub async fn remove_participant(
+        &self,
+        id: &str,
+        application: &str,
+    ) -> StoreResult<Option<SsoSession>> {
+        self.update(id, |session| {
+            let before = session.participants.len();
+            session
+                .participants
+                .retain(|p| p.application != application);
+            session.participants.len() != before
+        })
+        .await
+    }
+
     /// Remembers that the person chose `commission` for `application` in session `id`
     /// (a later choice for the same application replaces it). Returns the updated
     /// session, `None` if it no longer exists.

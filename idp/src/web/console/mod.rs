@@ -18,6 +18,7 @@ mod sessions;
 mod shared;
 mod tenant;
 mod try_login;
+mod try_saml;
 
 use askama::Template;
 use axum::http::{HeaderMap, StatusCode};

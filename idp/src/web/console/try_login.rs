@@ -19,11 +19,11 @@ use crate::admin::AdminError;
 use crate::oidc::authorize::{Decision, Params};
 use crate::oidc::jwt::Parsed;
 use crate::session::random_key;
-use crate::tenants::{ClientAuthMethod, OidcClient};
+use crate::tenants::{ClientAuthMethod, OidcClient, SamlServiceProvider};
 use crate::web::templates::{render, Frame};
 use crate::web::AppState;
 
-/// One step of the try.
+/// One step of the try (shared with `try_saml.rs`).
 pub struct Step {
     /// Text key of its title.
     pub title: &'static str,
@@ -33,7 +33,12 @@ pub struct Step {
 }
 
 impl Step {
-    fn new(title: &'static str, ok: bool, lines: Vec<String>, raw: Option<String>) -> Self {
+    pub(super) fn new(
+        title: &'static str,
+        ok: bool,
+        lines: Vec<String>,
+        raw: Option<String>,
+    ) -> Self {
         Step {
             title,
             ok,
@@ -58,13 +63,19 @@ struct TryPage<'a> {
     steps: Vec<Step>,
 }
 
-/// The OIDC client `app` of `tenant`, after checking that the admin manages it.
+/// What the console plays.
+enum Played {
+    Oidc(OidcClient),
+    Saml(SamlServiceProvider),
+}
+
+/// The application `app` of `tenant`, after checking that the admin manages it.
 fn client_of(
     state: &AppState,
     admin: &super::session::Admin,
     tenant: &str,
     app: &str,
-) -> Result<(String, Option<OidcClient>), AdminError> {
+) -> Result<(String, Played), AdminError> {
     let id = managed_tenant(state, admin, tenant)?;
     let registry = state.registry.load();
     let owner = registry
@@ -81,25 +92,32 @@ fn client_of(
         application.protocol.as_str().to_uppercase(),
         application.protocol_id
     );
-    let client = owner
-        .oidc_client
-        .iter()
-        .find(|c| c.id.as_str() == app)
-        .cloned();
-    Ok((name, client))
+    let played = match owner.oidc_client.iter().find(|c| c.id.as_str() == app) {
+        Some(client) => Played::Oidc(client.clone()),
+        None => owner
+            .saml_sp
+            .iter()
+            .find(|sp| sp.id.as_str() == app)
+            .cloned()
+            .map(Played::Saml)
+            .ok_or_else(|| AdminError::NotFound(format!("application {tenant}/{app}")))?,
+    };
+    Ok((name, played))
 }
 
-fn playable(client: Option<&OidcClient>) -> bool {
-    client.is_some_and(|c| c.token_endpoint_auth_method != ClientAuthMethod::PrivateKeyJwt)
+/// Whether the console can play it (it holds no client's private key).
+fn playable(played: &Played) -> bool {
+    match played {
+        Played::Oidc(c) => c.token_endpoint_auth_method != ClientAuthMethod::PrivateKeyJwt,
+        Played::Saml(_) => true,
+    }
 }
 
-fn needs_secret(client: Option<&OidcClient>) -> bool {
-    client.is_some_and(|c| {
-        matches!(
-            c.token_endpoint_auth_method,
-            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
-        )
-    })
+fn needs_secret(played: &Played) -> bool {
+    matches!(played, Played::Oidc(c) if matches!(
+        c.token_endpoint_auth_method,
+        ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
+    ))
 }
 
 /// `GET /console/t/{tenant}/apps/{app}/try`.
@@ -108,7 +126,7 @@ pub async fn try_get(
     Path((tenant, app)): Path<(String, String)>,
     Page { admin, lang }: Page,
 ) -> Response {
-    let (application, client) = match client_of(&state, &admin, &tenant, &app) {
+    let (application, played) = match client_of(&state, &admin, &tenant, &app) {
         Ok(found) => found,
         Err(e) => {
             return admin_problem(lang, nav(&admin), &e, Some(format!("/console/t/{tenant}")))
@@ -122,8 +140,8 @@ pub async fn try_get(
         app_id: &app,
         csrf_token: &admin.csrf_token,
         application,
-        supported: playable(client.as_ref()),
-        needs_secret: needs_secret(client.as_ref()),
+        supported: playable(&played),
+        needs_secret: needs_secret(&played),
         steps: Vec::new(),
     })
 }
@@ -135,14 +153,42 @@ pub async fn try_post(
     Posted { admin, lang, form }: Posted,
 ) -> Response {
     let back = Some(format!("/console/t/{tenant}"));
-    let (application, client) = match client_of(&state, &admin, &tenant, &app) {
+    let (application, played) = match client_of(&state, &admin, &tenant, &app) {
         Ok(found) => found,
         Err(e) => return admin_problem(lang, nav(&admin), &e, back),
     };
-    let steps = match client.as_ref().filter(|c| playable(Some(c))) {
-        Some(client) => play(&state, &admin, client, form.get("client_secret")).await,
-        None => Vec::new(),
+    // Whether the application already took part in the admin's session (a real login
+    // to it): then it stays there after the try.
+    let participant = format!("{tenant}/{app}");
+    let was_participant = state
+        .sso_sessions
+        .find(&admin.sso_session_id)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.participants.iter().any(|p| p.application == participant));
+    let steps = match &played {
+        Played::Oidc(client) if playable(&played) => {
+            play(&state, &admin, client, form.get("client_secret")).await
+        }
+        Played::Saml(sp) => super::try_saml::play(&state, &admin, sp).await,
+        Played::Oidc(_) => Vec::new(),
     };
+    // The application never saw this login: single logout must not visit it.
+    let removed = if was_participant {
+        Ok(None)
+    } else {
+        state
+            .sso_sessions
+            .remove_participant(&admin.sso_session_id, &participant)
+            .await
+    };
+    if let Err(e) = removed {
+        tracing::warn!(
+            code = e.code(),
+            "the try's application stays in the admin's session"
+        );
+    }
     let switch = format!("/console/t/{tenant}/apps/{app}/try{}", lang.switch());
     render(&TryPage {
         frame: frame(lang, lang.texts().get("console.try.title"), &switch),
@@ -151,8 +197,8 @@ pub async fn try_post(
         app_id: &app,
         csrf_token: &admin.csrf_token,
         application,
-        supported: playable(client.as_ref()),
-        needs_secret: needs_secret(client.as_ref()),
+        supported: playable(&played),
+        needs_secret: needs_secret(&played),
         steps,
     })
 }
@@ -162,7 +208,7 @@ fn pretty(map: &serde_json::Map<String, serde_json::Value>) -> String {
 }
 
 /// A check's line: "✓ what" or "✗ what".
-fn check(ok: bool, what: &str) -> String {
+pub(super) fn check(ok: bool, what: &str) -> String {
     format!("{} {what}", if ok { "✓" } else { "✗" })
 }
 
