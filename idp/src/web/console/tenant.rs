@@ -74,6 +74,8 @@ pub struct ApplicationItem {
     /// The console's own client: not removable from the console (it would lock every
     /// admin out).
     pub is_console: bool,
+    /// "Last login …, last error … (CODE)", from the audit log.
+    pub activity: String,
 }
 
 #[derive(Template)]
@@ -90,7 +92,6 @@ struct TenantPage<'a> {
 /// `GET /console/t/{tenant}`: the tenant's applications and their state.
 pub async fn tenant_get(
     State(state): State<Arc<AppState>>,
-    _uri: Uri,
     Path(tenant): Path<String>,
     Query(query): Query<PageQuery>,
     Page { admin, lang }: Page,
@@ -110,14 +111,19 @@ pub async fn tenant_get(
         Ok(found) => found,
         Err(e) => return admin_problem(lang, nav(&admin), &e, Some("/console".into())),
     };
+    let texts = lang.texts();
+    let mut activity = Vec::new();
+    for a in &applications {
+        activity.push(last_activity(&state, &admin, &t.id, &a.id, &texts).await);
+    }
     let switch = lang.switch();
     let language = lang.code;
-    let texts = lang.texts();
     let title = t.display_name.in_language(language).to_owned();
     let frame = frame(lang, &title, &switch);
     let items = applications
         .into_iter()
-        .map(|a| {
+        .zip(activity)
+        .map(|(a, activity)| {
             let has_secret = t.oidc_client.iter().any(|c| {
                 c.id.as_str() == a.id && !c.is_public() && c.jwks.is_none() && c.jwks_uri.is_none()
             });
@@ -138,6 +144,7 @@ pub async fn tenant_get(
                 && state.config.idp.admin.console_client_id.as_deref()
                     == Some(a.protocol_id.as_str());
             ApplicationItem {
+                activity,
                 is_console,
                 name: a.display_name.in_language(language).to_owned(),
                 id: a.id,
@@ -162,6 +169,41 @@ pub async fn tenant_get(
         csrf_token: &admin.csrf_token,
         nav: Some(nav(&admin)),
     })
+}
+
+/// When the application last had a successful login and a refused one (with its code),
+/// from the audit log.
+async fn last_activity(
+    state: &AppState,
+    admin: &super::session::Admin,
+    tenant: &crate::ids::TenantId,
+    app: &str,
+    texts: &crate::i18n::Texts,
+) -> String {
+    let latest = |outcome: &str| crate::storage::AuditFilter {
+        application_id: Some(app.to_owned()),
+        outcome: Some(outcome.to_owned()),
+        ..Default::default()
+    };
+    let ctx = context(state);
+    let find = |filter| admin::tenant_login_audit(&ctx, &admin.actor, tenant, filter, 1);
+    let (success, failure) = tokio::join!(find(latest("success")), find(latest("failure")));
+    let at = |event: &crate::audit::AuditEvent| super::audit::timestamp(event.at);
+    let mut parts = Vec::new();
+    match success.ok().and_then(|e| e.into_iter().next()) {
+        Some(event) => parts.push(texts.fill("console.state.last_login", &[("at", &at(&event))])),
+        None => parts.push(texts.get("console.state.no_login").to_owned()),
+    }
+    if let Some(event) = failure.ok().and_then(|e| e.into_iter().next()) {
+        parts.push(texts.fill(
+            "console.state.last_error",
+            &[
+                ("at", &at(&event)),
+                ("code", event.code.as_deref().unwrap_or("?")),
+            ],
+        ));
+    }
+    parts.join(" · ")
 }
 
 /// `POST /console/t/{tenant}/apps/{app}/delete`: removes the application (its grants
