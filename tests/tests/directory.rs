@@ -672,6 +672,24 @@ fn a_production_configuration_refuses_the_development_seed() {
         file: Some(file),
         env: Default::default(),
     });
-    let config = loaded.unwrap_or_else(|p| panic!("{p}"));
-    assert_eq!(config.idp.directory.seed_file, None);
+    // What stays refused is the rest of the development material, each by its key.
+    let Err(problems) = loaded else {
+        panic!("a production instance must refuse the development keys and secrets");
+    };
+    let problems = problems.to_string();
+    assert!(!problems.contains("directory.seed_file"), "{problems}");
+    for key in [
+        "saml.pseudonym_secret",
+        "oidc.subject_salt",
+        "server.tls_certificate",
+        "saml.signing_certificate",
+        "saml.ecdsa_signing_certificate",
+        "trust.anchors[0]",
+        "trust.issuer[0].certificate",
+        "oidc.key[0].certificate",
+        "oidc.outbound_trust_anchors[0]",
+    ] {
+        assert!(problems.contains(key), "{key} is not named: {problems}");
+    }
+    assert!(problems.contains("development PKI"), "{problems}");
 }

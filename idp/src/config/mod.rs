@@ -2,6 +2,7 @@
 //! optional file on top, then environment variables for secrets and URLs. Loaded once,
 //! validated into typed structs; `idp check-config` runs the same loading without starting.
 
+mod development;
 mod directory;
 mod env;
 mod limits;
@@ -437,6 +438,11 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
     ] {
         if value == 0 {
             problems.push(&file, key.to_owned(), "must be greater than 0");
+        }
+    }
+    if config.profile == Profile::Production {
+        for (key, message) in development::material(config) {
+            problems.push(&file, key, message);
         }
     }
     validate_trust(config, &file, problems);
