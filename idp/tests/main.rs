@@ -40,6 +40,65 @@ fn check_config_accepts_the_shipped_configuration() {
     );
 }
 
+#[test]
+fn production_names_each_piece_of_development_material_and_takes_secrets_from_files() {
+    // The shipped configuration as production: every development piece is named.
+    let out = idp(&["check-config"], &[("IDP_PROFILE", "production")]);
+    assert!(!out.status.success());
+    let problems = text(&out.stderr);
+    for key in [
+        "saml.pseudonym_secret",
+        "oidc.subject_salt",
+        "server.tls_certificate",
+        "saml.signing_certificate",
+        "trust.anchors[0]",
+        "directory.seed_file",
+    ] {
+        assert!(problems.contains(key), "{key} not named: {problems}");
+    }
+
+    // The secrets from mounted files and the environment: no longer named.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pseudonym-secret");
+    std::fs::write(
+        &secret,
+        "a-production-pseudonym-secret-of-enough-length-0123456789\n",
+    )
+    .unwrap();
+    let secret = secret.display().to_string();
+    let out = idp(
+        &["check-config"],
+        &[
+            ("IDP_PROFILE", "production"),
+            ("IDP__SAML__PSEUDONYM_SECRET_FILE", &secret),
+            (
+                "IDP__OIDC__SUBJECT_SALT",
+                "a-production-subject-salt-0123456789",
+            ),
+        ],
+    );
+    let problems = text(&out.stderr);
+    assert!(!problems.contains("saml.pseudonym_secret"), "{problems}");
+    assert!(!problems.contains("oidc.subject_salt"), "{problems}");
+    assert!(problems.contains("server.tls_certificate"), "{problems}");
+    assert!(
+        !problems.contains("a-production-"),
+        "a secret in the output: {problems}"
+    );
+
+    // A secret file that cannot be read is named by its variable.
+    let out = idp(
+        &["check-config"],
+        &[("IDP__SAML__PSEUDONYM_SECRET_FILE", "/nonexistent/secret")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("IDP__SAML__PSEUDONYM_SECRET_FILE"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// A copy of the shipped tenants with `edit` applied to one file.
 fn tenants_with(file: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -16,6 +16,69 @@ pub struct EnvOverrides {
     pub log_format: Option<String>,
     pub log_filter: Option<String>,
     pub saml_pseudonym_secret: Option<String>,
+    /// Any other key: `IDP__<SECTION>__<KEY>=value` sets `section.key` (the value read
+    /// as a TOML literal when it is one, else as a string); `IDP__<SECTION>__<KEY>_FILE`
+    /// reads the value from a file (a mounted secret), its final newline dropped. As
+    /// `(dotted key, value)`, in the order of the variables' names.
+    pub keys: Vec<(String, String)>,
+    /// Variables that could not be used (a `_FILE` that cannot be read), as
+    /// `(variable, why)`; the configuration reports them.
+    pub unusable: Vec<(String, String)>,
+}
+
+/// The prefix of the generic variables.
+const KEY_PREFIX: &str = "IDP__";
+
+/// The dotted key of a generic variable (`IDP__SAML__PSEUDONYM_SECRET` →
+/// `saml.pseudonym_secret`), and whether it names a file; `None` for other variables.
+fn dotted_key(name: &str) -> Option<(String, bool)> {
+    let rest = name.strip_prefix(KEY_PREFIX)?;
+    let (rest, is_file) = match rest.strip_suffix("_FILE") {
+        Some(base) => (base, true),
+        None => (rest, false),
+    };
+    let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    Some((parts.join("."), is_file))
+}
+
+/// `(name, value)` pairs: variables, or dotted keys and their values.
+type Pairs = Vec<(String, String)>;
+
+/// The generic variables among `vars`, read (files included): the keys they set, and
+/// the variables that could not be used.
+fn generic_keys(vars: impl Iterator<Item = (String, String)>) -> (Pairs, Pairs) {
+    let mut vars: Vec<(String, String)> = vars.collect();
+    vars.sort();
+    let mut keys = Vec::new();
+    let mut unusable = Vec::new();
+    for (name, value) in vars {
+        let Some((key, is_file)) = dotted_key(&name) else {
+            continue;
+        };
+        if !is_file {
+            keys.push((key, value));
+            continue;
+        }
+        match std::fs::read_to_string(&value) {
+            Ok(text) => keys.push((key, text.trim_end_matches(['\n', '\r']).to_owned())),
+            Err(e) => unusable.push((name, format!("cannot read {value}: {}", e.kind()))),
+        }
+    }
+    (keys, unusable)
+}
+
+/// A variable's value as TOML: a number, boolean or array when it reads as one, else the
+/// text itself.
+fn toml_value(text: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {text}")) {
+        Ok(mut table) => table
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(text.into())),
+        Err(_) => toml::Value::String(text.to_owned()),
+    }
 }
 
 /// Variable name and the `table.key` it overrides.
@@ -37,6 +100,7 @@ const VARIABLES: [(&str, &str); 12] = [
 impl EnvOverrides {
     pub fn from_process() -> Self {
         let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (keys, unusable) = generic_keys(std::env::vars());
         Self {
             profile: get("IDP_PROFILE"),
             public_url: get("IDP_PUBLIC_URL"),
@@ -50,6 +114,8 @@ impl EnvOverrides {
             log_format: get("IDP_LOG_FORMAT"),
             log_filter: get("IDP_LOG"),
             saml_pseudonym_secret: get("IDP_SAML_PSEUDONYM_SECRET"),
+            keys,
+            unusable,
         }
     }
 
@@ -70,19 +136,24 @@ impl EnvOverrides {
         ]
     }
 
-    /// The names of the variables that are set (never their values: some are secrets).
-    pub fn names_set(&self) -> Vec<&'static str> {
+    /// The names of the variables that are set, and the keys set by generic ones (never
+    /// their values: some are secrets).
+    pub fn names_set(&self) -> Vec<String> {
         VARIABLES
             .iter()
             .zip(self.values())
             .filter(|(_, value)| value.is_some())
-            .map(|((name, _), _)| *name)
+            .map(|((name, _), _)| (*name).to_owned())
+            .chain(self.keys.iter().map(|(key, _)| key.clone()))
             .collect()
     }
 }
 
 /// Writes the set variables into the merged configuration table.
 pub fn apply_env_overrides(table: &mut toml::Table, env: &EnvOverrides) {
+    for (key, value) in &env.keys {
+        set_dotted(table, key, toml_value(value));
+    }
     for ((_, key), value) in VARIABLES.iter().zip(env.values()) {
         if let Some(value) = value {
             set_dotted(table, key, toml::Value::String(value.clone()));
@@ -109,5 +180,77 @@ fn set_dotted(table: &mut toml::Table, dotted: &str, value: toml::Value) {
                 set_dotted(inner, rest, value);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_variables_name_any_key_and_files_hold_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("salt");
+        std::fs::write(&secret, "from-a-mounted-secret\n").unwrap();
+        let vars = [
+            ("IDP__OIDC__SUBJECT_SALT_FILE", secret.display().to_string()),
+            ("IDP__SESSION__SSO_SESSION_TTL_SECONDS", "600".to_owned()),
+            (
+                "IDP__ADMIN__OPERATORS",
+                "[\"SE2321009991-anna01\"]".to_owned(),
+            ),
+            (
+                "IDP__SAML__PSEUDONYM_SECRET_FILE",
+                "/nonexistent/secret".to_owned(),
+            ),
+            ("IDP_NOT_GENERIC", "x".to_owned()),
+            ("IDP____", "x".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v));
+        let (keys, unusable) = generic_keys(vars.into_iter());
+        assert_eq!(
+            keys,
+            [
+                (
+                    "admin.operators".to_owned(),
+                    "[\"SE2321009991-anna01\"]".to_owned()
+                ),
+                (
+                    "oidc.subject_salt".to_owned(),
+                    "from-a-mounted-secret".to_owned()
+                ),
+                (
+                    "session.sso_session_ttl_seconds".to_owned(),
+                    "600".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(unusable.len(), 1);
+        assert_eq!(unusable[0].0, "IDP__SAML__PSEUDONYM_SECRET_FILE");
+        assert!(!unusable[0].1.contains("from-a-mounted"));
+
+        let mut table = toml::Table::new();
+        let env = EnvOverrides {
+            keys,
+            ..Default::default()
+        };
+        apply_env_overrides(&mut table, &env);
+        assert_eq!(
+            table["session"]["sso_session_ttl_seconds"].as_integer(),
+            Some(600)
+        );
+        assert_eq!(
+            table["oidc"]["subject_salt"].as_str(),
+            Some("from-a-mounted-secret")
+        );
+        assert!(table["admin"]["operators"].is_array());
+        assert_eq!(
+            env.names_set(),
+            [
+                "admin.operators",
+                "oidc.subject_salt",
+                "session.sso_session_ttl_seconds"
+            ]
+        );
     }
 }

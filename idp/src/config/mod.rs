@@ -339,6 +339,13 @@ fn load_idp_config(source: &ConfigSource) -> Result<IdpConfig, Problem> {
         let overlay: toml::Table = parse_toml(path, &text)?;
         merge_tables(&mut merged, overlay);
     }
+    if let Some((variable, why)) = source.env.unusable.first() {
+        return Err(Problem {
+            file: file_name.to_path_buf(),
+            key: Some(variable.clone()),
+            message: why.clone(),
+        });
+    }
     apply_env_overrides(&mut merged, &source.env);
     let text = toml::to_string(&merged).map_err(|e| Problem {
         file: file_name.to_path_buf(),
