@@ -14,6 +14,7 @@ pub fn registry_context() -> idp::tenants::validate::Context {
                 .map(String::from)
                 .to_vec(),
         ),
+        refuse_published_secrets: false,
     }
 }
 

@@ -293,6 +293,7 @@ impl TenantFiles {
 pub fn registry_context(idp: &IdpConfig) -> tenants::validate::Context {
     tenants::validate::Context {
         known_issuers: Some(idp.trust.issuers.iter().map(|i| i.name.clone()).collect()),
+        refuse_published_secrets: idp.profile == Profile::Production,
     }
 }
 

@@ -41,7 +41,16 @@ pub struct Context {
     /// Names of the `[[trust.issuer]]` entries (for `accepted_issuers`); `None` where
     /// the trust configuration is not at hand (tools reading tenant files).
     pub known_issuers: Option<Vec<String>>,
+    /// A production instance: client secrets whose plaintext the project publishes (the
+    /// development tenants') are refused.
+    pub refuse_published_secrets: bool,
 }
+
+/// SHA-256 of the client secrets the project publishes for the development tenants
+/// (docs/oidc.md: `storstad-personal`'s `dev-secret-storstad-personal`). Anyone could
+/// authenticate as a client holding one, so a production instance refuses them.
+pub const PUBLISHED_DEVELOPMENT_SECRETS: [&str; 1] =
+    ["f6480100f465ef1eb8749777223eff66c347d8a5a64514fe7d135e84eb4f43b3"];
 
 struct Report<'a> {
     changed: &'a BTreeSet<TenantId>,
@@ -186,6 +195,17 @@ fn validate_tenant(tenant: &Tenant, context: &Context, report: &mut Report<'_>) 
     }
     for (i, client) in tenant.oidc_client.iter().enumerate() {
         validate_client(id, &format!("oidc_client[{i}]"), client, report);
+        let published = client
+            .client_secret_sha256
+            .as_deref()
+            .is_some_and(|hash| PUBLISHED_DEVELOPMENT_SECRETS.contains(&hash));
+        if published && context.refuse_published_secrets {
+            report.push(
+                id,
+                format!("oidc_client[{i}].client_secret_sha256"),
+                "is the hash of a development secret the project publishes; a production instance refuses it (make a new secret in the console or the admin API)",
+            );
+        }
     }
     let mut granted: HashMap<&str, usize> = HashMap::new();
     for (i, grant) in tenant.grant.iter().enumerate() {
@@ -524,5 +544,40 @@ fn validate_pair(a: &Tenant, b: &Tenant, report: &mut Report<'_>) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod published_secret_tests {
+    use super::*;
+
+    #[test]
+    fn production_refuses_the_published_development_secret() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/tenants/storstad.toml"
+        ))
+        .unwrap();
+        let tenant: Tenant = toml::from_str(&text).unwrap();
+        let changed = BTreeSet::from([tenant.id.clone()]);
+        let tenants = [tenant];
+        let problems = |refuse| {
+            let context = Context {
+                known_issuers: None,
+                refuse_published_secrets: refuse,
+            };
+            validate(&tenants, &changed, &context)
+                .into_iter()
+                .filter(|p| p.field.ends_with("client_secret_sha256"))
+                .count()
+        };
+        assert_eq!(problems(false), 0);
+        assert_eq!(problems(true), 1);
+        // The constant is the hash of the published secret.
+        let hash = hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            b"dev-secret-storstad-personal",
+        ));
+        assert_eq!(PUBLISHED_DEVELOPMENT_SECRETS, [hash.as_str()]);
     }
 }
