@@ -21,6 +21,37 @@ pub struct TestIdp {
     task: Option<JoinHandle<()>>,
 }
 
+/// The client secret of `storstad-personal` in [`production_config`].
+pub const PRODUCTION_TEST_SECRET: &str = "a test secret nobody published";
+
+/// The shipped configuration as a production instance of a test runs it: no
+/// development directory seed, and the development client secret the docs publish
+/// (which a production registry refuses) replaced by an unpublished one.
+pub fn production_config(database_url: &str, redis_url: Option<&str>) -> LoadedConfig {
+    let mut config = shipped_config(database_url, redis_url);
+    config.idp.profile = idp::config::Profile::Production;
+    config.idp.directory.seed_file = None;
+    let unpublished: String = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        PRODUCTION_TEST_SECRET.as_bytes(),
+    )
+    .as_ref()
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    for file in &mut config.tenant_files.files {
+        for published in idp::tenants::validate::PUBLISHED_DEVELOPMENT_SECRETS {
+            file.source = file.source.replace(published, &unpublished);
+            for client in &mut file.tenant.oidc_client {
+                if client.client_secret_sha256.as_deref() == Some(published) {
+                    client.client_secret_sha256 = Some(unpublished.clone());
+                }
+            }
+        }
+    }
+    config
+}
+
 /// The shipped configuration (config/idp.toml, config/tenants) with paths made absolute
 /// and the database and Redis URLs set as the environment would set them.
 pub fn shipped_config(database_url: &str, redis_url: Option<&str>) -> LoadedConfig {

@@ -543,12 +543,7 @@ fn region_anna() -> (SourceId, Batch) {
 #[tokio::test]
 async fn a_production_instance_starts_empty_and_keeps_what_sources_wrote() {
     let db = e2e::SqliteDatabase::create().unwrap();
-    let production = || {
-        let mut config = e2e::idp_server::shipped_config(&db.url, None);
-        config.idp.profile = idp::config::Profile::Production;
-        config.idp.directory.seed_file = None;
-        config
-    };
+    let production = || e2e::idp_server::production_config(&db.url, None);
     let idp = e2e::TestIdp::start(production()).await.unwrap();
     let anna01 = hsa("SE2321009991-anna01");
     assert_eq!(

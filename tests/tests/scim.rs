@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use e2e::agent::Agent;
-use e2e::oidc::{authorize_url, exchange_confidential, jwt_parts, param, pkce, CONFIDENTIAL};
+use e2e::oidc::{authorize_url, jwt_parts, param, pkce, CONFIDENTIAL};
 use e2e::{https_client, SqliteDatabase, TestIdp};
 use idp::admin::{create_api_token, TokenPurpose, TokenScope};
 
@@ -15,9 +15,7 @@ const HSA: &str = "urn:se:regional-idp:scim:schemas:extension:hsa:1.0:User";
 /// A production instance (no development people) and a region SCIM token.
 async fn start() -> (TestIdp, SqliteDatabase, String) {
     let db = SqliteDatabase::create().unwrap();
-    let mut config = e2e::idp_server::shipped_config(&db.url, None);
-    config.idp.profile = idp::config::Profile::Production;
-    config.idp.directory.seed_file = None;
+    let config = e2e::idp_server::production_config(&db.url, None);
     let idp = TestIdp::start(config).await.unwrap();
     let token = new_token(&idp, "region", TokenPurpose::Scim).await;
     (idp, db, token)
@@ -121,7 +119,10 @@ async fn log_in(idp: &TestIdp) -> Result<String, String> {
             .map_err(|page| page.error_code().unwrap_or("no code").to_owned())?,
     };
     let code = param(&landed, "code").expect("a code");
-    let (status, tokens, _) = exchange_confidential(idp, &code, &verifier).await;
+    // A production instance: the client's secret is not the published one.
+    let secret = Some((CONFIDENTIAL, e2e::idp_server::PRODUCTION_TEST_SECRET));
+    let (status, tokens, _) =
+        e2e::oidc::exchange(idp, CONFIDENTIAL, secret, &code, &verifier).await;
     assert_eq!(status, 200, "{tokens}");
     let (_, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
     Ok(claims["given_name"].as_str().unwrap_or_default().to_owned())
