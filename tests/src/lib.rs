@@ -215,3 +215,18 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// A new admin API token of `scope` on `idp` (an operator's or a tenant admin's).
+pub async fn admin_token(idp: &TestIdp, scope: idp::admin::TokenScope) -> String {
+    idp::admin::create_api_token(
+        &idp.state.db,
+        scope,
+        idp::admin::TokenPurpose::Admin,
+        "test",
+        "test",
+        idp::clock::Clock::now(&idp::clock::SystemClock),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("admin token: {e}"))
+    .token
+}

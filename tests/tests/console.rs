@@ -11,7 +11,7 @@ use e2e::agent::{unescape, Agent, Page};
 use e2e::idp_server::shipped_config;
 use e2e::saml::PySp;
 use e2e::{https_client, SqliteDatabase, TestIdp};
-use idp::admin::{create_api_token, TokenPurpose, TokenScope};
+use idp::admin::TokenScope;
 use idp::clock::{Clock, ManualClock, SystemClock};
 
 /// An IdP with the shipped configuration, its console client's redirect URI pointed at
@@ -32,19 +32,10 @@ async fn console_idp_with_operators(
         Some(clock) => TestIdp::start_with_clock(config, clock).await.unwrap(),
         None => TestIdp::start(config).await.unwrap(),
     };
-    let operator = create_api_token(
-        &idp.state.db,
-        TokenScope::Operator,
-        TokenPurpose::Admin,
-        "setup",
-        "test",
-        SystemClock.now(),
-    )
-    .await
-    .unwrap();
+    let operator = e2e::admin_token(&idp, TokenScope::Operator).await;
     let response = https_client()
         .put(idp.url("/admin/api/v1/tenants/region/oidc-clients/console"))
-        .bearer_auth(&operator.token)
+        .bearer_auth(&operator)
         .json(&json!({
             "id": "console",
             "display_name": { "sv": "Administrationen", "en": "Administration" },
@@ -642,17 +633,7 @@ async fn an_organisation_revokes_and_approves_a_grant_in_the_console() {
 
 /// A tenant admin's API token (for the other organisation's side of a grant).
 async fn tenant_token(idp: &TestIdp, tenant: &str) -> String {
-    create_api_token(
-        &idp.state.db,
-        TokenScope::Tenant(tenant.parse().unwrap()),
-        TokenPurpose::Admin,
-        "grants",
-        "test",
-        SystemClock.now(),
-    )
-    .await
-    .unwrap()
-    .token
+    e2e::admin_token(idp, TokenScope::Tenant(tenant.parse().unwrap())).await
 }
 
 async fn grant(idp: &TestIdp, token: &str, path: &str, attributes: &[&str]) {

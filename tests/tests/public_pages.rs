@@ -7,8 +7,7 @@ use serde_json::{json, Value};
 use e2e::agent::{unescape, Agent};
 use e2e::idp_server::shipped_config;
 use e2e::{https_client, RedisServer, SqliteDatabase, TestIdp};
-use idp::admin::{create_api_token, TokenPurpose, TokenScope};
-use idp::clock::{Clock, SystemClock};
+use idp::admin::TokenScope;
 
 /// A 1x1 transparent PNG image.
 const LOGO: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
@@ -104,16 +103,7 @@ async fn set_identity(idp: &TestIdp, token: &str, tenant: &str, identity: Value)
 async fn an_organisations_logo_is_on_the_login_pages_of_its_applications() {
     let db = SqliteDatabase::create().unwrap();
     let idp = TestIdp::start(shipped_config(&db.url, None)).await.unwrap();
-    let operator = create_api_token(
-        &idp.state.db,
-        TokenScope::Operator,
-        TokenPurpose::Admin,
-        "setup",
-        "test",
-        SystemClock.now(),
-    )
-    .await
-    .unwrap();
+    let operator = e2e::admin_token(&idp, TokenScope::Operator).await;
     let region = json!({
         "kind": "region",
         "display_name": { "sv": "Region Exempelland", "en": "Region Exempelland" },
@@ -124,7 +114,7 @@ async fn an_organisations_logo_is_on_the_login_pages_of_its_applications() {
     // Not a PNG image: refused, naming the field.
     let mut not_png = region.clone();
     not_png["branding"] = json!({ "logo_png": "PHN2Zz48L3N2Zz4=" });
-    let answer = set_identity(&idp, &operator.token, "region", not_png).await;
+    let answer = set_identity(&idp, &operator, "region", not_png).await;
     assert_eq!(answer["error"]["code"], "ADMIN_INVALID", "{answer}");
     assert_eq!(
         answer["error"]["problems"][0]["field"], "branding.logo_png",
@@ -133,7 +123,7 @@ async fn an_organisations_logo_is_on_the_login_pages_of_its_applications() {
 
     let mut with_logo = region.clone();
     with_logo["branding"] = json!({ "logo_png": LOGO });
-    let answer = set_identity(&idp, &operator.token, "region", with_logo).await;
+    let answer = set_identity(&idp, &operator, "region", with_logo).await;
     assert!(answer.get("error").is_none(), "{answer}");
 
     let logo = https_client()

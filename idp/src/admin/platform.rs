@@ -53,12 +53,7 @@ pub fn platform_overview(
             t.grant.iter().map(|g| PlatformGrant {
                 granting: t.id.to_string(),
                 application: g.application.clone(),
-                attributes: g
-                    .attributes
-                    .iter()
-                    .filter_map(|a| serde_json::to_value(a).ok())
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
+                attributes: g.attributes.iter().map(|a| a.name()).collect(),
             })
         })
         .collect();

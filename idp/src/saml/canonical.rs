@@ -251,7 +251,8 @@ fn qualified(out: &mut String, ns: Ns, name: &str) {
     out.push_str(name);
 }
 
-fn escape_text(out: &mut String, text: &str) {
+/// Appends `text` escaped as XML character data.
+pub(crate) fn escape_text(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -263,7 +264,8 @@ fn escape_text(out: &mut String, text: &str) {
     }
 }
 
-fn escape_attribute(out: &mut String, value: &str) {
+/// Appends `value` escaped for a double-quoted XML attribute.
+pub(crate) fn escape_attribute(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -55,6 +55,14 @@ impl AttributeName {
     /// Whether the attribute says something about the person (and so needs the
     /// person's organisation's grant to cross organisations); the LoA and login method
     /// describe the login only.
+    /// The short name tenant files, grants and the console use (`employeeHsaId`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     pub fn is_personal_data(self) -> bool {
         !matches!(
             self,

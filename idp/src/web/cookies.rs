@@ -22,23 +22,37 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     found.next().is_none().then_some(first)
 }
 
-/// The SSO cookie: a browser-session cookie (gone when the browser closes) unless
-/// `max_age_seconds` is given.
-pub fn sso(value: &str, max_age_seconds: Option<u64>) -> Option<HeaderValue> {
+/// A `__Host-` cookie `name=value`: Secure, HttpOnly, Path=/, with `same_site` (`None`,
+/// `Lax` or `Strict`); a browser-session cookie unless `max_age_seconds` is given.
+/// `None` when `value` cannot be a header (it never can for the ids this IdP makes).
+pub fn host_cookie(
+    name: &str,
+    value: &str,
+    same_site: &str,
+    max_age_seconds: Option<u64>,
+) -> Option<HeaderValue> {
     let max_age = max_age_seconds
         .map(|seconds| format!("; Max-Age={seconds}"))
         .unwrap_or_default();
     HeaderValue::from_str(&format!(
-        "{SSO_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=None{max_age}"
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite={same_site}{max_age}"
     ))
     .ok()
 }
 
+/// Removes cookie `name` (set with `same_site`).
+pub fn clear(name: &str, same_site: &str) -> Option<HeaderValue> {
+    host_cookie(name, "", same_site, Some(0))
+}
+
+/// The SSO cookie: a browser-session cookie (gone when the browser closes) unless
+/// `max_age_seconds` is given.
+pub fn sso(value: &str, max_age_seconds: Option<u64>) -> Option<HeaderValue> {
+    host_cookie(SSO_COOKIE, value, "None", max_age_seconds)
+}
+
 pub fn login_binding(value: &str, max_age_seconds: u64) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!(
-        "{LOGIN_BINDING_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}"
-    ))
-    .ok()
+    host_cookie(LOGIN_BINDING_COOKIE, value, "Lax", Some(max_age_seconds))
 }
 
 /// Removes the SSO cookie (logout).

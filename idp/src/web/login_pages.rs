@@ -22,7 +22,7 @@ use std::sync::Arc;
 use super::middleware::RequestId;
 use super::mobile::order_display;
 use super::templates::{render, Frame, LoginMethodLink, LoginPage, Organisation};
-use super::{pages, AppState};
+use super::{href, pages, AppState};
 use crate::auth::mobile::{MobileError, OrderDisplay};
 use crate::login::{LoginFailure, PendingLogin};
 
@@ -79,18 +79,6 @@ impl Lang {
     fn other(self) -> &'static str {
         pages::other_language(self.code)
     }
-}
-
-/// `path?pairs` with the values form-encoded, plus `lang` when the user chose one.
-fn href(path: &str, pairs: &[(&str, &str)], lang: Option<&str>) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in pairs {
-        query.append_pair(key, value);
-    }
-    if let Some(lang) = lang {
-        query.append_pair("lang", lang);
-    }
-    format!("{path}?{}", query.finish())
 }
 
 fn user_agent(headers: &HeaderMap) -> &str {

@@ -263,3 +263,15 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub fn mtls_router(state: Arc<AppState>) -> Router {
     with_middleware(common_routes(), state)
 }
+
+/// `path?pairs` with the values form-encoded, plus `lang` when the user chose one.
+pub(crate) fn href(path: &str, pairs: &[(&str, &str)], lang: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        query.append_pair(key, value);
+    }
+    if let Some(lang) = lang {
+        query.append_pair("lang", lang);
+    }
+    format!("{path}?{}", query.finish())
+}

@@ -229,14 +229,7 @@ pub async fn status_get(
         sources.len(),
     ));
     let now = state.clock.now();
-    let time = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute()
-    );
+    let time = super::templates::timestamp(now);
     render(&StatusPage {
         frame: Frame::new(language, t.get("status.title"), &switch),
         all_healthy: components.iter().all(|c| c.healthy),

@@ -185,6 +185,19 @@ pub fn render(page: &impl Template) -> Response {
     }
 }
 
+/// A time as the pages show it: `2026-12-06 08:35:39` (UTC).
+pub fn timestamp(at: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     /// Every `.rs` file under `dir`, recursively.
@@ -210,33 +223,20 @@ mod tests {
             &mut files,
         );
         assert!(files.len() > 50);
+        // The tags written without their "<", so this list is not itself HTML in Rust.
         let tags = [
-            "<html",
-            "<div",
-            "<p>",
-            "<p ",
-            "<form",
-            "<input",
-            "<li>",
-            "<li ",
-            "<a href",
-            "<h1",
-            "<h2",
-            "<button",
-            "<ul",
-            "<ol",
-            "<span",
-            "<noscript",
-            "<img",
-        ];
-        // Test data (an OCSP responder answering with a web page) and this test's list.
+            "html", "div", "p>", "p ", "form", "input", "li>", "li ", "a href", "h1", "h2",
+            "button", "ul", "ol", "span", "noscript", "img",
+        ]
+        .map(|name| format!("<{name}"));
+        // Test data: an OCSP responder answering with a web page.
         let exempt = |f: &std::path::Path| {
             let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with("_tests.rs") || f.ends_with("web/templates.rs")
+            name.ends_with("_tests.rs")
         };
         for file in files.into_iter().filter(|f| !exempt(f)) {
             let text = std::fs::read_to_string(&file).unwrap();
-            for tag in tags {
+            for tag in &tags {
                 let found = text.lines().any(|line| {
                     line.contains(&format!("\"{tag}")) || line.contains(&format!("\\n{tag}"))
                 });

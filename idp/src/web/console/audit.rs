@@ -15,7 +15,7 @@ use crate::admin::{self, AdminError};
 use crate::audit::AuditEvent;
 use crate::storage::AuditFilter;
 use crate::web::admin_api::context;
-use crate::web::templates::{render, Frame};
+use crate::web::templates::{render, timestamp, Frame};
 use crate::web::AppState;
 
 /// The most events a page (or an export) holds; narrow the filter for older ones.
@@ -111,18 +111,6 @@ struct AuditPage<'a> {
     csv_href: String,
     events: Vec<EventRow>,
     changes: Vec<ChangeRow>,
-}
-
-pub(super) fn timestamp(at: time::OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
 }
 
 fn row(event: &AuditEvent) -> EventRow {

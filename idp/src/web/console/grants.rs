@@ -15,7 +15,7 @@ use crate::ids::{ApplicationId, TenantId};
 use crate::tenants::AttributeName;
 use crate::web::admin_api::context;
 use crate::web::templates::{render, Frame};
-use crate::web::AppState;
+use crate::web::{href, AppState};
 
 /// One request on the grants page.
 pub struct GrantItem {
@@ -46,13 +46,6 @@ pub struct GrantsQuery {
     revoked: Option<String>,
 }
 
-fn attribute_name(attribute: AttributeName) -> String {
-    serde_json::to_value(attribute)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// `GET /console/t/{tenant}/grants`: other organisations' applications that ask for
 /// this tenant's staff, and what the tenant grants each.
 pub async fn grants_get(
@@ -75,7 +68,7 @@ pub async fn grants_get(
                 .asks
                 .iter()
                 .map(|a| Choice {
-                    value: attribute_name(*a),
+                    value: a.name(),
                     checked: r
                         .granted
                         .as_ref()
@@ -147,9 +140,9 @@ pub async fn grant_post(
     };
     match granted.await {
         Ok(true) => {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("granted", &format!("{owner}/{app}"));
-            Redirect::to(&format!("/console/t/{tenant}/grants?{}", query.finish())).into_response()
+            let granted = format!("{owner}/{app}");
+            let path = format!("/console/t/{tenant}/grants");
+            Redirect::to(&href(&path, &[("granted", &granted)], None)).into_response()
         }
         Ok(false) => reauth_page(lang, &admin, &format!("{tenant}/grants")),
         Err(e) => admin_problem(
@@ -179,9 +172,9 @@ pub async fn grant_revoke_post(
     };
     match revoked.await {
         Ok(()) => {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("revoked", &format!("{owner}/{app}"));
-            Redirect::to(&format!("/console/t/{tenant}/grants?{}", query.finish())).into_response()
+            let revoked = format!("{owner}/{app}");
+            let path = format!("/console/t/{tenant}/grants");
+            Redirect::to(&href(&path, &[("revoked", &revoked)], None)).into_response()
         }
         Err(e) => admin_problem(
             lang,

@@ -118,11 +118,7 @@ pub async fn receives_get(
             commission_chosen_at_login,
         } => {
             page.attributes = attributes;
-            page.withheld = withheld
-                .iter()
-                .filter_map(|a| serde_json::to_value(a).ok())
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect();
+            page.withheld = withheld.iter().map(|a| a.name()).collect();
             page.commission_chosen_at_login = commission_chosen_at_login;
         }
         admin::Receives::Oidc {

@@ -15,7 +15,7 @@ use crate::ids::{ApplicationId, TenantId};
 use crate::tenants::{AttributeName, OidcClient, SamlServiceProvider};
 use crate::web::admin_api::context;
 use crate::web::templates::{render, Frame};
-use crate::web::AppState;
+use crate::web::{href, AppState};
 
 #[derive(Template)]
 #[template(path = "console_oidc_new.html")]
@@ -335,12 +335,9 @@ pub async fn saml_preview_post(
     ];
     let attributes = AttributeName::ALL
         .iter()
-        .filter_map(|a| {
-            let value = serde_json::to_value(a).ok()?.as_str()?.to_owned();
-            Some(Choice {
-                value,
-                checked: default_release.contains(a),
-            })
+        .map(|a| Choice {
+            value: a.name(),
+            checked: default_release.contains(a),
         })
         .collect();
     let switch = lang.switch();
@@ -398,9 +395,8 @@ pub async fn saml_post(
     };
     match registered.await {
         Ok(app) => {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("registered", app.as_str());
-            Redirect::to(&format!("/console/t/{tenant}?{}", query.finish())).into_response()
+            let path = format!("/console/t/{tenant}");
+            Redirect::to(&href(&path, &[("registered", app.as_str())], None)).into_response()
         }
         Err(e) => admin_problem(
             lang,

@@ -7,7 +7,7 @@
 //! ended by an admin), so the console never outlives the login.
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use crate::ids::HsaId;
 use crate::oidc::authorize::Params;
 use crate::session::{random_key, Namespace, TypedStore};
 use crate::web::middleware::RequestId;
-use crate::web::{cookies, csrf, AppState};
+use crate::web::{cookies, csrf, href, AppState};
 
 pub const SESSION_COOKIE: &str = "__Host-idp_console";
 const LOGIN_COOKIE: &str = "__Host-idp_console_login";
@@ -201,11 +201,7 @@ pub async fn console_login_get(
         }
     }
     let mut response = Redirect::to(url.as_str()).into_response();
-    let cookie = format!(
-        "{LOGIN_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
-        LOGIN_TTL.as_secs()
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+    if let Some(value) = cookies::host_cookie(LOGIN_COOKIE, &id, "Lax", Some(LOGIN_TTL.as_secs())) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
@@ -281,24 +277,19 @@ pub async fn console_callback_get(
         return problem_page(503, "CONSOLE_STORE", Some(&request_id));
     }
     let mut response = Redirect::to(&login.return_to).into_response();
-    let set = format!(
-        "{SESSION_COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
-        SESSION_TTL.as_secs()
-    );
-    if let Ok(value) = HeaderValue::from_str(&set) {
+    let set = [
+        cookies::host_cookie(
+            SESSION_COOKIE,
+            &cookie,
+            "Strict",
+            Some(SESSION_TTL.as_secs()),
+        ),
+        cookies::clear(LOGIN_COOKIE, "Lax"),
+    ];
+    for value in set.into_iter().flatten() {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
-        .headers_mut()
-        .append(header::SET_COOKIE, clear(LOGIN_COOKIE, "Lax"));
-    response
-}
-
-fn clear(name: &str, same_site: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{name}=; Path=/; Secure; HttpOnly; SameSite={same_site}; Max-Age=0"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,15 +313,13 @@ pub async fn console_logout_post(
         }
     }
     let mut response = Redirect::to("/console/signed-out").into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, clear(SESSION_COOKIE, "Strict"));
+    if let Some(value) = cookies::clear(SESSION_COOKIE, "Strict") {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
     response
 }
 
 /// Sends a request without an admin to the login, coming back to `path`.
 pub fn to_login(path: &str) -> Response {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("return", path);
-    Redirect::to(&format!("/console/login?{}", query.finish())).into_response()
+    Redirect::to(&href("/console/login", &[("return", path)], None)).into_response()
 }

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::audit::timestamp;
 use super::session::Admin;
 use super::shared::{managed_tenant, nav, Page, Posted};
 use super::{admin_problem, frame, Nav};
@@ -19,7 +18,7 @@ use crate::directory::Person;
 use crate::login::SsoSession;
 use crate::web::admin_api::context;
 use crate::web::templates::{render, Frame};
-use crate::web::AppState;
+use crate::web::{href, AppState};
 
 /// One login on the page.
 pub struct SessionRow {
@@ -74,7 +73,7 @@ async fn person(
 fn row(session: &SsoSession) -> SessionRow {
     let at = |seconds: i64| {
         time::OffsetDateTime::from_unix_timestamp(seconds)
-            .map(timestamp)
+            .map(crate::web::templates::timestamp)
             .unwrap_or_default()
     };
     SessionRow {
@@ -178,12 +177,9 @@ pub async fn sessions_end_post(
     };
     match ended.await {
         Ok(count) => {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query
-                .append_pair("person", &hsa_id)
-                .append_pair("ended", &count.to_string());
-            let location = format!("/console/t/{tenant}/sessions?{}", query.finish());
-            Redirect::to(&location).into_response()
+            let path = format!("/console/t/{tenant}/sessions");
+            let pairs = [("person", hsa_id.as_str()), ("ended", &count.to_string())];
+            Redirect::to(&href(&path, &pairs, None)).into_response()
         }
         Err(e) => admin_problem(
             lang,

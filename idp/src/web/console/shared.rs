@@ -15,7 +15,7 @@ use crate::admin::{self, AdminError};
 use crate::ids::TenantId;
 use crate::web::admin_api::context;
 use crate::web::templates::{render, Frame};
-use crate::web::AppState;
+use crate::web::{href, AppState};
 
 /// The admin of a page request, or the response that sends them to log in and back to
 /// this very page (its query kept).
@@ -146,15 +146,15 @@ struct ReauthPage<'a> {
 /// coming back to the tenant page (the admin then repeats the action).
 pub(super) fn reauth_page(lang: Lang, admin: &Admin, tenant_page: &str) -> Response {
     let back = format!("/console/t/{tenant_page}");
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query
-        .append_pair("reauth", "1")
-        .append_pair("return", &back);
     let switch = format!("{back}{}", lang.switch());
     let page = render(&ReauthPage {
         frame: frame(lang, lang.texts().get("console.reauth.title"), &switch),
         nav: Some(nav(admin)),
-        login_href: format!("/console/login?{}", query.finish()),
+        login_href: href(
+            "/console/login",
+            &[("reauth", "1"), ("return", &back)],
+            None,
+        ),
         back_href: back,
     });
     super::with_code(StatusCode::FORBIDDEN, "CONSOLE_REAUTH_REQUIRED", page)

@@ -14,7 +14,7 @@ use crate::admin::{self, AdminError, Kind};
 use crate::ids::ApplicationId;
 use crate::web::admin_api::context;
 use crate::web::templates::{render, Frame};
-use crate::web::AppState;
+use crate::web::{href, AppState};
 
 /// One tenant in a list.
 pub struct TenantItem {
@@ -188,7 +188,7 @@ async fn last_activity(
     let ctx = context(state);
     let find = |filter| admin::tenant_login_audit(&ctx, &admin.actor, tenant, filter, 1);
     let (success, failure) = tokio::join!(find(latest("success")), find(latest("failure")));
-    let at = |event: &crate::audit::AuditEvent| super::audit::timestamp(event.at);
+    let at = |event: &crate::audit::AuditEvent| crate::web::templates::timestamp(event.at);
     let mut parts = Vec::new();
     match success.ok().and_then(|e| e.into_iter().next()) {
         Some(event) => parts.push(texts.fill("console.state.last_login", &[("at", &at(&event))])),
@@ -241,9 +241,8 @@ pub async fn delete_post(
     };
     match deleted.await {
         Ok(true) => {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("deleted", &app);
-            Redirect::to(&format!("/console/t/{tenant}?{}", query.finish())).into_response()
+            let path = format!("/console/t/{tenant}");
+            Redirect::to(&href(&path, &[("deleted", &app)], None)).into_response()
         }
         Ok(false) => reauth_page(lang, &admin, &tenant),
         Err(e) => admin_problem(lang, nav(&admin), &e, Some(format!("/console/t/{tenant}"))),

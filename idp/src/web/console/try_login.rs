@@ -132,18 +132,14 @@ pub async fn try_get(
             return admin_problem(lang, nav(&admin), &e, Some(format!("/console/t/{tenant}")))
         }
     };
-    let switch = lang.switch();
-    render(&TryPage {
-        frame: frame(lang, lang.texts().get("console.try.title"), &switch),
-        nav: Some(nav(&admin)),
-        tenant_id: &tenant,
-        app_id: &app,
-        csrf_token: &admin.csrf_token,
+    try_page(
+        lang,
+        &admin,
+        (&tenant, &app),
         application,
-        supported: playable(&played),
-        needs_secret: needs_secret(&played),
-        steps: Vec::new(),
-    })
+        &played,
+        Vec::new(),
+    )
 }
 
 /// `POST /console/t/{tenant}/apps/{app}/try`: runs the try and shows every step.
@@ -189,16 +185,29 @@ pub async fn try_post(
             "the try's application stays in the admin's session"
         );
     }
+    try_page(lang, &admin, (&tenant, &app), application, &played, steps)
+}
+
+/// The try page of application `app` of `tenant`, with the steps of a try (if any).
+fn try_page(
+    lang: super::Lang,
+    admin: &super::session::Admin,
+    (tenant, app): (&str, &str),
+    application: String,
+    played: &Played,
+    steps: Vec<Step>,
+) -> Response {
+    // The switch shows the page itself (a GET), also after the form's post.
     let switch = format!("/console/t/{tenant}/apps/{app}/try{}", lang.switch());
     render(&TryPage {
         frame: frame(lang, lang.texts().get("console.try.title"), &switch),
-        nav: Some(nav(&admin)),
-        tenant_id: &tenant,
-        app_id: &app,
+        nav: Some(nav(admin)),
+        tenant_id: tenant,
+        app_id: app,
         csrf_token: &admin.csrf_token,
         application,
-        supported: playable(&played),
-        needs_secret: needs_secret(&played),
+        supported: playable(played),
+        needs_secret: needs_secret(played),
         steps,
     })
 }

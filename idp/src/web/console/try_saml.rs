@@ -23,21 +23,16 @@ fn authn_request_xml(
     let instant = now
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    let escape = |v: &str| {
-        v.replace('&', "&amp;")
-            .replace('"', "&quot;")
-            .replace('<', "&lt;")
-    };
-    // Written by hand, as the SP would: the IdP's own inbound gate and parser read it.
+    use crate::saml::canonical::{escape_attribute, escape_text};
+    // Written as the SP would: the IdP's own inbound gate and parser read it.
     let mut xml = String::from("<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"");
     xml.push_str(&format!(
-        " ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{instant}\" Destination=\"{}\">",
-        escape(destination)
+        " ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{instant}\" Destination=\""
     ));
-    xml.push_str(&format!(
-        "<saml:Issuer>{}</saml:Issuer></samlp:AuthnRequest>",
-        escape(sp.entity_id.as_str())
-    ));
+    escape_attribute(&mut xml, destination);
+    xml.push_str("\"><saml:Issuer>");
+    escape_text(&mut xml, sp.entity_id.as_str());
+    xml.push_str("</saml:Issuer></samlp:AuthnRequest>");
     xml
 }
 

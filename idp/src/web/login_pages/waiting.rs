@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use super::texts::{hint_message, messages_json};
 use super::{
-    bound_login, bound_order, failure_page, href, is_apple_mobile, organisation, store_failure,
-    Device, Lang,
+    bound_login, bound_order, failure_page, is_apple_mobile, organisation, store_failure, Device,
+    Lang,
 };
 use crate::auth::mobile::{Hint, MobileError, Status};
 use crate::login::LoginFailure;
 use crate::web::middleware::RequestId;
 use crate::web::mobile::{finish_order_login, order_display};
 use crate::web::templates::{render, Frame, MobileWaiting, QrImage};
-use crate::web::AppState;
+use crate::web::{href, AppState};
 
 #[derive(Debug, Deserialize)]
 pub struct MobileQuery {
