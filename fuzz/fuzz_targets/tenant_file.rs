@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
                 .map(String::from)
                 .to_vec(),
         ),
+        refuse_published_secrets: true,
     };
     let alone = validate(std::slice::from_ref(&tenant), &changed, &context);
     let mut all: Vec<Tenant> = development_tenants()
