@@ -91,8 +91,8 @@ fn bench(c: &mut Criterion) {
             .unwrap();
         let signature = key.sign(&rng, &challenge).unwrap();
         let validator = state.validator.load();
-        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let ctx = state.login_context(&validator, LoginMethod::MobileQr, peer, None);
+        let client = idp::web::ClientAddress(std::net::Ipv4Addr::LOCALHOST.into());
+        let ctx = state.login_context(&validator, LoginMethod::MobileQr, client, None);
         state
             .orders
             .complete(

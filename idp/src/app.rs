@@ -20,6 +20,7 @@ use crate::registry::{self, Registry, RegistryHandle};
 use crate::session::{MemoryStore, RedisStore, SharedStore, StoreError};
 use crate::session::{Namespace, TypedStore};
 use crate::storage::{Database, StorageError};
+use crate::web::management::Lifecycle;
 use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,13 +72,28 @@ pub fn build_session_store(
 }
 
 /// Connects and prepares everything the handlers need: migrations applied, tenants
-/// written, the directory seeded.
+/// written, the directory seeded. Metrics of its own (see [`build_state_with`]).
 pub async fn build_state(
     config: LoadedConfig,
     clock: SharedClock,
 ) -> Result<Arc<AppState>, StartError> {
-    let storage = &config.idp.storage;
-    let db = Database::connect_and_migrate(&storage.database_url, storage.max_connections).await?;
+    let lifecycle = Lifecycle::new(Arc::new(crate::metrics::Metrics::new()));
+    build_state_with(config, clock, &lifecycle).await
+}
+
+/// [`build_state`] for a node whose management listener already answers: the metrics
+/// are the lifecycle's, readiness says what the start waits for (a database that is
+/// not up yet is waited for, not a reason to exit), and it turns to the built IdP.
+pub async fn build_state_with(
+    config: LoadedConfig,
+    clock: SharedClock,
+    lifecycle: &Lifecycle,
+) -> Result<Arc<AppState>, StartError> {
+    let metrics = lifecycle.metrics().clone();
+    metrics.set_certificates(crate::config::certificates::expiries(&config.idp));
+    let db = connect_database(&config, lifecycle)
+        .await?
+        .observed_by(metrics.clone());
     let mut registry = RegistryHandle::new(load_registry(&db, &config, &clock).await);
     if config.idp.session.store == SessionBackend::Redis {
         let session = &config.idp.session;
@@ -88,8 +104,12 @@ pub async fn build_state(
     let registry = Arc::new(registry);
     let directory = Arc::new(build_directory(&config, db.clone()));
     seed_directory(&config, &directory, &registry.load(), clock.now()).await?;
-    let store = build_session_store(&config, clock.clone())?;
+    let store: SharedStore = Arc::new(crate::session::Observed::new(
+        build_session_store(&config, clock.clone())?,
+        metrics.clone(),
+    ));
     let validator = build_validator(&config)?;
+    validator.revocation_checker().observe(metrics.clone());
     let session = &config.idp.session;
     let sso_sessions = SsoSessions::new(
         store.clone(),
@@ -104,6 +124,7 @@ pub async fn build_state(
     let pending_logins = PendingLogins::new(
         store.clone(),
         Duration::from_secs(session.pending_login_ttl_seconds),
+        clock.clone(),
     );
     let mobile = &config.idp.mobile;
     let orders = crate::auth::mobile::OrderEngine::new(
@@ -138,7 +159,7 @@ pub async fn build_state(
         db,
         store,
         directory,
-        metrics: Arc::new(crate::metrics::Metrics::new()),
+        metrics,
         validator: ArcSwap::from_pointee(validator),
         sso_sessions,
         pending_logins,
@@ -148,7 +169,35 @@ pub async fn build_state(
         saml,
     });
     follow_registry(&state);
+    lifecycle.started(state.clone());
     Ok(state)
+}
+
+/// The first wait for an unreachable database, doubled up to [`DATABASE_RETRY_MAX`].
+const DATABASE_RETRY_FIRST: Duration = Duration::from_millis(250);
+const DATABASE_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Connects and migrates, waiting for a database that does not answer yet (PostgreSQL
+/// starting or failing over): readiness names it meanwhile. Any other failure (a
+/// refused login, a failed migration) ends the start.
+async fn connect_database(
+    config: &LoadedConfig,
+    lifecycle: &Lifecycle,
+) -> Result<Database, StartError> {
+    let storage = &config.idp.storage;
+    let mut wait = DATABASE_RETRY_FIRST;
+    loop {
+        match Database::connect_and_migrate(&storage.database_url, storage.max_connections).await {
+            Ok(db) => return Ok(db),
+            Err(e) if e.is_unreachable() => {
+                tracing::warn!(code = e.code(), error = %e, retry_in_ms = wait.as_millis(), "the database does not answer; waiting for it");
+                lifecycle.waiting_for(format!("the database ({})", e.code()));
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(DATABASE_RETRY_MAX);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// The directory on `db`, with the configured cache and retention.
@@ -375,19 +424,60 @@ pub fn build_validator(config: &LoadedConfig) -> Result<CertificateValidator, Tr
     Ok(CertificateValidator::new(trust, Arc::new(checker)))
 }
 
-/// Re-reads trust anchors, issuers and CRL files and swaps in a new certificate engine
-/// and mTLS TLS configuration; logins in flight finish with the old ones.
-pub fn reload_trust(
-    state: &AppState,
-    mtls_tls: Option<&ArcSwap<rustls::ServerConfig>>,
-) -> Result<(), StartError> {
-    let validator = build_validator(&state.config)?;
-    if let Some(tls) = mtls_tls {
-        tls.store(mtls_server_config(&state.config, validator.trust())?);
+/// The TLS configurations a node serves with, each swapped in place on reload
+/// (connections already open keep theirs).
+#[derive(Clone, Default)]
+pub struct TlsConfigs {
+    pub public: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
+    pub mtls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
+    pub management: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
+}
+
+/// SIGHUP: re-reads trust anchors, issuers and CRL files (a new certificate engine) and
+/// every TLS certificate and key (public, mTLS, management) and swaps them in; logins in
+/// flight finish with the old ones. Each part that cannot be read keeps its previous
+/// configuration and is named in the error; the others are swapped.
+pub fn reload(state: &AppState, tls: &TlsConfigs) -> Result<(), StartError> {
+    let config = &state.config;
+    let mut failed = Vec::new();
+    match build_validator(config) {
+        Ok(validator) => {
+            validator
+                .revocation_checker()
+                .observe(state.metrics.clone());
+            if let Some(mtls) = &tls.mtls {
+                match mtls_server_config(config, validator.trust()) {
+                    Ok(server) => mtls.store(server),
+                    Err(e) => failed.push(format!("mTLS listener: {e}")),
+                }
+            }
+            state.validator.store(Arc::new(validator));
+        }
+        Err(e) => failed.push(format!("trust: {e}")),
     }
-    state.validator.store(Arc::new(validator));
-    tracing::info!("trust configuration reloaded");
-    Ok(())
+    if let Some(public) = &tls.public {
+        let server = &config.idp.server;
+        match crate::server::load_server_config(&server.tls_certificate, &server.tls_private_key) {
+            Ok(loaded) => public.store(loaded),
+            Err(e) => failed.push(format!("public listener: {e}")),
+        }
+    }
+    if let Some(management) = &tls.management {
+        match management_server_config(config) {
+            Ok(Some(loaded)) => management.store(loaded),
+            Ok(None) => {}
+            Err(e) => failed.push(format!("management listener: {e}")),
+        }
+    }
+    state
+        .metrics
+        .set_certificates(crate::config::certificates::expiries(&config.idp));
+    if failed.is_empty() {
+        tracing::info!("trust and TLS certificates reloaded");
+        Ok(())
+    } else {
+        Err(StartError::Config(failed.join("; ")))
+    }
 }
 
 fn mtls_server_config(
@@ -402,9 +492,37 @@ fn mtls_server_config(
     )?)
 }
 
+/// The management listener's TLS configuration, when `[management] tls` is set.
+fn management_server_config(
+    config: &LoadedConfig,
+) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
+    let management = &config.idp.management;
+    match (
+        management.tls,
+        &management.tls_certificate,
+        &management.tls_private_key,
+    ) {
+        (true, Some(certificate), Some(key)) => {
+            Ok(Some(crate::server::load_server_config(certificate, key)?))
+        }
+        (true, _, _) => Err(StartError::Config(
+            "management.tls needs tls_certificate and tls_private_key".into(),
+        )),
+        (false, _, _) => Ok(None),
+    }
+}
+
 /// Binds the configured address.
 pub async fn bind(config: &LoadedConfig) -> Result<TcpListener, StartError> {
-    let addr = config.idp.server.listen;
+    bind_address(config.idp.server.listen).await
+}
+
+/// Binds the management listener's address.
+pub async fn bind_management(config: &LoadedConfig) -> Result<TcpListener, StartError> {
+    bind_address(config.idp.management.listen).await
+}
+
+async fn bind_address(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })
@@ -415,11 +533,43 @@ pub async fn bind_mtls(config: &LoadedConfig) -> Result<Option<TcpListener>, Sta
     if !config.idp.mtls.enabled {
         return Ok(None);
     }
-    let addr = config.idp.mtls.listen;
-    TcpListener::bind(addr)
-        .await
-        .map(Some)
-        .map_err(|source| StartError::Listen { addr, source })
+    bind_address(config.idp.mtls.listen).await.map(Some)
+}
+
+/// Connections the management listener takes at once (probes and scrapers).
+const MANAGEMENT_CONNECTIONS: usize = 64;
+
+/// Serves the management endpoints on `listener` until `stopped` completes; started
+/// before the IdP is built, stopped after its listeners have drained. Its TLS
+/// configuration is kept in `lifecycle`, for reloads.
+pub fn serve_management(
+    config: &LoadedConfig,
+    lifecycle: Arc<Lifecycle>,
+    listener: TcpListener,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    let tls = management_server_config(config)?.map(|c| Arc::new(ArcSwap::new(c)));
+    if let Some(tls) = &tls {
+        lifecycle.keep_management_tls(tls.clone());
+    }
+    let server = &config.idp.server;
+    let options = crate::server::ServeOptions {
+        tls: tls.clone(),
+        handshake_timeout: Duration::from_secs(server.tls_handshake_timeout_seconds),
+        shutdown_grace: Duration::from_secs(1),
+        connections: crate::server::ConnectionSettings {
+            max_connections: MANAGEMENT_CONNECTIONS,
+            max_per_address: MANAGEMENT_CONNECTIONS,
+            exempt: Vec::new(),
+            header_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+        },
+        metrics: Some(lifecycle.metrics().clone()),
+    };
+    let router = web::management::router(lifecycle);
+    Ok(tokio::spawn(crate::server::serve(
+        listener, router, options, stopped,
+    )))
 }
 
 /// How often cached CRLs are checked for an upcoming nextUpdate.
@@ -466,9 +616,13 @@ fn connection_settings(
 }
 
 /// Serves the IdP on `listener` (and the mTLS login listener, if given) until `shutdown`
-/// completes. SIGHUP reloads the trust configuration.
+/// completes, then drains: readiness answers 503 at once (`lifecycle`), the listeners
+/// keep serving for `[server] drain_seconds` (for the load balancer to notice), then
+/// stop accepting and let in-flight requests finish within `shutdown_grace_seconds`.
+/// SIGHUP reloads trust and every TLS certificate ([`reload`]).
 pub async fn serve(
     state: Arc<AppState>,
+    lifecycle: Arc<Lifecycle>,
     listener: TcpListener,
     mtls_listener: Option<TcpListener>,
     shutdown: impl std::future::Future<Output = ()> + Send,
@@ -503,7 +657,12 @@ pub async fn serve(
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
-    let background = tokio::spawn(background_tasks(state.clone(), mtls_tls.clone(), stopped()));
+    let tls_configs = TlsConfigs {
+        public: tls.clone(),
+        mtls: mtls_tls.clone(),
+        management: lifecycle.management_tls(),
+    };
+    let background = tokio::spawn(background_tasks(state.clone(), tls_configs, stopped()));
     let directory_syncs = tokio::spawn(crate::directory::ldap::run_scheduled(
         state.directory.clone(),
         state.registry.clone(),
@@ -558,8 +717,17 @@ pub async fn serve(
             .await;
         }
     };
+    let drain = Duration::from_secs(server.drain_seconds);
     let trigger = async {
         shutdown.await;
+        lifecycle.drain();
+        if !drain.is_zero() {
+            tracing::info!(
+                seconds = drain.as_secs(),
+                "draining: /readyz answers 503 while the listeners keep serving"
+            );
+            tokio::time::sleep(drain).await;
+        }
         let _ = stop_tx.send(true);
     };
     tokio::join!(main, mtls, trigger);
@@ -573,10 +741,10 @@ pub async fn serve(
     Ok(())
 }
 
-/// CRL refresh before nextUpdate, and trust reload on SIGHUP.
+/// CRL refresh before nextUpdate, audit pruning, and the reload on SIGHUP.
 async fn background_tasks(
     state: Arc<AppState>,
-    mtls_tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
+    tls: TlsConfigs,
     stopped: impl std::future::Future<Output = ()>,
 ) {
     #[cfg(unix)]
@@ -586,14 +754,14 @@ async fn background_tasks(
     tokio::pin!(stopped);
     loop {
         #[cfg(unix)]
-        let reload = async {
+        let hangup_received = async {
             match hangup.as_mut() {
                 Some(signal) => signal.recv().await,
                 None => std::future::pending().await,
             }
         };
         #[cfg(not(unix))]
-        let reload = std::future::pending::<Option<()>>();
+        let hangup_received = std::future::pending::<Option<()>>();
         tokio::select! {
             () = &mut stopped => break,
             _ = refresh.tick() => {
@@ -607,9 +775,9 @@ async fn background_tasks(
                 }
             }
             _ = prune.tick() => prune_audit_log(&state).await,
-            _ = reload => {
-                if let Err(e) = reload_trust(&state, mtls_tls.as_deref()) {
-                    tracing::error!(error = %e, "trust reload failed; keeping the previous configuration");
+            _ = hangup_received => {
+                if let Err(e) = reload(&state, &tls) {
+                    tracing::error!(error = %e, "reload incomplete; what failed keeps its previous configuration");
                 }
             }
         }

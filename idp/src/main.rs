@@ -518,7 +518,40 @@ async fn serve(source: &ConfigSource) -> anyhow::Result<()> {
     if !overridden.is_empty() {
         tracing::info!(variables = ?overridden, "configuration overridden from the environment");
     }
-    let state = idp::app::build_state(loaded, Arc::new(SystemClock)).await?;
+    if loaded.idp.profile == idp::config::Profile::Development {
+        tracing::warn!("DEVELOPMENT instance: development keys, tenants and people are loaded; never expose it (profile = \"production\" refuses them)");
+    }
+    // SIGTERM or Ctrl-C, seen by the start (which gives up waiting) and the serving.
+    let (signalled, signal) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        idp::server::shutdown_signal().await;
+        let _ = signalled.send(true);
+    });
+    let stopped = |mut signal: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = signal.wait_for(|stop| *stop).await;
+    };
+
+    // The management listener answers first: live, not ready until the IdP is built.
+    let lifecycle = idp::web::management::Lifecycle::new(Arc::new(idp::metrics::Metrics::new()));
+    let management_listener = idp::app::bind_management(&loaded).await?;
+    tracing::info!(address = %management_listener.local_addr()?, "management listener (/healthz, /readyz, /metrics)");
+    let (management_stop, management_stopped) = tokio::sync::oneshot::channel::<()>();
+    let management = idp::app::serve_management(
+        &loaded,
+        lifecycle.clone(),
+        management_listener,
+        async move {
+            let _ = management_stopped.await;
+        },
+    )?;
+
+    let state = tokio::select! {
+        built = idp::app::build_state_with(loaded, Arc::new(SystemClock), &lifecycle) => built?,
+        () = stopped(signal.clone()) => {
+            tracing::info!("stopped before the start finished");
+            return Ok(());
+        }
+    };
     let listener = idp::app::bind(&state.config).await?;
     let mtls_listener = idp::app::bind_mtls(&state.config).await?;
     let scheme = if state.config.idp.server.tls {
@@ -539,13 +572,9 @@ async fn serve(source: &ConfigSource) -> anyhow::Result<()> {
     if let Some(mtls) = &mtls_listener {
         tracing::info!(address = %mtls.local_addr()?, public_url = %state.config.idp.mtls.public_url, "certificate login (mTLS) listening");
     }
-    idp::app::serve(
-        state,
-        listener,
-        mtls_listener,
-        idp::server::shutdown_signal(),
-    )
-    .await?;
+    idp::app::serve(state, lifecycle, listener, mtls_listener, stopped(signal)).await?;
+    let _ = management_stop.send(());
+    let _ = management.await;
     tracing::info!("stopped");
     Ok(())
 }

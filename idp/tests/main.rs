@@ -1,4 +1,5 @@
-//! The `idp` command as an operator uses it: check-config, migrate, serve and SIGTERM.
+//! The `idp` command as an operator uses it: check-config, migrate, serve, SIGHUP and
+//! SIGTERM.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -401,58 +402,142 @@ fn migrate_creates_and_migrates_a_sqlite_database() {
     assert!(dir.path().join("db/idp.db").is_file());
 }
 
-#[test]
-fn serve_answers_healthz_and_stops_cleanly_on_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+/// The serial of the certificate the TLS listener on `port` presents (openssl s_client).
+fn served_serial(port: u16) -> Option<String> {
+    let script = format!(
+        "openssl s_client -connect 127.0.0.1:{port} -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -serial"
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().ok()?;
+    let serial = text(&out.stdout).trim().to_owned();
+    serial.starts_with("serial=").then_some(serial)
+}
+
+/// `idp serve` as an orchestrator runs it: every listener on a port of its own, the
+/// TLS certificate from files that a SIGHUP re-reads, and SIGTERM answered by a drain.
+#[test]
+fn serve_reloads_certificates_on_sighup_and_drains_on_sigterm() {
+    let (port, mtls_port, management_port) = (free_port(), free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
+    let certificate = dir.path().join("tls.pem");
+    let key = dir.path().join("tls.key.pem");
+    std::fs::copy(
+        repo_root().join("certs-dev/tls/localhost.pem"),
+        &certificate,
+    )
+    .unwrap();
+    std::fs::copy(repo_root().join("certs-dev/tls/localhost.key.pem"), &key).unwrap();
     let url = format!("sqlite://{}", dir.path().join("idp.db").display());
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_idp"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("IDP_") {
+            command.env_remove(name);
+        }
+    }
+    let child = command
         .current_dir(repo_root())
         .arg("serve")
         .env("IDP_DATABASE_URL", &url)
-        .env("IDP_LISTEN", &listen)
+        .env("IDP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("IDP__MTLS__LISTEN", format!("127.0.0.1:{mtls_port}"))
+        .env(
+            "IDP__MANAGEMENT__LISTEN",
+            format!("127.0.0.1:{management_port}"),
+        )
+        .env("IDP__SERVER__DRAIN_SECONDS", "2")
+        .env("IDP_TLS_CERTIFICATE", &certificate)
+        .env("IDP_TLS_PRIVATE_KEY", &key)
         .env("IDP_LOG_FORMAT", "json")
-        .env_remove("IDP_REDIS_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        assert!(Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    let management = format!("http://127.0.0.1:{management_port}");
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let healthy = rt.block_on(async {
+    let outcome = rt.block_on(async {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let ca = std::fs::read(repo_root().join("certs-dev/tls/tls-ca.pem")).unwrap();
-        let client = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .build()
-            .unwrap();
+        let readiness = |expected: u16| {
+            let url = format!("{management}/readyz");
+            async move {
+                for _ in 0..1000 {
+                    if let Ok(r) = reqwest::get(&url).await {
+                        let status = r.status().as_u16();
+                        let body = r.text().await.unwrap_or_default();
+                        if status == expected {
+                            return Ok(body);
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(format!("/readyz never answered {expected}"))
+            }
+        };
+        readiness(200).await?;
+        let before = served_serial(port).ok_or("no certificate served")?;
+
+        // A renewed certificate in place of the old one, then SIGHUP.
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "renewed");
+        let renewed_key = rcgen::KeyPair::generate().unwrap();
+        let renewed = params.self_signed(&renewed_key).unwrap();
+        std::fs::write(&key, renewed_key.serialize_pem()).unwrap();
+        std::fs::write(&certificate, renewed.pem()).unwrap();
+        signal("-HUP");
+        let mut after = before.clone();
         for _ in 0..500 {
-            if let Ok(r) = client
-                .get(format!("https://localhost:{port}/healthz"))
-                .send()
-                .await
-            {
-                return r.status().as_u16() == 200;
+            after = served_serial(port).unwrap_or_default();
+            if after != before {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        false
+        if after == before {
+            return Err("SIGHUP did not swap the TLS certificate".to_owned());
+        }
+
+        // SIGTERM: readiness turns 503 while the public listener still serves.
+        signal("-TERM");
+        let draining = readiness(503).await?;
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        let page = client
+            .get(format!("https://localhost:{port}/accessibility"))
+            .send()
+            .await
+            .map_err(|e| format!("not served while draining: {e}"))?;
+        Ok::<_, String>((draining, page.status().as_u16(), before, after))
     });
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     let log = text(&out.stdout) + &text(&out.stderr);
-    assert!(healthy, "healthz never answered 200:\n{log}");
+    let (draining, page, before, after) = outcome.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert!(draining.contains("\"draining\""), "{draining}");
+    assert_eq!(page, 200, "served during the drain");
+    assert_ne!(before, after);
     assert!(out.status.success(), "exit {:?}:\n{log}", out.status);
+    assert!(log.contains("DEVELOPMENT instance"), "{log}");
+    assert!(log.contains("trust and TLS certificates reloaded"), "{log}");
     assert!(log.contains("shutdown signal received"), "{log}");
+    assert!(log.contains("draining"), "{log}");
     assert!(
         log.contains("\"request_id\""),
         "every request log line carries its request id:\n{log}"

@@ -145,6 +145,8 @@ pub struct Agent {
     with_certificate: Option<reqwest::Client>,
     cookies: Mutex<BTreeMap<(String, String), String>>,
     max_redirects: usize,
+    /// Sent with every request (e.g. the X-Forwarded-For a proxy in front would add).
+    headers: reqwest::header::HeaderMap,
 }
 
 fn client_builder() -> reqwest::ClientBuilder {
@@ -174,6 +176,7 @@ impl Agent {
             with_certificate: None,
             cookies: Mutex::new(BTreeMap::new()),
             max_redirects: 25,
+            headers: reqwest::header::HeaderMap::new(),
         }
     }
 
@@ -233,6 +236,15 @@ impl Agent {
         agent
     }
 
+    /// The same browser with `name: value` on every request it sends.
+    pub fn sending(mut self, name: &'static str, value: &str) -> Self {
+        let value = value
+            .parse()
+            .unwrap_or_else(|e| panic!("header {name}: {e}"));
+        self.headers.insert(name, value);
+        self
+    }
+
     /// The cookie `name` this browser holds for `host`.
     pub fn cookie(&self, host: &str, name: &str) -> Option<String> {
         self.cookies
@@ -288,7 +300,9 @@ impl Agent {
         form: Option<&[(String, String)]>,
     ) -> Page {
         let client = self.with_certificate.as_ref().unwrap_or(&self.plain);
-        let mut request = client.request(method, url.clone());
+        let mut request = client
+            .request(method, url.clone())
+            .headers(self.headers.clone());
         if let Some(cookies) = self.cookie_header(url) {
             request = request.header(COOKIE, cookies);
         }

@@ -23,6 +23,15 @@ impl Reserved {
         }
     }
 
+    /// On a given port (one a client was told of before anything listened there).
+    pub async fn bind_port(port: u16) -> Self {
+        Self {
+            listener: tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap_or_else(|e| panic!("port {port}: {e}")),
+        }
+    }
+
     pub fn url(&self) -> String {
         format!(
             "https://localhost:{}",

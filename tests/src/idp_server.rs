@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 
 use idp::clock::SystemClock;
 use idp::config::{ConfigSource, EnvOverrides, LoadedConfig};
+use idp::web::management::Lifecycle;
 use idp::web::AppState;
 
 use crate::repo_root;
@@ -16,7 +17,11 @@ pub struct TestIdp {
     pub addr: SocketAddr,
     /// The mutual-TLS login listener.
     pub mtls_addr: SocketAddr,
+    /// The management listener (plain HTTP: /healthz, /readyz, /metrics).
+    pub management_addr: SocketAddr,
     pub state: Arc<AppState>,
+    /// Readiness and drain, as the management listener reports them.
+    pub lifecycle: Arc<Lifecycle>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -116,23 +121,46 @@ impl TestIdp {
             None => format!("https://localhost:{}", addr.port()).parse()?,
         };
         config.idp.mtls.public_url = format!("https://localhost:{}", mtls_addr.port()).parse()?;
-        let state = idp::app::build_state(config, clock).await?;
+        let management_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let management_addr = management_listener.local_addr()?;
+        let lifecycle = Lifecycle::new(Arc::new(idp::metrics::Metrics::new()));
+        let (management_stop, management_stopped) = oneshot::channel::<()>();
+        let management = idp::app::serve_management(
+            &config,
+            lifecycle.clone(),
+            management_listener,
+            async move {
+                let _ = management_stopped.await;
+            },
+        )?;
+        let state = idp::app::build_state_with(config, clock, &lifecycle).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let serve_state = state.clone();
+        let serve_lifecycle = lifecycle.clone();
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(e) =
-                idp::app::serve(serve_state, listener, Some(mtls_listener), shutdown).await
+            if let Err(e) = idp::app::serve(
+                serve_state,
+                serve_lifecycle,
+                listener,
+                Some(mtls_listener),
+                shutdown,
+            )
+            .await
             {
                 eprintln!("test idp stopped with an error: {e}");
             }
+            let _ = management_stop.send(());
+            let _ = management.await;
         });
         Ok(Self {
             addr,
             mtls_addr,
+            management_addr,
             state,
+            lifecycle,
             stop: Some(stop),
             task: Some(task),
         })
@@ -143,9 +171,26 @@ impl TestIdp {
         format!("https://localhost:{}{path}", self.addr.port())
     }
 
+    /// `http://127.0.0.1:<management port><path>`.
+    pub fn management_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.management_addr.port())
+    }
+
+    /// The metrics as `/metrics` renders them now.
+    pub fn metrics(&self) -> String {
+        self.state.metrics.render(self.state.clock.now())
+    }
+
     /// `https://localhost:<mtls port><path>`.
     pub fn mtls_url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.mtls_addr.port())
+    }
+
+    /// Triggers graceful shutdown without waiting for it (see [`TestIdp::shutdown`]).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     /// Triggers graceful shutdown and waits for the server to finish.

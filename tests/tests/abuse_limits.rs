@@ -75,7 +75,7 @@ async fn a_slow_header_client_is_disconnected_within_the_header_timeout() {
     let (idp, _db) = idp_with(|limits| limits.header_read_timeout_seconds = 1).await;
     let mut tls = tls_from(LOCAL, idp.addr).await.unwrap();
     // Half a request head, then nothing.
-    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+    tls.write_all(b"GET /accessibility HTTP/1.1\r\nHost: localhost\r\n")
         .await
         .unwrap();
     tls.flush().await.unwrap();
@@ -99,14 +99,14 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
 
     // A kept-alive connection after one complete request.
     let mut kept = tls_from(LOCAL, idp.addr).await.unwrap();
-    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    kept.write_all(b"GET /accessibility HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let answer = closed_by_server(&mut kept)
         .await
         .expect("the idle kept-alive connection is closed");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
-    let metrics = idp.state.metrics.render();
+    let metrics = idp.metrics();
     assert!(metrics.contains("CONNECTION_IDLE_TIMEOUT"), "{metrics}");
 }
 
@@ -130,7 +130,7 @@ async fn one_address_holding_every_connection_it_can_does_not_lock_out_another()
         }
     }
     assert_eq!(held.len(), PER_ADDRESS, "refused {refused}");
-    let metrics = idp.state.metrics.render();
+    let metrics = idp.metrics();
     assert!(metrics.contains("CONNECTIONS_ADDRESS_FULL"), "{metrics}");
 
     // Meanwhile a nurse at another address logs in as usual.
@@ -145,11 +145,35 @@ async fn one_address_holding_every_connection_it_can_does_not_lock_out_another()
     // The hog's connections were never dropped for the nurse's sake: they still work.
     let first = held.first_mut().unwrap();
     first
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /accessibility HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let answer = closed_by_server(first).await.unwrap();
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_records_the_client_behind_a_trusted_proxy_and_only_there() {
+    let (idp, _db) = idp_with(|limits| limits.trusted_proxies = vec![LOCAL]).await;
+    // Through the load balancer (a trusted proxy at 127.0.0.1): the client it names.
+    let behind_proxy = Agent::with_certificate_from("david", LOCAL)
+        .sending("x-forwarded-for", "198.51.100.23, 203.0.113.7");
+    // From anywhere else, the header is the client's own claim: the peer counts.
+    let direct = Agent::with_certificate_from("david", "127.0.0.2".parse().unwrap())
+        .sending("x-forwarded-for", "203.0.113.99");
+    for (agent, expected) in [(&behind_proxy, "203.0.113.7"), (&direct, "127.0.0.2")] {
+        let (_, challenge) = pkce();
+        let authorize = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+        browse_to_callback(agent, &idp, &authorize, CONFIDENTIAL).await;
+        let events = idp::storage::find_recent_audit_events(&idp.state.db, 20)
+            .await
+            .unwrap();
+        let login = events
+            .iter()
+            .find(|e| e.event == "login")
+            .expect("a login record");
+        assert_eq!(login.client_address.as_deref(), Some(expected));
+    }
 }
 
 /// An HTTPS client (no redirects followed) connecting from `from`.
@@ -240,9 +264,15 @@ async fn a_flood_of_logins_and_orders_from_one_address_gets_429s_while_another_l
         }
     }
     assert_eq!(started, ORDERS);
-    let metrics = idp.state.metrics.render();
-    assert!(metrics.contains("rate_limited_login-start"), "{metrics}");
-    assert!(metrics.contains("rate_limited_order-start"), "{metrics}");
+    let metrics = idp.metrics();
+    assert!(
+        metrics.contains("idp_rate_limited_total{kind=\"login-start\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("idp_rate_limited_total{kind=\"order-start\"}"),
+        "{metrics}"
+    );
 
     // A nurse at another address logs in meanwhile.
     let nurse = Agent::with_certificate_from("david", "127.0.0.2".parse().unwrap());

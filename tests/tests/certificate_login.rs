@@ -205,9 +205,9 @@ async fn the_revoked_certificate_gets_the_revoked_page_and_an_audit_record() {
     let events = find_recent_audit_events(&idp.state.db, 10).await.unwrap();
     assert_eq!(events[0].outcome, Outcome::Failure);
     assert_eq!(events[0].code.as_deref(), Some("CERT_REVOKED"));
-    let metrics = idp.state.metrics.render();
+    let metrics = idp.metrics();
     assert!(
-        metrics.contains("idp_logins_total{method=\"mtls\",result=\"CERT_REVOKED\"} 1"),
+        metrics.contains("method=\"mtls\",result=\"CERT_REVOKED\"} 1"),
         "{metrics}"
     );
 }
@@ -489,9 +489,7 @@ async fn the_proxy_header_is_accepted_from_a_configured_proxy_only() {
         Some("CERT_MISSING")
     );
     assert!(untrusted
-        .state
-        .metrics
-        .render()
+        .metrics()
         .contains("idp_events_total{event=\"client_cert_header_untrusted\"} 1"));
 }
 
@@ -564,7 +562,7 @@ async fn a_new_crl_takes_effect_on_trust_reload_without_a_restart() {
         "the CRL is cached until its nextUpdate or a reload"
     );
 
-    idp::app::reload_trust(&idp.state, None).unwrap();
+    idp::app::reload(&idp.state, &idp::app::TlsConfigs::default()).unwrap();
     let after = curl_async(
         started(&idp, idp.mtls_url("/mtls/login")).await,
         Some("fredrik"),
@@ -598,7 +596,7 @@ async fn a_fail_open_decision_is_logged_counted_and_audited() {
         "fail-open lets the login through: {}",
         response.body
     );
-    let metrics = idp.state.metrics.render();
+    let metrics = idp.metrics();
     assert!(
         metrics.contains("idp_events_total{event=\"revocation_fail_open\"} 1"),
         "{metrics}"

@@ -162,9 +162,7 @@ async fn provisioned_staff_log_in_and_a_deactivation_stops_them_at_once() {
     assert_eq!(created["active"], true);
     assert_eq!(log_in(&idp).await, Ok("David".into()));
     // The source's state: in /metrics and in the tenant's admin API.
-    let metrics = https_client()
-        .get(idp.url("/metrics"))
-        .send()
+    let metrics = reqwest::get(idp.management_url("/metrics"))
         .await
         .unwrap()
         .text()

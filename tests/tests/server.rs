@@ -1,10 +1,36 @@
-//! The HTTP server: health, readiness (with Redis going away and coming back), metrics,
-//! request ids and security headers, over HTTPS with the development certificate.
+//! The HTTP server: request ids and security headers over HTTPS with the development
+//! certificate; the management listener's health, readiness (with Redis going away and
+//! coming back, while the node drains) and metrics.
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use e2e::balancer::{Reserved, RoundRobin};
 use e2e::idp_server::shipped_config;
-use e2e::{https_client, RedisServer, SqliteDatabase, TestIdp};
+use e2e::{https_client, PostgresDatabase, RedisServer, SqliteDatabase, TestIdp};
+use idp::web::management::Lifecycle;
+
+/// Asks `url` until `done` holds for its status and JSON body (or panics at the deadline,
+/// with the last answer).
+async fn poll_until(
+    url: &str,
+    done: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut last = serde_json::Value::Null;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(response) = reqwest::get(url).await {
+            let status = response.status().as_u16();
+            last = response.json().await.unwrap_or_default();
+            if done(status, &last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{url} never answered as expected; last: {last}");
+}
 
 async fn memory_idp() -> (TestIdp, SqliteDatabase) {
     let db = SqliteDatabase::create().unwrap();
@@ -13,10 +39,10 @@ async fn memory_idp() -> (TestIdp, SqliteDatabase) {
 }
 
 #[tokio::test]
-async fn healthz_answers_over_https_with_security_headers_and_a_request_id() {
+async fn pages_answer_over_https_with_security_headers_and_a_request_id() {
     let (idp, _db) = memory_idp().await;
     let response = https_client()
-        .get(idp.url("/healthz"))
+        .get(idp.url("/accessibility"))
         .send()
         .await
         .unwrap();
@@ -35,8 +61,6 @@ async fn healthz_answers_over_https_with_security_headers_and_a_request_id() {
     assert_eq!(headers["x-frame-options"], "DENY");
     let id = headers["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["status"], "ok");
 }
 
 #[tokio::test]
@@ -44,14 +68,14 @@ async fn a_plain_client_request_id_is_kept_and_a_hostile_one_replaced() {
     let (idp, _db) = memory_idp().await;
     let client = https_client();
     let kept = client
-        .get(idp.url("/healthz"))
+        .get(idp.url("/accessibility"))
         .header("x-request-id", "lb-1234abcd")
         .send()
         .await
         .unwrap();
     assert_eq!(kept.headers()["x-request-id"], "lb-1234abcd");
     let replaced = client
-        .get(idp.url("/healthz"))
+        .get(idp.url("/accessibility"))
         .header("x-request-id", "evil\" injected=1")
         .send()
         .await
@@ -76,7 +100,7 @@ async fn unknown_paths_get_a_json_404_with_a_stable_code_and_the_headers() {
 #[tokio::test]
 async fn readyz_is_ok_with_the_embedded_defaults() {
     let (idp, _db) = memory_idp().await;
-    let response = https_client().get(idp.url("/readyz")).send().await.unwrap();
+    let response = reqwest::get(idp.management_url("/readyz")).await.unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ready");
@@ -84,7 +108,11 @@ async fn readyz_is_ok_with_the_embedded_defaults() {
 }
 
 async fn ready_status(client: &reqwest::Client, idp: &TestIdp) -> (u16, serde_json::Value) {
-    let response = client.get(idp.url("/readyz")).send().await.unwrap();
+    let response = client
+        .get(idp.management_url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
@@ -96,7 +124,7 @@ async fn readyz_names_redis_while_it_is_down_and_recovers_without_a_restart() {
     let idp = TestIdp::start(shipped_config(&db.url, Some(&redis.url())))
         .await
         .unwrap();
-    let client = https_client();
+    let client = reqwest::Client::new();
 
     let (status, _) = ready_status(&client, &idp).await;
     assert_eq!(status, 200);
@@ -132,42 +160,72 @@ async fn readyz_is_unavailable_when_redis_was_never_up() {
     let idp = TestIdp::start(shipped_config(&db.url, Some(&url)))
         .await
         .unwrap();
-    let (status, body) = ready_status(&https_client(), &idp).await;
+    let (status, body) = ready_status(&reqwest::Client::new(), &idp).await;
     assert_eq!(status, 503);
     assert_eq!(body["reason"], "unreachable: session store (redis)");
 }
 
 #[tokio::test]
-async fn metrics_count_requests_by_route_pattern() {
+async fn nothing_operational_is_served_on_the_public_listeners() {
+    let (idp, _db) = memory_idp().await;
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let public = https_client().get(idp.url(path)).send().await.unwrap();
+        assert_eq!(public.status(), 404, "{path} on the public listener");
+        let mtls = https_client().get(idp.mtls_url(path)).send().await.unwrap();
+        assert_eq!(mtls.status(), 404, "{path} on the mTLS listener");
+        let management = reqwest::get(idp.management_url(path)).await.unwrap();
+        assert_eq!(
+            management.status(),
+            200,
+            "{path} on the management listener"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_logins_by_application_and_expiry() {
     let (idp, _db) = memory_idp().await;
     let client = https_client();
     for _ in 0..3 {
-        client.get(idp.url("/healthz")).send().await.unwrap();
+        client.get(idp.url("/accessibility")).send().await.unwrap();
     }
     client
         .get(idp.url("/secret/SE2321009991-anna01"))
         .send()
         .await
         .unwrap();
-    idp.state.metrics.record_login("mtls", "success");
-    let text = client
-        .get(idp.url("/metrics"))
-        .send()
-        .await
+    idp.state.metrics.record_login(&idp::metrics::LoginRecord {
+        tenant: Some("region"),
+        application: Some("journal"),
+        method: "mtls",
+        result: "success",
+        elapsed: Some(Duration::from_millis(1500)),
+    });
+    let ready = reqwest::get(idp.management_url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let response = reqwest::get(idp.management_url("/metrics")).await.unwrap();
+    assert!(response.headers()["content-type"]
+        .to_str()
         .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        text.contains(
-            "idp_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 3"
-        ),
-        "{text}"
-    );
-    assert!(text.contains("idp_http_request_duration_seconds_count{route=\"/healthz\"} 3"));
-    assert!(text.contains("route=\"unmatched\",method=\"GET\",status=\"404\"} 1"));
+        .starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    for expected in [
+        "idp_http_requests_total{route=\"/accessibility\",method=\"GET\",status=\"200\"} 3",
+        "idp_http_request_duration_seconds_count{route=\"/accessibility\"} 3",
+        "route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+        "idp_logins_total{tenant=\"region\",application=\"journal\",method=\"mtls\",result=\"success\"} 1",
+        "idp_login_duration_seconds_bucket{le=\"2.0\",method=\"mtls\"} 1",
+        "idp_certificate_expiry_days{key=\"server.tls_certificate\"}",
+        "idp_certificate_expiry_days{key=\"trust.issuer[0].certificate\"}",
+        "idp_store_operation_duration_seconds_count{store=\"database\",operation=\"ping\",result=\"ok\"}",
+        "idp_store_operation_duration_seconds_count{store=\"session_store\",operation=\"ping\",result=\"ok\"}",
+        "idp_ready 1",
+        "idp_build_info{",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(text.contains(expected), "{expected} missing in\n{text}");
+    }
     assert!(!text.contains("anna01"), "raw paths must not become labels");
-    assert!(text.contains("idp_logins_total{method=\"mtls\",result=\"success\"} 1"));
 }
 
 #[tokio::test]
@@ -187,10 +245,90 @@ async fn graceful_shutdown_finishes_and_closes_the_port() {
     let (idp, _db) = memory_idp().await;
     let addr = idp.addr;
     https_client()
-        .get(idp.url("/healthz"))
+        .get(idp.url("/accessibility"))
         .send()
         .await
         .unwrap();
     idp.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_shutdown_readiness_turns_503_while_the_node_serves_the_drain_period() {
+    let db = SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db.url, None);
+    config.idp.server.drain_seconds = 2;
+    let mut idp = TestIdp::start(config).await.unwrap();
+    let ready = reqwest::get(idp.management_url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    idp.begin_shutdown();
+    let body = poll_until(&idp.management_url("/readyz"), |status, body| {
+        status == 503 && body["status"] == "draining"
+    })
+    .await;
+    assert!(body["reason"].as_str().unwrap().contains("shutting down"));
+    // The load balancer has not noticed yet: a new connection is still served.
+    let page = https_client()
+        .get(idp.url("/accessibility"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let metrics = reqwest::get(idp.management_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("idp_ready 0"), "{metrics}");
+
+    let addr = idp.addr;
+    idp.shutdown().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_starts_while_postgresql_is_down_and_turns_ready_when_it_comes() {
+    let pg = PostgresDatabase::create().await.unwrap();
+    let mut real: url::Url = pg.url.parse().unwrap();
+    let real_addr = format!("127.0.0.1:{}", real.port().unwrap())
+        .parse()
+        .unwrap();
+    // The IdP is told of a port where no PostgreSQL listens yet.
+    let port = e2e::free_port();
+    real.set_port(Some(port)).unwrap();
+    let config = shipped_config(real.as_str(), None);
+
+    let lifecycle = Lifecycle::new(Arc::new(idp::metrics::Metrics::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let management = format!("http://{}", listener.local_addr().unwrap());
+    let _management =
+        idp::app::serve_management(&config, lifecycle.clone(), listener, std::future::pending())
+            .unwrap();
+    let starting = lifecycle.clone();
+    let start = tokio::spawn(async move {
+        idp::app::build_state_with(config, Arc::new(idp::clock::SystemClock), &starting).await
+    });
+
+    let body = poll_until(&format!("{management}/readyz"), |status, body| {
+        status == 503
+            && body["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("the database"))
+    })
+    .await;
+    assert_eq!(body["status"], "starting", "{body}");
+    let live = reqwest::get(format!("{management}/healthz")).await.unwrap();
+    assert_eq!(live.status(), 200, "alive while it waits");
+    assert!(!start.is_finished(), "the start waits instead of failing");
+
+    // PostgreSQL comes up on that port.
+    let _postgres = RoundRobin::start(Reserved::bind_port(port).await, vec![real_addr]).await;
+    let state = start
+        .await
+        .unwrap()
+        .expect("started once the database answered");
+    poll_until(&format!("{management}/readyz"), |status, _| status == 200).await;
+    assert!(!state.registry.load().tenants.is_empty());
 }

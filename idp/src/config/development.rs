@@ -3,7 +3,7 @@
 //! recognised by the development PKI's organisation (every certificate `idp dev-certs`
 //! issues names it as subject or issuer); secrets by being the embedded defaults' own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{IdpConfig, EMBEDDED_DEFAULTS};
 use crate::devpki::DEV_ORGANISATION;
@@ -26,7 +26,7 @@ pub fn material(config: &IdpConfig) -> Vec<(String, String)> {
             ));
         }
     }
-    for (key, path) in certificate_files(config) {
+    for (key, path) in super::certificates::files(config) {
         if issued_by_development_pki(&path) {
             found.push((
                 key,
@@ -38,52 +38,6 @@ pub fn material(config: &IdpConfig) -> Vec<(String, String)> {
         }
     }
     found
-}
-
-/// Every certificate file the configuration names, with its key.
-fn certificate_files(config: &IdpConfig) -> Vec<(String, PathBuf)> {
-    let mut files = vec![
-        (
-            "server.tls_certificate".to_owned(),
-            config.server.tls_certificate.clone(),
-        ),
-        (
-            "saml.signing_certificate".to_owned(),
-            config.saml.signing_certificate.clone(),
-        ),
-    ];
-    if let Some(ecdsa) = &config.saml.ecdsa_signing_certificate {
-        files.push(("saml.ecdsa_signing_certificate".to_owned(), ecdsa.clone()));
-    }
-    let listed = |key: &str, paths: &[PathBuf]| -> Vec<(String, PathBuf)> {
-        paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (format!("{key}[{i}]"), p.clone()))
-            .collect()
-    };
-    files.extend(listed("trust.anchors", &config.trust.anchors));
-    files.extend(listed(
-        "saml.metadata_ca_files",
-        &config.saml.metadata_ca_files,
-    ));
-    files.extend(listed(
-        "oidc.outbound_trust_anchors",
-        &config.oidc.outbound_trust_anchors,
-    ));
-    for (i, issuer) in config.trust.issuers.iter().enumerate() {
-        files.push((
-            format!("trust.issuer[{i}].certificate"),
-            issuer.certificate.clone(),
-        ));
-    }
-    for (i, key) in config.oidc.keys.iter().enumerate() {
-        files.push((
-            format!("oidc.key[{i}].certificate"),
-            key.certificate.clone(),
-        ));
-    }
-    files
 }
 
 /// Whether a certificate in the PEM file at `path` names the development PKI's
@@ -109,6 +63,7 @@ fn issued_by_development_pki(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn the_embedded_defaults_are_development_material_throughout() {

@@ -2,6 +2,7 @@
 //! optional file on top, then environment variables for secrets and URLs. Loaded once,
 //! validated into typed structs; `idp check-config` runs the same loading without starting.
 
+pub mod certificates;
 mod development;
 mod directory;
 mod env;
@@ -58,6 +59,33 @@ pub struct IdpConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub pages: PagesConfig,
+    #[serde(default)]
+    pub management: ManagementConfig,
+}
+
+/// The management listener: `/healthz`, `/readyz` and `/metrics`, on their own port so
+/// that nothing operational is reachable on the public listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagementConfig {
+    /// Address and port (plain HTTP unless `tls`). Bind it to an address only the
+    /// orchestrator and the monitoring reach.
+    pub listen: SocketAddr,
+    /// Serve HTTPS with `tls_certificate` and `tls_private_key` (reloaded on SIGHUP).
+    pub tls: bool,
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_private_key: Option<PathBuf>,
+}
+
+impl Default for ManagementConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            tls: false,
+            tls_certificate: None,
+            tls_private_key: None,
+        }
+    }
 }
 
 /// What the public pages (accessibility statement, privacy notice) say about who runs
@@ -169,6 +197,10 @@ pub struct ServerConfig {
     pub tls_private_key: PathBuf,
     /// How long in-flight requests may run after SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// After SIGTERM, how long the node keeps serving with `/readyz` at 503 before it
+    /// stops accepting: the time the load balancer needs to notice. Default 0.
+    #[serde(default)]
+    pub drain_seconds: u64,
     /// Maximum time for a TLS handshake before the connection is dropped.
     pub tls_handshake_timeout_seconds: u64,
 }
@@ -413,6 +445,36 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
                 );
             }
         }
+    }
+    let management = &config.management;
+    if management.tls {
+        for (key, path) in [
+            ("management.tls_certificate", &management.tls_certificate),
+            ("management.tls_private_key", &management.tls_private_key),
+        ] {
+            match path {
+                None => problems.push(
+                    &file,
+                    key.to_owned(),
+                    "is required when management.tls is set",
+                ),
+                Some(path) if !path.is_file() => problems.push(
+                    &file,
+                    key.to_owned(),
+                    format!("file {} not found", path.display()),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    let shares_a_public_port = management.listen == config.server.listen
+        || (config.mtls.enabled && management.listen == config.mtls.listen);
+    if shares_a_public_port && management.listen.port() != 0 {
+        problems.push(
+            &file,
+            "management.listen".to_owned(),
+            "must be another address than the public listeners' (nothing operational is served on them)",
+        );
     }
     if let Some(seed) = &config.directory.seed_file {
         if config.profile == Profile::Production {

@@ -118,11 +118,16 @@ impl SqlDirectory {
         condition: &str,
         value: &str,
     ) -> Result<Option<Person>, DirectoryError> {
-        let rows = sqlx::query(&format!("{PERSON_ROWS}{condition}{PERSON_ORDER}"))
-            .bind(value)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let query = format!("{PERSON_ROWS}{condition}{PERSON_ORDER}");
+        let rows = self
+            .db
+            .timed("find_person", async {
+                Ok(sqlx::query(&query)
+                    .bind(value)
+                    .fetch_all(self.db.pool())
+                    .await?)
+            })
+            .await?;
         merge(&rows)
     }
 

@@ -145,7 +145,12 @@ pub async fn complete_certificate_login(
             audit.outcome = Outcome::Success;
             audit.person_id = Some(success.session.person_id.clone());
             audit.employee_hsa_id = Some(success.session.employee_hsa_id.to_string());
-            ctx.metrics.record_login(ctx.method.as_str(), "success");
+            record_login(
+                ctx,
+                &audit,
+                "success",
+                success.pending.as_ref().and_then(|p| p.age(ctx.now)),
+            );
             tracing::info!(
                 method = ctx.method.as_str(),
                 tenant = %success.identity.tenant.id,
@@ -155,8 +160,7 @@ pub async fn complete_certificate_login(
         }
         Err(failure) => {
             audit.code = Some(failure.code().to_owned());
-            ctx.metrics
-                .record_login(ctx.method.as_str(), failure.code());
+            record_login(ctx, &audit, failure.code(), None);
             tracing::info!(
                 method = ctx.method.as_str(),
                 code = failure.code(),
@@ -170,6 +174,22 @@ pub async fn complete_certificate_login(
         ctx.metrics.record_event("audit_write_failed");
     }
     result
+}
+
+/// Counts the login by the application its audit record names.
+fn record_login(
+    ctx: &LoginContext<'_>,
+    audit: &AuditEvent,
+    result: &str,
+    elapsed: Option<std::time::Duration>,
+) {
+    ctx.metrics.record_login(&crate::metrics::LoginRecord {
+        tenant: audit.tenant_id.as_deref(),
+        application: audit.application_id.as_deref(),
+        method: ctx.method.as_str(),
+        result,
+        elapsed,
+    });
 }
 
 async fn attempt(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
+use crate::clock::SharedClock;
 use crate::ids::{ApplicationId, TenantId};
 use crate::session::{random_key, Namespace, SharedStore, StoreResult, TypedStore};
 
@@ -27,6 +28,10 @@ pub struct PendingLogin {
     /// refused (`USER_MISMATCH`).
     #[serde(default)]
     pub expected_person_id: Option<String>,
+    /// When it was opened (Unix milliseconds): for the login duration metric only; no
+    /// decision depends on it.
+    #[serde(default)]
+    pub opened_at_ms: i64,
 }
 
 /// The secret kept in the browser's `__Host-idp_login` cookie: one per browser, shared by
@@ -65,6 +70,13 @@ fn hash_hex(secret: &str) -> String {
 }
 
 impl PendingLogin {
+    /// How long before `now` it was opened (for the login duration metric); `None` for
+    /// one opened before this field existed.
+    pub fn age(&self, now: time::OffsetDateTime) -> Option<Duration> {
+        let ms = crate::storage::to_millis(now).checked_sub(self.opened_at_ms)?;
+        (self.opened_at_ms > 0).then(|| Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+    }
+
     /// Whether `secret` is this login's browser binding (constant time).
     pub fn is_bound_to(&self, secret: &BindingSecret) -> bool {
         let presented = hash_hex(&secret.0);
@@ -78,12 +90,14 @@ impl PendingLogin {
 #[derive(Clone)]
 pub struct PendingLogins {
     store: TypedStore<PendingLogin>,
+    clock: SharedClock,
 }
 
 impl PendingLogins {
-    pub fn new(store: SharedStore, ttl: Duration) -> Self {
+    pub fn new(store: SharedStore, ttl: Duration, clock: SharedClock) -> Self {
         Self {
             store: TypedStore::new(store, Namespace::PendingLogin, ttl),
+            clock,
         }
     }
 
@@ -105,6 +119,7 @@ impl PendingLogins {
             binding_hash: hash_hex(&secret.0),
             authenticated_session: None,
             expected_person_id: None,
+            opened_at_ms: crate::storage::to_millis(self.clock.now()),
         };
         self.store.put(&login.id, &login).await?;
         Ok((login, secret))
@@ -162,6 +177,7 @@ impl PendingLogins {
             binding_hash: hash_hex(&secret.0),
             authenticated_session,
             expected_person_id: None,
+            opened_at_ms: crate::storage::to_millis(self.clock.now()),
         };
         self.store.put(&login.id, &login).await?;
         Ok((login, secret))

@@ -65,7 +65,7 @@ pub async fn serve(
     let metrics = options.metrics;
     let count = move |event: &str| {
         if let Some(metrics) = &metrics {
-            metrics.record_event(event);
+            metrics.record_connection_refused(event);
         }
     };
     tokio::pin!(shutdown);

@@ -8,10 +8,12 @@
 //! order) move with [`SessionStore::replace_if`], a compare-and-swap.
 
 mod memory;
+mod observed;
 mod redis_store;
 mod typed;
 
 pub use memory::{MemoryStore, DEFAULT_MAX_ENTRIES as MEMORY_DEFAULT_MAX_ENTRIES};
+pub use observed::Observed;
 pub use redis_store::RedisStore;
 pub use typed::{ReplayCache, TypedStore};
 

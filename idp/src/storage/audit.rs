@@ -7,6 +7,10 @@ use super::{from_millis, to_millis, Database, StorageError, StorageResult};
 use crate::audit::{AuditEvent, Outcome};
 
 pub async fn insert_audit_event(db: &Database, event: &AuditEvent) -> StorageResult<()> {
+    db.timed("insert_audit_event", insert(db, event)).await
+}
+
+async fn insert(db: &Database, event: &AuditEvent) -> StorageResult<()> {
     sqlx::query(
         "INSERT INTO audit_log (id, at_ms, event, outcome, code, method, tenant_id, \
          application_id, person_id, employee_hsa_id, certificate_serial, certificate_issuer, \

@@ -42,6 +42,25 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The database did not answer (down, starting, failing over, or every connection
+    /// busy): worth waiting for, unlike a refusal or a failed migration.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StorageError::Database(e) => match e {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
+                // PostgreSQL starting up, shutting down, or in recovery.
+                sqlx::Error::Database(e) => e
+                    .code()
+                    .is_some_and(|code| matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+                _ => false,
+            },
+            StorageError::Migration(sqlx::migrate::MigrateError::Execute(e)) => {
+                matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
+            }
+            _ => false,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             StorageError::Database(_) => "STORAGE_DATABASE",
@@ -66,7 +85,13 @@ pub enum Backend {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    observer: Observer,
 }
+
+/// Where timed operations are counted (`idp_store_operation_duration_seconds{store=
+/// "database"}`); none for the command-line tools.
+#[derive(Debug, Clone, Default)]
+struct Observer(Option<std::sync::Arc<crate::metrics::Metrics>>);
 
 impl Database {
     /// Connects (creating the SQLite file and its directory when needed). Does not migrate.
@@ -102,7 +127,36 @@ impl Database {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            observer: Observer::default(),
+        })
+    }
+
+    /// Counts the timed operations ([`Database::timed`]) into `metrics`.
+    pub fn observed_by(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.observer = Observer(Some(metrics));
+        self
+    }
+
+    /// Runs one operation of the request path, timed and counted by its outcome.
+    pub async fn timed<T>(
+        &self,
+        operation: &'static str,
+        run: impl std::future::Future<Output = StorageResult<T>>,
+    ) -> StorageResult<T> {
+        let Some(metrics) = &self.observer.0 else {
+            return run.await;
+        };
+        let started = std::time::Instant::now();
+        let result = run.await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        metrics.record_store_operation("database", operation, outcome, started.elapsed());
+        result
     }
 
     /// Connects and applies pending migrations.
@@ -132,8 +186,11 @@ impl Database {
 
     /// Cheap reachability check for `/readyz`.
     pub async fn ping(&self) -> StorageResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.timed("ping", async {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+        .await
     }
 }
 

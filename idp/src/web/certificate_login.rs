@@ -7,6 +7,7 @@
 //! session cookie there (the two may be different host names) and resumes the login
 //! that asked, checking that it is the same browser that started it.
 
+use crate::web::ClientAddress;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -39,6 +40,7 @@ use super::MAX_ID_LENGTH;
 pub async fn mtls_login_get(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     peer_certificates: Option<Extension<PeerCertificates>>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
@@ -82,7 +84,7 @@ pub async fn mtls_login_get(
         },
     };
     let validator = state.validator.load();
-    let ctx = state.login_context(&validator, method, peer, Some(request_id.clone()));
+    let ctx = state.login_context(&validator, method, client, Some(request_id.clone()));
     match complete_certificate_login(&ctx, &chain, pending).await {
         Ok(success) => {
             let ticket_id = crate::session::random_key();

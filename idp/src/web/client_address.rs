@@ -3,8 +3,33 @@
 //! a trusted proxy. A header from anyone else is ignored (a client cannot choose its own
 //! rate-limit bucket).
 
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use std::net::IpAddr;
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// The client's address for a request (what the audit log records and rate limits
+/// count), resolved once by the request middleware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        if let Some(resolved) = parts.extensions.get::<ClientAddress>() {
+            return Ok(*resolved);
+        }
+        // Outside the middleware (a router without it): the TCP peer.
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        ))
+    }
+}
 
 /// Upper bound on the `X-Forwarded-For` entries looked at.
 const MAX_HOPS: usize = 16;

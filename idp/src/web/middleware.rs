@@ -1,14 +1,16 @@
 //! Middleware on every response: a request id (on the response and every log line of
 //! the request), security headers, and request metrics.
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
+use super::client_address::{client_address, ClientAddress};
 use super::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -40,6 +42,15 @@ pub async fn observe(
     let id = request_id_from(&request);
     let method = request.method().clone();
     request.extensions_mut().insert(RequestId(id.clone()));
+    // The client behind trusted proxies, once, for the audit log and the rate limits.
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let client = client_address(
+            peer.ip(),
+            request.headers(),
+            &state.config.idp.limits.trusted_proxies,
+        );
+        request.extensions_mut().insert(ClientAddress(client));
+    }
     let span = tracing::info_span!("request", request_id = %id, method = %method);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();

@@ -2,8 +2,9 @@
 //! the browser that opened the pending login) and the app API under `/mobile/v1/`
 //! (claim, complete, decline; docs/mobile-api.md).
 
+use crate::web::ClientAddress;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -11,7 +12,6 @@ use base64::Engine as _;
 use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::middleware::RequestId;
@@ -315,7 +315,7 @@ pub struct CompleteBody {
 /// `POST /mobile/v1/complete`.
 pub async fn mobile_complete_post(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     body: Result<Json<CompleteBody>, JsonRejection>,
 ) -> Response {
@@ -352,7 +352,7 @@ pub async fn mobile_complete_post(
         return invalid();
     };
     let validator = state.validator.load();
-    let ctx = state.login_context(&validator, LoginMethod::MobileQr, peer, Some(request_id));
+    let ctx = state.login_context(&validator, LoginMethod::MobileQr, client, Some(request_id));
     match state
         .orders
         .complete(

@@ -4,13 +4,14 @@
 pub mod admin_api;
 pub mod certificate_login;
 mod client_address;
+pub use client_address::ClientAddress;
 pub mod commission;
 pub mod console;
 pub mod cookies;
 pub(crate) mod csrf;
 mod error;
-mod health;
 pub mod login_pages;
+pub mod management;
 pub mod middleware;
 pub mod mobile;
 pub mod oidc;
@@ -135,7 +136,7 @@ impl AppState {
         &'a self,
         validator: &'a CertificateValidator,
         method: crate::login::LoginMethod,
-        peer: std::net::SocketAddr,
+        client: ClientAddress,
         request_id: Option<String>,
     ) -> crate::login::LoginContext<'a> {
         crate::login::LoginContext {
@@ -148,7 +149,7 @@ impl AppState {
             metrics: &self.metrics,
             now: self.clock.now(),
             method,
-            client_address: Some(peer.ip().to_string()),
+            client_address: Some(client.0.to_string()),
             request_id,
         }
     }
@@ -158,7 +159,6 @@ impl AppState {
 /// them, the certificate error pages of the mTLS host included).
 fn common_routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/healthz", get(health::healthz_get))
         .route("/accessibility", get(public_pages::accessibility_get))
         .route("/privacy", get(public_pages::privacy_get))
         .route("/status", get(public_pages::status_get))
@@ -185,8 +185,6 @@ fn with_middleware(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Route
 /// The main listener. `/mtls/login` works here only through a trusted proxy's header.
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = common_routes()
-        .route("/readyz", get(health::readyz_get))
-        .route("/metrics", get(health::metrics_get))
         .route(
             "/login/certificate/complete",
             get(certificate_login::login_certificate_complete_get),

@@ -4,17 +4,16 @@
 //! error format of the route: a page, the app API's JSON, an OAuth error or the admin
 //! API's JSON.
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client_address::client_address;
+use super::client_address::ClientAddress;
 use super::{pages, AppState};
 use crate::config::RateLimits;
 use crate::rate_limit::{Decision, RateLimiter};
@@ -79,7 +78,7 @@ impl Kind {
 pub async fn limit(
     State(state): State<Arc<AppState>>,
     matched: Option<MatchedPath>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     request: Request,
     next: Next,
 ) -> Response {
@@ -87,15 +86,12 @@ pub async fn limit(
         return next.run(request).await;
     };
     let limits = &state.config.idp.limits;
-    let client = client_address(peer.ip(), request.headers(), &limits.trusted_proxies);
     let bucket = format!("{}:{client}", kind.name());
     let limiter = RateLimiter::new(state.store.clone(), state.clock.clone());
     match limiter.check(&bucket, kind.per_minute(&limits.rates)).await {
         Ok(Decision::Allowed) => next.run(request).await,
         Ok(Decision::Limited { retry_after }) => {
-            state
-                .metrics
-                .record_event(&format!("rate_limited_{}", kind.name()));
+            state.metrics.record_rate_limited(kind.name());
             let language = pages::negotiate_language(None, request.headers());
             refusal(kind, retry_after, language)
         }

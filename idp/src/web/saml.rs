@@ -2,12 +2,12 @@
 //! point after a login, and single logout. Each handler decodes its binding, calls one
 //! function of `saml/`, and turns the answer into a page, a redirect or a form post.
 
-use axum::extract::{ConnectInfo, Form, Query, RawQuery, State};
+use crate::web::ClientAddress;
+use axum::extract::{Form, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use crate::saml::inbound::{self, Received};
 use crate::saml::sso::{self, Answer, PostForm, SamlContext};
 
 impl AppState {
-    pub fn saml_context(&self, peer: SocketAddr, request_id: &str) -> SamlContext<'_> {
+    pub fn saml_context(&self, client: ClientAddress, request_id: &str) -> SamlContext<'_> {
         SamlContext {
             idp: &self.saml,
             sessions: &self.sso_sessions,
@@ -29,7 +29,7 @@ impl AppState {
             metrics: &self.metrics,
             now: self.clock.now(),
             request_id: Some(request_id.to_owned()),
-            client_address: Some(peer.ip().to_string()),
+            client_address: Some(client.0.to_string()),
             browser: None,
         }
     }
@@ -106,7 +106,7 @@ impl SamlPostForm {
 /// `GET /saml/sso`: HTTP-Redirect binding.
 pub async fn saml_sso_get(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -115,19 +115,35 @@ pub async fn saml_sso_get(
         query.as_deref().unwrap_or_default(),
         state.saml.config.max_message_bytes,
     );
-    endpoint_answer(&state, Endpoint::Sso, peer, &request_id, &headers, received).await
+    endpoint_answer(
+        &state,
+        Endpoint::Sso,
+        client,
+        &request_id,
+        &headers,
+        received,
+    )
+    .await
 }
 
 /// `POST /saml/sso`: HTTP-POST binding.
 pub async fn saml_sso_post(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     Form(form): Form<SamlPostForm>,
 ) -> Response {
     let received = form.received(state.saml.config.max_message_bytes);
-    endpoint_answer(&state, Endpoint::Sso, peer, &request_id, &headers, received).await
+    endpoint_answer(
+        &state,
+        Endpoint::Sso,
+        client,
+        &request_id,
+        &headers,
+        received,
+    )
+    .await
 }
 
 /// The two message endpoints; one way to answer both.
@@ -140,13 +156,13 @@ enum Endpoint {
 async fn endpoint_answer(
     state: &AppState,
     endpoint: Endpoint,
-    peer: SocketAddr,
+    client: ClientAddress,
     request_id: &str,
     headers: &HeaderMap,
     received: Result<Received, SamlError>,
 ) -> Response {
     let language = pages::negotiate_language(None, headers);
-    let mut ctx = state.saml_context(peer, request_id);
+    let mut ctx = state.saml_context(client, request_id);
     ctx.browser =
         cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(crate::login::BindingSecret);
     let received = match received {
@@ -200,7 +216,7 @@ pub struct ResumeQuery {
 /// `GET /saml/resume?login=<id>`: where a login for a SAML request comes back to.
 pub async fn saml_resume_get(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     Query(query): Query<ResumeQuery>,
@@ -210,7 +226,7 @@ pub async fn saml_resume_get(
         Ok(login) => login,
         Err(_) => return error_page(&SamlError::LoginExpired, language, &request_id),
     };
-    let ctx = state.saml_context(peer, &request_id);
+    let ctx = state.saml_context(client, &request_id);
     let cookie = cookies::read(&headers, cookies::SSO_COOKIE);
     let answer = if query.cancel.is_some() {
         sso::cancel(&ctx, &login).await
@@ -282,7 +298,7 @@ pub fn post_form_page(form: &PostForm, language: &str) -> Response {
 /// `GET /saml/slo`: single logout, HTTP-Redirect binding.
 pub async fn saml_slo_get(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -291,17 +307,33 @@ pub async fn saml_slo_get(
         query.as_deref().unwrap_or_default(),
         state.saml.config.max_message_bytes,
     );
-    endpoint_answer(&state, Endpoint::Slo, peer, &request_id, &headers, received).await
+    endpoint_answer(
+        &state,
+        Endpoint::Slo,
+        client,
+        &request_id,
+        &headers,
+        received,
+    )
+    .await
 }
 
 /// `POST /saml/slo`: single logout, HTTP-POST binding.
 pub async fn saml_slo_post(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     Form(form): Form<SamlPostForm>,
 ) -> Response {
     let received = form.received(state.saml.config.max_message_bytes);
-    endpoint_answer(&state, Endpoint::Slo, peer, &request_id, &headers, received).await
+    endpoint_answer(
+        &state,
+        Endpoint::Slo,
+        client,
+        &request_id,
+        &headers,
+        received,
+    )
+    .await
 }

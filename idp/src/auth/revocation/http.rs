@@ -1,7 +1,10 @@
 //! HTTP for OCSP and CRLs: bounded bodies, errors as text without personal data.
 
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 use url::Url;
+
+use crate::metrics::Metrics;
 
 /// OCSP responses are small; anything bigger is not one.
 const MAX_OCSP_RESPONSE: usize = 1 << 20;
@@ -11,6 +14,8 @@ pub(crate) const MAX_CRL: usize = 128 << 20;
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
     client: Result<reqwest::Client, String>,
+    /// Where fetches are counted (shared by the clones the checker and CRL store hold).
+    metrics: Arc<OnceLock<Arc<Metrics>>>,
 }
 
 impl Http {
@@ -27,11 +32,29 @@ impl Http {
                 tracing::error!(error = %e, "revocation checking has no HTTP client");
                 format!("no HTTP client: {e}")
             });
-        Self { client }
+        Self {
+            client,
+            metrics: Arc::default(),
+        }
     }
 
     pub(crate) fn with_client(client: reqwest::Client) -> Self {
-        Self { client: Ok(client) }
+        Self {
+            client: Ok(client),
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Counts every fetch (by kind, URL and result) into `metrics`, for this client and
+    /// all its clones.
+    pub(crate) fn observe(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    fn record(&self, kind: &'static str, url: &Url, ok: bool, started: Instant) {
+        if let Some(metrics) = self.metrics.get() {
+            metrics.record_revocation_fetch(kind, url.as_str(), ok, started.elapsed());
+        }
     }
 
     fn client(&self) -> Result<&reqwest::Client, String> {
@@ -40,6 +63,13 @@ impl Http {
 
     /// POSTs a DER OCSP request (RFC 6960 appendix A.1) and returns the response body.
     pub(crate) async fn post_ocsp(&self, url: &Url, request: Vec<u8>) -> Result<Vec<u8>, String> {
+        let started = Instant::now();
+        let result = self.send_ocsp(url, request).await;
+        self.record("ocsp", url, result.is_ok(), started);
+        result
+    }
+
+    async fn send_ocsp(&self, url: &Url, request: Vec<u8>) -> Result<Vec<u8>, String> {
         let response = self
             .client()?
             .post(url.clone())
@@ -54,6 +84,13 @@ impl Http {
 
     /// GETs a CRL.
     pub(crate) async fn get_crl(&self, url: &Url) -> Result<Vec<u8>, String> {
+        let started = Instant::now();
+        let result = self.send_crl(url).await;
+        self.record("crl", url, result.is_ok(), started);
+        result
+    }
+
+    async fn send_crl(&self, url: &Url) -> Result<Vec<u8>, String> {
         let response = self
             .client()?
             .get(url.clone())

@@ -57,6 +57,11 @@ impl RevocationChecker {
         Self::with_http(Http::with_client(client))
     }
 
+    /// Counts every OCSP and CRL fetch into `metrics` from now on.
+    pub fn observe(&self, metrics: Arc<crate::metrics::Metrics>) {
+        self.http.observe(metrics);
+    }
+
     fn with_http(http: Http) -> Self {
         Self {
             crls: CrlStore::new(http.clone()),

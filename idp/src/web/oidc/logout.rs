@@ -1,10 +1,10 @@
 //! `/oidc/logout`: RP-initiated logout.
 
-use axum::extract::{ConnectInfo, RawQuery, State};
+use crate::web::ClientAddress;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::error::error_page;
@@ -17,18 +17,18 @@ use crate::web::{cookies, csrf, middleware, pages, AppState};
 
 pub async fn oidc_logout_get(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.as_deref().unwrap_or_default());
-    logout_response(&state, peer, &headers, &params, false, &request_id).await
+    logout_response(&state, client, &headers, &params, false, &request_id).await
 }
 
 pub async fn oidc_logout_post(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     body: String,
@@ -42,12 +42,12 @@ pub async fn oidc_logout_post(
         (Some(token), Some(sso)) => csrf::is_valid(&sso, token),
         _ => false,
     };
-    logout_response(&state, peer, &headers, &params, confirmed, &request_id).await
+    logout_response(&state, client, &headers, &params, confirmed, &request_id).await
 }
 
 async fn logout_response(
     state: &AppState,
-    peer: SocketAddr,
+    client: ClientAddress,
     headers: &HeaderMap,
     params: &Params,
     confirmed: bool,
@@ -68,7 +68,8 @@ async fn logout_response(
             confirmation_page(language, params, application.as_ref(), binding)
         }
         Ok(LogoutStep::Done(outcome)) => {
-            let mut response = match saml_walk(state, peer, &outcome, request_id, language).await {
+            let mut response = match saml_walk(state, client, &outcome, request_id, language).await
+            {
                 Some(walk) => walk,
                 None => match outcome.redirect {
                     Some(url) => Redirect::to(url.as_str()).into_response(),
@@ -137,7 +138,7 @@ fn confirmation_page(
 /// asked (or to the session page).
 async fn saml_walk(
     state: &AppState,
-    peer: SocketAddr,
+    client: ClientAddress,
     outcome: &crate::oidc::logout::LogoutOutcome,
     request_id: &str,
     language: &str,
@@ -154,7 +155,7 @@ async fn saml_walk(
         .redirect
         .as_ref()
         .map_or_else(|| "/session".to_owned(), |u| u.to_string());
-    let ctx = state.saml_context(peer, request_id);
+    let ctx = state.saml_context(client, request_id);
     let initiator = crate::saml::slo::Initiator::Redirect { url };
     match crate::saml::slo::walk_saml_participants(
         &ctx,
