@@ -122,12 +122,12 @@ fn use_free_ports(config: &mut toml::Table) -> Vec<Listener> {
     listeners
 }
 
+fn port_named(listeners: &[Listener], key: &str) -> Option<u16> {
+    listeners.iter().find(|l| l.key == key).map(|l| l.port)
+}
+
 fn port_of(listeners: &[Listener], key: &str) -> u16 {
-    listeners
-        .iter()
-        .find(|l| l.key == key)
-        .unwrap_or_else(|| panic!("the configuration sets no {key}"))
-        .port
+    port_named(listeners, key).unwrap_or_else(|| panic!("the configuration sets no {key}"))
 }
 
 /// Asks `url` until it answers 200-399 (a kubelet's success), at most `within`.
@@ -174,8 +174,8 @@ async fn check_probes(deployment: &Deployment, listeners: &[Listener], idp: &mut
             // nothing serves the probes' port (management, 9090) yet and the ConfigMap
             // keeps the section commented. Until it is uncommented, ask the probe's path
             // where this release serves it: the public HTTPS listener. Once it is, the
-            // branch above follows the manifest's port.
-            None => {
+            // branch above follows the manifest's port, and this one goes.
+            None if port_named(listeners, "management.listen").is_none() => {
                 eprintln!(
                     "TODO(management listener): {name} names port {container_port}, which no listener of this configuration serves; asking {} on the public listener",
                     get.path
@@ -186,12 +186,13 @@ async fn check_probes(deployment: &Deployment, listeners: &[Listener], idp: &mut
                     get.path
                 )
             }
+            None => panic!("{name} names port {container_port}, which no listener serves"),
         };
         probe_until_success(&url, idp, Duration::from_secs(60)).await;
     }
 }
 
-/// A JWT's header and claims, after checking its RS256 signature with `public_key`.
+/// A JWT's claims, after checking its RS256 signature with `public_key`.
 fn verified_claims(jwt: &str, public_key: &[u8]) -> serde_json::Value {
     let parts: Vec<&str> = jwt.split('.').collect();
     let [header, claims, signature] = parts[..] else {
