@@ -63,8 +63,8 @@ pub fn build_session_store(
             clock,
             session.memory_max_entries,
         )),
-        SessionBackend::Redis => Arc::new(RedisStore::new(
-            &session.redis_url,
+        SessionBackend::Redis => Arc::new(RedisStore::at(
+            &session.redis_target(),
             &session.key_prefix,
             Duration::from_millis(session.redis_timeout_millis),
         )?),
@@ -97,7 +97,7 @@ pub async fn build_state_with(
     let mut registry = RegistryHandle::new(load_registry(&db, &config, &clock).await);
     if config.idp.session.store == SessionBackend::Redis {
         let session = &config.idp.session;
-        let nudge = registry::RedisNudge::new(&session.redis_url, &session.key_prefix)
+        let nudge = registry::RedisNudge::new(session.redis_target(), &session.key_prefix)
             .map_err(|e| StartError::SessionStore(StoreError::Unavailable(e)))?;
         registry = registry.with_nudge(Arc::new(nudge));
     }

@@ -20,6 +20,7 @@ pub mod fixtures;
 pub mod idp_server;
 pub mod ldap;
 pub mod oidc;
+pub mod redis_topologies;
 pub mod revocation_peers;
 pub mod saml;
 pub mod sp_test_server;
@@ -65,7 +66,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until something accepts TCP connections on `addr` (bounded).
-async fn wait_for_port(addr: SocketAddr, what: &str) -> anyhow::Result<()> {
+pub(crate) async fn wait_for_port(addr: SocketAddr, what: &str) -> anyhow::Result<()> {
     for _ in 0..500 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
             return Ok(());

@@ -1,19 +1,30 @@
-//! The session-store contract, run against the in-memory store and a real Redis.
+//! The session-store contract, run against the in-memory store and a real Redis: one
+//! server, a master behind Sentinel, and a Cluster.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use e2e::redis_topologies::{RedisCluster, RedisSentinel, SENTINEL_MASTER};
 use e2e::RedisServer;
 use idp::clock::ManualClock;
 use idp::session::{
-    MemoryStore, Namespace, RedisStore, ReplayCache, SessionStore, SharedStore, TypedStore,
+    MemoryStore, Namespace, RedisStore, RedisTarget, ReplayCache, SessionStore, SharedStore,
+    TypedStore,
 };
+
+/// The Redis processes a fixture keeps running.
+#[allow(dead_code)]
+enum Servers {
+    Single(RedisServer),
+    Sentinel(RedisSentinel),
+    Cluster(RedisCluster),
+}
 
 /// A store under test, with a way to let an entry's TTL run out.
 struct Fixture {
     store: SharedStore,
     clock: Option<ManualClock>,
-    _redis: Option<RedisServer>,
+    _redis: Option<Servers>,
 }
 
 impl Fixture {
@@ -33,7 +44,29 @@ impl Fixture {
         Self {
             store: Arc::new(store),
             clock: None,
-            _redis: Some(redis),
+            _redis: Some(Servers::Single(redis)),
+        }
+    }
+
+    async fn sentinel() -> Self {
+        let redis = RedisSentinel::start().await.unwrap();
+        let store =
+            RedisStore::at(&sentinel_target(&redis), "test", Duration::from_secs(2)).unwrap();
+        Self {
+            store: Arc::new(store),
+            clock: None,
+            _redis: Some(Servers::Sentinel(redis)),
+        }
+    }
+
+    async fn cluster() -> Self {
+        let redis = RedisCluster::start().await.unwrap();
+        let target = RedisTarget::Cluster(redis.node_urls());
+        let store = RedisStore::at(&target, "test", Duration::from_secs(2)).unwrap();
+        Self {
+            store: Arc::new(store),
+            clock: None,
+            _redis: Some(Servers::Cluster(redis)),
         }
     }
 
@@ -352,6 +385,22 @@ macro_rules! contract {
                 }
             )*
         }
+        mod redis_sentinel {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::sentinel().await).await;
+                }
+            )*
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::cluster().await).await;
+                }
+            )*
+        }
     };
 }
 
@@ -434,6 +483,66 @@ async fn redis_store_recovers_after_a_restart() {
     assert!(
         recovered,
         "the store did not reconnect after Redis came back"
+    );
+}
+
+fn sentinel_target(redis: &RedisSentinel) -> RedisTarget {
+    RedisTarget::Sentinel {
+        sentinels: redis.sentinel_urls(),
+        master: SENTINEL_MASTER.to_owned(),
+        node: redis.node_url(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_sentinel_the_store_follows_a_failover_and_keeps_what_was_written() {
+    let redis = RedisSentinel::start().await.unwrap();
+    let store =
+        RedisStore::at(&sentinel_target(&redis), "failover", Duration::from_secs(2)).unwrap();
+    store
+        .put(Namespace::SsoSession, "before", b"kept", LONG)
+        .await
+        .unwrap();
+    let first_master = redis.master_port().await.unwrap();
+
+    redis.fail_over().await.unwrap();
+    assert_ne!(redis.master_port().await.unwrap(), first_master);
+
+    // The old master is a replica now: the store finds the new one by itself.
+    store
+        .put(Namespace::SsoSession, "after", b"written", LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(Namespace::SsoSession, "before").await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+    assert_eq!(
+        store.take(Namespace::SsoSession, "after").await.unwrap(),
+        Some(b"written".to_vec())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_the_keys_spread_over_the_nodes() {
+    let redis = RedisCluster::start().await.unwrap();
+    let store = RedisStore::at(
+        &RedisTarget::Cluster(redis.node_urls()),
+        "spread",
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    for i in 0..60 {
+        store
+            .put(Namespace::SsoSession, &format!("session-{i}"), b"x", LONG)
+            .await
+            .unwrap();
+    }
+    let counts = redis.keys_per_node().await.unwrap();
+    assert_eq!(counts.iter().sum::<i64>(), 60, "{counts:?}");
+    assert!(
+        counts.iter().all(|n| *n > 0),
+        "every node holds some: {counts:?}"
     );
 }
 

@@ -232,7 +232,19 @@ pub enum SessionBackend {
 #[serde(deny_unknown_fields)]
 pub struct SessionConfig {
     pub store: SessionBackend,
+    /// One Redis server (or an endpoint that follows failover itself); with
+    /// `redis_sentinels`, only its credentials, database and TLS are used.
     pub redis_url: String,
+    /// Redis Sentinel: the Sentinels' `redis://` URLs; the store talks to the master they
+    /// name `redis_sentinel_master` and follows a failover.
+    #[serde(default)]
+    pub redis_sentinels: Vec<String>,
+    #[serde(default)]
+    pub redis_sentinel_master: Option<String>,
+    /// Redis Cluster: seed nodes' `redis://` URLs (the cluster's topology is learnt from
+    /// them and followed).
+    #[serde(default)]
+    pub redis_cluster_nodes: Vec<String>,
     /// Prefix of every Redis key, so that several deployments can share one Redis.
     pub key_prefix: String,
     /// Timeout of a single Redis command; a slow Redis fails a request, not hangs it.
@@ -255,6 +267,24 @@ pub struct SessionConfig {
     /// Off by default: closing the browser ends the login on that computer.
     #[serde(default)]
     pub persistent_sso_cookie: bool,
+}
+
+impl SessionConfig {
+    /// Where the Redis store's data lives.
+    pub fn redis_target(&self) -> crate::session::RedisTarget {
+        use crate::session::RedisTarget;
+        if !self.redis_cluster_nodes.is_empty() {
+            RedisTarget::Cluster(self.redis_cluster_nodes.clone())
+        } else if !self.redis_sentinels.is_empty() {
+            RedisTarget::Sentinel {
+                sentinels: self.redis_sentinels.clone(),
+                master: self.redis_sentinel_master.clone().unwrap_or_default(),
+                node: self.redis_url.clone(),
+            }
+        } else {
+            RedisTarget::Single(self.redis_url.clone())
+        }
+    }
 }
 
 fn default_sso_idle_timeout() -> u64 {
@@ -432,6 +462,7 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
     {
         problems.push(&file, "session.redis_url".to_owned(), "is not a valid URL");
     }
+    validate_redis_topology(&config.session, &file, problems);
     if config.server.tls {
         for (key, path) in [
             ("server.tls_certificate", &config.server.tls_certificate),
@@ -524,6 +555,45 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
             "logging.filter".to_owned(),
             "is not a valid filter directive",
         );
+    }
+}
+
+/// Sentinel or Cluster, not both; a Sentinel master name; URLs that parse.
+fn validate_redis_topology(session: &SessionConfig, file: &Path, problems: &mut Problems) {
+    if !session.redis_sentinels.is_empty() && !session.redis_cluster_nodes.is_empty() {
+        problems.push(
+            file,
+            "session.redis_sentinels".to_owned(),
+            "and session.redis_cluster_nodes are both set; Redis is either behind Sentinel or a Cluster",
+        );
+    }
+    if !session.redis_sentinels.is_empty()
+        && session
+            .redis_sentinel_master
+            .as_deref()
+            .is_none_or(str::is_empty)
+    {
+        problems.push(
+            file,
+            "session.redis_sentinel_master".to_owned(),
+            "is required with session.redis_sentinels (the name the Sentinels monitor)",
+        );
+    }
+    for (key, urls) in [
+        ("session.redis_sentinels", &session.redis_sentinels),
+        ("session.redis_cluster_nodes", &session.redis_cluster_nodes),
+    ] {
+        for (i, url) in urls.iter().enumerate() {
+            if !url.starts_with("redis://") && !url.starts_with("rediss://")
+                || Url::parse(url).is_err()
+            {
+                problems.push(
+                    file,
+                    format!("{key}[{i}]"),
+                    "is not a redis:// or rediss:// URL",
+                );
+            }
+        }
     }
 }
 
@@ -638,6 +708,55 @@ mod tests {
             "{}",
             problem.message
         );
+    }
+
+    fn session_problems(toml_session: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idp.toml");
+        std::fs::write(&path, format!("[session]\n{toml_session}")).unwrap();
+        let source = ConfigSource {
+            file: Some(path),
+            env: EnvOverrides::default(),
+        };
+        let config = load_idp_config(&source).unwrap();
+        let mut problems = Problems::default();
+        validate_redis_topology(&config.session, Path::new("idp.toml"), &mut problems);
+        if problems.0.is_empty() {
+            String::new()
+        } else {
+            problems.to_string()
+        }
+    }
+
+    #[test]
+    fn redis_is_one_server_a_sentinel_master_or_a_cluster() {
+        assert_eq!(session_problems(""), "");
+        let sentinel = "redis_sentinels = [\"redis://s1:26379\"]\n";
+        assert!(session_problems(sentinel).contains("session.redis_sentinel_master"));
+        let named = format!("{sentinel}redis_sentinel_master = \"idp\"\n");
+        assert_eq!(session_problems(&named), "");
+        let both = format!("{named}redis_cluster_nodes = [\"redis://n1:6379\"]\n");
+        assert!(session_problems(&both).contains("both set"));
+        let not_redis = "redis_cluster_nodes = [\"http://n1:6379\"]\n";
+        assert!(session_problems(not_redis).contains("session.redis_cluster_nodes[0]"));
+
+        let config: IdpConfig = toml::from_str(EMBEDDED_DEFAULTS).unwrap();
+        let mut session = config.session;
+        assert!(matches!(
+            session.redis_target(),
+            crate::session::RedisTarget::Single(_)
+        ));
+        session.redis_sentinels = vec!["redis://s1:26379".into()];
+        session.redis_sentinel_master = Some("idp".into());
+        assert!(matches!(
+            session.redis_target(),
+            crate::session::RedisTarget::Sentinel { .. }
+        ));
+        session.redis_cluster_nodes = vec!["redis://n1:6379".into()];
+        assert!(matches!(
+            session.redis_target(),
+            crate::session::RedisTarget::Cluster(_)
+        ));
     }
 
     #[test]

@@ -8,17 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::RegistryHandle;
+use crate::session::RedisTarget;
 
 /// Publishes and listens for registry versions on `<key_prefix>:registry`.
 pub struct RedisNudge {
-    client: redis::Client,
+    target: RedisTarget,
     channel: String,
 }
 
 impl RedisNudge {
-    pub fn new(url: &str, key_prefix: &str) -> Result<Self, String> {
+    pub fn new(target: RedisTarget, key_prefix: &str) -> Result<Self, String> {
+        // The URLs are checked now; connections are made when used.
+        target.pubsub_client_now().map_err(|e| e.to_string())?;
         Ok(Self {
-            client: redis::Client::open(url).map_err(|e| e.to_string())?,
+            target,
             channel: format!("{key_prefix}:registry"),
         })
     }
@@ -26,10 +29,11 @@ impl RedisNudge {
     /// Announces `version` (in the background; a failure only delays other nodes until
     /// their next poll).
     pub fn publish(&self, version: i64) {
-        let client = self.client.clone();
+        let target = self.target.clone();
         let channel = self.channel.clone();
         tokio::spawn(async move {
             let published = async {
+                let client = target.pubsub_client().await?;
                 let mut connection = client.get_multiplexed_async_connection().await?;
                 redis::cmd("PUBLISH")
                     .arg(&channel)
@@ -57,7 +61,12 @@ impl RedisNudge {
             let mut backoff = Duration::from_secs(1);
             loop {
                 let listen = async {
-                    let mut pubsub = self.client.get_async_pubsub().await?;
+                    let mut pubsub = self
+                        .target
+                        .pubsub_client()
+                        .await?
+                        .get_async_pubsub()
+                        .await?;
                     pubsub.subscribe(&self.channel).await?;
                     // Changes made while we were away: one look now.
                     handle.wake.notify_one();

@@ -9,11 +9,13 @@
 
 mod memory;
 mod observed;
+mod redis_link;
 mod redis_store;
 mod typed;
 
 pub use memory::{MemoryStore, DEFAULT_MAX_ENTRIES as MEMORY_DEFAULT_MAX_ENTRIES};
 pub use observed::Observed;
+pub use redis_link::RedisTarget;
 pub use redis_store::RedisStore;
 pub use typed::{ReplayCache, TypedStore};
 

@@ -1,13 +1,14 @@
 //! Redis session store, for several stateless IdP nodes. Take-once is `GETDEL`,
 //! insert-if-absent is `SET NX PX`, compare-and-swap a small Lua script: each a single
-//! atomic Redis command. The connection is made lazily and re-made after failures, so
+//! atomic Redis command on a single key, so one server, Sentinel and Cluster all serve
+//! it (`redis_link.rs`). The connection is made lazily and re-made after failures, so
 //! the IdP starts while Redis is down and recovers without a restart.
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, Script};
+use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
 use std::time::Duration;
 
+use super::redis_link::{Link, RedisTarget};
 use super::{ttl_millis, Namespace, SessionStore, StoreError, StoreResult};
 
 const REPLACE_IF_SCRIPT: &str = r#"
@@ -19,26 +20,29 @@ return 0
 "#;
 
 pub struct RedisStore {
-    manager: ConnectionManager,
+    link: Link,
     key_prefix: String,
     timeout: Duration,
     replace_if: Script,
 }
 
+/// One request to Redis: a command or a script.
+enum Request<'a> {
+    Command(&'a Cmd),
+    Script(&'a ScriptInvocation<'a>),
+}
+
 impl RedisStore {
-    /// Prepares the store; no connection is made until the first command.
+    /// One server at `url`; no connection is made until the first command.
     pub fn new(url: &str, key_prefix: &str, timeout: Duration) -> StoreResult<Self> {
-        let client =
-            redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Self::at(&RedisTarget::Single(url.to_owned()), key_prefix, timeout)
+    }
+
+    /// The store on `target` (one server, Sentinel or Cluster); no connection is made
+    /// until the first command.
+    pub fn at(target: &RedisTarget, key_prefix: &str, timeout: Duration) -> StoreResult<Self> {
         Ok(Self {
-            manager,
+            link: Link::new(target, timeout).map_err(unavailable)?,
             key_prefix: key_prefix.to_owned(),
             timeout,
             replace_if: Script::new(REPLACE_IF_SCRIPT),
@@ -50,8 +54,32 @@ impl RedisStore {
     }
 
     async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> StoreResult<T> {
-        let mut conn = self.manager.clone();
-        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn)).await {
+        self.send(Request::Command(cmd)).await
+    }
+
+    /// Sends `request` within the timeout; after a failover behind Sentinel, once more
+    /// to the new master.
+    async fn send<T: FromRedisValue>(&self, request: Request<'_>) -> StoreResult<T> {
+        let attempt = || async {
+            let mut conn = self.link.connection().await?;
+            match &request {
+                Request::Command(cmd) => cmd.query_async::<T>(&mut conn).await,
+                Request::Script(script) => script.invoke_async::<T>(&mut conn).await,
+            }
+        };
+        let sent = async {
+            match attempt().await {
+                Err(e) if self.link.failed(&e) => {
+                    let again = attempt().await;
+                    if let Err(e) = &again {
+                        self.link.failed(e);
+                    }
+                    again
+                }
+                other => other,
+            }
+        };
+        match tokio::time::timeout(self.timeout, sent).await {
             Ok(result) => result.map_err(unavailable),
             Err(_) => Err(StoreError::Timeout),
         }
@@ -116,12 +144,7 @@ impl SessionStore for RedisStore {
         let millis = ttl_millis(ttl)?;
         let mut invocation = self.replace_if.key(self.key(ns, key));
         invocation.arg(expected).arg(new).arg(millis);
-        let mut conn = self.manager.clone();
-        let swapped: i64 =
-            match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut conn)).await {
-                Ok(result) => result.map_err(unavailable)?,
-                Err(_) => return Err(StoreError::Timeout),
-            };
+        let swapped: i64 = self.send(Request::Script(&invocation)).await?;
         Ok(swapped == 1)
     }
 
