@@ -572,6 +572,8 @@ pub fn serve_management(
     )))
 }
 
+/// How often a node with several database hosts checks that it is on the primary.
+const DATABASE_PRIMARY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How often cached CRLs are checked for an upcoming nextUpdate.
 const CRL_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 /// How often the audit log is pruned to its retention period.
@@ -670,6 +672,9 @@ pub async fn serve(
         state.clock.clone(),
         stopped(),
     ));
+    let primary_watch = state
+        .db
+        .spawn_primary_watch(DATABASE_PRIMARY_CHECK_INTERVAL, stopped());
     let registry_watch = crate::registry::spawn_watcher(
         state.registry.clone(),
         state.db.clone(),
@@ -735,6 +740,9 @@ pub async fn serve(
     let _ = directory_syncs.await;
     let _ = metadata_refresh.await;
     let _ = registry_watch.await;
+    if let Some(watch) = primary_watch {
+        let _ = watch.await;
+    }
     if let Some(listener) = registry_nudges {
         let _ = listener.await;
     }

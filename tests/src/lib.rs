@@ -20,6 +20,7 @@ pub mod fixtures;
 pub mod idp_server;
 pub mod ldap;
 pub mod oidc;
+pub mod postgres_pair;
 pub mod redis_topologies;
 pub mod revocation_peers;
 pub mod saml;
@@ -150,7 +151,7 @@ impl PostgresDatabase {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = idp::storage::Database::connect(&admin_url, 1).await?;
         sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(admin.pool())
+            .execute(&admin.pool())
             .await?;
         let (base, _) = admin_url
             .rsplit_once('/')

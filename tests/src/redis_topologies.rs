@@ -13,8 +13,9 @@ use crate::free_port;
 /// The name the Sentinel monitors.
 pub const SENTINEL_MASTER: &str = "idp-master";
 
-/// How long a topology gets to settle (replication, a failover, slot assignment).
-const SETTLE: Duration = Duration::from_secs(30);
+/// How long a topology gets to settle (replication, a failover, slot assignment): a
+/// Sentinel looks at replicas every 10 s, and the machine may be busy.
+const SETTLE: Duration = Duration::from_secs(60);
 
 fn url(port: u16) -> String {
     format!("redis://127.0.0.1:{port}/")
@@ -120,8 +121,9 @@ impl RedisSentinel {
         Ok(topology)
     }
 
-    /// The replica is in sync and the Sentinel sees it as a healthy replica (one it
-    /// could promote).
+    /// The replica is in sync and the Sentinel names the master and lists the replica
+    /// (whether it may promote it yet is the Sentinel's next look: see
+    /// [`RedisSentinel::fail_over`]).
     async fn ready(&self) -> bool {
         let replication: String = ask(self.replica, redis::cmd("INFO").arg("replication"))
             .await
@@ -140,7 +142,7 @@ impl RedisSentinel {
                     .and_then(|pair| pair.get(1))
                     .map(String::as_str)
             };
-            field("flags") == Some("slave") && field("master-link-status") == Some("ok")
+            field("flags").is_some_and(|flags| !flags.contains("disconnected"))
         };
         replication.contains("master_link_status:up") && replicas.iter().any(healthy)
     }

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use e2e::agent::Agent;
 use e2e::balancer::{Reserved, RoundRobin};
 use e2e::idp_server::shipped_config;
+use e2e::postgres_pair::PostgresPair;
 use e2e::{https_client, PostgresDatabase, RedisServer, SqliteDatabase, TestIdp};
 use idp::web::management::Lifecycle;
 
@@ -331,4 +333,87 @@ async fn a_node_starts_while_postgresql_is_down_and_turns_ready_when_it_comes() 
         .expect("started once the database answered");
     poll_until(&format!("{management}/readyz"), |status, _| status == 200).await;
     assert!(!state.registry.load().tenants.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_database_hosts_a_node_follows_a_failover_without_a_restart() {
+    use e2e::oidc::{authorize_url, browse_to_callback, pkce, CONFIDENTIAL};
+    let pg = PostgresPair::start().await.unwrap();
+    let idp = TestIdp::start(shipped_config(&pg.url(), None))
+        .await
+        .unwrap();
+    let log_in = || async {
+        let (_, challenge) = pkce();
+        let authorize = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+        browse_to_callback(
+            &Agent::with_certificate("david"),
+            &idp,
+            &authorize,
+            CONFIDENTIAL,
+        )
+        .await
+    };
+    log_in().await;
+
+    pg.fail_over().await.unwrap();
+    poll_until(&idp.management_url("/readyz"), |status, _| status == 200).await;
+    // A login after the failover: its audit record is written on the new primary.
+    log_in().await;
+    let standby_alone = format!("postgres://idp@127.0.0.1:{}/idp", pg.standby_port);
+    let promoted = idp::storage::Database::connect(&standby_alone, 1)
+        .await
+        .unwrap();
+    let logins = idp::storage::find_recent_audit_events(&promoted, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == "login")
+        .count();
+    assert_eq!(
+        logins, 2,
+        "both logins' records are on the promoted primary"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_session_store_is_down_a_login_gets_a_clear_503_page() {
+    use e2e::oidc::{authorize_url, pkce, CONFIDENTIAL};
+    let mut redis = RedisServer::start().await.unwrap();
+    let db = SqliteDatabase::create().unwrap();
+    let idp = TestIdp::start(shipped_config(&db.url, Some(&redis.url())))
+        .await
+        .unwrap();
+    redis.stop().await.unwrap();
+    let (verifier, challenge) = pkce();
+    let nurse = Agent::with_certificate("david");
+    let authorize = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    for url in [
+        authorize.clone(),
+        idp.url("/login/start?app=region/journal"),
+    ] {
+        let page = nurse.get(&url).await;
+        assert_eq!(page.status, 503, "{url}: {}", page.body);
+        assert_eq!(
+            page.header("x-idp-error"),
+            Some("SESSION_STORE_UNAVAILABLE")
+        );
+        assert!(page.body.contains("<html lang=\"sv\">"), "{}", page.body);
+        assert!(
+            page.body.contains("Försök igen om en stund"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.location().is_none(),
+            "no answer goes back to the application"
+        );
+    }
+
+    // Redis is back: the same login works without a restart.
+    redis.restart().await.unwrap();
+    poll_until(&idp.management_url("/readyz"), |status, _| status == 200).await;
+    let landed = e2e::oidc::browse_to_callback(&nurse, &idp, &authorize, CONFIDENTIAL).await;
+    let code = e2e::oidc::param(&landed, "code").expect("a code after the outage");
+    let (status, _, _) = e2e::oidc::exchange_confidential(&idp, &code, &verifier).await;
+    assert_eq!(status, 200);
 }

@@ -16,7 +16,7 @@ async fn migrations_apply_and_are_idempotent(db: Database) {
     db.migrate().await.unwrap();
     db.ping().await.unwrap();
     let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(db.pool())
+        .fetch_one(&db.pool())
         .await
         .unwrap();
     assert_eq!(applied as usize, Database::known_migrations());

@@ -124,7 +124,7 @@ impl SqlDirectory {
             .timed("find_person", async {
                 Ok(sqlx::query(&query)
                     .bind(value)
-                    .fetch_all(self.db.pool())
+                    .fetch_all(&self.db.pool())
                     .await?)
             })
             .await?;
@@ -331,7 +331,7 @@ impl SqlDirectory {
         )
         .bind(source.to_string())
         .bind(holder)
-        .execute(self.db.pool())
+        .execute(&self.db.pool())
         .await
         .map_err(db_err)?;
         Ok(())
@@ -346,7 +346,7 @@ impl SqlDirectory {
             "SELECT last_success_at_ms, last_full_at_ms FROM directory_sources WHERE source = $1",
         )
         .bind(source.to_string())
-        .fetch_optional(self.db.pool())
+        .fetch_optional(&self.db.pool())
         .await
         .map_err(db_err)?;
         match row {
@@ -362,7 +362,7 @@ impl SqlDirectory {
     pub async fn cursor(&self, source: &SourceId) -> Result<Option<String>, DirectoryError> {
         sqlx::query_scalar("SELECT cursor FROM directory_sources WHERE source = $1")
             .bind(source.to_string())
-            .fetch_optional(self.db.pool())
+            .fetch_optional(&self.db.pool())
             .await
             .map(Option::flatten)
             .map_err(db_err)
@@ -379,7 +379,7 @@ impl SqlDirectory {
         ))
         .bind(source.to_string())
         .bind(external_id)
-        .fetch_optional(self.db.pool())
+        .fetch_optional(&self.db.pool())
         .await
         .map_err(db_err)?
         .map(|row| decode_stored(&row))
@@ -398,7 +398,7 @@ impl SqlDirectory {
         )
         .bind(source.to_string())
         .bind(user_name.to_lowercase())
-        .fetch_optional(self.db.pool())
+        .fetch_optional(&self.db.pool())
         .await
         .map_err(db_err)
     }
@@ -409,7 +409,7 @@ impl SqlDirectory {
             "SELECT {RECORD_COLUMNS} FROM directory_records WHERE source = $1 ORDER BY external_id"
         ))
         .bind(source.to_string())
-        .fetch_all(self.db.pool())
+        .fetch_all(&self.db.pool())
         .await
         .map_err(db_err)?
         .iter()
@@ -445,7 +445,7 @@ impl SqlDirectory {
               AND r.disabled_at_ms IS NOT NULL) AS disabled \
              FROM directory_sources s ORDER BY s.source",
         )
-        .fetch_all(self.db.pool())
+        .fetch_all(&self.db.pool())
         .await
         .map_err(db_err)?;
         let mut statuses = Vec::new();

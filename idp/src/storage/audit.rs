@@ -33,7 +33,7 @@ async fn insert(db: &Database, event: &AuditEvent) -> StorageResult<()> {
     .bind(event.client_address.as_deref())
     .bind(event.request_id.as_deref())
     .bind(event.detail.as_deref())
-    .execute(db.pool())
+    .execute(&db.pool())
     .await?;
     Ok(())
 }
@@ -42,7 +42,7 @@ async fn insert(db: &Database, event: &AuditEvent) -> StorageResult<()> {
 pub async fn prune_audit_events(db: &Database, before: time::OffsetDateTime) -> StorageResult<u64> {
     let done = sqlx::query("DELETE FROM audit_log WHERE at_ms < $1")
         .bind(to_millis(before))
-        .execute(db.pool())
+        .execute(&db.pool())
         .await?;
     Ok(done.rows_affected())
 }
@@ -108,7 +108,7 @@ pub async fn find_audit_events(
     for number in numbers {
         query = query.bind(number);
     }
-    let rows = query.bind(limit).fetch_all(db.pool()).await?;
+    let rows = query.bind(limit).fetch_all(&db.pool()).await?;
     rows.iter().map(decode).collect()
 }
 
@@ -120,7 +120,7 @@ pub async fn find_recent_audit_events(db: &Database, limit: i64) -> StorageResul
          client_address, request_id, detail FROM audit_log ORDER BY at_ms DESC, id LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(db.pool())
+    .fetch_all(&db.pool())
     .await?;
     rows.iter().map(decode).collect()
 }

@@ -3,6 +3,7 @@
 //! so that every query is written once and tested on both.
 
 mod audit;
+mod pool;
 mod registry;
 mod tokens;
 
@@ -16,10 +17,10 @@ pub use registry::{
 };
 pub use tokens::{create_token, find_token_by_hash, find_tokens, revoke_token, StoredToken};
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use arc_swap::ArcSwap;
+use sqlx::AnyPool;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -83,9 +84,50 @@ pub enum Backend {
 /// The connection pool and which backend it talks to.
 #[derive(Debug, Clone)]
 pub struct Database {
-    pool: AnyPool,
+    /// Swapped when the primary moves (several hosts).
+    pool: Arc<ArcSwap<AnyPool>>,
     backend: Backend,
     observer: Observer,
+    hosts: Arc<Hosts>,
+}
+
+/// How long the primary check may take before the host counts as gone.
+const PRIMARY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a query waits for a connection of the pool.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long each of several hosts gets to accept a first connection.
+const HOST_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The database's hosts, in the order they are tried.
+#[derive(Debug)]
+struct Hosts {
+    urls: Vec<String>,
+    backend: Backend,
+    max_connections: u32,
+}
+
+impl Hosts {
+    /// A pool on the first host that accepts a connection as a primary; the last
+    /// host's error when none does.
+    async fn connect_primary(&self) -> StorageResult<(usize, AnyPool)> {
+        // With several hosts, a host that does not answer soon is passed over for the
+        // next one.
+        let acquire_timeout = if self.urls.len() > 1 {
+            HOST_CONNECT_TIMEOUT
+        } else {
+            ACQUIRE_TIMEOUT
+        };
+        let mut last = None;
+        for (i, url) in self.urls.iter().enumerate() {
+            match pool::connect(url, self.backend, self.max_connections, acquire_timeout).await {
+                Ok(connected) => return Ok((i, connected)),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last
+            .map(StorageError::Database)
+            .unwrap_or_else(|| StorageError::Invalid("no database host".into())))
+    }
 }
 
 /// Where timed operations are counted (`idp_store_operation_duration_seconds{store=
@@ -94,7 +136,10 @@ pub struct Database {
 struct Observer(Option<std::sync::Arc<crate::metrics::Metrics>>);
 
 impl Database {
-    /// Connects (creating the SQLite file and its directory when needed). Does not migrate.
+    /// Connects (creating the SQLite file and its directory when needed). Does not
+    /// migrate. A PostgreSQL URL may name several hosts (`postgres://u:p@db1,db2/idp`):
+    /// the first that is a primary is used, and [`Database::follow_primary`] moves to
+    /// another when it stops being one.
     pub async fn connect(url: &str, max_connections: u32) -> StorageResult<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
@@ -102,36 +147,71 @@ impl Database {
         } else {
             Backend::Postgres
         };
-        let url = match backend {
-            Backend::Sqlite => prepare_sqlite_url(url)?,
-            Backend::Postgres => url.to_owned(),
+        let hosts = match backend {
+            Backend::Sqlite => vec![prepare_sqlite_url(url)?],
+            Backend::Postgres => pool::host_urls(url),
         };
-        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        // With WAL, NORMAL syncs at checkpoints, not at every commit: the
-                        // database stays consistent, and only a power loss (not a crash of
-                        // the IdP) can lose the last commits. SQLite is the embedded
-                        // default; production runs PostgreSQL.
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+        let hosts = Hosts {
+            urls: hosts,
+            backend,
+            max_connections,
+        };
+        let (_, connected) = hosts.connect_primary().await?;
         Ok(Self {
-            pool,
+            pool: Arc::new(ArcSwap::from_pointee(connected)),
             backend,
             observer: Observer::default(),
+            hosts: Arc::new(hosts),
         })
+    }
+
+    /// With several hosts: when the pool's server no longer answers as a primary (down,
+    /// or demoted by a failover), connects to the host that is the primary now and swaps
+    /// the pool (queries in flight finish on the old one). `true` when it moved.
+    pub async fn follow_primary(&self) -> StorageResult<bool> {
+        if self.hosts.urls.len() < 2 {
+            return Ok(false);
+        }
+        let current = self.pool();
+        let checked = tokio::time::timeout(PRIMARY_CHECK_TIMEOUT, pool::is_in_recovery(&current));
+        if let Ok(Ok(false)) = checked.await {
+            return Ok(false);
+        }
+        let (host, connected) = self.hosts.connect_primary().await?;
+        self.pool.store(Arc::new(connected));
+        tracing::warn!(
+            host = %pool::host_of(&self.hosts.urls[host]),
+            "the database's primary moved; connected to it"
+        );
+        tokio::spawn(async move { current.close().await });
+        Ok(true)
+    }
+
+    /// Checks every `interval` that the pool is on the primary ([`Database::follow_primary`])
+    /// until `stopped`; nothing to do with one host.
+    pub fn spawn_primary_watch(
+        &self,
+        interval: Duration,
+        stopped: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if self.hosts.urls.len() < 2 {
+            return None;
+        }
+        let db = self.clone();
+        Some(tokio::spawn(async move {
+            tokio::pin!(stopped);
+            let mut ticks = tokio::time::interval(interval);
+            loop {
+                tokio::select! {
+                    () = &mut stopped => break,
+                    _ = ticks.tick() => {
+                        if let Err(e) = db.follow_primary().await {
+                            tracing::warn!(code = e.code(), error = %e, "no database host answers as a primary");
+                        }
+                    }
+                }
+            }
+        }))
     }
 
     /// Counts the timed operations ([`Database::timed`]) into `metrics`.
@@ -167,7 +247,7 @@ impl Database {
     }
 
     pub async fn migrate(&self) -> StorageResult<()> {
-        MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(&self.pool()).await?;
         Ok(())
     }
 
@@ -176,8 +256,9 @@ impl Database {
         MIGRATOR.iter().count()
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The pool on the current primary (a cheap handle).
+    pub fn pool(&self) -> AnyPool {
+        self.pool.load().as_ref().clone()
     }
 
     pub fn backend(&self) -> Backend {
@@ -187,7 +268,7 @@ impl Database {
     /// Cheap reachability check for `/readyz`.
     pub async fn ping(&self) -> StorageResult<()> {
         self.timed("ping", async {
-            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            sqlx::query("SELECT 1").execute(&self.pool()).await?;
             Ok(())
         })
         .await

@@ -43,7 +43,7 @@ pub struct RegistryWrite {
 
 pub async fn find_registry_version(db: &Database) -> StorageResult<i64> {
     let row = sqlx::query("SELECT version FROM registry_version WHERE id = 1")
-        .fetch_one(db.pool())
+        .fetch_one(&db.pool())
         .await?;
     Ok(row.try_get::<i64, _>("version")?)
 }
@@ -120,7 +120,7 @@ pub async fn write_registry(
 
 /// One admin audit record outside a registry write (API tokens made or revoked).
 pub async fn insert_admin_audit(db: &Database, record: &AdminAuditRecord) -> StorageResult<()> {
-    insert_audit_row(db.pool(), record, record.registry_version).await
+    insert_audit_row(&db.pool(), record, record.registry_version).await
 }
 
 async fn insert_audit_row<'e>(
@@ -162,7 +162,7 @@ pub async fn find_admin_audit(
             )
             .bind(tenant)
             .bind(limit)
-            .fetch_all(db.pool())
+            .fetch_all(&db.pool())
             .await?
         }
         None => {
@@ -172,7 +172,7 @@ pub async fn find_admin_audit(
                  ORDER BY at_ms DESC, registry_version DESC LIMIT $1",
             )
             .bind(limit)
-            .fetch_all(db.pool())
+            .fetch_all(&db.pool())
             .await?
         }
     };

@@ -48,7 +48,7 @@ pub async fn create_token(
     .bind(token_sha256)
     .bind(to_millis(token.created_at))
     .bind(&token.created_by)
-    .execute(db.pool())
+    .execute(&db.pool())
     .await?;
     Ok(())
 }
@@ -63,7 +63,7 @@ pub async fn find_token_by_hash(
          FROM api_tokens WHERE token_sha256 = $1",
     )
     .bind(token_sha256)
-    .fetch_optional(db.pool())
+    .fetch_optional(&db.pool())
     .await?;
     Ok(row.as_ref().map(token_from_row).transpose()?)
 }
@@ -75,7 +75,7 @@ pub async fn find_tokens(db: &Database, tenant_id: &str) -> StorageResult<Vec<St
          FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at_ms, id",
     )
     .bind(tenant_id)
-    .fetch_all(db.pool())
+    .fetch_all(&db.pool())
     .await?;
     Ok(rows
         .iter()
@@ -97,7 +97,7 @@ pub async fn revoke_token(
     .bind(to_millis(now))
     .bind(id)
     .bind(tenant_id)
-    .execute(db.pool())
+    .execute(&db.pool())
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -68,7 +68,7 @@ pub async fn postgres_database() -> String {
         .await
         .unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(admin.pool())
+        .execute(&admin.pool())
         .await
         .unwrap();
     let (base, _) = admin_url.rsplit_once('/').unwrap();
