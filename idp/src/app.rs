@@ -93,7 +93,8 @@ pub async fn build_state_with(
     metrics.set_certificates(crate::config::certificates::expiries(&config.idp));
     let db = connect_database(&config, lifecycle)
         .await?
-        .observed_by(metrics.clone());
+        .observed_by(metrics.clone())
+        .with_audit_buffer(config.idp.storage.audit_buffer_events);
     let mut registry = RegistryHandle::new(load_registry(&db, &config, &clock).await);
     if config.idp.session.store == SessionBackend::Redis {
         let session = &config.idp.session;
@@ -576,6 +577,10 @@ pub fn serve_management(
 const DATABASE_PRIMARY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How often cached CRLs are checked for an upcoming nextUpdate.
 const CRL_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// How often audit records kept during a database outage are tried again.
+const AUDIT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the stop waits for kept audit records to be written.
+const AUDIT_FLUSH_AT_STOP: Duration = Duration::from_secs(5);
 /// How often the audit log is pruned to its retention period.
 const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -737,6 +742,16 @@ pub async fn serve(
     };
     tokio::join!(main, mtls, trigger);
     let _ = background.await;
+    if !state.db.audit_buffer().is_empty() {
+        let _ = tokio::time::timeout(AUDIT_FLUSH_AT_STOP, flush_audit_buffer(&state)).await;
+        let lost = state.db.audit_buffer().len();
+        if lost > 0 {
+            tracing::error!(
+                lost,
+                "the database did not answer before the stop: audit records lost"
+            );
+        }
+    }
     let _ = directory_syncs.await;
     let _ = metadata_refresh.await;
     let _ = registry_watch.await;
@@ -759,6 +774,7 @@ async fn background_tasks(
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut refresh = tokio::time::interval(CRL_REFRESH_INTERVAL);
     let mut prune = tokio::time::interval(AUDIT_PRUNE_INTERVAL);
+    let mut flush = tokio::time::interval(AUDIT_FLUSH_INTERVAL);
     tokio::pin!(stopped);
     loop {
         #[cfg(unix)]
@@ -772,6 +788,7 @@ async fn background_tasks(
         let hangup_received = std::future::pending::<Option<()>>();
         tokio::select! {
             () = &mut stopped => break,
+            _ = flush.tick() => flush_audit_buffer(&state).await,
             _ = refresh.tick() => {
                 let validator = state.validator.load_full();
                 let refreshed = validator
@@ -789,6 +806,21 @@ async fn background_tasks(
                 }
             }
         }
+    }
+}
+
+/// Writes the audit events kept while the database did not answer.
+async fn flush_audit_buffer(state: &AppState) {
+    if state.db.audit_buffer().is_empty() {
+        return;
+    }
+    match crate::storage::flush_audit_buffer(&state.db).await {
+        Ok(written) => tracing::info!(written, "kept audit records written"),
+        Err(e) => tracing::debug!(
+            code = e.code(),
+            kept = state.db.audit_buffer().len(),
+            "audit records still kept: the database does not answer"
+        ),
     }
 }
 

@@ -83,3 +83,67 @@ impl Drop for RoundRobin {
         self.task.abort();
     }
 }
+
+/// A TCP link to one backend that a test can cut (every open connection dropped, new
+/// ones refused) and restore on the same port: a network partition, or a server that
+/// went away and came back, as its clients see it.
+pub struct Link {
+    port: u16,
+    backend: SocketAddr,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Link {
+    pub async fn start(backend: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let link = Self {
+            port,
+            backend,
+            task: std::sync::Mutex::new(None),
+        };
+        link.serve(listener);
+        link
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let backend = self.backend;
+        let task = tokio::spawn(async move {
+            // Dropped with the task: every forwarded connection ends with it.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        *self.task.lock().unwrap() = Some(task);
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&self) {
+        if let Some(task) = self.task.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+
+    /// Accepts and forwards again, on the same port.
+    pub async fn restore(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap_or_else(|e| panic!("port {}: {e}", self.port));
+        self.serve(listener);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}

@@ -82,6 +82,9 @@ pub struct RedisServer {
     port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// Every write in the append-only file, synced before the reply (as production
+    /// runs a Redis whose restart must keep the sessions).
+    append_only: bool,
 }
 
 impl RedisServer {
@@ -91,6 +94,20 @@ impl RedisServer {
             port: free_port(),
             child: None,
             dir,
+            append_only: false,
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    /// A server that keeps every write in its append-only file (`appendfsync always`),
+    /// so that a restart loses nothing.
+    pub async fn start_append_only() -> anyhow::Result<Self> {
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+            dir: tempfile::tempdir()?,
+            append_only: true,
         };
         server.spawn().await?;
         Ok(server)
@@ -99,7 +116,12 @@ impl RedisServer {
     async fn spawn(&mut self) -> anyhow::Result<()> {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""])
+            .args(if self.append_only {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "everysec"]
+            })
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())

@@ -15,6 +15,7 @@ mod cross_org_sso;
 mod cross_protocol;
 mod dev_pki;
 mod directory;
+mod faults;
 mod keys;
 mod ldap_sync;
 mod login_pages;

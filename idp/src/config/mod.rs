@@ -215,6 +215,15 @@ pub struct StorageConfig {
     /// it). Default 365.
     #[serde(default = "default_audit_retention_days")]
     pub audit_retention_days: u32,
+    /// Audit events a node keeps in memory while the database does not answer (written
+    /// when it answers again); when full, the actions that would be recorded fail closed
+    /// (503 `AUDIT_BUFFER_FULL`). Default 10,000.
+    #[serde(default = "default_audit_buffer_events")]
+    pub audit_buffer_events: usize,
+}
+
+fn default_audit_buffer_events() -> usize {
+    crate::storage::DEFAULT_AUDIT_BUFFER_EVENTS
 }
 
 fn default_audit_retention_days() -> u32 {

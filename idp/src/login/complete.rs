@@ -55,6 +55,10 @@ pub enum LoginFailure {
     DifferentPerson,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The login could not be recorded (the database is down and the audit buffer
+    /// full): no login without its record.
+    #[error(transparent)]
+    Audit(crate::storage::StorageError),
 }
 
 impl LoginFailure {
@@ -65,6 +69,7 @@ impl LoginFailure {
             LoginFailure::LoginExpired => "LOGIN_EXPIRED",
             LoginFailure::DifferentPerson => "USER_MISMATCH",
             LoginFailure::Store(e) => e.code(),
+            LoginFailure::Audit(e) => e.code(),
         }
     }
 
@@ -88,11 +93,11 @@ impl LoginFailure {
                 title: "Någon annans certifikat",
                 detail: "Inloggningen måste slutföras av personen som började den. Använd ditt eget certifikat, eller börja om.",
             },
-            LoginFailure::Store(_) if language == "en" => Explanation {
+            LoginFailure::Store(_) | LoginFailure::Audit(_) if language == "en" => Explanation {
                 title: "Temporary error",
                 detail: "The login service could not save your login just now. Try again in a moment.",
             },
-            LoginFailure::Store(_) => Explanation {
+            LoginFailure::Store(_) | LoginFailure::Audit(_) => Explanation {
                 title: "Tillfälligt fel",
                 detail: "Inloggningstjänsten kunde inte spara din inloggning just nu. Försök igen om en stund.",
             },
@@ -104,6 +109,7 @@ impl LoginFailure {
         matches!(
             self,
             LoginFailure::Store(_)
+                | LoginFailure::Audit(_)
                 | LoginFailure::Identity(IdentityError::Directory(_))
                 | LoginFailure::Certificate(CertError::Revocation(
                     RevocationError::Unavailable { .. }
@@ -169,9 +175,13 @@ pub async fn complete_certificate_login(
         }
     }
     if let Err(e) = insert_audit_event(ctx.db, &audit).await {
-        // The login result stands; the missing record is an operational alarm.
+        // Neither written nor kept: fail closed (no login without its record).
         tracing::error!(code = e.code(), error = %e, "audit record could not be written");
         ctx.metrics.record_event("audit_write_failed");
+        if let Ok(success) = &result {
+            let _ = ctx.sessions.delete(&success.session.id).await;
+            return Err(LoginFailure::Audit(e));
+        }
     }
     result
 }

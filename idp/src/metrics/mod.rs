@@ -147,6 +147,7 @@ pub struct Metrics {
     directory_failing: Family<SourceLabels, Gauge>,
     directory_refused: Family<SourceLabels, Gauge>,
     ready: Gauge,
+    audit_buffered: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -248,6 +249,12 @@ impl Metrics {
             "Records the source's last run refused",
             Family::clone(&directory_refused),
         );
+        let audit_buffered = Gauge::default();
+        registry.register(
+            "idp_audit_buffered_events",
+            "Audit events kept in memory while the database does not answer (written when it does)",
+            audit_buffered.clone(),
+        );
         let ready = Gauge::default();
         registry.register(
             "idp_ready",
@@ -284,6 +291,7 @@ impl Metrics {
             directory_failing,
             directory_refused,
             ready,
+            audit_buffered,
         }
     }
 
@@ -433,6 +441,12 @@ impl Metrics {
                 .get_or_create(&source())
                 .set(i64::try_from(refused).unwrap_or(i64::MAX));
         }
+    }
+
+    /// How many audit events wait for the database.
+    pub fn set_audit_buffered(&self, kept: usize) {
+        self.audit_buffered
+            .set(i64::try_from(kept).unwrap_or(i64::MAX));
     }
 
     /// Whether the node is ready (kept by the readiness check).

@@ -67,6 +67,10 @@ pub enum SamlError {
     Directory,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The answer could not be recorded (the database is down and the audit buffer is
+    /// full): no assertion without its record.
+    #[error(transparent)]
+    Audit(crate::storage::StorageError),
     #[error(transparent)]
     Response(#[from] ResponseError),
 }
@@ -98,6 +102,7 @@ impl SamlError {
             SamlError::LoginExpired => "LOGIN_EXPIRED",
             SamlError::Directory => "DIRECTORY_UNAVAILABLE",
             SamlError::Store(e) => e.code(),
+            SamlError::Audit(e) => e.code(),
             SamlError::Response(e) => e.code(),
         }
     }
@@ -120,6 +125,7 @@ impl SamlError {
         matches!(
             self,
             SamlError::Store(_)
+                | SamlError::Audit(_)
                 | SamlError::Response(_)
                 | SamlError::Directory
                 | SamlError::MetadataUnavailable

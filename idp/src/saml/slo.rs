@@ -212,7 +212,9 @@ async fn logout_requested(
     record.person_id = Some(ended.person_id.clone());
     record.employee_hsa_id = Some(ended.employee_hsa_id.to_string());
     record.detail = Some(format!("{} participants", ended.participants.len()));
-    ctx.audit(record).await;
+    // A logout goes on whether or not its record could be kept (ending sessions is the
+    // safe side).
+    let _ = ctx.audit(record).await;
     ctx.metrics.record_event("logout");
     let answer = walk_saml_participants(ctx, &ended.sid, initiator, remaining).await?;
     Ok(SloOutcome {

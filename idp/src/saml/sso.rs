@@ -87,13 +87,16 @@ pub enum Answer {
 }
 
 impl SamlContext<'_> {
-    pub(crate) async fn audit(&self, mut event: AuditEvent) {
+    /// Records `event`; `Err` when it is neither written nor kept (the audit buffer is
+    /// full while the database is down), for the callers that must then fail closed.
+    pub(crate) async fn audit(&self, mut event: AuditEvent) -> Result<(), SamlError> {
         event.request_id = self.request_id.clone();
         event.client_address = self.client_address.clone();
-        if let Err(e) = insert_audit_event(self.db, &event).await {
+        insert_audit_event(self.db, &event).await.map_err(|e| {
             tracing::error!(code = e.code(), error = %e, "audit record could not be written");
             self.metrics.record_event("audit_write_failed");
-        }
+            SamlError::Audit(e)
+        })
     }
 
     /// Audits a refused SAML message (the issuer, if known, and the stable code).
@@ -113,7 +116,8 @@ impl SamlContext<'_> {
             "saml_refused_{}",
             error.code().to_ascii_lowercase()
         ));
-        self.audit(record).await;
+        // A refusal is answered whether or not its record could be kept.
+        let _ = self.audit(record).await;
     }
 }
 
@@ -412,7 +416,7 @@ async fn respond(
     record.employee_hsa_id = Some(admission.employment.hsa_id.to_string());
     record.method = Some(session.method.as_str().to_owned());
     record.detail = commission.map(|c| format!("commission={}", c.hsa_id));
-    ctx.audit(record).await;
+    ctx.audit(record).await?;
     ctx.metrics.record_event("saml_response");
     tracing::info!(sp = %sp.entity_id, tenant = %sp.tenant.id, loa = session.loa.level(), "SAML response issued");
     Ok(Answer::Post(PostForm::saml(

@@ -6,36 +6,91 @@ use sqlx::Row;
 use super::{from_millis, to_millis, Database, StorageError, StorageResult};
 use crate::audit::{AuditEvent, Outcome};
 
+/// Writes `event`, or, while the database does not answer, keeps it in the database's
+/// bounded audit buffer ([`flush_audit_buffer`] writes it when the database answers
+/// again; events already waiting there are joined, so that order is kept and a database
+/// that is down is not asked once per request). `Err` only when the event is neither
+/// written nor kept (the buffer is full: `AUDIT_BUFFER_FULL`), and the caller must
+/// then fail closed.
 pub async fn insert_audit_event(db: &Database, event: &AuditEvent) -> StorageResult<()> {
-    db.timed("insert_audit_event", insert(db, event)).await
+    let buffer = db.audit_buffer();
+    if !buffer.is_empty() {
+        return buffer.keep(event.clone());
+    }
+    match db.timed("insert_audit_event", insert(db, event)).await {
+        Err(e) if e.is_unreachable() => {
+            tracing::warn!(
+                code = e.code(),
+                "the database does not answer; audit records are kept until it does"
+            );
+            buffer.keep(event.clone())
+        }
+        other => other,
+    }
 }
 
+/// How many kept events one flush writes in one transaction.
+const FLUSH_BATCH: usize = 500;
+
+/// Writes the events the audit buffer keeps, oldest first, in transactions of up to
+/// [`FLUSH_BATCH`]; stops at the first failure (they stay kept). How many were written.
+pub async fn flush_audit_buffer(db: &Database) -> StorageResult<usize> {
+    let buffer = db.audit_buffer();
+    let upsert = format!("{INSERT_EVENT} ON CONFLICT (id) DO NOTHING");
+    let mut written = 0;
+    loop {
+        let batch = buffer.oldest(FLUSH_BATCH);
+        if batch.is_empty() {
+            return Ok(written);
+        }
+        let mut tx = db.pool().begin().await?;
+        for event in &batch {
+            // A batch whose commit was lost on the way may be written again: the ids
+            // make that harmless.
+            bind_event(sqlx::query(&upsert), event)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        buffer.written(batch.len());
+        written += batch.len();
+    }
+}
+
+const INSERT_EVENT: &str =
+    "INSERT INTO audit_log (id, at_ms, event, outcome, code, method, tenant_id, \
+     application_id, person_id, employee_hsa_id, certificate_serial, certificate_issuer, \
+     certificate_type, client_address, request_id, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+
 async fn insert(db: &Database, event: &AuditEvent) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (id, at_ms, event, outcome, code, method, tenant_id, \
-         application_id, person_id, employee_hsa_id, certificate_serial, certificate_issuer, \
-         certificate_type, client_address, request_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(event.id.to_string())
-    .bind(to_millis(event.at))
-    .bind(event.event.as_str())
-    .bind(event.outcome.as_str())
-    .bind(event.code.as_deref())
-    .bind(event.method.as_deref())
-    .bind(event.tenant_id.as_deref())
-    .bind(event.application_id.as_deref())
-    .bind(event.person_id.as_deref())
-    .bind(event.employee_hsa_id.as_deref())
-    .bind(event.certificate_serial.as_deref())
-    .bind(event.certificate_issuer.as_deref())
-    .bind(event.certificate_type.as_deref())
-    .bind(event.client_address.as_deref())
-    .bind(event.request_id.as_deref())
-    .bind(event.detail.as_deref())
-    .execute(&db.pool())
-    .await?;
+    bind_event(sqlx::query(INSERT_EVENT), event)
+        .execute(&db.pool())
+        .await?;
     Ok(())
+}
+
+fn bind_event<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    event: &'q AuditEvent,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(event.id.to_string())
+        .bind(to_millis(event.at))
+        .bind(event.event.as_str())
+        .bind(event.outcome.as_str())
+        .bind(event.code.as_deref())
+        .bind(event.method.as_deref())
+        .bind(event.tenant_id.as_deref())
+        .bind(event.application_id.as_deref())
+        .bind(event.person_id.as_deref())
+        .bind(event.employee_hsa_id.as_deref())
+        .bind(event.certificate_serial.as_deref())
+        .bind(event.certificate_issuer.as_deref())
+        .bind(event.certificate_type.as_deref())
+        .bind(event.client_address.as_deref())
+        .bind(event.request_id.as_deref())
+        .bind(event.detail.as_deref())
 }
 
 /// Removes the events older than `before` (the retention period); how many it removed.
