@@ -1,5 +1,8 @@
-//! Faults an operator meets, survived: the database going away while people log in.
-//! Every login is counted: attempted, completed, and lost (none may be).
+//! Faults an operator meets, survived: the database or Redis going away, failing over
+//! or restarting while people log in, and a node cut off from both. Every login is
+//! counted: attempted, completed, and lost (none may be). The cuts are TCP links the
+//! test drops and restores (`e2e::balancer::Link`): to the node, the same as a network
+//! partition or a restarted server.
 
 use std::time::Duration;
 
@@ -12,21 +15,39 @@ use e2e::oidc::{
 use e2e::{PostgresDatabase, TestIdp};
 
 /// One OIDC login of `david` to the confidential client, code exchanged: `true` when
-/// the client got its tokens.
+/// the client got its tokens, `false` when a page refused it on the way.
 async fn log_in(idp: &TestIdp) -> bool {
     let (verifier, challenge) = pkce();
     let authorize = authorize_url(idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
-    let landed = browse_to_callback(
-        &Agent::with_certificate("david"),
-        idp,
-        &authorize,
-        CONFIDENTIAL,
-    )
-    .await;
+    let callback = e2e::oidc::callback(CONFIDENTIAL);
+    let nurse = Agent::with_certificate("david");
+    let landed = match nurse.open_until(&authorize, &callback).await {
+        Ok(landed) => landed,
+        Err(login_page) if login_page.status == 200 => {
+            match nurse.log_in_until(idp, &login_page, &callback).await {
+                Ok(landed) => landed,
+                Err(_) => return false,
+            }
+        }
+        Err(_) => return false,
+    };
     let Some(code) = param(&landed, "code") else {
         return false;
     };
     exchange_confidential(idp, &code, &verifier).await.0 == 200
+}
+
+/// A login as a user makes it through a disruption: on a refusal ("try again in a
+/// moment") tried again, for up to ten seconds. `true` when it completed.
+async fn log_in_trying_again(idp: &TestIdp) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if log_in(idp).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// The IdP on a fresh PostgreSQL database reached through a link the test can cut.
@@ -233,4 +254,63 @@ async fn a_redis_restart_with_its_append_only_file_loses_no_sso_session() {
         3 - kept
     );
     assert_eq!(kept, nurses.len(), "every SSO session survived the restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_go_on_through_a_redis_sentinel_failover() {
+    use e2e::redis_topologies::{RedisSentinel, SENTINEL_MASTER};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let redis = RedisSentinel::start().await.unwrap();
+    let db = e2e::SqliteDatabase::create().unwrap();
+    let mut config = shipped_config(&db.url, Some(&redis.node_url()));
+    config.idp.session.redis_sentinels = redis.sentinel_urls();
+    config.idp.session.redis_sentinel_master = Some(SENTINEL_MASTER.to_owned());
+    let idp = Arc::new(TestIdp::start(config).await.unwrap());
+
+    let (attempted, completed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = {
+        let (idp, attempted, completed, stop) = (
+            idp.clone(),
+            attempted.clone(),
+            completed.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                attempted.fetch_add(1, Ordering::SeqCst);
+                if log_in_trying_again(&idp).await {
+                    completed.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+    };
+    let completed_at_least = |n: usize| {
+        let completed = completed.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while completed.load(Ordering::SeqCst) < n && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            completed.load(Ordering::SeqCst) >= n
+        }
+    };
+    assert!(completed_at_least(2).await, "logins before the failover");
+    redis.fail_over().await.unwrap();
+    let after = completed.load(Ordering::SeqCst) + 3;
+    assert!(completed_at_least(after).await, "logins after the failover");
+    stop.store(true, Ordering::SeqCst);
+    running.await.unwrap();
+
+    let (attempted, completed) = (
+        attempted.load(Ordering::SeqCst),
+        completed.load(Ordering::SeqCst),
+    );
+    eprintln!(
+        "logins attempted {attempted}, completed {completed}, lost {}",
+        attempted - completed
+    );
+    assert_eq!(completed, attempted, "no login lost to the failover");
 }

@@ -251,6 +251,48 @@ async fn autostart_login_on_redis() {
     completes_a_login_through_the_autostart_token(idp).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_in_flight_on_a_node_that_dies_complete_on_the_other() {
+    const IN_FLIGHT: usize = 3;
+    let redis = RedisServer::start().await.unwrap();
+    let pg = e2e::PostgresDatabase::create().await.unwrap();
+    let config = shipped_config(&pg.url, Some(&redis.url()));
+    let a = TestIdp::start(config.clone()).await.unwrap();
+    let b = TestIdp::start(config).await.unwrap();
+
+    // The browsers open their logins and start the phone orders on node A...
+    let mut in_flight = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        let browser = Browser::open_login(&a, "lillby", "hemtjanst").await;
+        let (order, autostart) = browser.start(&a).await;
+        in_flight.push((browser, order, autostart));
+    }
+    // ...and node A dies before any phone has signed.
+    a.shutdown().await;
+
+    // The phones and the browsers' polls reach node B (the balancer's next choice).
+    let mut completed = 0;
+    for (browser, order, autostart) in &in_flight {
+        let (_, claim) = phone(&b)
+            .claim(
+                &Start::AutostartToken(autostart.clone()),
+                &credential("eva"),
+            )
+            .await
+            .unwrap();
+        phone(&b).approve(&claim, &credential("eva")).await.unwrap();
+        let (done, cookie) = browser.collect(&b, order).await;
+        if done["status"] == "complete" && cookie.is_some() {
+            completed += 1;
+        }
+    }
+    eprintln!(
+        "logins attempted {IN_FLIGHT}, completed {completed}, lost {}",
+        IN_FLIGHT - completed
+    );
+    assert_eq!(completed, IN_FLIGHT, "no login is lost with its node");
+}
+
 fn refused_code(result: Result<impl std::fmt::Debug, PhoneError>) -> String {
     match result {
         Err(PhoneError::Refused { code, .. }) => code,
