@@ -367,10 +367,13 @@ async fn ping_answers(f: Fixture) {
     f.store.ping().await.unwrap();
 }
 
-/// The contract's tests for one store: `contract!(fixture: test, ...)` runs each test on
-/// `Fixture::fixture()`, in a module of that name.
+/// The contract's tests for stores: `contract!([fixture, ...]: [test, ...])` runs each
+/// test on each `Fixture::fixture()`, in a module named after the fixture.
 macro_rules! contract {
-    ($fixture:ident: $($name:ident),* $(,)?) => {
+    ([$($fixture:ident),* $(,)?]: $tests:tt) => {
+        $( contract!(@one $fixture: $tests); )*
+    };
+    (@one $fixture:ident: [$($name:ident),* $(,)?]) => {
         mod $fixture {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,69 +386,35 @@ macro_rules! contract {
 }
 
 contract!(
-    memory:
-    put_then_get_returns_the_value,
-    namespaces_are_separate,
-    take_returns_the_value_once,
-    many_concurrent_takes_have_exactly_one_winner,
-    insert_new_only_stores_when_absent,
-    concurrent_insert_new_has_exactly_one_winner,
-    replace_if_swaps_only_the_expected_value,
-    concurrent_replace_if_has_exactly_one_winner,
-    delete_removes,
-    entries_expire_after_their_ttl,
-    zero_ttl_is_rejected,
-    typed_store_and_replay_cache_work_on_top,
-    rate_limits_hold_under_concurrency,
-    ping_answers,
-    sso_sessions_are_found_by_person,
-);
-contract!(
-    redis:
-    put_then_get_returns_the_value,
-    namespaces_are_separate,
-    take_returns_the_value_once,
-    many_concurrent_takes_have_exactly_one_winner,
-    insert_new_only_stores_when_absent,
-    concurrent_insert_new_has_exactly_one_winner,
-    replace_if_swaps_only_the_expected_value,
-    concurrent_replace_if_has_exactly_one_winner,
-    delete_removes,
-    entries_expire_after_their_ttl,
-    zero_ttl_is_rejected,
-    typed_store_and_replay_cache_work_on_top,
-    rate_limits_hold_under_concurrency,
-    ping_answers,
-    sso_sessions_are_found_by_person,
-);
-contract!(
-    cluster:
-    put_then_get_returns_the_value,
-    namespaces_are_separate,
-    take_returns_the_value_once,
-    many_concurrent_takes_have_exactly_one_winner,
-    insert_new_only_stores_when_absent,
-    concurrent_insert_new_has_exactly_one_winner,
-    replace_if_swaps_only_the_expected_value,
-    concurrent_replace_if_has_exactly_one_winner,
-    delete_removes,
-    entries_expire_after_their_ttl,
-    zero_ttl_is_rejected,
-    typed_store_and_replay_cache_work_on_top,
-    rate_limits_hold_under_concurrency,
-    ping_answers,
-    sso_sessions_are_found_by_person,
+    [memory, redis, cluster]: [
+        put_then_get_returns_the_value,
+        namespaces_are_separate,
+        take_returns_the_value_once,
+        many_concurrent_takes_have_exactly_one_winner,
+        insert_new_only_stores_when_absent,
+        concurrent_insert_new_has_exactly_one_winner,
+        replace_if_swaps_only_the_expected_value,
+        concurrent_replace_if_has_exactly_one_winner,
+        delete_removes,
+        entries_expire_after_their_ttl,
+        zero_ttl_is_rejected,
+        typed_store_and_replay_cache_work_on_top,
+        rate_limits_hold_under_concurrency,
+        ping_answers,
+        sso_sessions_are_found_by_person,
+    ]
 );
 // Behind Sentinel the store is the same code on another connection: the contract's
 // atomic operations and the person index, plus the failover test below (a Sentinel
 // topology takes seconds to settle, so not every test gets its own).
 contract!(
-    sentinel:
-    put_then_get_returns_the_value,
-    many_concurrent_takes_have_exactly_one_winner,
-    concurrent_replace_if_has_exactly_one_winner,
-    rate_limits_hold_under_concurrency,
-    sso_sessions_are_found_by_person,
+    [sentinel]: [
+        put_then_get_returns_the_value,
+        many_concurrent_takes_have_exactly_one_winner,
+        concurrent_replace_if_has_exactly_one_winner,
+        rate_limits_hold_under_concurrency,
+        sso_sessions_are_found_by_person,
+    ]
 );
 
 #[tokio::test]
