@@ -90,7 +90,10 @@ pub async fn build_state_with(
     lifecycle: &Lifecycle,
 ) -> Result<Arc<AppState>, StartError> {
     let metrics = lifecycle.metrics().clone();
-    metrics.set_certificates(crate::config::certificates::expiries(&config.idp));
+    metrics.set_certificates(crate::config::certificates::expiries(
+        &config.idp,
+        clock.now(),
+    ));
     let db = connect_database(&config, lifecycle)
         .await?
         .observed_by(metrics.clone())
@@ -472,7 +475,10 @@ pub fn reload(state: &AppState, tls: &TlsConfigs) -> Result<(), StartError> {
     }
     state
         .metrics
-        .set_certificates(crate::config::certificates::expiries(&config.idp));
+        .set_certificates(crate::config::certificates::expiries(
+            &config.idp,
+            state.clock.now(),
+        ));
     if failed.is_empty() {
         tracing::info!("trust and TLS certificates reloaded");
         Ok(())

@@ -55,18 +55,21 @@ pub fn files(config: &IdpConfig) -> Vec<(String, PathBuf)> {
     files
 }
 
-/// `(key, earliest notAfter)` of every readable certificate file `config` names (the
-/// earliest of a chain or of several anchors: the one that breaks first).
-pub fn expiries(config: &IdpConfig) -> Vec<(String, OffsetDateTime)> {
+/// `(key, next notAfter)` of every readable certificate file `config` names: of a
+/// chain or several anchors the next to expire (the one that breaks first). Among
+/// several, one that has expired already is passed over (a system CA bundle carries
+/// some); a file whose every certificate has expired reports the latest expiry, in the
+/// past.
+pub fn expiries(config: &IdpConfig, now: OffsetDateTime) -> Vec<(String, OffsetDateTime)> {
     files(config)
         .into_iter()
-        .filter_map(|(key, path)| earliest_expiry(&path).map(|at| (key, at)))
+        .filter_map(|(key, path)| earliest_expiry(&path, now).map(|at| (key, at)))
         .collect()
 }
 
-fn earliest_expiry(path: &Path) -> Option<OffsetDateTime> {
+fn earliest_expiry(path: &Path, now: OffsetDateTime) -> Option<OffsetDateTime> {
     let pem = std::fs::read(path).ok()?;
-    x509_parser::pem::Pem::iter_from_buffer(&pem)
+    let expiries: Vec<OffsetDateTime> = x509_parser::pem::Pem::iter_from_buffer(&pem)
         .flatten()
         .filter(|block| block.label == "CERTIFICATE")
         .filter_map(|block| {
@@ -75,5 +78,11 @@ fn earliest_expiry(path: &Path) -> Option<OffsetDateTime> {
                 .ok()
                 .map(|certificate| certificate.validity().not_after.to_datetime())
         })
+        .collect();
+    expiries
+        .iter()
+        .filter(|at| **at > now)
         .min()
+        .or_else(|| expiries.iter().max())
+        .copied()
 }

@@ -222,7 +222,7 @@ impl Metrics {
         let certificate_expiry = Family::default();
         registry.register(
             "idp_certificate_expiry_days",
-            "Days until the earliest expiry in each configured certificate file (TLS, signing, trust anchors, issuers), by configuration key",
+            "Days until the next expiry in each configured certificate file (TLS, signing, trust anchors, issuers), by configuration key",
             Family::clone(&certificate_expiry),
         );
         let directory_records = Family::default();

@@ -409,6 +409,30 @@ async fn the_shipped_deployment_runs_as_kubernetes_would_and_logs_a_person_in() 
     assert_eq!(userinfo["given_name"], person.given_name.as_str());
     assert_eq!(userinfo["family_name"], person.surname.as_str());
 
+    // The operator's view on the management port: the login by tenant and application,
+    // the certificates' expiry by key, the process.
+    let metrics = reqwest::get(format!(
+        "http://127.0.0.1:{}/metrics",
+        port_of(&listeners, "management.listen")
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    for series in [
+        format!(
+            "idp_logins_total{{tenant=\"{TENANT}\",application=\"journal\",method=\"mtls\",result=\"success\"}} 1"
+        ),
+        "idp_certificate_expiry_days{key=\"server.tls_certificate\"}".to_owned(),
+        "idp_certificate_expiry_days{key=\"trust.anchors[0]\"}".to_owned(),
+        "idp_store_operation_duration_seconds_count{store=\"session_store\"".to_owned(),
+        "idp_build_info{".to_owned(),
+        "process_resident_memory_bytes".to_owned(),
+    ] {
+        assert!(metrics.contains(&series), "{series} missing in\n{metrics}");
+    }
+
     // The IdP ran as the manifest says: its user in its namespace, no capabilities, no
     // way to gain privileges, a read-only root and read-only volumes.
     let name = Path::new(&deployment.process()[0])
