@@ -79,8 +79,29 @@ pub struct RedisSentinel {
     _dir: tempfile::TempDir,
 }
 
+/// Up to three tries of `start`: a free port can be taken by another test's server
+/// between choosing it and binding it.
+async fn with_fresh_ports<T, F, Fut>(start: F) -> anyhow::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut last = None;
+    for _ in 0..3 {
+        match start().await {
+            Ok(started) => return Ok(started),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("never started")))
+}
+
 impl RedisSentinel {
     pub async fn start() -> anyhow::Result<Self> {
+        with_fresh_ports(Self::start_once).await
+    }
+
+    async fn start_once() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (master, replica, sentinel) = (free_port(), free_port(), free_port());
         let mut processes = Vec::new();
@@ -106,6 +127,14 @@ impl RedisSentinel {
             ),
         )?;
         processes.push(spawn(&[config.display().to_string(), "--sentinel".into()])?);
+        for port in [master, replica, sentinel] {
+            crate::wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), "redis-server").await?;
+        }
+        for process in &mut processes {
+            if let Some(status) = process.try_wait()? {
+                bail!("a redis-server exited at once ({status}): its port was taken");
+            }
+        }
         let topology = Self {
             master,
             replica,
@@ -214,6 +243,10 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub async fn start() -> anyhow::Result<Self> {
+        with_fresh_ports(Self::start_once).await
+    }
+
+    async fn start_once() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let mut processes = Vec::new();

@@ -3,8 +3,85 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{from_millis, to_millis, Database, StorageError, StorageResult};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::{from_millis, to_millis, Database, Observer, StorageError, StorageResult};
 use crate::audit::{AuditEvent, Outcome};
+
+/// Audit events kept while the database does not answer, oldest first
+/// (`audit::insert_audit_event`, `audit::flush_audit_buffer`). Bounded: when full, an
+/// event is refused and the action it records fails closed.
+#[derive(Debug)]
+pub struct AuditBuffer {
+    events: Mutex<VecDeque<AuditEvent>>,
+    /// The number kept, read without the lock on every write's fast path.
+    kept: AtomicUsize,
+    pub(super) capacity: usize,
+    pub(super) observer: Observer,
+}
+
+/// Audit events a node keeps while its database does not answer, unless configured
+/// (`[storage] audit_buffer_events`).
+pub const DEFAULT_AUDIT_BUFFER_EVENTS: usize = 10_000;
+
+impl AuditBuffer {
+    pub(super) fn new(capacity: usize, observer: Observer) -> Self {
+        Self {
+            events: Mutex::default(),
+            kept: AtomicUsize::new(0),
+            capacity: capacity.max(1),
+            observer,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<AuditEvent>> {
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn len(&self) -> usize {
+        self.kept.load(Ordering::Acquire)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps `event` to be written later; refused when full.
+    fn keep(&self, event: AuditEvent) -> StorageResult<()> {
+        let mut events = self.lock();
+        if events.len() >= self.capacity {
+            if let Some(metrics) = &self.observer.0 {
+                metrics.record_event("audit_buffer_full");
+            }
+            return Err(StorageError::AuditBufferFull(self.capacity));
+        }
+        events.push_back(event);
+        self.report(events.len());
+        Ok(())
+    }
+
+    /// Copies of the oldest `n` kept events.
+    fn oldest(&self, n: usize) -> Vec<AuditEvent> {
+        self.lock().iter().take(n).cloned().collect()
+    }
+
+    /// The oldest `n` were written.
+    fn written(&self, n: usize) {
+        let mut events = self.lock();
+        let n = n.min(events.len());
+        events.drain(..n);
+        self.report(events.len());
+    }
+
+    fn report(&self, kept: usize) {
+        self.kept.store(kept, Ordering::Release);
+        if let Some(metrics) = &self.observer.0 {
+            metrics.set_audit_buffered(kept);
+        }
+    }
+}
 
 /// Writes `event`, or, while the database does not answer, keeps it in the database's
 /// bounded audit buffer ([`flush_audit_buffer`] writes it when the database answers

@@ -9,7 +9,7 @@ mod tokens;
 
 pub use audit::{
     find_audit_events, find_recent_audit_events, flush_audit_buffer, insert_audit_event,
-    prune_audit_events, AuditFilter,
+    prune_audit_events, AuditBuffer, AuditFilter, DEFAULT_AUDIT_BUFFER_EVENTS,
 };
 pub use registry::{
     find_admin_audit, find_registry, find_registry_version, insert_admin_audit, write_registry,
@@ -95,79 +95,6 @@ pub struct Database {
     audit_buffer: Arc<AuditBuffer>,
 }
 
-/// Audit events kept while the database does not answer, oldest first
-/// (`audit::insert_audit_event`, `audit::flush_audit_buffer`). Bounded: when full, an
-/// event is refused and the action it records fails closed.
-#[derive(Debug)]
-pub struct AuditBuffer {
-    events: std::sync::Mutex<std::collections::VecDeque<crate::audit::AuditEvent>>,
-    capacity: usize,
-    observer: Observer,
-}
-
-/// Audit events a node keeps while its database does not answer, unless configured
-/// (`[storage] audit_buffer_events`).
-pub const DEFAULT_AUDIT_BUFFER_EVENTS: usize = 10_000;
-
-impl AuditBuffer {
-    fn new(capacity: usize) -> Self {
-        Self {
-            events: std::sync::Mutex::default(),
-            capacity,
-            observer: Observer::default(),
-        }
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::VecDeque<crate::audit::AuditEvent>> {
-        self.events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-
-    /// Keeps `event` to be written later; refused when full.
-    fn keep(&self, event: crate::audit::AuditEvent) -> StorageResult<()> {
-        let mut events = self.lock();
-        if events.len() >= self.capacity {
-            if let Some(metrics) = &self.observer.0 {
-                metrics.record_event("audit_buffer_full");
-            }
-            return Err(StorageError::AuditBufferFull(self.capacity));
-        }
-        events.push_back(event);
-        self.report(events.len());
-        Ok(())
-    }
-
-    /// Copies of the oldest `n` kept events.
-    fn oldest(&self, n: usize) -> Vec<crate::audit::AuditEvent> {
-        self.lock().iter().take(n).cloned().collect()
-    }
-
-    /// The oldest `n` were written.
-    fn written(&self, n: usize) {
-        let mut events = self.lock();
-        let n = n.min(events.len());
-        events.drain(..n);
-        self.report(events.len());
-    }
-
-    fn report(&self, kept: usize) {
-        if let Some(metrics) = &self.observer.0 {
-            metrics.set_audit_buffered(kept);
-        }
-    }
-}
-
 /// How long the primary check may take before the host counts as gone.
 const PRIMARY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a query waits for a connection of the pool.
@@ -210,7 +137,7 @@ impl Hosts {
 /// Where timed operations are counted (`idp_store_operation_duration_seconds{store=
 /// "database"}`); none for the command-line tools.
 #[derive(Debug, Clone, Default)]
-struct Observer(Option<std::sync::Arc<crate::metrics::Metrics>>);
+pub(super) struct Observer(Option<std::sync::Arc<crate::metrics::Metrics>>);
 
 impl Database {
     /// Connects (creating the SQLite file and its directory when needed). Does not
@@ -239,7 +166,10 @@ impl Database {
             backend,
             observer: Observer::default(),
             hosts: Arc::new(hosts),
-            audit_buffer: Arc::new(AuditBuffer::new(DEFAULT_AUDIT_BUFFER_EVENTS)),
+            audit_buffer: Arc::new(AuditBuffer::new(
+                DEFAULT_AUDIT_BUFFER_EVENTS,
+                Observer::default(),
+            )),
         })
     }
 
@@ -296,20 +226,17 @@ impl Database {
     /// `metrics`.
     pub fn observed_by(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
         self.observer = Observer(Some(metrics));
-        self.audit_buffer = Arc::new(AuditBuffer {
-            observer: self.observer.clone(),
-            ..AuditBuffer::new(self.audit_buffer.capacity)
-        });
+        self.audit_buffer = Arc::new(AuditBuffer::new(
+            self.audit_buffer.capacity,
+            self.observer.clone(),
+        ));
         self
     }
 
     /// Keeps up to `capacity` audit events while the database does not answer (set
     /// before the handle is shared).
     pub fn with_audit_buffer(mut self, capacity: usize) -> Self {
-        self.audit_buffer = Arc::new(AuditBuffer {
-            observer: self.observer.clone(),
-            ..AuditBuffer::new(capacity.max(1))
-        });
+        self.audit_buffer = Arc::new(AuditBuffer::new(capacity, self.observer.clone()));
         self
     }
 
