@@ -145,12 +145,26 @@ pub async fn complete_certificate_login(
     audit.certificate_serial = serial;
     audit.certificate_issuer = issuer;
 
-    let result = attempt(ctx, chain, pending_login_id, &mut audit).await;
+    let mut result = attempt(ctx, chain, pending_login_id, &mut audit).await;
     match &result {
         Ok(success) => {
             audit.outcome = Outcome::Success;
             audit.person_id = Some(success.session.person_id.clone());
             audit.employee_hsa_id = Some(success.session.employee_hsa_id.to_string());
+        }
+        Err(failure) => audit.code = Some(failure.code().to_owned()),
+    }
+    if let Err(e) = insert_audit_event(ctx.db, &audit).await {
+        // Neither written nor kept: fail closed (no login without its record).
+        tracing::error!(code = e.code(), error = %e, "audit record could not be written");
+        ctx.metrics.record_event("audit_write_failed");
+        if let Ok(success) = &result {
+            let _ = ctx.sessions.delete(&success.session.id).await;
+            result = Err(LoginFailure::Audit(e));
+        }
+    }
+    match &result {
+        Ok(success) => {
             record_login(
                 ctx,
                 &audit,
@@ -165,22 +179,12 @@ pub async fn complete_certificate_login(
             );
         }
         Err(failure) => {
-            audit.code = Some(failure.code().to_owned());
             record_login(ctx, &audit, failure.code(), None);
             tracing::info!(
                 method = ctx.method.as_str(),
                 code = failure.code(),
                 "login refused"
             );
-        }
-    }
-    if let Err(e) = insert_audit_event(ctx.db, &audit).await {
-        // Neither written nor kept: fail closed (no login without its record).
-        tracing::error!(code = e.code(), error = %e, "audit record could not be written");
-        ctx.metrics.record_event("audit_write_failed");
-        if let Ok(success) = &result {
-            let _ = ctx.sessions.delete(&success.session.id).await;
-            return Err(LoginFailure::Audit(e));
         }
     }
     result
