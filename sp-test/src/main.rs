@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{ArgGroup, Parser, Subcommand};
+use reqwest::Url;
 use serde::Serialize;
 use sp_test::phone::{Phone, PhoneCredential, PhoneError, Shown, Start};
 
@@ -32,10 +33,52 @@ enum Command {
     /// Write each test SAML SP's metadata to <out-dir>/<id>.xml (the IdP's tenant files
     /// point there).
     Metadata(MetadataArgs),
+    /// Drive one login flow against a running IdP for a time and print one JSON line:
+    /// flows/s, latency percentiles, errors by kind, the server's CPU per flow.
+    Load(LoadArgs),
     /// Verify one application registration end to end: login with the mobile app (the
     /// reference phone and a development certificate), the response checks, the
     /// attributes, logout. Needs `idp serve` and `sp-test serve` running.
     Verify(VerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// The flow: oidc-code (authorization code flow from an SSO session).
+    #[arg(long, default_value = "oidc-code")]
+    flow: sp_test::load::Flow,
+    #[arg(long, default_value = "https://localhost:8443")]
+    idp: Url,
+    /// The IdP's certificate-login (mTLS) listener.
+    #[arg(long, default_value = "https://localhost:8444")]
+    mtls: Url,
+    /// Concurrent browsers, each with its own SSO session.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Seconds of load before the measurement.
+    #[arg(long, default_value_t = 5)]
+    warmup: u64,
+    /// The IdP's process id: its CPU time per flow is read from /proc.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// A certs-dev user whose certificate logs the browsers in.
+    #[arg(long, default_value = "david")]
+    user: String,
+    #[arg(long, default_value = "storstad-personal")]
+    client_id: String,
+    /// The client's secret (the development tenant's, published in docs/oidc.md).
+    #[arg(long, default_value = "dev-secret-storstad-personal")]
+    client_secret: String,
+    #[arg(
+        long,
+        default_value = "https://localhost:9443/rp/storstad-personal/callback"
+    )]
+    redirect_uri: Url,
+    #[arg(long, default_value = "certs-dev/tls/tls-ca.pem")]
+    ca_cert: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -190,7 +233,47 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => report_failure(run_serve(&args)),
         Some(Command::Metadata(args)) => report_failure(write_metadata(&args)),
         Some(Command::Verify(args)) => run_verify(&args),
+        Some(Command::Load(args)) => report_failure(run_load(&args)),
     }
+}
+
+fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
+    let ca = std::fs::read(&args.ca_cert)
+        .with_context(|| format!("cannot read {}", args.ca_cert.display()))?;
+    let users = PathBuf::from("certs-dev/users");
+    let mut identity = std::fs::read(users.join(format!("{}.key.pem", args.user)))
+        .with_context(|| format!("certs-dev/users/{}.key.pem", args.user))?;
+    identity.extend(
+        std::fs::read(users.join(format!("{}.chain.pem", args.user)))
+            .with_context(|| format!("certs-dev/users/{}.chain.pem", args.user))?,
+    );
+    idp::server::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
+        .identity(reqwest::Identity::from_pem(&identity)?)
+        .build()?;
+    let request = sp_test::load::LoadRequest {
+        idp_url: args.idp.clone(),
+        mtls_url: args.mtls.clone(),
+        flow: args.flow,
+        concurrency: args.concurrency,
+        duration: std::time::Duration::from_secs(args.duration.max(1)),
+        warmup: std::time::Duration::from_secs(args.warmup),
+        client,
+        client_id: args.client_id.clone(),
+        client_secret: args.client_secret.clone(),
+        redirect_uri: args.redirect_uri.clone(),
+        server_pid: args.pid,
+    };
+    let report = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(sp_test::load::run(request))
+        .map_err(anyhow::Error::msg)?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 fn report_failure(result: anyhow::Result<()>) -> ExitCode {
