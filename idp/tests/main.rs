@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit_durability;
 mod deployment;
 
 use std::path::{Path, PathBuf};

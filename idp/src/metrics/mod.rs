@@ -148,6 +148,7 @@ pub struct Metrics {
     directory_refused: Family<SourceLabels, Gauge>,
     ready: Gauge,
     audit_buffered: Gauge,
+    audit_batches: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -255,6 +256,12 @@ impl Metrics {
             "Audit events kept in memory while the database does not answer (written when it does)",
             audit_buffered.clone(),
         );
+        let audit_batches = Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]);
+        registry.register(
+            "idp_audit_batch_events",
+            "Audit events written together in one statement (group commit)",
+            audit_batches.clone(),
+        );
         let ready = Gauge::default();
         registry.register(
             "idp_ready",
@@ -292,6 +299,7 @@ impl Metrics {
             directory_refused,
             ready,
             audit_buffered,
+            audit_batches,
         }
     }
 
@@ -447,6 +455,11 @@ impl Metrics {
     pub fn set_audit_buffered(&self, kept: usize) {
         self.audit_buffered
             .set(i64::try_from(kept).unwrap_or(i64::MAX));
+    }
+
+    /// One group commit of the audit writer, of `events` events.
+    pub fn record_audit_batch(&self, events: usize) {
+        self.audit_batches.observe(events as f64);
     }
 
     /// Whether the node is ready (kept by the readiness check).

@@ -83,26 +83,124 @@ impl AuditBuffer {
     }
 }
 
-/// Writes `event`, or, while the database does not answer, keeps it in the database's
-/// bounded audit buffer ([`flush_audit_buffer`] writes it when the database answers
-/// again; events already waiting there are joined, so that order is kept and a database
-/// that is down is not asked once per request). `Err` only when the event is neither
-/// written nor kept (the buffer is full: `AUDIT_BUFFER_FULL`), and the caller must
-/// then fail closed.
+/// Writes `event` durably before it returns, or, while the database does not answer,
+/// keeps it in the database's bounded audit buffer ([`flush_audit_buffer`] writes it when
+/// the database answers again; events already waiting there are joined, so that order
+/// is kept and a database that is down is not asked once per request). `Err` only when
+/// the event is neither written nor kept (the buffer is full: `AUDIT_BUFFER_FULL`), and
+/// the caller must then fail closed.
+///
+/// Concurrent callers share transactions (group commit): the database's
+/// [`AuditWriter`] writes every event that arrived while the last write ran in one
+/// statement, and answers each caller when it is committed. One login still never
+/// completes before its record is written; the disk sees one commit per batch instead
+/// of one per login.
 pub async fn insert_audit_event(db: &Database, event: &AuditEvent) -> StorageResult<()> {
+    match db.audit_writer().submit(db, event.clone()).await {
+        Ok(answer) => answer,
+        // The writer stopped before taking it (its runtime ended meanwhile): written
+        // here, alone.
+        Err(event) => write_batch(db, vec![event]).await.remove(0),
+    }
+}
+
+/// The group-commit writer of one database: a task that takes the audit events
+/// waiting in its queue, writes them together, and answers each waiter.
+#[derive(Debug, Default)]
+pub struct AuditWriter {
+    /// The writer task's queue; a new task is started when there is none or its
+    /// runtime has stopped (a handle first used by a start-up runtime, say).
+    queue: Mutex<Option<tokio::sync::mpsc::Sender<Waiting>>>,
+}
+
+type Waiting = (AuditEvent, tokio::sync::oneshot::Sender<StorageResult<()>>);
+
+/// Events waiting for the writer at most; a caller beyond waits for room.
+const WRITER_QUEUE: usize = 4096;
+/// Events written in one statement at most (16 values each, within every backend's
+/// limit on bound parameters).
+const WRITER_BATCH: usize = 256;
+
+impl AuditWriter {
+    /// The queue of a running writer task, started on the caller's runtime when needed.
+    fn queue(&self, db: &Database) -> tokio::sync::mpsc::Sender<Waiting> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        match queue.as_ref() {
+            Some(running) if !running.is_closed() => running.clone(),
+            _ => {
+                let (sender, waiting) = tokio::sync::mpsc::channel(WRITER_QUEUE);
+                tokio::spawn(run_writer(db.without_audit_writer(), waiting));
+                *queue = Some(sender.clone());
+                sender
+            }
+        }
+    }
+
+    /// Hands `event` to the writer task and waits for its outcome; the event back when
+    /// the writer stopped before taking it.
+    async fn submit(
+        &self,
+        db: &Database,
+        event: AuditEvent,
+    ) -> Result<StorageResult<()>, AuditEvent> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        if let Err(refused) = self.queue(db).send((event, answer)).await {
+            return Err(refused.0 .0);
+        }
+        // A writer that ended without answering (its runtime stopped) wrote nothing
+        // for certain; the caller fails closed.
+        Ok(answered
+            .await
+            .unwrap_or_else(|_| Err(StorageError::Database(sqlx::Error::WorkerCrashed))))
+    }
+}
+
+async fn run_writer(db: Database, mut waiting: tokio::sync::mpsc::Receiver<Waiting>) {
+    let mut batch = Vec::with_capacity(WRITER_BATCH);
+    while waiting.recv_many(&mut batch, WRITER_BATCH).await > 0 {
+        let (events, answers): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        if let Some(metrics) = &db.observer.0 {
+            metrics.record_audit_batch(events.len());
+        }
+        for (answer, outcome) in answers.into_iter().zip(write_batch(&db, events).await) {
+            // A caller that went away (its request was dropped) needs no answer.
+            let _ = answer.send(outcome);
+        }
+    }
+}
+
+/// Writes `events` in one statement, or keeps them while the database does not answer;
+/// each event's outcome, in order. A statement refused for another reason is retried
+/// one event at a time, so that one bad record fails alone.
+async fn write_batch(db: &Database, events: Vec<AuditEvent>) -> Vec<StorageResult<()>> {
     let buffer = db.audit_buffer();
     if !buffer.is_empty() {
-        return buffer.keep(event.clone());
+        return events.into_iter().map(|event| buffer.keep(event)).collect();
     }
-    match db.timed("insert_audit_event", insert(db, event)).await {
+    let n = events.len();
+    match db.timed("insert_audit_event", insert(db, &events)).await {
+        Ok(()) => (0..n).map(|_| Ok(())).collect(),
         Err(e) if e.is_unreachable() => {
             tracing::warn!(
                 code = e.code(),
                 "the database does not answer; audit records are kept until it does"
             );
-            buffer.keep(event.clone())
+            events.into_iter().map(|event| buffer.keep(event)).collect()
         }
-        other => other,
+        Err(e) if n == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut outcomes = Vec::with_capacity(n);
+            for event in events {
+                let one = std::slice::from_ref(&event);
+                outcomes.push(
+                    match db.timed("insert_audit_event", insert(db, one)).await {
+                        Err(e) if e.is_unreachable() => buffer.keep(event),
+                        other => other,
+                    },
+                );
+            }
+            outcomes
+        }
     }
 }
 
@@ -120,7 +218,7 @@ pub async fn flush_audit_buffer(db: &Database) -> StorageResult<usize> {
         if batch.is_empty() {
             return Ok(written);
         }
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.audit_pool().begin().await?;
         for event in &batch {
             // A batch whose commit was lost on the way may be written again: the ids
             // make that harmless.
@@ -140,10 +238,25 @@ const INSERT_EVENT: &str =
      certificate_type, client_address, request_id, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-async fn insert(db: &Database, event: &AuditEvent) -> StorageResult<()> {
-    bind_event(sqlx::query(INSERT_EVENT), event)
-        .execute(&db.pool())
-        .await?;
+/// One INSERT of every event (one row each).
+async fn insert(db: &Database, events: &[AuditEvent]) -> StorageResult<()> {
+    let mut sql = String::from(INSERT_EVENT);
+    for row in 1..events.len() {
+        let first = row * 16;
+        sql.push_str(", (");
+        for column in 1..=16 {
+            if column > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", first + column));
+        }
+        sql.push(')');
+    }
+    let mut query = sqlx::query(&sql);
+    for event in events {
+        query = bind_event(query, event);
+    }
+    query.execute(&db.audit_pool()).await?;
     Ok(())
 }
 

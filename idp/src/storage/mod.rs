@@ -9,7 +9,7 @@ mod tokens;
 
 pub use audit::{
     find_audit_events, find_recent_audit_events, flush_audit_buffer, insert_audit_event,
-    prune_audit_events, AuditBuffer, AuditFilter, DEFAULT_AUDIT_BUFFER_EVENTS,
+    prune_audit_events, AuditBuffer, AuditFilter, AuditWriter, DEFAULT_AUDIT_BUFFER_EVENTS,
 };
 pub use registry::{
     find_admin_audit, find_registry, find_registry_version, insert_admin_audit, write_registry,
@@ -93,6 +93,12 @@ pub struct Database {
     observer: Observer,
     hosts: Arc<Hosts>,
     audit_buffer: Arc<AuditBuffer>,
+    audit_writer: Arc<AuditWriter>,
+    /// SQLite only: one connection of its own for the audit writer. Every SQLite
+    /// connection drops its page cache when another connection has written, so the
+    /// writer's inserts spread over the pool's connections would each start by reading
+    /// the pages back; one writing connection keeps them.
+    audit_connection: Option<AnyPool>,
 }
 
 /// How long the primary check may take before the host counts as gone.
@@ -161,6 +167,12 @@ impl Database {
             max_connections,
         };
         let (_, connected) = hosts.connect_primary().await?;
+        let audit_connection = match backend {
+            Backend::Sqlite if !hosts.urls[0].contains(":memory:") => {
+                Some(pool::connect(&hosts.urls[0], backend, 1, ACQUIRE_TIMEOUT).await?)
+            }
+            _ => None,
+        };
         Ok(Self {
             pool: Arc::new(ArcSwap::from_pointee(connected)),
             backend,
@@ -170,6 +182,8 @@ impl Database {
                 DEFAULT_AUDIT_BUFFER_EVENTS,
                 Observer::default(),
             )),
+            audit_writer: Arc::default(),
+            audit_connection,
         })
     }
 
@@ -230,6 +244,7 @@ impl Database {
             self.audit_buffer.capacity,
             self.observer.clone(),
         ));
+        self.audit_writer = Arc::default();
         self
     }
 
@@ -237,12 +252,27 @@ impl Database {
     /// before the handle is shared).
     pub fn with_audit_buffer(mut self, capacity: usize) -> Self {
         self.audit_buffer = Arc::new(AuditBuffer::new(capacity, self.observer.clone()));
+        self.audit_writer = Arc::default();
         self
     }
 
     /// The audit events kept while the database did not answer.
     pub fn audit_buffer(&self) -> &AuditBuffer {
         &self.audit_buffer
+    }
+
+    /// The group-commit writer of the audit log (`storage::insert_audit_event`).
+    pub fn audit_writer(&self) -> &AuditWriter {
+        &self.audit_writer
+    }
+
+    /// This handle with a writer of its own, not started: the writer task's handle (so
+    /// that the task does not keep its own queue open).
+    fn without_audit_writer(&self) -> Self {
+        Self {
+            audit_writer: Arc::default(),
+            ..self.clone()
+        }
     }
 
     /// Runs one operation of the request path, timed and counted by its outcome.
@@ -284,6 +314,11 @@ impl Database {
     /// The pool on the current primary (a cheap handle).
     pub fn pool(&self) -> AnyPool {
         self.pool.load().as_ref().clone()
+    }
+
+    /// Where audit events are written: the audit connection, or the pool.
+    fn audit_pool(&self) -> AnyPool {
+        self.audit_connection.clone().unwrap_or_else(|| self.pool())
     }
 
     pub fn backend(&self) -> Backend {

@@ -14,6 +14,8 @@ pub struct Page {
     pub url: Url,
     pub status: StatusCode,
     pub location: Option<Url>,
+    /// The IdP's `x-request-id` of the answer (audit records carry it).
+    pub request_id: Option<String>,
     pub body: String,
 }
 
@@ -42,6 +44,13 @@ impl Browser {
 
     /// `GET url` with this host's cookies; keeps the cookies it sets.
     pub async fn get(&self, url: &Url) -> Page {
+        self.try_get(url)
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    }
+
+    /// [`Browser::get`], with a transport failure (a server gone) as `Err`.
+    pub async fn try_get(&self, url: &Url) -> Result<Page, String> {
         let host = url.host_str().unwrap().to_owned();
         let cookies: Vec<String> = self
             .cookies
@@ -55,10 +64,7 @@ impl Browser {
         if !cookies.is_empty() {
             request = request.header(COOKIE, cookies.join("; "));
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e:?}"));
+        let response = request.send().await.map_err(|e| format!("{e:?}"))?;
         for header in response.headers().get_all(SET_COOKIE) {
             let first = header.to_str().unwrap().split(';').next().unwrap();
             if let Some((name, value)) = first.split_once('=') {
@@ -77,12 +83,18 @@ impl Browser {
             .get(LOCATION)
             .and_then(|l| url.join(l.to_str().ok()?).ok())
             .filter(|_| status.is_redirection());
-        Page {
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_owned);
+        Ok(Page {
             url: url.clone(),
             status,
             location,
-            body: response.text().await.unwrap_or_default(),
-        }
+            request_id,
+            body: response.text().await.map_err(|e| format!("{e:?}"))?,
+        })
     }
 
     /// Follows redirects from `url` until one leads to a URL starting with `prefix`

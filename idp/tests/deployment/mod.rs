@@ -17,9 +17,9 @@
 //! keeps its host but gets a free port (tests never use fixed ports). The clients reach
 //! the public host names at those ports, as DNS and the load balancers would lead them.
 
-mod browser;
+pub mod browser;
 mod manifest;
-mod peers;
+pub mod peers;
 mod pki;
 mod sandbox;
 
