@@ -28,6 +28,7 @@ mod oidc_node;
 mod oidc_private_key_jwt;
 mod oidc_prompt;
 mod oidc_rust_rp;
+mod oidc_tokens;
 mod public_pages;
 mod revocation;
 mod saml_interop;

@@ -107,6 +107,7 @@ async fn a_confidential_client_gets_a_code_and_tokens_with_the_claims_it_may_see
 
     let (at_header, at_claims) = jwt_parts(tokens["access_token"].as_str().unwrap());
     assert_eq!(at_header["typ"], "at+jwt");
+    assert_eq!(at_header["alg"], "ES256", "the default access token form");
     assert_eq!(at_claims["client_id"], CONFIDENTIAL);
     let (status, info) = userinfo(&idp, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{info}");

@@ -36,6 +36,14 @@ impl Provider {
             "userinfo_endpoint": self.endpoint("/oidc/userinfo"),
             "jwks_uri": self.endpoint("/oidc/jwks"),
             "end_session_endpoint": self.endpoint("/oidc/logout"),
+            "introspection_endpoint": self.endpoint("/oidc/introspect"),
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post", "private_key_jwt"
+            ],
+            "revocation_endpoint": self.endpoint("/oidc/revoke"),
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
+            ],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],

@@ -4,6 +4,8 @@
 //! exchange wins). The exchange creates a *grant*; access tokens name it (`gid`) and
 //! refresh tokens point to it, so deleting the grant revokes them all. A used code or
 //! refresh token leaves a marker naming its grant: presenting it again revokes the grant.
+//! An opaque access token is stored, like a refresh token, under the SHA-256 of its
+//! value, and names its grant too.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -98,6 +100,17 @@ pub struct RefreshRecord {
     pub client_id: String,
 }
 
+/// What an opaque access token stands for (its JWT form carries the same in claims).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub scope: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
 /// Marker left by a used code or refresh token: the grant to revoke on reuse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsedMarker {
@@ -113,7 +126,11 @@ pub struct GrantStores {
     grants: TypedStore<Grant>,
     refresh: TypedStore<RefreshRecord>,
     used_refresh: TypedStore<UsedMarker>,
+    access: TypedStore<AccessRecord>,
 }
+
+/// Where opaque access tokens are kept, beside the grants they name.
+const ACCESS: &str = "at:";
 
 const USED: &str = "used:";
 
@@ -136,7 +153,8 @@ impl GrantStores {
             used_codes: TypedStore::new(store.clone(), Namespace::OidcCode, lifetime),
             grants: TypedStore::new(store.clone(), Namespace::OidcGrant, lifetime),
             refresh: TypedStore::new(store.clone(), Namespace::OidcRefresh, lifetime),
-            used_refresh: TypedStore::new(store, Namespace::OidcRefresh, lifetime),
+            used_refresh: TypedStore::new(store.clone(), Namespace::OidcRefresh, lifetime),
+            access: TypedStore::new(store, Namespace::OidcGrant, settings.access_token_ttl),
         }
     }
 
@@ -210,6 +228,38 @@ impl GrantStores {
         };
         self.refresh.put(&store_key(&token), &record).await?;
         Ok(token)
+    }
+
+    /// A new opaque access token standing for `record`.
+    pub async fn issue_opaque_access_token(
+        &self,
+        record: &AccessRecord,
+    ) -> Result<String, OidcError> {
+        let token = random_key();
+        self.access
+            .put(&format!("{ACCESS}{}", store_key(&token)), record)
+            .await?;
+        Ok(token)
+    }
+
+    /// What an opaque access token stands for, while it lives (its grant is checked by
+    /// the caller).
+    pub async fn find_opaque_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<AccessRecord>, OidcError> {
+        Ok(self
+            .access
+            .get(&format!("{ACCESS}{}", store_key(token)))
+            .await?)
+    }
+
+    /// The refresh token's record, without using it (revocation).
+    pub async fn find_refresh_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<RefreshRecord>, OidcError> {
+        Ok(self.refresh.get(&store_key(token)).await?)
     }
 
     /// Takes a refresh token (once) and marks it used; reuse revokes the family.

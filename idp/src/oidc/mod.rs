@@ -14,6 +14,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod grant;
+pub mod introspection;
 pub mod jwt;
 pub mod logout;
 pub mod token;

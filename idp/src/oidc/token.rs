@@ -192,7 +192,7 @@ async fn issue(
     now: OffsetDateTime,
 ) -> Result<IssuedTokens, OidcError> {
     let provider = &state.oidc;
-    let access_token = provider.access_token(tenant, client, grant, now)?;
+    let access_token = provider.access_token(tenant, client, grant, now).await?;
     let released = released_claims(state.directory, client, grant).await?;
     let id_token = provider.id_token(tenant, client, grant, nonce, &access_token, released, now)?;
     let refresh_token = provider.grants.issue_refresh_token(grant).await?;

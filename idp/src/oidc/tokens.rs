@@ -1,14 +1,15 @@
-//! ID tokens and access tokens (signed JWTs, RFC 9068 `at+jwt`), signed by the key of
-//! the client's algorithm that signs now.
+//! ID tokens and access tokens, signed by the key of the client's algorithm that signs
+//! now. An access token is a signed JWT (RFC 9068 `at+jwt`, ES256 or RS256) or an
+//! opaque reference, as the client is registered (`access_token_format`).
 
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-use super::grant::Grant;
+use super::grant::{AccessRecord, Grant};
 use super::{claims, jwt, OidcError, Provider};
 use crate::directory::Directory;
 use crate::keys::Algorithm;
-use crate::tenants::{OidcClient, SigningAlg, Tenant};
+use crate::tenants::{AccessTokenFormat, OidcClient, SigningAlg, Tenant};
 
 /// What the token endpoint returns.
 #[derive(Debug, Clone)]
@@ -67,12 +68,39 @@ impl Provider {
         self.subject(client.subject_type, tenant.id.as_str(), person_id)
     }
 
-    /// A signed access token (RFC 9068) for `grant`.
-    pub fn access_token(
+    /// An access token for `grant` in the client's form.
+    pub async fn access_token(
         &self,
         tenant: &Tenant,
         client: &OidcClient,
         grant: &Grant,
+        now: OffsetDateTime,
+    ) -> Result<String, OidcError> {
+        let algorithm = match client.access_token_format {
+            AccessTokenFormat::JwtEs256 => Algorithm::Es256,
+            AccessTokenFormat::JwtRs256 => Algorithm::Rs256,
+            AccessTokenFormat::Opaque => {
+                let iat = now.unix_timestamp();
+                let record = AccessRecord {
+                    grant_id: grant.id.clone(),
+                    client_id: client.client_id.clone(),
+                    scope: grant.scopes.join(" "),
+                    issued_at: iat,
+                    expires_at: iat + seconds(self.settings.access_token_ttl),
+                };
+                return self.grants.issue_opaque_access_token(&record).await;
+            }
+        };
+        self.jwt_access_token(tenant, client, grant, algorithm, now)
+    }
+
+    /// A signed access token (RFC 9068) for `grant`.
+    fn jwt_access_token(
+        &self,
+        tenant: &Tenant,
+        client: &OidcClient,
+        grant: &Grant,
+        algorithm: Algorithm,
         now: OffsetDateTime,
     ) -> Result<String, OidcError> {
         let auth = &grant.authentication;
@@ -90,7 +118,7 @@ impl Provider {
             "acr": auth.acr(),
             "gid": grant.id,
         });
-        self.sign(&claims, Algorithm::Rs256, "at+jwt", now)
+        self.sign(&claims, algorithm, "at+jwt", now)
     }
 
     /// A signed ID token for `grant`; `nonce` only from a code exchange.

@@ -6,30 +6,17 @@ use super::tokens::released_claims;
 use super::OidcError;
 use crate::oidc::OidcContext;
 
-/// The grant behind a valid access token of a login session that has not ended.
+/// The grant behind a valid access token (either form) of a login session that has
+/// not ended.
 pub async fn current_grant(
     state: &OidcContext<'_>,
     access_token: &str,
 ) -> Result<super::grant::Grant, OidcError> {
-    let now = state.clock.now();
-    let parsed = state.oidc.verify_access_token(access_token, now)?;
-    let grant_id = parsed.claim_str("gid").ok_or(OidcError::InvalidToken)?;
-    let grant = state
-        .oidc
-        .grants
-        .find_grant(grant_id)
-        .await?
-        .ok_or(OidcError::InvalidToken)?;
-    if parsed.claim_str("client_id") != Some(grant.client_id.as_str()) {
-        return Err(OidcError::InvalidToken);
-    }
-    // Tokens of an ended login session (logout) are no longer honoured.
-    state
-        .sso_sessions
-        .find_current(&grant.authentication.session_id, now)
-        .await?
-        .ok_or(OidcError::InvalidToken)?;
-    Ok(grant)
+    Ok(
+        super::introspection::active_access_token(state, access_token)
+            .await?
+            .grant,
+    )
 }
 
 /// `GET/POST /oidc/userinfo` with `access_token` from the `Authorization: Bearer` header

@@ -15,9 +15,10 @@ pub use admission::{Admission, Refusal};
 pub use attributes::AttributeName;
 pub use load::{load_dir, parse_dir, read_dir, report, TenantFile};
 pub use model::{
-    Application, Branding, ClientAuthMethod, ClientSecret, CommissionPolicy, ContentAlgorithm,
-    Grant, LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile, SamlServiceProvider,
-    SessionPolicy, SignedParts, SigningAlg, SubjectType, Tenant, TenantKind, UserRules,
+    AccessTokenFormat, Application, Branding, ClientAuthMethod, ClientSecret, CommissionPolicy,
+    ContentAlgorithm, Grant, LocalizedText, NameIdFormat, OidcClient, Protocol, SamlProfile,
+    SamlServiceProvider, SessionPolicy, SignedParts, SigningAlg, SubjectType, Tenant, TenantKind,
+    UserRules,
 };
 
 use std::collections::BTreeMap;

@@ -346,6 +346,9 @@ pub struct OidcClient {
     /// The algorithm of its ID tokens (RS256 or ES256).
     #[serde(default)]
     pub id_token_signed_response_alg: SigningAlg,
+    /// The form of its access tokens (default: a JWT signed with ES256).
+    #[serde(default, skip_serializing_if = "AccessTokenFormat::is_default")]
+    pub access_token_format: AccessTokenFormat,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_tenants: Vec<crate::ids::TenantId>,
     /// A legacy confidential client that cannot send PKCE may leave it out (off by
@@ -408,6 +411,35 @@ pub enum SubjectType {
     #[default]
     Pairwise,
     Public,
+}
+
+/// The form of a client's access tokens. A JWT (RFC 9068, `at+jwt`) is checked by a
+/// resource server on its own with the IdP's published keys: ES256 by default (a
+/// P-256 signature costs a tenth of an RSA-2048 one), RS256 for resource servers that
+/// know no other (RFC 9068 requires its support). An opaque token is a random
+/// reference that says nothing to its holder: resource servers ask the introspection
+/// endpoint (RFC 7662) what it stands for, and revoking its grant ends it at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessTokenFormat {
+    #[default]
+    JwtEs256,
+    JwtRs256,
+    Opaque,
+}
+
+impl AccessTokenFormat {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessTokenFormat::JwtEs256 => "jwt_es256",
+            AccessTokenFormat::JwtRs256 => "jwt_rs256",
+            AccessTokenFormat::Opaque => "opaque",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]

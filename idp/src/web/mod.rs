@@ -242,6 +242,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/oidc/resume", get(oidc::oidc_resume_get))
         .route("/oidc/token", post(oidc::oidc_token_post))
+        .route("/oidc/introspect", post(oidc::oidc_introspect_post))
+        .route("/oidc/revoke", post(oidc::oidc_revoke_post))
         .route(
             "/oidc/userinfo",
             get(oidc::oidc_userinfo_get).post(oidc::oidc_userinfo_post),

@@ -41,7 +41,7 @@ impl Kind {
                 Some(Kind::LoginStart)
             }
             "/login/mobile/start" => Some(Kind::OrderStart),
-            "/oidc/token" => Some(Kind::Token),
+            "/oidc/token" | "/oidc/introspect" | "/oidc/revoke" => Some(Kind::Token),
             _ if route.starts_with("/mobile/v1/") => Some(Kind::MobileApp),
             _ if route.starts_with("/admin/api/") => Some(Kind::AdminApi),
             _ if route.starts_with("/scim/v2/") => Some(Kind::Scim),

@@ -282,7 +282,9 @@ fn components() -> Value {
                     "redirect_uris": strings(), "post_logout_redirect_uris": strings(),
                     "scopes": strings(), "claims": strings(), "user_tenants": strings(),
                     "allow_without_pkce": { "type": "boolean", "description": "legacy confidential clients only; warned about" },
-                    "commission": commission_policy()
+                    "commission": commission_policy(),
+                    "id_token_signed_response_alg": { "type": "string", "enum": ["RS256", "ES256"], "default": "RS256" },
+                    "access_token_format": { "type": "string", "enum": ["jwt_es256", "jwt_rs256", "opaque"], "default": "jwt_es256", "description": "opaque: a reference resource servers check at the introspection endpoint" }
                 }
             },
             "ClientRegistered": {

@@ -19,7 +19,7 @@ use crate::admin::AdminError;
 use crate::oidc::authorize::{Decision, Params};
 use crate::oidc::jwt::Parsed;
 use crate::session::random_key;
-use crate::tenants::{ClientAuthMethod, OidcClient, SamlServiceProvider};
+use crate::tenants::{AccessTokenFormat, ClientAuthMethod, OidcClient, SamlServiceProvider};
 use crate::web::templates::{render, Frame};
 use crate::web::AppState;
 
@@ -425,39 +425,66 @@ async fn play(
         }
     };
 
-    // The access token (RFC 9068).
-    let grant_id = match Parsed::parse(&tokens.access_token) {
-        Ok(access) => {
-            let checks = [
-                (
-                    access.verify_own(&state.oidc.keys).is_ok(),
-                    "signature".to_owned(),
-                ),
-                (
-                    access.header_str("typ") == Some("at+jwt"),
-                    "typ = at+jwt".to_owned(),
-                ),
-                (
-                    access.claim_str("client_id") == Some(client.client_id.as_str()),
-                    format!("client_id = {}", client.client_id),
-                ),
-            ];
-            steps.push(Step::new(
-                "console.try.step.access_token",
-                checks.iter().all(|(ok, _)| *ok),
-                checks.iter().map(|(ok, what)| check(*ok, what)).collect(),
-                Some(pretty(&access.claims)),
-            ));
-            access.claim_str("gid").map(str::to_owned)
-        }
-        Err(e) => {
-            steps.push(Step::new(
-                "console.try.step.access_token",
-                false,
-                vec![e.to_string()],
-                None,
-            ));
-            None
+    // The access token: a JWT (RFC 9068) checked here, or an opaque reference looked up
+    // as a resource server would (introspection).
+    let grant_id = if client.access_token_format == AccessTokenFormat::Opaque {
+        let active =
+            crate::oidc::introspection::active_access_token(&ctx, &tokens.access_token).await;
+        let ok = active
+            .as_ref()
+            .is_ok_and(|active| active.client_id == client.client_id);
+        steps.push(Step::new(
+            "console.try.step.access_token",
+            ok,
+            vec![check(ok, "opaque, active (introspection)")],
+            active
+                .as_ref()
+                .ok()
+                .map(|active| format!("scope = {}\nexp = {}", active.scope, active.expires_at)),
+        ));
+        active.ok().map(|active| active.grant.id)
+    } else {
+        match Parsed::parse(&tokens.access_token) {
+            Ok(access) => {
+                let alg = match client.access_token_format {
+                    AccessTokenFormat::JwtRs256 => "RS256",
+                    _ => "ES256",
+                };
+                let checks = [
+                    (
+                        access.verify_own(&state.oidc.keys).is_ok(),
+                        "signature".to_owned(),
+                    ),
+                    (
+                        access.header_str("typ") == Some("at+jwt"),
+                        "typ = at+jwt".to_owned(),
+                    ),
+                    (
+                        access.header_str("alg") == Some(alg),
+                        format!("alg = {alg}"),
+                    ),
+                    (
+                        access.claim_str("client_id") == Some(client.client_id.as_str()),
+                        format!("client_id = {}", client.client_id),
+                    ),
+                ];
+                steps.push(Step::new(
+                    "console.try.step.access_token",
+                    checks.iter().all(|(ok, _)| *ok),
+                    checks.iter().map(|(ok, what)| check(*ok, what)).collect(),
+                    Some(pretty(&access.claims)),
+                ));
+                access.claim_str("gid").map(str::to_owned)
+            }
+            Err(e) => {
+                steps.push(Step::new(
+                    "console.try.step.access_token",
+                    false,
+                    vec![e.to_string()],
+                    None,
+                ));
+                None
+            }
         }
     };
 

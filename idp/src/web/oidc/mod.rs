@@ -6,7 +6,9 @@ mod logout;
 mod token;
 
 pub use logout::{oidc_logout_get, oidc_logout_post};
-pub use token::{oidc_token_post, oidc_userinfo_get, oidc_userinfo_post};
+pub use token::{
+    oidc_introspect_post, oidc_revoke_post, oidc_token_post, oidc_userinfo_get, oidc_userinfo_post,
+};
 
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, HeaderMap};

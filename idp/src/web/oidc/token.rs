@@ -1,4 +1,4 @@
-//! Token endpoint and UserInfo.
+//! Token endpoint, UserInfo, token introspection and revocation.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -12,6 +12,16 @@ use crate::oidc::authorize::Params;
 use crate::oidc::OidcError;
 use crate::web::AppState;
 
+/// The `Authorization` header, and whether it is HTTP Basic (client_secret_basic).
+fn client_authorization(headers: &HeaderMap) -> (Option<&str>, bool) {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let used_basic =
+        authorization.is_some_and(|a| crate::oidc::client_auth::strip_scheme(a, "Basic").is_some());
+    (authorization, used_basic)
+}
+
 /// `POST /oidc/token` (form body).
 pub async fn oidc_token_post(
     State(state): State<Arc<AppState>>,
@@ -19,11 +29,7 @@ pub async fn oidc_token_post(
     body: String,
 ) -> Response {
     let params = Params::parse(&body);
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let used_basic =
-        authorization.is_some_and(|a| crate::oidc::client_auth::strip_scheme(a, "Basic").is_some());
+    let (authorization, used_basic) = client_authorization(&headers);
     match crate::oidc::token::token(&state.oidc_context(), authorization, &params).await {
         Ok(tokens) => {
             let mut response = Json(json!({
@@ -76,4 +82,35 @@ pub async fn oidc_userinfo_post(
     let params = Params::parse(&body);
     let token = bearer(&headers).or(params.get("access_token"));
     userinfo_response(&state, token).await
+}
+
+/// `POST /oidc/introspect` (RFC 7662, form body, client authentication).
+pub async fn oidc_introspect_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let params = Params::parse(&body);
+    let (authorization, used_basic) = client_authorization(&headers);
+    match crate::oidc::introspection::introspect(&state.oidc_context(), authorization, &params)
+        .await
+    {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => json_error(&e, used_basic),
+    }
+}
+
+/// `POST /oidc/revoke` (RFC 7009, form body, client authentication): 200 with an empty
+/// body whether or not the token was known.
+pub async fn oidc_revoke_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let params = Params::parse(&body);
+    let (authorization, used_basic) = client_authorization(&headers);
+    match crate::oidc::introspection::revoke(&state.oidc_context(), authorization, &params).await {
+        Ok(()) => axum::http::StatusCode::OK.into_response(),
+        Err(e) => json_error(&e, used_basic),
+    }
 }
