@@ -513,7 +513,7 @@ async fn directory(source: &ConfigSource, command: DirectoryCommand) -> anyhow::
 
 async fn serve(source: &ConfigSource) -> anyhow::Result<()> {
     let loaded = load(source)?;
-    idp::telemetry::init(&loaded.idp.logging);
+    let _log_writer = idp::telemetry::init(&loaded.idp.logging);
     let overridden = source.env.names_set();
     if !overridden.is_empty() {
         tracing::info!(variables = ?overridden, "configuration overridden from the environment");
