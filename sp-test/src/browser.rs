@@ -92,6 +92,20 @@ impl Browser {
         form: Option<&[(String, String)]>,
         json: Option<&Value>,
     ) -> Result<Answer, String> {
+        self.request_through(&self.client, method, url, form, json)
+            .await
+    }
+
+    /// [`Browser::request`] through another HTTP client with this browser's cookies
+    /// (one that keeps no connections, for a new TLS handshake).
+    pub async fn request_through(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        url: &Url,
+        form: Option<&[(String, String)]>,
+        json: Option<&Value>,
+    ) -> Result<Answer, String> {
         let host = url.host_str().unwrap_or_default().to_owned();
         let cookie = {
             let jar = self.cookies.lock().map_err(|_| "cookie jar poisoned")?;
@@ -101,7 +115,7 @@ impl Browser {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let mut request = self.client.request(method, url.clone());
+        let mut request = client.request(method, url.clone());
         if !cookie.is_empty() {
             request = request.header(COOKIE, cookie);
         }

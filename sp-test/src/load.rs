@@ -5,9 +5,19 @@
 //! flows per second, latency percentiles, errors by kind, and, given the IdP's pid,
 //! the server's CPU time per flow read from /proc.
 //!
-//! Flows: `oidc-code` (authorization code flow from the SSO session: authorize, then
-//! the code redeemed with client_secret_basic and PKCE). The other flows of issue 16
-//! (SAML SSO hit, full certificate login, mobile login) come next.
+//! Flows:
+//! - `oidc-code`: authorization code flow from the SSO session (authorize, then the
+//!   code redeemed with client_secret_basic and PKCE);
+//! - `saml-sso`: a signed HTTP-Redirect AuthnRequest answered from the SSO session
+//!   with a signed Response on the POST form;
+//! - `saml-certificate`: a full certificate login to a SAML application in a new
+//!   browser (AuthnRequest, the login page, the certificate on the mTLS listener over a
+//!   new TLS handshake, the ticket back, the signed Response);
+//! - `mobile`: a full mobile login to the OIDC client in a new browser (authorize, the
+//!   login page, the order started, the reference phone's claim and signature, the
+//!   browser's collect, back to the client with a code). Each worker is one mobile
+//!   user (the IdP lets a person have one order in progress), so the concurrency is at
+//!   most the number of mobile users given.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,9 +28,11 @@ use reqwest::{Method, Url};
 use serde::Serialize;
 
 use crate::browser::{Answer, Browser};
+use crate::phone::{Phone, PhoneCredential, PhoneError, Start};
+use crate::saml_sp::SamlSp;
 
 /// What to drive.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoadRequest {
     /// The IdP's public base URL.
     pub idp_url: Url,
@@ -32,17 +44,29 @@ pub struct LoadRequest {
     pub warmup: Duration,
     /// An HTTPS client without redirects, holding the user's certificate.
     pub client: reqwest::Client,
+    /// The same, keeping no connection: each request a new TLS handshake.
+    pub handshake_client: reqwest::Client,
+    /// The SAML application of the SAML flows (signs its AuthnRequests).
+    pub saml_sp: Option<Arc<SamlSp>>,
+    /// The mobile flow's users, one per worker.
+    pub mobile_users: Vec<Arc<PhoneCredential>>,
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: Url,
-    /// The IdP's process, for its CPU time.
+    /// The IdP's process, for its CPU time and memory.
     pub server_pid: Option<u32>,
+    /// Flows started per second over all workers (an open-loop pace, for soak runs at a
+    /// fraction of capacity); `None`: each worker starts its next flow when its last ends.
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flow {
     OidcCode,
+    SamlSso,
+    SamlCertificate,
+    Mobile,
 }
 
 impl std::str::FromStr for Flow {
@@ -51,8 +75,12 @@ impl std::str::FromStr for Flow {
     fn from_str(name: &str) -> Result<Self, String> {
         match name {
             "oidc-code" => Ok(Flow::OidcCode),
+            "saml-sso" => Ok(Flow::SamlSso),
+            "saml-certificate" => Ok(Flow::SamlCertificate),
+            "mobile" => Ok(Flow::Mobile),
             other => Err(format!(
-                "unknown flow {other:?}; sp-test load drives: oidc-code"
+                "unknown flow {other:?}; sp-test load drives: oidc-code, saml-sso, \
+                 saml-certificate, mobile"
             )),
         }
     }
@@ -73,6 +101,27 @@ pub struct LoadReport {
     pub errors: BTreeMap<String, u64>,
     /// Server CPU (user + system) per completed flow, when the pid was given.
     pub server_cpu_ms_per_flow: Option<f64>,
+    /// The pace asked for, flows started per second.
+    pub rate: Option<f64>,
+    /// The server's resident memory when the measurement began and when it ended.
+    pub server_rss_start_kib: Option<u64>,
+    pub server_rss_end_kib: Option<u64>,
+}
+
+/// What the server had used when the measurement began.
+#[derive(Debug, Clone, Copy)]
+struct ServerSample {
+    cpu_ticks: Option<u64>,
+    rss_kib: Option<u64>,
+}
+
+impl ServerSample {
+    fn take(pid: Option<u32>) -> Self {
+        Self {
+            cpu_ticks: pid.and_then(cpu_ticks),
+            rss_kib: pid.and_then(rss_kib),
+        }
+    }
 }
 
 /// One worker's tally.
@@ -83,6 +132,13 @@ struct Tally {
 }
 
 pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
+    if request.flow == Flow::Mobile && request.concurrency > request.mobile_users.len() {
+        return Err(format!(
+            "the mobile flow needs one mobile user per browser: {} users for concurrency {}",
+            request.mobile_users.len(),
+            request.concurrency
+        ));
+    }
     let request = Arc::new(request);
     // Every worker logs in first; a worker that cannot is a setup failure.
     let mut browsers = Vec::new();
@@ -93,27 +149,42 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
     }
     let warm_until = Instant::now() + request.warmup;
     let measure_until = warm_until + request.duration;
-    let cpu_before = Arc::new(tokio::sync::OnceCell::new());
+    let before = Arc::new(tokio::sync::OnceCell::new());
+    let workers_n = browsers.len();
+    let paced_from = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for browser in browsers {
+    for (index, browser) in browsers.into_iter().enumerate() {
         let request = request.clone();
-        let cpu_before = cpu_before.clone();
+        let before = before.clone();
         workers.spawn(async move {
             let mut tally = Tally::default();
-            loop {
+            for round in 0u64.. {
+                // With a pace, this worker's flows start at fixed times, and latency
+                // counts from that time (a slow answer delays what follows and is
+                // counted, not hidden).
+                let scheduled = request.rate.map(|rate| {
+                    let nth = round * workers_n as u64 + index as u64;
+                    paced_from + Duration::from_secs_f64(nth as f64 / rate)
+                });
+                if let Some(at) = scheduled {
+                    tokio::time::sleep_until(at.into()).await;
+                }
                 let now = Instant::now();
                 if now >= measure_until {
                     break;
                 }
                 let measured = now >= warm_until;
                 if measured {
-                    cpu_before
-                        .get_or_init(|| async { request.server_pid.and_then(cpu_ticks) })
+                    before
+                        .get_or_init(|| async { ServerSample::take(request.server_pid) })
                         .await;
                 }
-                let started = Instant::now();
+                let started = scheduled.unwrap_or(now);
                 let outcome = match request.flow {
                     Flow::OidcCode => oidc_code_flow(&request, &browser).await,
+                    Flow::SamlSso => saml_sso_flow(&request, &browser).await,
+                    Flow::SamlCertificate => saml_certificate_flow(&request).await,
+                    Flow::Mobile => mobile_flow(&request, &request.mobile_users[index]).await,
                 };
                 if !measured {
                     continue;
@@ -137,11 +208,12 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
             *errors.entry(kind).or_default() += n;
         }
     }
-    let cpu_after = request.server_pid.and_then(cpu_ticks);
+    let after = ServerSample::take(request.server_pid);
+    let before = before.get().copied();
     latencies.sort_unstable();
     let flows = latencies.len() as u64;
     let duration_s = request.duration.as_secs_f64();
-    let cpu = match (cpu_before.get().copied().flatten(), cpu_after) {
+    let cpu = match (before.and_then(|b| b.cpu_ticks), after.cpu_ticks) {
         (Some(before), Some(after)) if flows > 0 => {
             Some((after.saturating_sub(before)) as f64 * 1000.0 / TICKS_PER_SECOND / flows as f64)
         }
@@ -159,6 +231,9 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
         p999_ms: percentile(&latencies, 0.999),
         errors,
         server_cpu_ms_per_flow: cpu,
+        rate: request.rate,
+        server_rss_start_kib: before.and_then(|b| b.rss_kib),
+        server_rss_end_kib: after.rss_kib,
     })
 }
 
@@ -183,6 +258,13 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The resident set of `pid` in KiB (VmRSS of /proc/<pid>/status).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// PKCE verifier and S256 challenge.
@@ -228,11 +310,7 @@ async fn log_in_with_certificate(request: &LoadRequest, browser: &Browser) -> Re
     let login_page = browser
         .follow(first, |url| !is_callback(request, url))
         .await?;
-    let login = login_page
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "login")
-        .map(|(_, v)| v.into_owned())
+    let login = login_id(&login_page)
         .ok_or_else(|| format!("no login page: {} {}", login_page.status, login_page.url))?;
     let mut mtls = request
         .mtls_url
@@ -278,6 +356,165 @@ async fn oidc_code_flow(request: &LoadRequest, browser: &Browser) -> Result<(), 
         .and_then(|url| code_of(&url))
         .ok_or_else(|| answer_error("authorize", &landed))?;
     redeem(request, browser, &code, &verifier).await
+}
+
+/// One SSO hit: the SP's signed AuthnRequest, answered from the browser's SSO session
+/// with the POST form to the SP.
+async fn saml_sso_flow(request: &LoadRequest, browser: &Browser) -> Result<(), String> {
+    let sp = request.saml_sp.as_ref().ok_or("request")?;
+    let (url, _) = sp
+        .login_url(
+            None,
+            false,
+            idp::clock::Clock::now(&idp::clock::SystemClock),
+        )
+        .map_err(|_| "request".to_owned())?;
+    let url = Url::parse(&url).map_err(|_| "request".to_owned())?;
+    let answer = browser
+        .get(&url)
+        .await
+        .map_err(|_| "transport".to_owned())?;
+    saml_success(&answer, "sso")
+}
+
+/// One full certificate login to the SAML application in a new browser.
+async fn saml_certificate_flow(request: &LoadRequest) -> Result<(), String> {
+    let sp = request.saml_sp.as_ref().ok_or("request")?;
+    let browser = Browser::new(request.client.clone());
+    let (url, _) = sp
+        .login_url(
+            None,
+            false,
+            idp::clock::Clock::now(&idp::clock::SystemClock),
+        )
+        .map_err(|_| "request".to_owned())?;
+    let url = Url::parse(&url).map_err(|_| "request".to_owned())?;
+    let first = browser
+        .get(&url)
+        .await
+        .map_err(|_| "transport".to_owned())?;
+    let page = browser
+        .follow(first, |url| url.origin() == request.idp_url.origin())
+        .await
+        .map_err(|_| "transport".to_owned())?;
+    let login = login_id(&page).ok_or_else(|| answer_error("login_page", &page))?;
+    let mut mtls = request
+        .mtls_url
+        .join("/mtls/login")
+        .map_err(|_| "request".to_owned())?;
+    mtls.query_pairs_mut().append_pair("login", &login);
+    let ticket = browser
+        .request_through(&request.handshake_client, Method::GET, &mtls, None, None)
+        .await
+        .map_err(|_| "transport".to_owned())?;
+    let answer = browser
+        .follow(ticket, |url| url.origin() == request.idp_url.origin())
+        .await
+        .map_err(|_| "transport".to_owned())?;
+    saml_success(&answer, "certificate_login")
+}
+
+/// One full mobile login of `user` to the OIDC client, in a new browser.
+async fn mobile_flow(request: &LoadRequest, user: &PhoneCredential) -> Result<(), String> {
+    let transport = |_| "transport".to_owned();
+    let browser = Browser::new(request.client.clone());
+    let (_, challenge) = pkce();
+    let url = authorize_url(request, &challenge).map_err(|_| "request".to_owned())?;
+    let first = browser.get(&url).await.map_err(transport)?;
+    let page = browser
+        .follow(first, |url| url.origin() == request.idp_url.origin())
+        .await
+        .map_err(transport)?;
+    let login = login_id(&page).ok_or_else(|| answer_error("login_page", &page))?;
+    let start = request
+        .idp_url
+        .join("/login/mobile/start")
+        .map_err(|_| "request".to_owned())?;
+    let started = browser
+        .request(
+            Method::POST,
+            &start,
+            None,
+            Some(&serde_json::json!({ "login": login })),
+        )
+        .await
+        .map_err(transport)?;
+    let order: serde_json::Value =
+        serde_json::from_str(&started.body).map_err(|_| answer_error("start", &started))?;
+    let (Some(order_ref), Some(token)) = (
+        order["order_ref"].as_str(),
+        order["autostart_token"].as_str(),
+    ) else {
+        return Err(answer_error("start", &started));
+    };
+    let phone = Phone::with_client(request.idp_url.as_str(), request.client.clone());
+    let (_, claim) = phone
+        .claim(&Start::AutostartToken(token.to_owned()), user)
+        .await
+        .map_err(|e| phone_error("claim", &e))?;
+    phone
+        .approve(&claim, user)
+        .await
+        .map_err(|e| phone_error("approve", &e))?;
+    let collect = request
+        .idp_url
+        .join(&format!("/login/mobile/collect?order={order_ref}"))
+        .map_err(|_| "request".to_owned())?;
+    let collected = browser.get(&collect).await.map_err(transport)?;
+    let status: serde_json::Value = serde_json::from_str(&collected.body).unwrap_or_default();
+    let resume = status["redirect"]
+        .as_str()
+        .filter(|_| status["status"] == "complete")
+        .and_then(|r| request.idp_url.join(r).ok())
+        .ok_or_else(|| answer_error("collect", &collected))?;
+    let resumed = browser.get(&resume).await.map_err(transport)?;
+    let landed = browser
+        .follow(resumed, |url| !is_callback(request, url))
+        .await
+        .map_err(transport)?;
+    landed
+        .location()
+        .filter(|url| is_callback(request, url))
+        .and_then(|url| code_of(&url))
+        .map(|_| ())
+        .ok_or_else(|| answer_error("resume", &landed))
+}
+
+fn phone_error(step: &str, error: &PhoneError) -> String {
+    match error {
+        PhoneError::Refused { code, .. } => format!("{step}_{code}"),
+        PhoneError::Http(_) => "transport".to_owned(),
+        PhoneError::Protocol(_) => format!("{step}_protocol"),
+    }
+}
+
+/// The pending login's id from the login page's URL.
+fn login_id(page: &Answer) -> Option<String> {
+    page.url
+        .query_pairs()
+        .find(|(k, _)| k == "login")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The answer is the POST form with a signed, successful SAML Response.
+fn saml_success(answer: &Answer, step: &str) -> Result<(), String> {
+    let (_, fields) = answer.form().ok_or_else(|| answer_error(step, answer))?;
+    let encoded = fields
+        .iter()
+        .find(|(name, _)| name == "SAMLResponse")
+        .map(|(_, value)| value)
+        .ok_or_else(|| format!("{step}_no_saml_response"))?;
+    let xml = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| format!("{step}_saml_response_not_base64"))?;
+    let xml = String::from_utf8_lossy(&xml);
+    if !xml.contains("urn:oasis:names:tc:SAML:2.0:status:Success") {
+        return Err(format!("{step}_saml_status"));
+    }
+    if !xml.contains("SignatureValue>") {
+        return Err(format!("{step}_saml_unsigned"));
+    }
+    Ok(())
 }
 
 fn answer_error(step: &str, answer: &Answer) -> String {
@@ -336,7 +573,8 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_cpu_ticks() {
+    fn this_process_has_cpu_ticks_and_memory() {
         assert!(cpu_ticks(std::process::id()).is_some());
+        assert!(rss_kib(std::process::id()).is_some_and(|kib| kib > 0));
     }
 }

@@ -35,7 +35,7 @@ enum Command {
     Metadata(MetadataArgs),
     /// Drive one login flow against a running IdP for a time and print one JSON line:
     /// flows/s, latency percentiles, errors by kind, the server's CPU per flow.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Verify one application registration end to end: login with the mobile app (the
     /// reference phone and a development certificate), the response checks, the
     /// attributes, logout. Needs `idp serve` and `sp-test serve` running.
@@ -44,7 +44,10 @@ enum Command {
 
 #[derive(clap::Args)]
 struct LoadArgs {
-    /// The flow: oidc-code (authorization code flow from an SSO session).
+    /// The flow: oidc-code (authorization code flow from an SSO session), saml-sso (a
+    /// SAML AuthnRequest answered from an SSO session), saml-certificate (a full
+    /// certificate login to a SAML application, new browser and TLS handshake), mobile
+    /// (a full mobile login with the reference phone, one mobile user per browser).
     #[arg(long, default_value = "oidc-code")]
     flow: sp_test::load::Flow,
     #[arg(long, default_value = "https://localhost:8443")]
@@ -61,9 +64,14 @@ struct LoadArgs {
     /// Seconds of load before the measurement.
     #[arg(long, default_value_t = 5)]
     warmup: u64,
-    /// The IdP's process id: its CPU time per flow is read from /proc.
+    /// The IdP's process id: its CPU time per flow and its memory are read from /proc.
     #[arg(long)]
     pid: Option<u32>,
+    /// Flows started per second over all browsers, at fixed times (for a soak at a
+    /// fraction of capacity; latency then counts from each flow's planned start).
+    /// Without it each browser starts its next flow as soon as its last ends.
+    #[arg(long)]
+    rate: Option<f64>,
     /// A certs-dev user whose certificate logs the browsers in.
     #[arg(long, default_value = "david")]
     user: String,
@@ -79,6 +87,18 @@ struct LoadArgs {
     redirect_uri: Url,
     #[arg(long, default_value = "certs-dev/tls/tls-ca.pem")]
     ca_cert: PathBuf,
+    /// The SAML application of the SAML flows (signs its requests with the
+    /// development key of certs-dev/signing).
+    #[arg(long, default_value = "https://localhost:9443/sp/region-journal")]
+    sp_entity_id: String,
+    /// The mobile flow's users (certs-dev users with a mobile certificate), one per
+    /// browser.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "anna-mobile,bertil,david,eva,gunilla"
+    )]
+    mobile_users: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -248,12 +268,37 @@ fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
             .with_context(|| format!("certs-dev/users/{}.chain.pem", args.user))?,
     );
     idp::server::install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(30))
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
-        .identity(reqwest::Identity::from_pem(&identity)?)
-        .build()?;
+    let builder = || -> anyhow::Result<reqwest::ClientBuilder> {
+        Ok(reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
+            .identity(reqwest::Identity::from_pem(&identity)?))
+    };
+    let client = builder()?.build()?;
+    let handshake_client = builder()?.pool_max_idle_per_host(0).build()?;
+    let saml_sp = sp_test::saml_sp::SamlSp::with_dev_keys(
+        std::path::Path::new("."),
+        &args.sp_entity_id,
+        args.idp.as_str(),
+        args.idp.as_str(),
+        false,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let mobile_users = if args.flow == sp_test::load::Flow::Mobile {
+        args.mobile_users
+            .iter()
+            .map(|user| {
+                sp_test::phone::PhoneCredential::from_pem_files(
+                    &users.join(format!("{user}.chain.pem")),
+                    &users.join(format!("{user}.key.pem")),
+                )
+                .map(std::sync::Arc::new)
+            })
+            .collect::<anyhow::Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let request = sp_test::load::LoadRequest {
         idp_url: args.idp.clone(),
         mtls_url: args.mtls.clone(),
@@ -262,10 +307,14 @@ fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
         duration: std::time::Duration::from_secs(args.duration.max(1)),
         warmup: std::time::Duration::from_secs(args.warmup),
         client,
+        handshake_client,
+        saml_sp: Some(std::sync::Arc::new(saml_sp)),
+        mobile_users,
         client_id: args.client_id.clone(),
         client_secret: args.client_secret.clone(),
         redirect_uri: args.redirect_uri.clone(),
         server_pid: args.pid,
+        rate: args.rate.filter(|rate| *rate > 0.0),
     };
     let report = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
