@@ -140,11 +140,15 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
         ));
     }
     let request = Arc::new(request);
-    // Every worker logs in first; a worker that cannot is a setup failure.
+    // Every worker of a flow from the SSO session logs in first; a worker that cannot
+    // is a setup failure. The full-login flows make a new browser for every flow.
+    let from_sso_session = matches!(request.flow, Flow::OidcCode | Flow::SamlSso);
     let mut browsers = Vec::new();
     for _ in 0..request.concurrency.max(1) {
         let browser = Browser::new(request.client.clone());
-        log_in_with_certificate(&request, &browser).await?;
+        if from_sso_session {
+            log_in_with_certificate(&request, &browser).await?;
+        }
         browsers.push(browser);
     }
     let warm_until = Instant::now() + request.warmup;
@@ -358,9 +362,8 @@ async fn oidc_code_flow(request: &LoadRequest, browser: &Browser) -> Result<(), 
     redeem(request, browser, &code, &verifier).await
 }
 
-/// One SSO hit: the SP's signed AuthnRequest, answered from the browser's SSO session
-/// with the POST form to the SP.
-async fn saml_sso_flow(request: &LoadRequest, browser: &Browser) -> Result<(), String> {
+/// A new signed HTTP-Redirect AuthnRequest of the SAML application.
+fn saml_login_url(request: &LoadRequest) -> Result<Url, String> {
     let sp = request.saml_sp.as_ref().ok_or("request")?;
     let (url, _) = sp
         .login_url(
@@ -369,7 +372,13 @@ async fn saml_sso_flow(request: &LoadRequest, browser: &Browser) -> Result<(), S
             idp::clock::Clock::now(&idp::clock::SystemClock),
         )
         .map_err(|_| "request".to_owned())?;
-    let url = Url::parse(&url).map_err(|_| "request".to_owned())?;
+    Url::parse(&url).map_err(|_| "request".to_owned())
+}
+
+/// One SSO hit: the SP's signed AuthnRequest, answered from the browser's SSO session
+/// with the POST form to the SP.
+async fn saml_sso_flow(request: &LoadRequest, browser: &Browser) -> Result<(), String> {
+    let url = saml_login_url(request)?;
     let answer = browser
         .get(&url)
         .await
@@ -379,16 +388,8 @@ async fn saml_sso_flow(request: &LoadRequest, browser: &Browser) -> Result<(), S
 
 /// One full certificate login to the SAML application in a new browser.
 async fn saml_certificate_flow(request: &LoadRequest) -> Result<(), String> {
-    let sp = request.saml_sp.as_ref().ok_or("request")?;
     let browser = Browser::new(request.client.clone());
-    let (url, _) = sp
-        .login_url(
-            None,
-            false,
-            idp::clock::Clock::now(&idp::clock::SystemClock),
-        )
-        .map_err(|_| "request".to_owned())?;
-    let url = Url::parse(&url).map_err(|_| "request".to_owned())?;
+    let url = saml_login_url(request)?;
     let first = browser
         .get(&url)
         .await

@@ -96,7 +96,7 @@ struct LoadArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "anna-mobile,bertil,david,eva,gunilla"
+        default_value = "anna-mobile,bertil,david,eva"
     )]
     mobile_users: Vec<String>,
 }

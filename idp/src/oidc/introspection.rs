@@ -109,11 +109,9 @@ pub async fn introspect(
     let token = params
         .get("token")
         .ok_or(OidcError::InvalidRequest("token is missing"))?;
+    // Only access tokens are described (refresh tokens are the client's own business),
+    // whatever `token_type_hint` says.
     let inactive = json!({ "active": false });
-    // Refresh tokens are the client's own business: only access tokens are described.
-    if params.get("token_type_hint") == Some("refresh_token") && !is_jwt(token) {
-        return Ok(inactive);
-    }
     let active = match active_access_token(state, token).await {
         Ok(active) => active,
         Err(OidcError::InvalidToken) => return Ok(inactive),
