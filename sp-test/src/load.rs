@@ -512,7 +512,7 @@ fn saml_success(answer: &Answer, step: &str) -> Result<(), String> {
     if !xml.contains("urn:oasis:names:tc:SAML:2.0:status:Success") {
         return Err(format!("{step}_saml_status"));
     }
-    if !xml.contains("SignatureValue>") {
+    if !xml.contains("SignatureValue") {
         return Err(format!("{step}_saml_unsigned"));
     }
     Ok(())
