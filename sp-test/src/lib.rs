@@ -6,12 +6,14 @@
 //! - [`serve`]: `sp-test serve`, the test applications as one web server.
 //! - [`verify`]: `sp-test verify`, an end-to-end check of one application registration.
 //! - [`load`]: `sp-test load`, the load driver for the IdP's login flows.
+//! - [`platform`]: `sp-test platform`, a generated platform of many organisations.
 //! - [`oidc_rp`]: an OpenID Connect relying party (code flow with PKCE, UserInfo, refresh).
 
 pub mod browser;
 pub mod load;
 pub mod oidc_rp;
 pub mod phone;
+pub mod platform;
 pub mod saml_sp;
 pub mod serve;
 pub mod serve_oidc;

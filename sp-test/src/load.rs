@@ -18,6 +18,8 @@
 //!   browser's collect, back to the client with a code). Each worker is one mobile
 //!   user (the IdP lets a person have one order in progress), so the concurrency is at
 //!   most the number of mobile users given.
+//! - `transport`: one small static file over the kept connection, the floor every
+//!   request pays.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -58,6 +60,14 @@ pub struct LoadRequest {
     /// Flows started per second over all workers (an open-loop pace, for soak runs at a
     /// fraction of capacity); `None`: each worker starts its next flow when its last ends.
     pub rate: Option<f64>,
+    /// A fixed number of measured flows over all workers: the measurement ends when
+    /// they are done instead of after `duration` (for instruction counts, which must
+    /// cover exactly the same work twice).
+    pub flows: Option<u64>,
+    /// The processes of the IdP's stores (Redis, PostgreSQL's postmaster): their CPU
+    /// time per flow, with their child processes' (PostgreSQL's backends), is reported
+    /// beside the server's.
+    pub store_pids: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,6 +77,10 @@ pub enum Flow {
     SamlSso,
     SamlCertificate,
     Mobile,
+    /// One small static file over the kept connection: the floor every request pays
+    /// (TLS record, HTTP/2, the middleware, the access log line), to set the other
+    /// flows' CPU against.
+    Transport,
 }
 
 impl std::str::FromStr for Flow {
@@ -78,9 +92,10 @@ impl std::str::FromStr for Flow {
             "saml-sso" => Ok(Flow::SamlSso),
             "saml-certificate" => Ok(Flow::SamlCertificate),
             "mobile" => Ok(Flow::Mobile),
+            "transport" => Ok(Flow::Transport),
             other => Err(format!(
                 "unknown flow {other:?}; sp-test load drives: oidc-code, saml-sso, \
-                 saml-certificate, mobile"
+                 saml-certificate, mobile, transport"
             )),
         }
     }
@@ -101,6 +116,8 @@ pub struct LoadReport {
     pub errors: BTreeMap<String, u64>,
     /// Server CPU (user + system) per completed flow, when the pid was given.
     pub server_cpu_ms_per_flow: Option<f64>,
+    /// The stores' CPU (user + system) per completed flow, when their pids were given.
+    pub store_cpu_ms_per_flow: Option<f64>,
     /// The pace asked for, flows started per second.
     pub rate: Option<f64>,
     /// The server's resident memory when the measurement began and when it ended.
@@ -111,14 +128,18 @@ pub struct LoadReport {
 /// What the server had used when the measurement began.
 #[derive(Debug, Clone, Copy)]
 struct ServerSample {
+    at: Instant,
     cpu_ticks: Option<u64>,
+    store_ticks: Option<u64>,
     rss_kib: Option<u64>,
 }
 
 impl ServerSample {
-    fn take(pid: Option<u32>) -> Self {
+    fn take(pid: Option<u32>, store_pids: &[u32]) -> Self {
         Self {
+            at: Instant::now(),
             cpu_ticks: pid.and_then(cpu_ticks),
+            store_ticks: (!store_pids.is_empty()).then(|| process_tree_ticks(store_pids)),
             rss_kib: pid.and_then(rss_kib),
         }
     }
@@ -152,7 +173,12 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
         browsers.push(browser);
     }
     let warm_until = Instant::now() + request.warmup;
-    let measure_until = warm_until + request.duration;
+    // With a fixed number of flows the count ends the measurement, not the clock.
+    let measure_until = match request.flows {
+        Some(_) => None,
+        None => Some(warm_until + request.duration),
+    };
+    let claimed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let before = Arc::new(tokio::sync::OnceCell::new());
     let workers_n = browsers.len();
     let paced_from = Instant::now();
@@ -160,6 +186,7 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
     for (index, browser) in browsers.into_iter().enumerate() {
         let request = request.clone();
         let before = before.clone();
+        let claimed = claimed.clone();
         workers.spawn(async move {
             let mut tally = Tally::default();
             for round in 0u64.. {
@@ -174,13 +201,22 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
                     tokio::time::sleep_until(at.into()).await;
                 }
                 let now = Instant::now();
-                if now >= measure_until {
+                if measure_until.is_some_and(|until| now >= until) {
                     break;
                 }
                 let measured = now >= warm_until;
+                if measured
+                    && request.flows.is_some_and(|limit| {
+                        claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= limit
+                    })
+                {
+                    break;
+                }
                 if measured {
                     before
-                        .get_or_init(|| async { ServerSample::take(request.server_pid) })
+                        .get_or_init(|| async {
+                            ServerSample::take(request.server_pid, &request.store_pids)
+                        })
                         .await;
                 }
                 let started = scheduled.unwrap_or(now);
@@ -189,6 +225,7 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
                     Flow::SamlSso => saml_sso_flow(&request, &browser).await,
                     Flow::SamlCertificate => saml_certificate_flow(&request).await,
                     Flow::Mobile => mobile_flow(&request, &request.mobile_users[index]).await,
+                    Flow::Transport => transport_flow(&request, &browser).await,
                 };
                 if !measured {
                     continue;
@@ -212,17 +249,22 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
             *errors.entry(kind).or_default() += n;
         }
     }
-    let after = ServerSample::take(request.server_pid);
+    let after = ServerSample::take(request.server_pid, &request.store_pids);
     let before = before.get().copied();
     latencies.sort_unstable();
     let flows = latencies.len() as u64;
-    let duration_s = request.duration.as_secs_f64();
-    let cpu = match (before.and_then(|b| b.cpu_ticks), after.cpu_ticks) {
+    let duration_s = match (request.flows, before) {
+        (Some(_), Some(before)) => after.at.duration_since(before.at).as_secs_f64(),
+        _ => request.duration.as_secs_f64(),
+    };
+    let per_flow = |before: Option<u64>, after: Option<u64>| match (before, after) {
         (Some(before), Some(after)) if flows > 0 => {
             Some((after.saturating_sub(before)) as f64 * 1000.0 / TICKS_PER_SECOND / flows as f64)
         }
         _ => None,
     };
+    let cpu = per_flow(before.and_then(|b| b.cpu_ticks), after.cpu_ticks);
+    let store_cpu = per_flow(before.and_then(|b| b.store_ticks), after.store_ticks);
     Ok(LoadReport {
         flow: request.flow,
         concurrency: request.concurrency,
@@ -235,6 +277,7 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
         p999_ms: percentile(&latencies, 0.999),
         errors,
         server_cpu_ms_per_flow: cpu,
+        store_cpu_ms_per_flow: store_cpu,
         rate: request.rate,
         server_rss_start_kib: before.and_then(|b| b.rss_kib),
         server_rss_end_kib: after.rss_kib,
@@ -262,6 +305,28 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// CPU ticks of `pids` and of their child processes (PostgreSQL's backends are the
+/// postmaster's children; a backend that ended between two samples is not counted).
+fn process_tree_ticks(pids: &[u32]) -> u64 {
+    let children = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| parent_pid(*pid).is_some_and(|parent| pids.contains(&parent)));
+    pids.iter()
+        .copied()
+        .chain(children)
+        .filter_map(cpu_ticks)
+        .sum()
+}
+
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Field 4 of proc(5), counted from the state (field 3).
+    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The resident set of `pid` in KiB (VmRSS of /proc/<pid>/status).
@@ -384,6 +449,22 @@ async fn saml_sso_flow(request: &LoadRequest, browser: &Browser) -> Result<(), S
         .await
         .map_err(|_| "transport".to_owned())?;
     saml_success(&answer, "sso")
+}
+
+async fn transport_flow(request: &LoadRequest, browser: &Browser) -> Result<(), String> {
+    let url = request
+        .idp_url
+        .join("/static/autosubmit.js")
+        .map_err(|_| "request".to_owned())?;
+    let answer = browser
+        .get(&url)
+        .await
+        .map_err(|_| "transport".to_owned())?;
+    if answer.status.is_success() && !answer.body.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("static_{}", answer.status.as_u16()))
+    }
 }
 
 /// One full certificate login to the SAML application in a new browser.

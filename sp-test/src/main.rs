@@ -36,6 +36,9 @@ enum Command {
     /// Drive one login flow against a running IdP for a time and print one JSON line:
     /// flows/s, latency percentiles, errors by kind, the server's CPU per flow.
     Load(Box<LoadArgs>),
+    /// Write a generated platform of many organisations (the development tenants and
+    /// generated municipalities with SAML and OIDC applications) for benchmarks.
+    Platform(PlatformArgs),
     /// Verify one application registration end to end: login with the mobile app (the
     /// reference phone and a development certificate), the response checks, the
     /// attributes, logout. Needs `idp serve` and `sp-test serve` running.
@@ -47,7 +50,8 @@ struct LoadArgs {
     /// The flow: oidc-code (authorization code flow from an SSO session), saml-sso (a
     /// SAML AuthnRequest answered from an SSO session), saml-certificate (a full
     /// certificate login to a SAML application, new browser and TLS handshake), mobile
-    /// (a full mobile login with the reference phone, one mobile user per browser).
+    /// (a full mobile login with the reference phone, one mobile user per browser),
+    /// transport (one small static file: the floor every request pays).
     #[arg(long, default_value = "oidc-code")]
     flow: sp_test::load::Flow,
     #[arg(long, default_value = "https://localhost:8443")]
@@ -72,6 +76,14 @@ struct LoadArgs {
     /// Without it each browser starts its next flow as soon as its last ends.
     #[arg(long)]
     rate: Option<f64>,
+    /// Measure exactly this many flows instead of --duration seconds (for instruction
+    /// counts under callgrind, which must cover the same work in every run).
+    #[arg(long)]
+    flows: Option<u64>,
+    /// A process of the IdP's stores (Redis, PostgreSQL's postmaster; repeatable): its
+    /// CPU per flow, with its children's, is reported as store_cpu_ms_per_flow.
+    #[arg(long)]
+    store_pid: Vec<u32>,
     /// A certs-dev user whose certificate logs the browsers in.
     #[arg(long, default_value = "david")]
     user: String,
@@ -134,6 +146,25 @@ struct VerifyArgs {
 struct ServeArgs {
     #[arg(long, default_value = "config/sp-test.toml")]
     config: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct PlatformArgs {
+    /// Where tenants/ (the IdP's IDP_TENANTS_DIR) and metadata/ are written.
+    #[arg(long)]
+    out: PathBuf,
+    /// Tenants in all, the three development tenants included.
+    #[arg(long, default_value_t = 50)]
+    tenants: usize,
+    /// Applications of each generated tenant (half SAML, half OIDC).
+    #[arg(long, default_value_t = 20)]
+    applications: usize,
+    /// The test applications' base URL.
+    #[arg(long, default_value = "https://localhost:9443")]
+    applications_url: String,
+    /// The IdP's base URL.
+    #[arg(long, default_value = "https://localhost:8443")]
+    idp: String,
 }
 
 #[derive(clap::Args)]
@@ -254,6 +285,7 @@ fn main() -> ExitCode {
         Some(Command::Metadata(args)) => report_failure(write_metadata(&args)),
         Some(Command::Verify(args)) => run_verify(&args),
         Some(Command::Load(args)) => report_failure(run_load(&args)),
+        Some(Command::Platform(args)) => report_failure(write_platform(&args)),
     }
 }
 
@@ -315,6 +347,8 @@ fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
         redirect_uri: args.redirect_uri.clone(),
         server_pid: args.pid,
         rate: args.rate.filter(|rate| *rate > 0.0),
+        flows: args.flows,
+        store_pids: args.store_pid.clone(),
     };
     let report = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -482,6 +516,21 @@ fn write_metadata(args: &MetadataArgs) -> anyhow::Result<()> {
         std::fs::write(&path, sp.metadata()).with_context(|| path.display().to_string())?;
         println!("{}", path.display());
     }
+    Ok(())
+}
+
+fn write_platform(args: &PlatformArgs) -> anyhow::Result<()> {
+    let root = std::env::current_dir()?;
+    let report = sp_test::platform::write(&sp_test::platform::PlatformRequest {
+        root,
+        out: args.out.clone(),
+        tenants: args.tenants,
+        applications: args.applications,
+        applications_url: args.applications_url.clone(),
+        idp_url: args.idp.clone(),
+    })
+    .map_err(anyhow::Error::msg)?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 

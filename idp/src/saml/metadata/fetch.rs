@@ -13,7 +13,6 @@ use std::error::Error as StdError;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use url::Url;
 
 /// How long one metadata fetch may take, from connecting to the end of the body.
@@ -61,17 +60,29 @@ pub(super) async fn fetch_url(
     Ok(body)
 }
 
-/// The file's content, at most [`MAX_METADATA_BYTES`].
+/// The file's content, at most [`MAX_METADATA_BYTES`] (read on the blocking pool in one
+/// hand-off; tokio's file type would take several per file).
 pub(super) async fn read_file(path: &Path) -> Result<Vec<u8>, MetadataError> {
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || read_file_blocking(&owned))
+        .await
+        .map_err(|e| MetadataError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?
+}
+
+/// [`read_file`] for a caller already on a blocking thread.
+pub(super) fn read_file_blocking(path: &Path) -> Result<Vec<u8>, MetadataError> {
+    use std::io::Read;
     let unreadable = |e: io::Error| MetadataError::File {
         path: path.display().to_string(),
         reason: e.to_string(),
     };
-    let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+    let file = std::fs::File::open(path).map_err(unreadable)?;
     let mut body = Vec::new();
     file.take(MAX_METADATA_BYTES as u64 + 1)
         .read_to_end(&mut body)
-        .await
         .map_err(unreadable)?;
     if body.len() > MAX_METADATA_BYTES {
         return Err(too_large());

@@ -8,7 +8,7 @@
 //! refresh or fill memory, and use HTTPS (plain HTTP only to the local host, for tests),
 //! since unsigned metadata is only as trustworthy as its transport.
 
-use super::fetch::{fetch_url, read_file, FETCH_TIMEOUT};
+use super::fetch::{fetch_url, read_file, read_file_blocking, FETCH_TIMEOUT};
 use super::registration::{check_registration, RegistrationWarning};
 use super::sp::{parse_sp_metadata, SpMetadata};
 use super::status::SourceStatus;
@@ -39,6 +39,27 @@ pub struct MetadataSource {
 }
 
 type Entries = HashMap<String, Arc<SpMetadata>>;
+
+/// Metadata fetches in flight at once while loading many sources.
+const FETCHES_AT_ONCE: usize = 16;
+
+fn utf8(bytes: Vec<u8>) -> Result<String, MetadataError> {
+    String::from_utf8(bytes).map_err(|_| MetadataError::Invalid("the metadata is not UTF-8".into()))
+}
+
+/// The document of `source`, parsed and checked (signature, validity).
+fn checked_metadata(
+    source: &MetadataSource,
+    bytes: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<SpMetadata, MetadataError> {
+    parse_sp_metadata(
+        &utf8(bytes)?,
+        &source.entity_id,
+        source.signer_certificates.as_deref(),
+        now,
+    )
+}
 type Statuses = HashMap<String, SourceStatus>;
 
 /// The verified metadata of every SP, by entityID, and how loading it went; readers
@@ -72,20 +93,95 @@ impl MetadataCache {
         self
     }
 
-    /// Loads every source (concurrently) and reports each outcome by entityID. A source
-    /// that fails keeps its last good copy, if it had one. Entities not in `sources` are
-    /// left as they are (see [`MetadataCache::remove`]).
+    /// Loads every source and reports each outcome by entityID, in the order of
+    /// `sources`. A source that fails keeps its last good copy, if it had one. Entities
+    /// not in `sources` are left as they are (see [`MetadataCache::remove`]).
+    ///
+    /// Files are read and checked in one blocking task (a platform of a thousand
+    /// applications starts in milliseconds, not with a thread per file); URLs are
+    /// fetched [`FETCHES_AT_ONCE`] at a time. The cache is then updated once.
     pub async fn load_all(
         &self,
         sources: &[MetadataSource],
         now: OffsetDateTime,
     ) -> Vec<(String, Result<(), MetadataError>)> {
-        let loads = sources.iter().map(|source| self.load_one(source, now));
-        let outcomes = futures::future::join_all(loads).await;
-        sources
+        use futures::StreamExt as _;
+        let files: Vec<(usize, MetadataSource, PathBuf)> = sources
             .iter()
-            .map(|source| source.entity_id.clone())
-            .zip(outcomes)
+            .enumerate()
+            .filter_map(|(index, source)| match &source.location {
+                SourceLocation::File(path) => Some((index, source.clone(), path.clone())),
+                SourceLocation::Url(_) => None,
+            })
+            .collect();
+        let from_files = tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .map(|(index, source, path)| {
+                    let checked = read_file_blocking(&path)
+                        .and_then(|bytes| checked_metadata(&source, bytes, now));
+                    (index, checked)
+                })
+                .collect::<Vec<_>>()
+        });
+        // A loop, not iterator adaptors: their closures over borrowed sources make
+        // the future not provably Send for every lifetime.
+        let mut fetches = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            if matches!(source.location, SourceLocation::Url(_)) {
+                fetches.push(self.load_indexed(index, source, now));
+            }
+        }
+        let mut outcomes: Vec<(usize, Result<SpMetadata, MetadataError>)> =
+            futures::stream::iter(fetches)
+                .buffer_unordered(FETCHES_AT_ONCE)
+                .collect()
+                .await;
+        match from_files.await {
+            Ok(checked) => outcomes.extend(checked),
+            Err(e) => outcomes.extend(sources.iter().enumerate().filter_map(|(index, source)| {
+                let SourceLocation::File(path) = &source.location else {
+                    return None;
+                };
+                let reason = format!("the file reader stopped: {e}");
+                let path = path.display().to_string();
+                Some((index, Err(MetadataError::File { path, reason })))
+            })),
+        }
+        outcomes.sort_by_key(|(index, _)| *index);
+        let outcomes: Vec<(usize, Result<Arc<SpMetadata>, MetadataError>)> = outcomes
+            .into_iter()
+            .map(|(index, outcome)| (index, outcome.map(Arc::new)))
+            .collect();
+
+        let loaded: Vec<(&str, &Arc<SpMetadata>)> = outcomes
+            .iter()
+            .filter_map(|(index, outcome)| {
+                Some((sources[*index].entity_id.as_str(), outcome.as_ref().ok()?))
+            })
+            .collect();
+        if !loaded.is_empty() {
+            self.entries.rcu(|current| {
+                let mut next = Entries::clone(current);
+                for (entity_id, metadata) in &loaded {
+                    next.insert((*entity_id).to_owned(), Arc::clone(*metadata));
+                }
+                next
+            });
+        }
+        let recorded: Vec<(&str, Result<(), &MetadataError>)> = outcomes
+            .iter()
+            .map(|(index, outcome)| {
+                (
+                    sources[*index].entity_id.as_str(),
+                    outcome.as_ref().map(|_| ()),
+                )
+            })
+            .collect();
+        self.record_all(&recorded, now);
+        outcomes
+            .into_iter()
+            .map(|(index, outcome)| (sources[index].entity_id.clone(), outcome.map(|_| ())))
             .collect()
     }
 
@@ -150,8 +246,7 @@ impl MetadataCache {
         now: OffsetDateTime,
     ) -> Result<(SpMetadata, Vec<RegistrationWarning>), MetadataError> {
         let bytes = fetch_url(&self.http, url, self.fetch_timeout).await?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| MetadataError::Invalid("the metadata is not UTF-8".into()))?;
+        let text = utf8(bytes)?;
         let entity_id = super::sp::sole_sp_entity_id(&text)?;
         check_registration(&text, &entity_id, None, now)
     }
@@ -161,34 +256,49 @@ impl MetadataCache {
         source: &MetadataSource,
         now: OffsetDateTime,
     ) -> Result<SpMetadata, MetadataError> {
-        let text = self.read(source).await?;
-        parse_sp_metadata(
-            &text,
-            &source.entity_id,
-            source.signer_certificates.as_deref(),
-            now,
-        )
+        checked_metadata(source, self.bytes(source).await?, now)
+    }
+
+    async fn load_indexed(
+        &self,
+        index: usize,
+        source: &MetadataSource,
+        now: OffsetDateTime,
+    ) -> (usize, Result<SpMetadata, MetadataError>) {
+        (index, self.load(source, now).await)
     }
 
     async fn read(&self, source: &MetadataSource) -> Result<String, MetadataError> {
-        let bytes = match &source.location {
-            SourceLocation::File(path) => read_file(path).await?,
-            SourceLocation::Url(url) => fetch_url(&self.http, url, self.fetch_timeout).await?,
-        };
-        String::from_utf8(bytes)
-            .map_err(|_| MetadataError::Invalid("the metadata is not UTF-8".into()))
+        utf8(self.bytes(source).await?)
+    }
+
+    async fn bytes(&self, source: &MetadataSource) -> Result<Vec<u8>, MetadataError> {
+        match &source.location {
+            SourceLocation::File(path) => read_file(path).await,
+            SourceLocation::Url(url) => fetch_url(&self.http, url, self.fetch_timeout).await,
+        }
     }
 
     fn record(&self, entity_id: &str, outcome: Result<(), &MetadataError>, now: OffsetDateTime) {
-        let has_good_copy = self.get(entity_id).is_some();
+        self.record_all(&[(entity_id, outcome)], now);
+    }
+
+    /// Records each outcome in its SP's status (one update for all of them).
+    fn record_all(&self, outcomes: &[(&str, Result<(), &MetadataError>)], now: OffsetDateTime) {
+        let entries = self.entries.load();
         self.statuses.rcu(|current| {
             let mut next = Statuses::clone(current);
-            let status = SourceStatus::record(current.get(entity_id), outcome, has_good_copy, now);
-            next.insert(entity_id.to_owned(), status);
+            for (entity_id, outcome) in outcomes {
+                let has_good_copy = entries.contains_key(*entity_id);
+                let status =
+                    SourceStatus::record(current.get(*entity_id), *outcome, has_good_copy, now);
+                next.insert((*entity_id).to_owned(), status);
+            }
             next
         });
+        let recorded = outcomes.len() as u64;
         self.status_changes
-            .send_modify(|count| *count = count.wrapping_add(1));
+            .send_modify(|count| *count = count.wrapping_add(recorded));
     }
 
     /// How loading an SP's metadata went, if it was ever tried.
