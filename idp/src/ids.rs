@@ -20,7 +20,7 @@ pub enum IdError {
 }
 
 /// Luhn check digit over a run of ASCII digits (weights 2,1,2,1,... from the left).
-fn luhn_digit(digits: &[u8]) -> u8 {
+pub fn luhn_digit(digits: &[u8]) -> u8 {
     let sum: u32 = digits
         .iter()
         .enumerate()

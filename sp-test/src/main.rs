@@ -159,6 +159,10 @@ struct PlatformArgs {
     /// Applications of each generated tenant (half SAML, half OIDC).
     #[arg(long, default_value_t = 20)]
     applications: usize,
+    /// Directory persons in all (import files under directory/, one per generated
+    /// tenant, for `idp directory import`).
+    #[arg(long, default_value_t = 0)]
+    persons: usize,
     /// The test applications' base URL.
     #[arg(long, default_value = "https://localhost:9443")]
     applications_url: String,
@@ -526,6 +530,7 @@ fn write_platform(args: &PlatformArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         tenants: args.tenants,
         applications: args.applications,
+        persons: args.persons,
         applications_url: args.applications_url.clone(),
         idp_url: args.idp.clone(),
     })

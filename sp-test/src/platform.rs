@@ -4,7 +4,9 @@
 //! users, certificates and applications keep working), and the other municipalities are
 //! generated: each with half its applications SAML service providers (metadata written
 //! beside the tenant files, signed with the test SP's development key) and half
-//! confidential OIDC clients, and grants for the region's shared applications.
+//! confidential OIDC clients, and grants for the region's shared applications. With
+//! `persons`, each generated municipality also gets an HSA-style import file of its
+//! staff (`directory/<tenant>.csv`, for `idp directory import --tenant <tenant>`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,8 @@ pub struct PlatformRequest {
     pub tenants: usize,
     /// Applications of each generated tenant.
     pub applications: usize,
+    /// Directory persons in all, spread evenly over the generated tenants (0: none).
+    pub persons: usize,
     /// The base URL of the test applications (sp-test serve).
     pub applications_url: String,
     /// The IdP's base URL (the SAML SPs' metadata names it).
@@ -32,7 +36,10 @@ pub struct PlatformRequest {
 pub struct PlatformReport {
     pub tenants: usize,
     pub applications: usize,
+    pub persons: usize,
     pub tenants_dir: PathBuf,
+    /// The import files, one per generated tenant (empty without persons).
+    pub directory_files: Vec<(String, PathBuf)>,
 }
 
 /// The development tenants, copied as they are.
@@ -49,7 +56,8 @@ const GRANTED_ATTRIBUTES: &str = r#"["givenName", "surname", "displayName", "emp
 pub fn write(request: &PlatformRequest) -> Result<PlatformReport, String> {
     let tenants_dir = request.out.join("tenants");
     let metadata_dir = request.out.join("metadata");
-    for dir in [&tenants_dir, &metadata_dir] {
+    let directory_dir = request.out.join("directory");
+    for dir in [&tenants_dir, &metadata_dir, &directory_dir] {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let mut applications = 0;
@@ -67,15 +75,27 @@ pub fn write(request: &PlatformRequest) -> Result<PlatformReport, String> {
         write_file(&tenants_dir.join(format!("{id}.toml")), &text)?;
     }
     let generated = request.tenants.saturating_sub(DEVELOPMENT_TENANTS.len());
+    let mut directory_files = Vec::new();
+    let mut persons = 0;
     for n in 1..=generated {
         let text = municipality(request, n, &metadata_dir)?;
         write_file(&tenants_dir.join(format!("{}.toml", tenant_id(n))), &text)?;
         applications += request.applications;
+        // The first tenants take one more person each when the count does not divide.
+        let staff = request.persons / generated + usize::from(n <= request.persons % generated);
+        if staff > 0 {
+            let file = directory_dir.join(format!("{}.csv", tenant_id(n)));
+            write_file(&file, &staff_csv(n, persons, staff))?;
+            directory_files.push((tenant_id(n), file));
+            persons += staff;
+        }
     }
     Ok(PlatformReport {
         tenants: DEVELOPMENT_TENANTS.len() + generated,
         applications,
+        persons,
         tenants_dir,
+        directory_files,
     })
 }
 
@@ -86,16 +106,46 @@ fn tenant_id(n: usize) -> String {
 /// A generated municipality's organisation number: 2120010NN with its check digit
 /// (the development tenants' numbers begin 212000 and 232100).
 fn organisation_number(n: usize) -> String {
-    let body = format!("{:09}", 212_001_000 + n);
-    let sum: u32 = body
-        .bytes()
-        .enumerate()
-        .map(|(i, d)| {
-            let v = u32::from(d - b'0') * if i % 2 == 0 { 2 } else { 1 };
-            v / 10 + v % 10
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    with_check_digit(&format!("{:09}", 212_001_000 + n))
+}
+
+/// The `index`th generated person's personal identity number: born in the 1950s (the
+/// development persons are born 1966-1992), serial 100-999, with its check digit.
+fn personal_identity_number(index: usize) -> String {
+    let day = index / 900;
+    let (year, month, date) = (50 + day / (12 * 28), 1 + (day / 28) % 12, 1 + day % 28);
+    let serial = 100 + index % 900;
+    let ten = with_check_digit(&format!("{year:02}{month:02}{date:02}{serial:03}"));
+    format!("19{ten}")
+}
+
+/// `body` (ASCII digits) and its Luhn check digit.
+fn with_check_digit(body: &str) -> String {
+    format!("{body}{}", idp::ids::luhn_digit(body.as_bytes()))
+}
+
+/// Municipality `n`'s staff, persons `first..first + count` of the platform, as an
+/// import file: one employment each, every tenth person with a commission.
+fn staff_csv(n: usize, first: usize, count: usize) -> String {
+    let number = organisation_number(n);
+    let mut csv = String::from(
+        "personal_identity_number,given_name,surname,mail,hsa_id,organisation_number,\
+         organisation_name,title,commission_hsa_id,commission_name,commission_purpose\n",
+    );
+    for index in first..first + count {
+        let pnr = personal_identity_number(index);
+        let commission = if index % 10 == 0 {
+            format!("SE{number}-u{index},Hemtjänst {n:02},Vård och behandling")
+        } else {
+            ",,".to_owned()
+        };
+        let _ = writeln!(
+            csv,
+            "{pnr},Person,Nummer {index},p{index}@kommun-{n:02}.example,SE{number}-p{index},\
+             {number},Kommun {n:02},Undersköterska,{commission}"
+        );
+    }
+    csv
 }
 
 fn municipality(
@@ -177,5 +227,24 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), numbers.len());
+    }
+
+    #[test]
+    fn personal_identity_numbers_parse_and_differ() {
+        let numbers: Vec<String> = (0..100_000).map(personal_identity_number).collect();
+        for number in numbers.iter().step_by(97) {
+            assert!(
+                number.parse::<idp::ids::PersonalIdentityNumber>().is_ok(),
+                "{number} has a bad check digit"
+            );
+        }
+        let mut unique = numbers.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), numbers.len());
+        assert!(
+            numbers.iter().all(|n| n.starts_with("195")),
+            "born in the 1950s"
+        );
     }
 }

@@ -60,13 +60,22 @@ pub fn production_config(database_url: &str, redis_url: Option<&str>) -> LoadedC
 /// The shipped configuration (config/idp.toml, config/tenants) with paths made absolute
 /// and the database and Redis URLs set as the environment would set them.
 pub fn shipped_config(database_url: &str, redis_url: Option<&str>) -> LoadedConfig {
+    shipped_config_on(database_url, redis_url, &repo_root().join("config/tenants"))
+}
+
+/// [`shipped_config`] with the tenant files of `tenants_dir`.
+pub fn shipped_config_on(
+    database_url: &str,
+    redis_url: Option<&str>,
+    tenants_dir: &std::path::Path,
+) -> LoadedConfig {
     crate::use_repo_root_as_cwd();
     let root = repo_root();
     let env = EnvOverrides {
         database_url: Some(database_url.to_owned()),
         redis_url: redis_url.map(str::to_owned),
         listen: Some("127.0.0.1:0".to_owned()),
-        tenants_dir: Some(root.join("config/tenants").display().to_string()),
+        tenants_dir: Some(tenants_dir.display().to_string()),
         directory_seed_file: Some(root.join("config/directory-dev.toml").display().to_string()),
         tls_certificate: Some(
             root.join("certs-dev/tls/localhost.pem")

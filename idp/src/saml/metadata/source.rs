@@ -40,11 +40,50 @@ pub struct MetadataSource {
 
 type Entries = HashMap<String, Arc<SpMetadata>>;
 
+type Statuses = HashMap<String, SourceStatus>;
+
 /// Metadata fetches in flight at once while loading many sources.
 const FETCHES_AT_ONCE: usize = 16;
 
 fn utf8(bytes: Vec<u8>) -> Result<String, MetadataError> {
     String::from_utf8(bytes).map_err(|_| MetadataError::Invalid("the metadata is not UTF-8".into()))
+}
+
+/// The file sources `files` (with their index and path), read and checked on this
+/// thread.
+fn check_files(
+    files: Vec<(usize, MetadataSource, PathBuf)>,
+    now: OffsetDateTime,
+) -> Vec<(usize, Result<SpMetadata, MetadataError>)> {
+    files
+        .into_iter()
+        .map(|(index, source, path)| {
+            let checked =
+                read_file_blocking(&path).and_then(|bytes| checked_metadata(&source, bytes, now));
+            (index, checked)
+        })
+        .collect()
+}
+
+/// Every file source of `sources` failed: the blocking task reading them stopped.
+fn file_failures(
+    sources: &[MetadataSource],
+    stopped: &tokio::task::JoinError,
+) -> Vec<(usize, Result<SpMetadata, MetadataError>)> {
+    sources
+        .iter()
+        .enumerate()
+        .filter_map(|(index, source)| match &source.location {
+            SourceLocation::File(path) => Some((
+                index,
+                Err(MetadataError::File {
+                    path: path.display().to_string(),
+                    reason: format!("the file reader stopped: {stopped}"),
+                }),
+            )),
+            SourceLocation::Url(_) => None,
+        })
+        .collect()
 }
 
 /// The document of `source`, parsed and checked (signature, validity).
@@ -60,7 +99,6 @@ fn checked_metadata(
         now,
     )
 }
-type Statuses = HashMap<String, SourceStatus>;
 
 /// The verified metadata of every SP, by entityID, and how loading it went; readers
 /// never wait for a refresh.
@@ -105,7 +143,6 @@ impl MetadataCache {
         sources: &[MetadataSource],
         now: OffsetDateTime,
     ) -> Vec<(String, Result<(), MetadataError>)> {
-        use futures::StreamExt as _;
         let files: Vec<(usize, MetadataSource, PathBuf)> = sources
             .iter()
             .enumerate()
@@ -114,39 +151,11 @@ impl MetadataCache {
                 SourceLocation::Url(_) => None,
             })
             .collect();
-        let from_files = tokio::task::spawn_blocking(move || {
-            files
-                .into_iter()
-                .map(|(index, source, path)| {
-                    let checked = read_file_blocking(&path)
-                        .and_then(|bytes| checked_metadata(&source, bytes, now));
-                    (index, checked)
-                })
-                .collect::<Vec<_>>()
-        });
-        // A loop, not iterator adaptors: their closures over borrowed sources make
-        // the future not provably Send for every lifetime.
-        let mut fetches = Vec::new();
-        for (index, source) in sources.iter().enumerate() {
-            if matches!(source.location, SourceLocation::Url(_)) {
-                fetches.push(self.load_indexed(index, source, now));
-            }
-        }
-        let mut outcomes: Vec<(usize, Result<SpMetadata, MetadataError>)> =
-            futures::stream::iter(fetches)
-                .buffer_unordered(FETCHES_AT_ONCE)
-                .collect()
-                .await;
+        let from_files = tokio::task::spawn_blocking(move || check_files(files, now));
+        let mut outcomes = self.fetch_all(sources, now).await;
         match from_files.await {
             Ok(checked) => outcomes.extend(checked),
-            Err(e) => outcomes.extend(sources.iter().enumerate().filter_map(|(index, source)| {
-                let SourceLocation::File(path) = &source.location else {
-                    return None;
-                };
-                let reason = format!("the file reader stopped: {e}");
-                let path = path.display().to_string();
-                Some((index, Err(MetadataError::File { path, reason })))
-            })),
+            Err(e) => outcomes.extend(file_failures(sources, &e)),
         }
         outcomes.sort_by_key(|(index, _)| *index);
         let outcomes: Vec<(usize, Result<Arc<SpMetadata>, MetadataError>)> = outcomes
@@ -204,21 +213,8 @@ impl MetadataCache {
         source: &MetadataSource,
         now: OffsetDateTime,
     ) -> Result<(), MetadataError> {
-        let outcome = self.load(source, now).await;
-        let outcome = match outcome {
-            Ok(metadata) => {
-                let metadata = Arc::new(metadata);
-                self.entries.rcu(|current| {
-                    let mut next = Entries::clone(current);
-                    next.insert(source.entity_id.clone(), Arc::clone(&metadata));
-                    next
-                });
-                Ok(())
-            }
-            Err(error) => Err(error),
-        };
-        self.record(&source.entity_id, outcome.as_ref().map(|_| ()), now);
-        outcome
+        let mut outcomes = self.load_all(std::slice::from_ref(source), now).await;
+        outcomes.pop().map_or(Ok(()), |(_, outcome)| outcome)
     }
 
     /// Fetches and checks the metadata of an SP being registered, as
@@ -257,6 +253,28 @@ impl MetadataCache {
         now: OffsetDateTime,
     ) -> Result<SpMetadata, MetadataError> {
         checked_metadata(source, self.bytes(source).await?, now)
+    }
+
+    /// The URL sources of `sources`, fetched and checked [`FETCHES_AT_ONCE`] at a time,
+    /// by their index in `sources`.
+    async fn fetch_all(
+        &self,
+        sources: &[MetadataSource],
+        now: OffsetDateTime,
+    ) -> Vec<(usize, Result<SpMetadata, MetadataError>)> {
+        use futures::StreamExt as _;
+        // A loop, not iterator adaptors: their closures over borrowed sources make
+        // the future not provably Send for every lifetime.
+        let mut fetches = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            if matches!(source.location, SourceLocation::Url(_)) {
+                fetches.push(self.load_indexed(index, source, now));
+            }
+        }
+        futures::stream::iter(fetches)
+            .buffer_unordered(FETCHES_AT_ONCE)
+            .collect()
+            .await
     }
 
     async fn load_indexed(
