@@ -223,10 +223,15 @@ mod tests {
                 "{number} has a bad check digit"
             );
         }
-        let mut unique = numbers.clone();
-        unique.sort();
-        unique.dedup();
-        assert_eq!(unique.len(), numbers.len());
+        assert!(all_differ(&numbers));
+    }
+
+    fn all_differ(numbers: &[String]) -> bool {
+        numbers
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            == numbers.len()
     }
 
     #[test]
@@ -238,10 +243,7 @@ mod tests {
                 "{number} has a bad check digit"
             );
         }
-        let mut unique = numbers.clone();
-        unique.sort();
-        unique.dedup();
-        assert_eq!(unique.len(), numbers.len());
+        assert!(all_differ(&numbers));
         assert!(
             numbers.iter().all(|n| n.starts_with("195")),
             "born in the 1950s"
