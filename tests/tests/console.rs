@@ -146,9 +146,16 @@ async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
     assert!(!home.body.contains("/console/t/region"), "{}", home.body);
     let token = csrf(&home);
 
-    // An OIDC client: the secret is shown once, and works with the token endpoint.
+    // An OIDC client whose access tokens are opaque references: the secret is shown
+    // once, and works with the token endpoint.
     let form = eva.get(&idp.url("/console/t/lillby/oidc/new")).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(
+        form.body
+            .contains("name=\"access_token_format\" value=\"opaque\""),
+        "{}",
+        form.body
+    );
     let redirect = e2e::oidc::callback("lillby-natt");
     let page = post(
         &eva,
@@ -160,6 +167,7 @@ async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
             ("name_sv", "Nattpatrullen"),
             ("name_en", "Night patrol"),
             ("kind", "web"),
+            ("access_token_format", "opaque"),
             ("redirect_uris", &redirect),
             ("scope", "openid"),
             ("scope", "hsa"),
@@ -188,6 +196,8 @@ async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
     .await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert!(tokens["id_token"].is_string());
+    let access = tokens["access_token"].as_str().unwrap();
+    assert!(!access.contains('.'), "a JWT, not a reference: {access}");
 
     // "Try a login": the console plays the client with Eva's own login. A wrong
     // secret fails at the token exchange; the right one passes every step.

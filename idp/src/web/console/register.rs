@@ -147,6 +147,7 @@ pub async fn oidc_post(
                 "token_endpoint_auth_method": if is_app { "none" } else { "client_secret_basic" },
                 "redirect_uris": redirect_uris,
                 "scopes": form.all("scope"),
+                "access_token_format": form.get("access_token_format").unwrap_or("jwt_es256"),
                 "user_tenants": user_tenants(&id, &form),
             }),
         )?;
