@@ -150,11 +150,13 @@ async fn an_admin_registers_an_oidc_client_and_a_saml_sp_that_work_at_once() {
     // once, and works with the token endpoint.
     let form = eva.get(&idp.url("/console/t/lillby/oidc/new")).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let choices = form
+        .form_to("/console/t/lillby/oidc")
+        .expect("the registration form")
+        .fields;
     assert!(
-        form.body
-            .contains("name=\"access_token_format\" value=\"opaque\""),
-        "{}",
-        form.body
+        choices.contains(&("access_token_format".into(), "opaque".into())),
+        "{choices:?}"
     );
     let redirect = e2e::oidc::callback("lillby-natt");
     let page = post(
