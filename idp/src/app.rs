@@ -146,6 +146,8 @@ pub async fn build_state_with(
     );
     let saml =
         crate::saml::engine::SamlIdp::new(&config, store.clone(), metadata_http_client(&config)?)?;
+    // Federations first: SPs registered from one are looked up in its aggregate.
+    saml.metadata.load_federations(clock.now()).await;
     let unloaded = saml.apply(&registry.load());
     saml.load_metadata(&unloaded, clock.now()).await;
     let oidc = crate::oidc::Provider::from_config(
@@ -356,9 +358,11 @@ pub async fn check_sp_metadata(
     tenants: crate::tenants::Tenants,
     now: time::OffsetDateTime,
 ) -> Result<Vec<MetadataCheck>, StartError> {
-    let cache = Arc::new(crate::saml::metadata::MetadataCache::new(
-        metadata_http_client(config)?,
-    ));
+    let cache = Arc::new(
+        crate::saml::metadata::MetadataCache::new(metadata_http_client(config)?)
+            .with_federations(crate::saml::engine::federations(&config.idp.saml)?),
+    );
+    cache.load_federations(now).await;
     let snapshot = Arc::new(Registry {
         tenants,
         ..Registry::default()
@@ -697,6 +701,11 @@ pub async fn serve(
         .nudge()
         .cloned()
         .map(|nudge| nudge.spawn_listener(state.registry.clone(), stopped()));
+    let federation_refresh = state.saml.metadata.clone().spawn_federation_refresh(
+        state.saml.metadata_sources.clone(),
+        state.clock.clone(),
+        stop_tx.subscribe(),
+    );
     let metadata_refresh = state.saml.metadata.clone().spawn_refresh(
         state.saml.metadata_sources.clone(),
         Duration::from_secs(state.config.idp.saml.metadata_refresh_seconds),
@@ -760,6 +769,9 @@ pub async fn serve(
     }
     let _ = directory_syncs.await;
     let _ = metadata_refresh.await;
+    for refresh in federation_refresh {
+        let _ = refresh.await;
+    }
     let _ = registry_watch.await;
     if let Some(watch) = primary_watch {
         let _ = watch.await;

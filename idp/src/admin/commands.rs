@@ -227,10 +227,10 @@ pub fn list_applications(
     let t = managed(ctx, actor, tenant)?;
     Ok(t.applications()
         .map(|app| {
-            let has_metadata = t.saml_sp.iter().any(|sp| {
-                sp.entity_id.as_str() == app.protocol_id
-                    && (sp.metadata_url.is_some() || sp.metadata_file.is_some())
-            });
+            let has_metadata = t
+                .saml_sp
+                .iter()
+                .any(|sp| sp.entity_id.as_str() == app.protocol_id && sp.has_metadata());
             ApplicationView {
                 id: app.id.to_string(),
                 protocol: app.protocol.as_str(),

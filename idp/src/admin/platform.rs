@@ -62,7 +62,7 @@ pub fn platform_overview(
         .flat_map(|t| {
             t.saml_sp
                 .iter()
-                .filter(|sp| sp.metadata_url.is_some() || sp.metadata_file.is_some())
+                .filter(|sp| sp.has_metadata())
                 .map(|sp| MetadataHealth {
                     tenant: t.id.to_string(),
                     application: sp.id.to_string(),

@@ -17,7 +17,7 @@ pub use env::{apply_env_overrides, EnvOverrides};
 pub use limits::{LimitsConfig, RateLimits};
 pub use oidc::{OidcConfig, OidcKeyConfig};
 pub use problems::{parse_toml, Problem, Problems};
-pub use saml::{SamlConfig, SamlOrganization};
+pub use saml::{FederationConfig, SamlConfig, SamlOrganization};
 pub use trust::{IssuerConfig, PolicyConfig, TrustConfig};
 
 use serde::Deserialize;

@@ -47,7 +47,62 @@ pub struct SamlConfig {
     pub pseudonym_secret: String,
     /// Who runs the IdP, for `md:Organization` and `mdui:UIInfo`.
     pub organization: SamlOrganization,
+    /// The federation that registered this IdP (`mdrpi:RegistrationInfo` in its
+    /// metadata, as a federation operator publishes it), if any.
+    #[serde(default)]
+    pub registration_authority: Option<String>,
+    /// Federations whose signed metadata aggregate tenants register SPs from
+    /// (`federation = "<id>"` in a `[[saml_sp]]`); docs/operations.md, "Federations".
+    #[serde(default)]
+    pub federation: Vec<FederationConfig>,
 }
+
+/// One federation: where its aggregate is, who signs it, and what it admits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    /// What tenants name in `federation = "..."`: lowercase letters, digits and `-`.
+    pub id: String,
+    /// The aggregate over HTTPS (plain HTTP only to the local host) ...
+    #[serde(default)]
+    pub metadata_url: Option<Url>,
+    /// ... or from a file the operator places.
+    #[serde(default)]
+    pub metadata_file: Option<PathBuf>,
+    /// The federation operator's certificate (PEM, one or more during its rollover):
+    /// an aggregate not signed by one of them is refused.
+    pub signing_certificate: PathBuf,
+    /// Admit only entities registered by these authorities (`mdrpi:RegistrationInfo`);
+    /// empty: any.
+    #[serde(default)]
+    pub registration_authorities: Vec<String>,
+    /// Admit only entities in one of these entity categories; empty: any.
+    #[serde(default)]
+    pub entity_categories: Vec<String>,
+    /// The largest aggregate accepted.
+    #[serde(default = "default_federation_max_bytes")]
+    pub max_bytes: usize,
+    /// The longest time between loads; the aggregate's `cacheDuration` may make it
+    /// shorter. Default: `saml.metadata_refresh_seconds`.
+    #[serde(default)]
+    pub refresh_seconds: Option<u64>,
+    /// Refuse an aggregate without `validUntil` (a copy without one could be replayed
+    /// for ever).
+    #[serde(default = "yes")]
+    pub require_valid_until: bool,
+}
+
+fn default_federation_max_bytes() -> usize {
+    64 * 1024 * 1024
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The largest `max_bytes` a federation may set (the document is held in memory while
+/// it is verified).
+const MAX_FEDERATION_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +112,10 @@ pub struct SamlOrganization {
     pub display_name_sv: String,
     pub display_name_en: String,
     pub url: Url,
+    /// Published as the technical and support contact (`md:ContactPerson`), which
+    /// federation operators require.
+    #[serde(default)]
+    pub contact_email: Option<String>,
 }
 
 /// Shortest pseudonym secret accepted.
@@ -111,6 +170,56 @@ impl SamlConfig {
             if id.scheme() != "https" {
                 problems.push(file, "saml.entity_id".to_owned(), "must be an https:// URL");
             }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, federation) in self.federation.iter().enumerate() {
+            federation.validate(&format!("saml.federation[{i}]"), file, problems);
+            if !seen.insert(federation.id.as_str()) {
+                problems.push(
+                    file,
+                    format!("saml.federation[{i}].id"),
+                    format!("federation {:?} is configured twice", federation.id),
+                );
+            }
+        }
+    }
+}
+
+impl FederationConfig {
+    fn validate(&self, key: &str, file: &std::path::Path, problems: &mut Problems) {
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= 64
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            problems.push(
+                file,
+                format!("{key}.id"),
+                "must be 1-64 lowercase letters, digits or '-'",
+            );
+        }
+        if self.metadata_url.is_some() == self.metadata_file.is_some() {
+            problems.push(
+                file,
+                format!("{key}.metadata_url"),
+                "set exactly one of metadata_url and metadata_file",
+            );
+        }
+        if self.max_bytes == 0 || self.max_bytes > MAX_FEDERATION_BYTES {
+            problems.push(
+                file,
+                format!("{key}.max_bytes"),
+                format!("must be between 1 and {MAX_FEDERATION_BYTES}"),
+            );
+        }
+        if self.refresh_seconds == Some(0) {
+            problems.push(
+                file,
+                format!("{key}.refresh_seconds"),
+                "must be greater than 0",
+            );
         }
     }
 }

@@ -61,6 +61,10 @@ pub const MDATTR: Ns = Ns {
     prefix: "mdattr",
     uri: "urn:oasis:names:tc:SAML:metadata:attribute",
 };
+pub const MDRPI: Ns = Ns {
+    prefix: "mdrpi",
+    uri: "urn:oasis:names:tc:SAML:metadata:rpi",
+};
 pub const ALG: Ns = Ns {
     prefix: "alg",
     uri: "urn:oasis:names:tc:SAML:metadata:algsupport",

@@ -58,6 +58,53 @@ pub enum SamlSetupError {
     Key(#[from] KeyError),
     #[error("SAML next signing certificate {path}: {message}")]
     NextCertificate { path: String, message: String },
+    #[error("federation {id}: signing certificate {path}: {message}")]
+    FederationCertificate {
+        id: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// The configured federations, their certificates read now.
+pub fn federations(
+    saml: &crate::config::SamlConfig,
+) -> Result<super::metadata::Federations, SamlSetupError> {
+    use super::metadata::{AggregateRules, FederationSettings, SourceLocation};
+    let mut settings = Vec::new();
+    for federation in &saml.federation {
+        let path = &federation.signing_certificate;
+        let certificates = crate::server::load_certificates(path).map_err(|e| {
+            SamlSetupError::FederationCertificate {
+                id: federation.id.clone(),
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        let location = match (&federation.metadata_file, &federation.metadata_url) {
+            (Some(file), _) => SourceLocation::File(file.clone()),
+            (None, Some(url)) => SourceLocation::Url(url.clone()),
+            // Refused by the configuration's validation.
+            (None, None) => continue,
+        };
+        settings.push(FederationSettings {
+            id: federation.id.clone(),
+            location,
+            rules: AggregateRules {
+                signer_certificates: certificates.iter().map(|c| c.as_ref().to_vec()).collect(),
+                max_bytes: federation.max_bytes,
+                require_valid_until: federation.require_valid_until,
+                registration_authorities: federation.registration_authorities.clone(),
+                entity_categories: federation.entity_categories.clone(),
+            },
+            refresh: Duration::from_secs(
+                federation
+                    .refresh_seconds
+                    .unwrap_or(saml.metadata_refresh_seconds),
+            ),
+        });
+    }
+    Ok(super::metadata::Federations::new(settings))
 }
 
 impl SamlIdp {
@@ -99,7 +146,7 @@ impl SamlIdp {
             .collect();
         deliverable_loas.sort();
         deliverable_loas.dedup();
-        let metadata = Arc::new(MetadataCache::new(http));
+        let metadata = Arc::new(MetadataCache::new(http).with_federations(federations(saml)?));
         let (registry, _) = SpRegistry::new(Arc::default(), Arc::clone(&metadata));
         let pending_ttl = Duration::from_secs(config.idp.session.pending_login_ttl_seconds);
         Ok(Self {

@@ -2,7 +2,9 @@
 //! current one and the next, announced ahead of a rollover), SSO and SLO endpoints for
 //! both bindings, NameID formats, organisation and UI names in Swedish and English, the
 //! LoAs it can issue as an assurance-certification entity attribute; signed, with
-//! `validUntil`.
+//! `validUntil`. In the form a federation operator imports: `mdrpi:RegistrationInfo`
+//! naming the federation that registered it (when configured), `mdui` names, information
+//! and privacy statement URLs, and technical and support contacts.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::attributes::{loa_uri, URI_NAME_FORMAT};
-use super::canonical::{Element, ALG, DS, MD, MDATTR, MDUI, SAML, XML};
+use super::canonical::{Element, ALG, DS, MD, MDATTR, MDRPI, MDUI, SAML, XML};
 use super::response::{instant, new_id, ResponseError};
 use super::signing::{sign_enveloped, SHA256_DIGEST};
 use crate::auth::Loa;
@@ -34,6 +36,10 @@ pub struct IdpDescription<'a> {
     /// DER certificates published for signing besides the key's own (the next key).
     pub next_certificates: &'a [Vec<u8>],
     pub organization: &'a SamlOrganization,
+    /// The federation that registered the IdP (`[saml] registration_authority`).
+    pub registration_authority: Option<&'a str>,
+    /// The privacy statement page (`<public_url>/privacy`).
+    pub privacy_url: &'a str,
     pub loas: &'a [Loa],
     pub want_authn_requests_signed: bool,
     pub validity: Duration,
@@ -82,12 +88,25 @@ pub fn idp_metadata(d: &IdpDescription<'_>) -> Result<String, ResponseError> {
         Element::new(ALG, "SigningMethod").attr("Algorithm", d.key.algorithm().xmldsig()),
     ];
     let org = d.organization;
-    let ui = Element::new(MDUI, "UIInfo").children(localized(
-        "DisplayName",
-        &org.display_name_sv,
-        &org.display_name_en,
-        MDUI,
-    ));
+    let ui = Element::new(MDUI, "UIInfo")
+        .children(localized(
+            "DisplayName",
+            &org.display_name_sv,
+            &org.display_name_en,
+            MDUI,
+        ))
+        .children(localized(
+            "InformationURL",
+            org.url.as_str(),
+            org.url.as_str(),
+            MDUI,
+        ))
+        .children(localized(
+            "PrivacyStatementURL",
+            d.privacy_url,
+            d.privacy_url,
+            MDUI,
+        ));
     let mut descriptor = Element::new(MD, "IDPSSODescriptor")
         .attr("protocolSupportEnumeration", SAML2_PROTOCOL)
         .attr(
@@ -132,17 +151,30 @@ pub fn idp_metadata(d: &IdpDescription<'_>) -> Result<String, ResponseError> {
             org.url.as_str(),
             MD,
         ));
+    let registration = d.registration_authority.map(|authority| {
+        Element::new(MDRPI, "RegistrationInfo").attr("registrationAuthority", authority)
+    });
+    let contacts = org.contact_email.iter().flat_map(|email| {
+        ["technical", "support"].map(|kind| {
+            Element::new(MD, "ContactPerson")
+                .attr("contactType", kind)
+                .child(Element::new(MD, "Company").text(&org.name_en))
+                .child(Element::new(MD, "EmailAddress").text(format!("mailto:{email}")))
+        })
+    });
     let mut entity = Element::new(MD, "EntityDescriptor")
         .attr("ID", new_id())
         .attr("entityID", d.entity_id)
         .attr("validUntil", instant(d.now + d.validity))
         .child(
             Element::new(MD, "Extensions")
+                .children(registration)
                 .child(entity_attributes)
                 .children(algorithms),
         )
         .child(descriptor)
-        .child(organization);
+        .child(organization)
+        .children(contacts);
     sign_enveloped(&mut entity, 0, d.key)?;
     Ok(entity.to_document())
 }

@@ -1,6 +1,6 @@
 //! The service providers, as the SAML engine sees them: each tenant's `[[saml_sp]]`
-//! settings joined with the SP's metadata (from a file or URL, refreshed, last good copy
-//! kept), or, for an SP registered without metadata, with the endpoints and certificate
+//! settings joined with the SP's metadata (from a file, a URL or a federation's aggregate,
+//! refreshed, last good copy kept), or, for an SP registered without metadata, with the endpoints and certificate
 //! named in its tenant file.
 
 use std::collections::HashMap;
@@ -175,10 +175,11 @@ fn pem_certificates(
 /// (read now); `None` for an SP registered without metadata.
 pub fn metadata_source(sp: &SamlServiceProvider) -> Result<Option<MetadataSource>, RegistryError> {
     let entity_id = sp.entity_id.to_string();
-    let location = match (&sp.metadata_file, &sp.metadata_url) {
-        (Some(file), _) => SourceLocation::File(file.clone()),
-        (None, Some(url)) => SourceLocation::Url(url.clone()),
-        (None, None) => return Ok(None),
+    let location = match (&sp.metadata_file, &sp.metadata_url, &sp.federation) {
+        (Some(file), _, _) => SourceLocation::File(file.clone()),
+        (None, Some(url), _) => SourceLocation::Url(url.clone()),
+        (None, None, Some(federation)) => SourceLocation::Federation(federation.clone()),
+        (None, None, None) => return Ok(None),
     };
     let signer_certificates = match &sp.metadata_signing_certificate {
         Some(path) => Some(pem_certificates(path, &entity_id)?),
@@ -221,7 +222,7 @@ impl SpRegistry {
                         tenant: tenant.clone(),
                         config: sp.clone(),
                         signing_certificates,
-                        has_metadata: sp.metadata_file.is_some() || sp.metadata_url.is_some(),
+                        has_metadata: sp.has_metadata(),
                     },
                 );
             }

@@ -191,9 +191,13 @@ pub struct SamlServiceProvider {
     /// SP metadata from a file ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_file: Option<PathBuf>,
-    /// ... or fetched from a URL.
+    /// ... or fetched from a URL ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_url: Option<Url>,
+    /// ... or read from the aggregate of the federation the operator configured with
+    /// this id (`[[saml.federation]]`): the SP is registered by its `entity_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<String>,
     /// Assertion consumer service URLs, until metadata supplies them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acs_urls: Vec<Url>,
@@ -233,6 +237,14 @@ pub struct SamlServiceProvider {
     /// Which commission (medarbetaruppdrag) the SP gets (default `auto`).
     #[serde(default, skip_serializing_if = "CommissionPolicy::is_default")]
     pub commission: CommissionPolicy,
+}
+
+impl SamlServiceProvider {
+    /// Its endpoints and keys come from metadata (a file, a URL or a federation), not
+    /// from `acs_urls` and `signing_certificate`.
+    pub fn has_metadata(&self) -> bool {
+        self.metadata_file.is_some() || self.metadata_url.is_some() || self.federation.is_some()
+    }
 }
 
 /// Which of the person's commissions (medarbetaruppdrag) an application receives, when

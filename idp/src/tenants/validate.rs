@@ -166,11 +166,23 @@ fn validate_tenant(tenant: &Tenant, context: &Context, report: &mut Report<'_>) 
     }
     for (i, sp) in tenant.saml_sp.iter().enumerate() {
         let key = format!("saml_sp[{i}]");
-        if sp.metadata_file.is_some() && sp.metadata_url.is_some() {
+        let metadata_sources = [
+            sp.metadata_file.is_some(),
+            sp.metadata_url.is_some(),
+            sp.federation.is_some(),
+        ];
+        if metadata_sources.iter().filter(|&&set| set).count() > 1 {
             report.push(
                 id,
                 key.clone(),
-                "set metadata_file or metadata_url, not both",
+                "set one of metadata_file, metadata_url and federation",
+            );
+        }
+        if sp.federation.is_some() && sp.metadata_signing_certificate.is_some() {
+            report.push(
+                id,
+                format!("{key}.metadata_signing_certificate"),
+                "a federation's aggregate is verified with the federation's certificate",
             );
         }
         if let Some(url) = &sp.metadata_url {
@@ -182,11 +194,11 @@ fn validate_tenant(tenant: &Tenant, context: &Context, report: &mut Report<'_>) 
         if let Some(url) = &sp.slo_url {
             check_endpoint_url(id, &format!("{key}.slo_url"), url, report);
         }
-        if sp.metadata_file.is_none() && sp.metadata_url.is_none() && sp.acs_urls.is_empty() {
+        if !sp.has_metadata() && sp.acs_urls.is_empty() {
             report.push(
                 id,
                 key.clone(),
-                "needs metadata_file, metadata_url or acs_urls",
+                "needs metadata_file, metadata_url, federation or acs_urls",
             );
         }
         if sp.required_loa.is_some_and(|loa| !(2..=4).contains(&loa)) {

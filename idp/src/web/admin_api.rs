@@ -63,6 +63,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/tenants/{tenant}/directory/sources",
             get(admin_directory_sources_get),
         )
+        .route("/tenants/{tenant}/federations", get(admin_federations_get))
 }
 
 pub(crate) fn status_of(error: &AdminError) -> StatusCode {
@@ -488,6 +489,23 @@ pub async fn admin_audit_get(
 }
 
 /// The tenant's directory sources: records, last runs, refusals, failures.
+/// The federations the tenant may register SAML SPs from (`federation = "<id>"`): their
+/// aggregates' names, validity, counts and how loading them goes.
+pub async fn admin_federations_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Response {
+    let result = async {
+        let (_, tenant) = managed_tenant(&state, &headers, &tenant).await?;
+        if state.registry.load().tenants.get(&tenant).is_none() {
+            return Err(AdminError::NotFound(format!("tenant {tenant}")));
+        }
+        Ok(state.saml.metadata.federations().views())
+    };
+    answer(StatusCode::OK, result.await)
+}
+
 pub async fn admin_directory_sources_get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

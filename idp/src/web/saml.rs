@@ -51,6 +51,9 @@ pub async fn autosubmit_script_get() -> Response {
 /// `GET /saml/metadata`: the IdP's signed metadata.
 pub async fn saml_metadata_get(State(state): State<Arc<AppState>>) -> Response {
     let idp = &state.saml;
+    let mut privacy = state.config.idp.public_url.clone();
+    privacy.set_path("/privacy");
+    let privacy_url = privacy.to_string();
     let description = IdpDescription {
         entity_id: &idp.entity_id,
         sso_url: &idp.sso_url,
@@ -59,6 +62,8 @@ pub async fn saml_metadata_get(State(state): State<Arc<AppState>>) -> Response {
         ecdsa_key: idp.ecdsa_key.as_deref(),
         next_certificates: &idp.next_certificates,
         organization: &idp.config.organization,
+        registration_authority: idp.config.registration_authority.as_deref(),
+        privacy_url: &privacy_url,
         loas: &idp.deliverable_loas,
         want_authn_requests_signed: idp.config.require_signed_requests,
         validity: Duration::from_secs(idp.config.metadata_validity_hours * 3600),

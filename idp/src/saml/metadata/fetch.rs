@@ -24,6 +24,16 @@ pub(super) async fn fetch_url(
     url: &Url,
     timeout: Duration,
 ) -> Result<Vec<u8>, MetadataError> {
+    fetch_url_limited(http, url, timeout, MAX_METADATA_BYTES).await
+}
+
+/// [`fetch_url`] with another bound on the size (a federation's aggregate).
+pub(super) async fn fetch_url_limited(
+    http: &reqwest::Client,
+    url: &Url,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Vec<u8>, MetadataError> {
     check_transport(url)?;
     let mut response = http
         .get(url.clone())
@@ -42,9 +52,9 @@ pub(super) async fn fetch_url(
     }
     if response
         .content_length()
-        .is_some_and(|len| len > MAX_METADATA_BYTES as u64)
+        .is_some_and(|len| len > limit as u64)
     {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -52,8 +62,8 @@ pub(super) async fn fetch_url(
         .await
         .map_err(|e| classify(&e, &final_url, timeout))?
     {
-        if body.len() + chunk.len() > MAX_METADATA_BYTES {
-            return Err(too_large());
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }
@@ -63,8 +73,13 @@ pub(super) async fn fetch_url(
 /// The file's content, at most [`MAX_METADATA_BYTES`] (read on the blocking pool in one
 /// hand-off; tokio's file type would take several per file).
 pub(super) async fn read_file(path: &Path) -> Result<Vec<u8>, MetadataError> {
+    read_file_limited(path, MAX_METADATA_BYTES).await
+}
+
+/// [`read_file`] with another bound on the size (a federation's aggregate).
+pub(super) async fn read_file_limited(path: &Path, limit: usize) -> Result<Vec<u8>, MetadataError> {
     let owned = path.to_owned();
-    tokio::task::spawn_blocking(move || read_file_blocking(&owned))
+    tokio::task::spawn_blocking(move || read_file_blocking_limited(&owned, limit))
         .await
         .map_err(|e| MetadataError::File {
             path: path.display().to_string(),
@@ -74,6 +89,10 @@ pub(super) async fn read_file(path: &Path) -> Result<Vec<u8>, MetadataError> {
 
 /// [`read_file`] for a caller already on a blocking thread.
 pub(super) fn read_file_blocking(path: &Path) -> Result<Vec<u8>, MetadataError> {
+    read_file_blocking_limited(path, MAX_METADATA_BYTES)
+}
+
+fn read_file_blocking_limited(path: &Path, limit: usize) -> Result<Vec<u8>, MetadataError> {
     use std::io::Read;
     let unreadable = |e: io::Error| MetadataError::File {
         path: path.display().to_string(),
@@ -81,11 +100,11 @@ pub(super) fn read_file_blocking(path: &Path) -> Result<Vec<u8>, MetadataError> 
     };
     let file = std::fs::File::open(path).map_err(unreadable)?;
     let mut body = Vec::new();
-    file.take(MAX_METADATA_BYTES as u64 + 1)
+    file.take(limit as u64 + 1)
         .read_to_end(&mut body)
         .map_err(unreadable)?;
-    if body.len() > MAX_METADATA_BYTES {
-        return Err(too_large());
+    if body.len() > limit {
+        return Err(too_large(limit));
     }
     Ok(body)
 }
@@ -107,10 +126,8 @@ pub(super) fn check_transport(url: &Url) -> Result<(), MetadataError> {
     }
 }
 
-fn too_large() -> MetadataError {
-    MetadataError::TooLarge {
-        limit: MAX_METADATA_BYTES,
-    }
+fn too_large(limit: usize) -> MetadataError {
+    MetadataError::TooLarge { limit }
 }
 
 /// The URL for messages and logs: without user name, password, query or fragment (a

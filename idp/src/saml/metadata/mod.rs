@@ -1,8 +1,12 @@
 //! SAML metadata of service providers: parsing and verifying it (`sp`), the stricter
 //! checks of a new registration (`registration`), fetching it with precise causes of
 //! failure (`fetch`), and keeping a cache of it loaded from files or URLs with the last
-//! good copy kept (`source`), its health per SP (`status`) and its refresh (`refresh`).
+//! good copy kept (`source`), its health per SP (`status`) and its refresh (`refresh`);
+//! federations' signed aggregates (`aggregate`) and the SPs registered from them
+//! (`federation`).
 
+pub mod aggregate;
+pub mod federation;
 mod fetch;
 pub mod refresh;
 pub mod registration;
@@ -13,9 +17,13 @@ pub mod status;
 #[cfg(test)]
 mod tests;
 
+pub use aggregate::{parse_aggregate, Aggregate, AggregateRules};
+pub use federation::{Federation, FederationSettings, FederationView, Federations};
 pub use fetch::FETCH_TIMEOUT;
 pub use refresh::{retry_delay, MAX_RETRY_DELAY, MIN_RETRY_DELAY};
-pub use registration::{check_registration, RegistrationWarning, CERTIFICATE_WARNING_WINDOW};
+pub use registration::{
+    check_registered, check_registration, RegistrationWarning, CERTIFICATE_WARNING_WINDOW,
+};
 pub use source::{MetadataCache, MetadataSource, SourceLocation};
 pub use sp::{parse_sp_metadata, Binding, Endpoint, SpMetadata, MAX_METADATA_BYTES};
 pub use status::{SourceFailure, SourceStatus};
@@ -95,6 +103,20 @@ pub enum MetadataError {
     /// answer); the reason is the innermost error's message.
     #[error("the metadata could not be fetched from {url}: {reason}")]
     Fetch { url: String, reason: String },
+    #[error("no federation {federation:?} is configured")]
+    FederationUnknown { federation: String },
+    #[error("the metadata of federation {federation} has not been loaded yet")]
+    FederationUnavailable { federation: String },
+    #[error("the entity is not in the metadata of federation {federation}")]
+    NotInFederation { federation: String },
+    /// In the aggregate, but not admitted: another registration authority, outside the
+    /// admitted entity categories, or its entity is broken (`code` says which).
+    #[error("federation {federation} does not admit the entity: {reason}")]
+    FederationRefused {
+        federation: String,
+        code: &'static str,
+        reason: String,
+    },
 }
 
 impl MetadataError {
@@ -117,6 +139,10 @@ impl MetadataError {
             MetadataError::Transport { .. } => "SAML_METADATA_TRANSPORT",
             MetadataError::File { .. } => "SAML_METADATA_FILE",
             MetadataError::Fetch { .. } => "SAML_METADATA_FETCH",
+            MetadataError::FederationUnknown { .. } => "SAML_FEDERATION_UNKNOWN",
+            MetadataError::FederationUnavailable { .. } => "SAML_FEDERATION_UNAVAILABLE",
+            MetadataError::NotInFederation { .. } => "SAML_FEDERATION_ENTITY_MISSING",
+            MetadataError::FederationRefused { code, .. } => code,
         }
     }
 }

@@ -60,6 +60,15 @@ pub fn check_registration(
     now: OffsetDateTime,
 ) -> Result<(SpMetadata, Vec<RegistrationWarning>), MetadataError> {
     let metadata = parse_sp_metadata(xml, expected_entity_id, signer_certificates, now)?;
+    check_registered(metadata, now)
+}
+
+/// [`check_registration`] of metadata already parsed and verified (an SP from a
+/// federation's aggregate).
+pub fn check_registered(
+    metadata: SpMetadata,
+    now: OffsetDateTime,
+) -> Result<(SpMetadata, Vec<RegistrationWarning>), MetadataError> {
     if !metadata
         .assertion_consumer_services
         .iter()

@@ -8,8 +8,9 @@
 //! refresh or fill memory, and use HTTPS (plain HTTP only to the local host, for tests),
 //! since unsigned metadata is only as trustworthy as its transport.
 
+use super::federation::Federations;
 use super::fetch::{fetch_url, read_file, read_file_blocking, FETCH_TIMEOUT};
-use super::registration::{check_registration, RegistrationWarning};
+use super::registration::{check_registered, check_registration, RegistrationWarning};
 use super::sp::{parse_sp_metadata, SpMetadata};
 use super::status::SourceStatus;
 use super::MetadataError;
@@ -27,6 +28,8 @@ use url::Url;
 pub enum SourceLocation {
     File(PathBuf),
     Url(Url),
+    /// The entity in the aggregate of the configured federation with this id.
+    Federation(String),
 }
 
 /// One SP's metadata source, with the certificates that must have signed it (`None`:
@@ -81,7 +84,7 @@ fn file_failures(
                     reason: format!("the file reader stopped: {stopped}"),
                 }),
             )),
-            SourceLocation::Url(_) => None,
+            SourceLocation::Url(_) | SourceLocation::Federation(_) => None,
         })
         .collect()
 }
@@ -111,6 +114,7 @@ pub struct MetadataCache {
     status_changes: watch::Sender<u64>,
     http: reqwest::Client,
     fetch_timeout: Duration,
+    federations: Arc<Federations>,
 }
 
 impl MetadataCache {
@@ -122,7 +126,26 @@ impl MetadataCache {
             status_changes: watch::Sender::new(0),
             http,
             fetch_timeout: FETCH_TIMEOUT,
+            federations: Arc::default(),
         }
+    }
+
+    /// The same cache serving SPs from these federations' aggregates.
+    pub fn with_federations(mut self, federations: Federations) -> Self {
+        self.federations = Arc::new(federations);
+        self
+    }
+
+    pub fn federations(&self) -> &Federations {
+        &self.federations
+    }
+
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(super) fn fetch_timeout(&self) -> Duration {
+        self.fetch_timeout
     }
 
     /// The same cache with another bound on one fetch (default [`FETCH_TIMEOUT`]).
@@ -148,11 +171,29 @@ impl MetadataCache {
             .enumerate()
             .filter_map(|(index, source)| match &source.location {
                 SourceLocation::File(path) => Some((index, source.clone(), path.clone())),
-                SourceLocation::Url(_) => None,
+                SourceLocation::Url(_) | SourceLocation::Federation(_) => None,
             })
             .collect();
         let from_files = tokio::task::spawn_blocking(move || check_files(files, now));
         let mut outcomes = self.fetch_all(sources, now).await;
+        let mut withdrawn = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            if let SourceLocation::Federation(federation) = &source.location {
+                let found = self
+                    .federations
+                    .lookup(federation, &source.entity_id, now)
+                    .map(|metadata| SpMetadata::clone(&metadata));
+                if matches!(
+                    found,
+                    Err(MetadataError::NotInFederation { .. }
+                        | MetadataError::FederationRefused { .. })
+                ) {
+                    // The federation's verified aggregate no longer vouches for it.
+                    withdrawn.push(source.entity_id.as_str());
+                }
+                outcomes.push((index, found));
+            }
+        }
         match from_files.await {
             Ok(checked) => outcomes.extend(checked),
             Err(e) => outcomes.extend(file_failures(sources, &e)),
@@ -169,9 +210,12 @@ impl MetadataCache {
                 Some((sources[*index].entity_id.as_str(), outcome.as_ref().ok()?))
             })
             .collect();
-        if !loaded.is_empty() {
+        if !loaded.is_empty() || !withdrawn.is_empty() {
             self.entries.rcu(|current| {
                 let mut next = Entries::clone(current);
+                for entity_id in &withdrawn {
+                    next.remove(*entity_id);
+                }
                 for (entity_id, metadata) in &loaded {
                     next.insert((*entity_id).to_owned(), Arc::clone(*metadata));
                 }
@@ -225,6 +269,12 @@ impl MetadataCache {
         source: &MetadataSource,
         now: OffsetDateTime,
     ) -> Result<(SpMetadata, Vec<RegistrationWarning>), MetadataError> {
+        if let SourceLocation::Federation(federation) = &source.location {
+            let metadata = self
+                .federations
+                .lookup(federation, &source.entity_id, now)?;
+            return check_registered(SpMetadata::clone(&metadata), now);
+        }
         let text = self.read(source).await?;
         check_registration(
             &text,
@@ -294,6 +344,9 @@ impl MetadataCache {
         match &source.location {
             SourceLocation::File(path) => read_file(path).await,
             SourceLocation::Url(url) => fetch_url(&self.http, url, self.fetch_timeout).await,
+            SourceLocation::Federation(federation) => Err(MetadataError::Invalid(format!(
+                "the metadata of federation {federation} is read from its aggregate"
+            ))),
         }
     }
 

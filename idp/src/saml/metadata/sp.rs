@@ -146,8 +146,21 @@ pub fn parse_sp_metadata(
     }
 
     let entity = find_entity(&doc, root, expected_entity_id)?;
-    let sp = md_children(&doc, entity, "SPSSODescriptor")
-        .find(|&d| supports_saml2(&doc, d))
+    sp_entity(&doc, entity, now)
+}
+
+/// What the `EntityDescriptor` `entity` (already verified, when it had to be) says about
+/// the SP it describes, its `validUntil` read from the root down.
+pub(super) fn sp_entity(
+    doc: &Document<'_>,
+    entity: NodeId,
+    now: OffsetDateTime,
+) -> Result<SpMetadata, MetadataError> {
+    let entity_id = doc
+        .get_attribute(entity, "entityID")
+        .ok_or_else(|| MetadataError::Invalid("an EntityDescriptor without entityID".into()))?;
+    let sp = md_children(doc, entity, "SPSSODescriptor")
+        .find(|&d| supports_saml2(doc, d))
         .ok_or_else(|| MetadataError::Invalid("no SPSSODescriptor supporting SAML 2.0".into()))?;
 
     let mut valid_until = None;
@@ -164,38 +177,38 @@ pub fn parse_sp_metadata(
         }
     }
 
-    let keys = key_descriptors(&doc, sp)?;
-    let assertion_consumer_services = endpoints(&doc, sp, "AssertionConsumerService")?;
+    let keys = key_descriptors(doc, sp)?;
+    let assertion_consumer_services = endpoints(doc, sp, "AssertionConsumerService")?;
     if assertion_consumer_services.is_empty() {
         return Err(MetadataError::NoAcs);
     }
     Ok(SpMetadata {
-        entity_id: expected_entity_id.to_owned(),
+        entity_id: entity_id.to_owned(),
         valid_until,
-        authn_requests_signed: bool_attribute(&doc, sp, "AuthnRequestsSigned")?,
-        want_assertions_signed: bool_attribute(&doc, sp, "WantAssertionsSigned")?,
+        authn_requests_signed: bool_attribute(doc, sp, "AuthnRequestsSigned")?,
+        want_assertions_signed: bool_attribute(doc, sp, "WantAssertionsSigned")?,
         assertion_consumer_services,
-        single_logout_services: endpoints(&doc, sp, "SingleLogoutService")?,
+        single_logout_services: endpoints(doc, sp, "SingleLogoutService")?,
         signing_certificates: keys.signing,
         encryption_certificates: keys.encryption,
         encryption_methods: keys.encryption_methods,
-        name_id_formats: md_children(&doc, sp, "NameIDFormat")
-            .map(|n| text_without_comments(&doc, n).trim().to_owned())
+        name_id_formats: md_children(doc, sp, "NameIDFormat")
+            .map(|n| text_without_comments(doc, n).trim().to_owned())
             .collect(),
-        supports_ecdsa: supports_ecdsa(&doc, entity) || supports_ecdsa(&doc, sp),
+        supports_ecdsa: supports_ecdsa(doc, entity) || supports_ecdsa(doc, sp),
     })
 }
 
-fn invalid(error: xml::XmlError) -> MetadataError {
+pub(super) fn invalid(error: xml::XmlError) -> MetadataError {
     MetadataError::Invalid(format!("{}: {error}", error.code()))
 }
 
-fn is_md(doc: &Document<'_>, node: NodeId, local_name: &str) -> bool {
+pub(super) fn is_md(doc: &Document<'_>, node: NodeId, local_name: &str) -> bool {
     doc.element(node)
         .is_some_and(|e| e.name.matches(Some(MD_NS), local_name))
 }
 
-fn md_children<'d>(
+pub(super) fn md_children<'d>(
     doc: &'d Document<'_>,
     parent: NodeId,
     local_name: &'static str,
@@ -232,7 +245,7 @@ pub fn sole_sp_entity_id(xml: &str) -> Result<String, MetadataError> {
 }
 
 /// The EntityDescriptors of a document: the root, or those in its (nested) groups.
-fn entities(doc: &Document<'_>, root: NodeId) -> Vec<NodeId> {
+pub(super) fn entities(doc: &Document<'_>, root: NodeId) -> Vec<NodeId> {
     if is_md(doc, root, "EntityDescriptor") {
         return vec![root];
     }
@@ -265,7 +278,7 @@ fn supports_saml2(doc: &Document<'_>, descriptor: NodeId) -> bool {
 }
 
 /// xs:dateTime as SAML writes it (UTC with `Z`); a value without a zone is read as UTC.
-fn parse_date_time(value: &str) -> Result<OffsetDateTime, MetadataError> {
+pub(super) fn parse_date_time(value: &str) -> Result<OffsetDateTime, MetadataError> {
     let value = value.trim();
     OffsetDateTime::parse(value, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(&format!("{value}Z"), &Rfc3339))

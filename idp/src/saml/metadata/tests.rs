@@ -2,6 +2,7 @@
 //! with bergshamra's signer (see `saml::xml::tests::fixtures`). Fetch failures, the
 //! registration checks and the refresh task have their own modules beside this file.
 
+mod federation;
 mod fetch_errors;
 mod refresh;
 mod registration;

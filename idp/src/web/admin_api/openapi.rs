@@ -113,6 +113,37 @@ fn commission_policy() -> Value {
 
 /// A directory source's state (own function: one `json!` would exceed the macro
 /// recursion limit).
+fn federation() -> Value {
+    let time = json!({ "type": ["string", "null"], "format": "date-time" });
+    json!({
+        "type": "object",
+        "required": ["id", "source", "service_providers", "admitted"],
+        "properties": {
+            "id": { "type": "string", "description": "what a [[saml_sp]] names in federation" },
+            "source": { "type": "string", "description": "the aggregate's file or URL" },
+            "name": { "type": ["string", "null"] },
+            "valid_until": time,
+            "cache_duration_seconds": { "type": ["integer", "null"] },
+            "service_providers": { "type": "integer" },
+            "admitted": { "type": "integer", "description": "SPs the federation's rules admit" },
+            "status": {
+                "type": ["object", "null"],
+                "properties": {
+                    "last_attempt": { "type": "string", "format": "date-time" },
+                    "last_success": time,
+                    "consecutive_failures": { "type": "integer" },
+                    "failing_since": time,
+                    "has_good_copy": { "type": "boolean" },
+                    "last_error": {
+                        "type": ["object", "null"],
+                        "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "at": { "type": "string" } }
+                    }
+                }
+            }
+        }
+    })
+}
+
 fn directory_source() -> Value {
     json!({
         "type": "object",
@@ -263,6 +294,7 @@ fn components() -> Value {
                     "entity_id": { "type": "string", "format": "uri" },
                     "profile": { "type": "string", "enum": ["sambi", "swedish-eid"] },
                     "metadata_url": { "type": "string", "format": "uri" },
+                    "federation": { "type": "string", "description": "register the SP by entity_id from this federation's aggregate" },
                     "acs_urls": strings(), "user_tenants": strings(), "release": strings(),
                     "commission": commission_policy()
                 }
@@ -357,6 +389,7 @@ fn components() -> Value {
         }
     });
     components["schemas"]["DirectorySource"] = directory_source();
+    components["schemas"]["Federation"] = federation();
     components
 }
 
@@ -422,6 +455,9 @@ pub fn document() -> Value {
             },
             "/tenants/{tenant}/directory/sources": {
                 "get": operation("directorySources", "The tenant's directory sources (LDAP sync, SCIM, imports): records, last runs, refusals, failures", t, None, ("200", Some(array_of("DirectorySource"))))
+            },
+            "/tenants/{tenant}/federations": {
+                "get": operation("federations", "The federations whose SPs the tenant may register by entityID: aggregate validity, counts, loading status", t, None, ("200", Some(array_of("Federation"))))
             }
         },
         "components": components()
