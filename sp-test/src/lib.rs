@@ -7,9 +7,11 @@
 //! - [`verify`]: `sp-test verify`, an end-to-end check of one application registration.
 //! - [`load`]: `sp-test load`, the load driver for the IdP's login flows.
 //! - [`platform`]: `sp-test platform`, a generated platform of many organisations.
+//! - [`federation`]: `sp-test federation`, a federation's signed metadata aggregate.
 //! - [`oidc_rp`]: an OpenID Connect relying party (code flow with PKCE, UserInfo, refresh).
 
 pub mod browser;
+pub mod federation;
 pub mod load;
 pub mod oidc_rp;
 pub mod phone;

@@ -39,6 +39,10 @@ enum Command {
     /// Write a generated platform of many organisations (the development tenants and
     /// generated municipalities with SAML and OIDC applications) for benchmarks.
     Platform(PlatformArgs),
+    /// Write a federation's signed metadata aggregate (Sambi style): generated member
+    /// SPs and the test SAML SPs of config/sp-test.toml, for the IdP's
+    /// `[[saml.federation]]`.
+    Federation(FederationArgs),
     /// Verify one application registration end to end: login with the mobile app (the
     /// reference phone and a development certificate), the response checks, the
     /// attributes, logout. Needs `idp serve` and `sp-test serve` running.
@@ -172,6 +176,33 @@ struct PlatformArgs {
 }
 
 #[derive(clap::Args)]
+struct FederationArgs {
+    /// The aggregate's file.
+    #[arg(long)]
+    out: PathBuf,
+    /// The federation's signing key and certificate (PEM).
+    #[arg(long)]
+    key: PathBuf,
+    #[arg(long)]
+    cert: PathBuf,
+    /// Generated member SPs besides the test SPs.
+    #[arg(long, default_value_t = 1000)]
+    members: usize,
+    /// The test SPs' configuration (its SAML SPs are members too).
+    #[arg(long, default_value = "config/sp-test.toml")]
+    config: PathBuf,
+    /// The members' registration authority.
+    #[arg(long, default_value = "https://federation.example.se")]
+    authority: String,
+    /// Hours until validUntil.
+    #[arg(long, default_value_t = 48)]
+    valid_hours: u64,
+    /// cacheDuration (xs:duration).
+    #[arg(long, default_value = "PT1H")]
+    cache_duration: String,
+}
+
+#[derive(clap::Args)]
 struct MetadataArgs {
     #[arg(long, default_value = "config/sp-test.toml")]
     config: PathBuf,
@@ -290,6 +321,7 @@ fn main() -> ExitCode {
         Some(Command::Verify(args)) => run_verify(&args),
         Some(Command::Load(args)) => report_failure(run_load(&args)),
         Some(Command::Platform(args)) => report_failure(write_platform(&args)),
+        Some(Command::Federation(args)) => report_failure(write_federation(&args)),
     }
 }
 
@@ -520,6 +552,30 @@ fn write_metadata(args: &MetadataArgs) -> anyhow::Result<()> {
         std::fs::write(&path, sp.metadata()).with_context(|| path.display().to_string())?;
         println!("{}", path.display());
     }
+    Ok(())
+}
+
+fn write_federation(args: &FederationArgs) -> anyhow::Result<()> {
+    let config = sp_test::serve::ServeConfig::load(&args.config).map_err(|e| anyhow!(e))?;
+    let sps = config.saml_sps(Path::new(".")).map_err(|e| anyhow!(e))?;
+    let key = idp::keys::SigningKey::from_pem_files(&args.key, &args.cert)?;
+    let xml = sp_test::federation::aggregate(&sp_test::federation::AggregateRequest {
+        name: "urn:sp-test:federation",
+        members: sps
+            .iter()
+            .map(|(_, sp)| (sp.entity_descriptor(), args.authority.as_str()))
+            .collect(),
+        generated: args.members,
+        generated_domain: "federation.example.se",
+        authority: &args.authority,
+        valid_for: std::time::Duration::from_secs(args.valid_hours * 3600),
+        cache_duration: Some(&args.cache_duration),
+        key: &key,
+        now: idp::clock::Clock::now(&idp::clock::SystemClock),
+    })
+    .map_err(anyhow::Error::msg)?;
+    std::fs::write(&args.out, xml).with_context(|| args.out.display().to_string())?;
+    println!("{}", args.out.display());
     Ok(())
 }
 

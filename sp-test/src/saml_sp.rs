@@ -150,6 +150,12 @@ impl SamlSp {
 
     /// The SP's metadata (unsigned; the IdP reads it from a file its operator placed).
     pub fn metadata(&self) -> String {
+        self.entity_descriptor().to_document()
+    }
+
+    /// The SP's `EntityDescriptor`, for a document of its own or a federation's
+    /// aggregate.
+    pub fn entity_descriptor(&self) -> Element {
         let mut descriptor = Element::new(MD, "SPSSODescriptor")
             .attr("AuthnRequestsSigned", "true")
             .attr("WantAssertionsSigned", "true")
@@ -185,7 +191,6 @@ impl SamlSp {
         Element::new(MD, "EntityDescriptor")
             .attr("entityID", &self.entity_id)
             .child(descriptor)
-            .to_document()
     }
 
     /// A signed HTTP-Redirect AuthnRequest: the URL to send the browser to, and the

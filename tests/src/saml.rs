@@ -742,6 +742,7 @@ const ID_ATTRIBUTES: &[&str] = &[
     "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
     "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
     "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+    "urn:oasis:names:tc:SAML:2.0:metadata:EntitiesDescriptor",
 ];
 
 async fn xmlsec1(args: &[String], input_xml: &str) -> Result<String, String> {

@@ -16,6 +16,7 @@ mod cross_protocol;
 mod dev_pki;
 mod directory;
 mod faults;
+mod federation;
 mod fifty_organisations;
 mod keys;
 mod ldap_sync;

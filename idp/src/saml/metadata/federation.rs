@@ -48,6 +48,9 @@ pub struct Federation {
     pub settings: FederationSettings,
     aggregate: ArcSwapOption<Aggregate>,
     status: ArcSwapOption<SourceStatus>,
+    /// Counts finished loads (and the lookups of its SPs after a good one), so that a
+    /// watcher can wait for the next instead of polling.
+    loads: tokio::sync::watch::Sender<u64>,
 }
 
 /// What the operator sees of a federation (admin API).
@@ -72,7 +75,19 @@ impl Federation {
             settings,
             aggregate: ArcSwapOption::empty(),
             status: ArcSwapOption::empty(),
+            loads: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes after each load of the aggregate has been recorded (and, in the refresh
+    /// task, after the SPs registered from it were looked up again).
+    pub fn loads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.loads.subscribe()
+    }
+
+    fn loaded(&self) {
+        self.loads
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     pub fn aggregate(&self) -> Option<Arc<Aggregate>> {
@@ -251,6 +266,7 @@ impl MetadataCache {
                 .load(self.http(), self.fetch_timeout(), now)
                 .await;
             log_federation(federation, None, &outcome);
+            federation.loaded();
         });
         futures::future::join_all(loads).await;
     }
@@ -303,6 +319,7 @@ impl MetadataCache {
                                 .collect();
                             cache.load_all(&members, now).await;
                         }
+                        federation.loaded();
                     }
                 })
             })
