@@ -110,6 +110,42 @@ impl Federation {
     }
 }
 
+/// What a federation operator reads from the IdP's metadata.
+struct Published {
+    registration_authority: Option<String>,
+    contacts: Vec<String>,
+    privacy_statement: Option<String>,
+}
+
+fn published_entity(metadata: &str) -> Published {
+    let doc = idp::saml::xml::parse(metadata).unwrap();
+    let root = doc.document_element().unwrap();
+    let named = |ns: &str, local: &str| -> Vec<_> {
+        doc.descendants(root)
+            .into_iter()
+            .filter(|&n| {
+                doc.element(n)
+                    .is_some_and(|e| e.name.matches(Some(ns), local))
+            })
+            .collect()
+    };
+    let md = "urn:oasis:names:tc:SAML:2.0:metadata";
+    Published {
+        registration_authority: named("urn:oasis:names:tc:SAML:metadata:rpi", "RegistrationInfo")
+            .first()
+            .and_then(|&n| doc.get_attribute(n, "registrationAuthority"))
+            .map(str::to_owned),
+        contacts: named(md, "ContactPerson")
+            .iter()
+            .filter_map(|&n| doc.get_attribute(n, "contactType"))
+            .map(str::to_owned)
+            .collect(),
+        privacy_statement: named("urn:oasis:names:tc:SAML:metadata:ui", "PrivacyStatementURL")
+            .first()
+            .map(|&n| doc.text_content_deep(n)),
+    }
+}
+
 fn member(reserved: &Reserved, app: &str) -> idp::saml::canonical::Element {
     SamlSp::with_dev_keys(
         &e2e::repo_root(),
@@ -194,8 +230,23 @@ async fn an_sp_registered_from_the_federation_serves_logins_from_its_last_verifi
     let fed = federation.config();
     let saml = SamlIdp::start_with(&[("region", table)], &[], |config| {
         config.idp.saml.federation.push(fed);
+        config.idp.saml.registration_authority = Some(AUTHORITY.into());
+        config.idp.saml.organization.contact_email = Some("idp@region.example.se".into());
     })
     .await;
+
+    // The IdP's own entity, in the form the federation operator imports.
+    let published = published_entity(&saml.metadata);
+    assert_eq!(published.registration_authority.as_deref(), Some(AUTHORITY));
+    assert_eq!(published.contacts, ["technical", "support"]);
+    assert_eq!(
+        published.privacy_statement.as_deref(),
+        Some(saml.url("/privacy").as_str())
+    );
+    let rsa = e2e::repo_root().join("certs-dev/signing/saml-signing.pem");
+    e2e::saml::xmlsec_verify(&saml.metadata, &rsa, None)
+        .await
+        .unwrap();
     let sp_test = reserved.serve(&saml.idp, &[app("fed-app", false), app("elsewhere", false)]);
 
     // The aggregate's signature is a standard one: xmlsec1 verifies it too.
