@@ -145,6 +145,9 @@ impl Satosa {
         let child = Command::new(venv_bin("gunicorn"))
             .args(["--bind", &bind, "--workers", "1", "--threads", "2"])
             .args(["--error-logfile", "-", "--capture-output"])
+            // No control socket (by default one per user in ~/.gunicorn, shared by every
+            // instance): each test's SATOSA stands alone.
+            .arg("--no-control-socket")
             .arg("satosa.wsgi:app")
             .env(
                 "SATOSA_CONFIG",

@@ -7,7 +7,7 @@
 //!
 //! What single logout can and cannot do across the chain: SATOSA 8.6 has no single
 //! logout at all (neither its SAML frontend nor its backend registers an SLO endpoint,
-//! and its backend SP publishes none). So a logout at the regional application ends the
+//! and neither publishes one in its metadata: the test checks both). So a logout at the regional application ends the
 //! shared IdP's SSO session, the IdP cannot tell SATOSA (it answers the regional
 //! application `PartialLogout`), and the next login through SATOSA meets the shared
 //! IdP's login page again. The local application's own session is the local
@@ -28,6 +28,7 @@ const DISPLAY_NAME: &str = "urn:oid:2.16.840.1.113730.3.1.241";
 const HSA_ID: &str = "urn:oid:1.2.752.29.6.2.1";
 const PERSONAL_NUMBER: &str = "urn:oid:1.2.752.29.4.13";
 const ORGANISATION: &str = "urn:oid:2.5.4.10";
+const ORGANISATION_ID: &str = "urn:oid:2.5.4.97";
 const EID_LOA3: &str = "http://id.elegnamnden.se/loa/1.0/loa3";
 const SAMBI: &str = "http://sambi.se/attributes/1/";
 
@@ -45,6 +46,8 @@ struct Chain {
     satosa: Satosa,
     local: PySp,
     regional: PySp,
+    /// SATOSA's frontend metadata, as the local application got it.
+    frontend_metadata: String,
 }
 
 async fn chain() -> Chain {
@@ -81,6 +84,7 @@ async fn chain() -> Chain {
         satosa,
         local,
         regional,
+        frontend_metadata,
     }
 }
 
@@ -269,6 +273,28 @@ async fn a_local_application_behind_satosa_logs_in_at_the_shared_idp_and_single_
     assert_eq!(values(&result, HSA_ID), [EVA_HSA_ID]);
     assert_eq!(values(&result, PERSONAL_NUMBER), [EVA_PERSONAL_NUMBER]);
     assert_eq!(values(&result, ORGANISATION), ["Lillby kommun"]);
+    let organisation_id = values(&result, ORGANISATION_ID);
+    assert!(
+        organisation_id.len() == 1 && organisation_id[0].replace('-', "").contains("2120007774"),
+        "{organisation_id:?}"
+    );
+    // Exactly what the shared IdP released to Lillby's IdP, under the same names.
+    let mut names: Vec<&str> = result["attributes"]
+        .as_object()
+        .map(|a| a.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    names.sort_unstable();
+    let mut expected = [
+        GIVEN_NAME,
+        SURNAME,
+        DISPLAY_NAME,
+        HSA_ID,
+        PERSONAL_NUMBER,
+        ORGANISATION,
+        ORGANISATION_ID,
+    ];
+    expected.sort_unstable();
+    assert_eq!(names, expected, "{result:#}");
 
     // 3. The regional application: the shared IdP's SSO session, no second login.
     let remiss = c
@@ -290,7 +316,18 @@ async fn a_local_application_behind_satosa_logs_in_at_the_shared_idp_and_single_
     assert_eq!(values(&regional, &format!("{SAMBI}givenName")), ["Eva"]);
 
     // 4. Logout at the regional application ends the shared IdP's session; SATOSA
-    //    publishes no SLO endpoint, so the IdP cannot reach Lillby's IdP and says so.
+    //    publishes no SLO endpoint on either side (neither to the shared IdP nor to its
+    //    local applications), so the IdP cannot reach Lillby's IdP and says so.
+    let backend_metadata = std::fs::read_to_string(&c.satosa.backend_metadata_file).unwrap();
+    for (side, metadata) in [
+        ("backend", &backend_metadata),
+        ("frontend", &c.frontend_metadata),
+    ] {
+        assert!(
+            metadata.contains("EntityDescriptor") && !metadata.contains("SingleLogoutService"),
+            "SATOSA's {side} publishes no SingleLogoutService: {metadata}"
+        );
+    }
     let logout = c
         .regional
         .logout_request(json!({ "binding": "redirect" }))
