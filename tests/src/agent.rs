@@ -428,6 +428,105 @@ impl Agent {
             .await
     }
 
+    /// `POST url` with a JSON body (as the login page's script does), no redirect
+    /// following.
+    pub async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Page {
+        let client = self.with_certificate.as_ref().unwrap_or(&self.plain);
+        let mut request = client
+            .post(url.clone())
+            .headers(self.headers.clone())
+            .json(body);
+        if let Some(cookies) = self.cookie_header(url) {
+            request = request.header(COOKIE, cookies);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request to {url}: {e}"));
+        let status = response.status();
+        let headers = response.headers().clone();
+        self.store_cookies(url, &headers);
+        let body = response.text().await.unwrap_or_default();
+        Page {
+            url: url.clone(),
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// On the IdP's login page (`/login?login=<id>`), logs in with the reference phone
+    /// as the page's script does: starts an order, shows its QR code to `phone`, which
+    /// claims and approves it with `credential`, and polls until the login is complete.
+    /// Returns what the phone showed and the IdP's first answer where the login resumes
+    /// (not followed).
+    pub async fn log_in_with_phone(
+        &self,
+        idp: &TestIdp,
+        login_page: &Page,
+        phone: &sp_test::phone::Phone,
+        credential: &sp_test::phone::PhoneCredential,
+    ) -> (sp_test::phone::Shown, Page) {
+        let login_id = login_page
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "login")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "expected the IdP login page, got {} {}: {}",
+                    login_page.status, login_page.url, login_page.body
+                )
+            });
+        let json = |page: &Page| -> serde_json::Value {
+            assert_eq!(
+                page.status, 200,
+                "{} {}: {}",
+                page.status, page.url, page.body
+            );
+            serde_json::from_str(&page.body)
+                .unwrap_or_else(|e| panic!("{}: {e}: {}", page.url, page.body))
+        };
+        let url = |path: &str| Url::parse(&idp.url(path)).unwrap_or_else(|e| panic!("{e}"));
+        let started = self
+            .post_json(
+                &url("/login/mobile/start"),
+                &serde_json::json!({ "login": login_id }),
+            )
+            .await;
+        let order = json(&started)["order_ref"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let qr = self
+            .request(
+                Method::GET,
+                &url(&format!("/login/mobile/qr?order={order}")),
+                None,
+            )
+            .await;
+        let qr = json(&qr)["qr"].as_str().unwrap_or_default().to_owned();
+        let (shown, claim) = phone
+            .claim(&sp_test::phone::Start::Qr(qr), credential)
+            .await
+            .unwrap_or_else(|e| panic!("the phone cannot claim the order: {e:?}"));
+        phone
+            .approve(&claim, credential)
+            .await
+            .unwrap_or_else(|e| panic!("the phone cannot approve: {e:?}"));
+        let collected = self
+            .request(
+                Method::GET,
+                &url(&format!("/login/mobile/collect?order={order}")),
+                None,
+            )
+            .await;
+        let done = json(&collected);
+        assert_eq!(done["status"], "complete", "{done}");
+        let resume = done["redirect"].as_str().unwrap_or_default();
+        (shown, self.request(Method::GET, &url(resume), None).await)
+    }
+
     /// On the IdP's login page (`/login?login=<id>`), logs in with this browser's
     /// certificate over mutual TLS and follows the IdP back to where the login resumes.
     pub async fn log_in_with_certificate(&self, idp: &TestIdp, login_page: &Page) -> Page {

@@ -24,6 +24,7 @@ pub mod postgres_pair;
 pub mod redis_topologies;
 pub mod revocation_peers;
 pub mod saml;
+pub mod satosa;
 pub mod sp_test_server;
 pub mod test_certs;
 

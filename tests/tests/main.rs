@@ -36,6 +36,7 @@ mod revocation;
 mod saml_interop;
 mod saml_negative;
 mod saml_sso;
+mod satosa_chain;
 mod scim;
 mod server;
 mod session_store;
