@@ -20,6 +20,8 @@
 //!   most the number of mobile users given.
 //! - `transport`: one small static file over the kept connection, the floor every
 //!   request pays.
+//! - `admin-list`: the admin API's list of tenants and one tenant's applications (with
+//!   their metadata state), as the operator's token sees them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -68,6 +70,8 @@ pub struct LoadRequest {
     /// time per flow, with their child processes' (PostgreSQL's backends), is reported
     /// beside the server's.
     pub store_pids: Vec<u32>,
+    /// The admin API token of the `admin-list` flow (an operator's: every tenant).
+    pub admin_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,6 +85,9 @@ pub enum Flow {
     /// (TLS record, HTTP/2, the middleware, the access log line), to set the other
     /// flows' CPU against.
     Transport,
+    /// The admin API's list pages as an operator opens them: every tenant, then one
+    /// tenant's applications with their metadata state (a different tenant each time).
+    AdminList,
 }
 
 impl std::str::FromStr for Flow {
@@ -93,9 +100,10 @@ impl std::str::FromStr for Flow {
             "saml-certificate" => Ok(Flow::SamlCertificate),
             "mobile" => Ok(Flow::Mobile),
             "transport" => Ok(Flow::Transport),
+            "admin-list" => Ok(Flow::AdminList),
             other => Err(format!(
                 "unknown flow {other:?}; sp-test load drives: oidc-code, saml-sso, \
-                 saml-certificate, mobile, transport"
+                 saml-certificate, mobile, transport, admin-list"
             )),
         }
     }
@@ -226,6 +234,7 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
                     Flow::SamlCertificate => saml_certificate_flow(&request).await,
                     Flow::Mobile => mobile_flow(&request, &request.mobile_users[index]).await,
                     Flow::Transport => transport_flow(&request, &browser).await,
+                    Flow::AdminList => admin_list_flow(&request, round).await,
                 };
                 if !measured {
                     continue;
@@ -464,6 +473,42 @@ async fn transport_flow(request: &LoadRequest, browser: &Browser) -> Result<(), 
         Ok(())
     } else {
         Err(format!("static_{}", answer.status.as_u16()))
+    }
+}
+
+/// GET `path` of the admin API with the operator's token: the JSON answer.
+async fn admin_get(request: &LoadRequest, path: &str) -> Result<serde_json::Value, String> {
+    let token = request.admin_token.as_deref().ok_or("admin_token")?;
+    let url = request
+        .idp_url
+        .join(&format!("/admin/api/v1{path}"))
+        .map_err(|_| "request".to_owned())?;
+    let answer = request
+        .client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|_| "transport".to_owned())?;
+    let status = answer.status();
+    if !status.is_success() {
+        return Err(format!("admin_{}", status.as_u16()));
+    }
+    answer.json().await.map_err(|_| "admin_json".to_owned())
+}
+
+async fn admin_list_flow(request: &LoadRequest, round: u64) -> Result<(), String> {
+    let tenants = admin_get(request, "/tenants").await?;
+    let tenants = tenants.as_array().ok_or("admin_json")?;
+    let pick = tenants
+        .get(usize::try_from(round).unwrap_or(0) % tenants.len().max(1))
+        .and_then(|t| t["id"].as_str())
+        .ok_or("admin_no_tenants")?;
+    let applications = admin_get(request, &format!("/tenants/{pick}/applications")).await?;
+    if applications.as_array().is_some() {
+        Ok(())
+    } else {
+        Err("admin_json".to_owned())
     }
 }
 

@@ -55,7 +55,9 @@ struct LoadArgs {
     /// SAML AuthnRequest answered from an SSO session), saml-certificate (a full
     /// certificate login to a SAML application, new browser and TLS handshake), mobile
     /// (a full mobile login with the reference phone, one mobile user per browser),
-    /// transport (one small static file: the floor every request pays).
+    /// transport (one small static file: the floor every request pays), admin-list (the
+    /// admin API's list of tenants and one tenant's applications, with the operator
+    /// token in SP_TEST_ADMIN_TOKEN).
     #[arg(long, default_value = "oidc-code")]
     flow: sp_test::load::Flow,
     #[arg(long, default_value = "https://localhost:8443")]
@@ -385,6 +387,7 @@ fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
         rate: args.rate.filter(|rate| *rate > 0.0),
         flows: args.flows,
         store_pids: args.store_pid.clone(),
+        admin_token: std::env::var("SP_TEST_ADMIN_TOKEN").ok(),
     };
     let report = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
