@@ -26,8 +26,18 @@ async fn console_idp_with_operators(
     clock: Option<Arc<ManualClock>>,
     operators: &[&str],
 ) -> TestIdp {
+    let operators: Vec<_> = operators.iter().map(|o| o.parse().unwrap()).collect();
+    console_idp_configured(db, clock, |config| config.idp.admin.operators = operators).await
+}
+
+/// Like [`console_idp`], with `edit` applied to the configuration.
+async fn console_idp_configured(
+    db: &SqliteDatabase,
+    clock: Option<Arc<ManualClock>>,
+    edit: impl FnOnce(&mut idp::config::LoadedConfig),
+) -> TestIdp {
     let mut config = shipped_config(&db.url, None);
-    config.idp.admin.operators = operators.iter().map(|o| o.parse().unwrap()).collect();
+    edit(&mut config);
     let idp = match clock {
         Some(clock) => TestIdp::start_with_clock(config, clock).await.unwrap(),
         None => TestIdp::start(config).await.unwrap(),
@@ -846,5 +856,151 @@ async fn an_admin_ends_a_staff_members_logins_after_a_lost_phone() {
         Some("ADMIN_NOT_FOUND"),
         "{}",
         other.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_registers_a_federation_member_by_its_entity_id() {
+    // The federation operator's key, and its aggregate of ten members as a file the
+    // platform operator placed.
+    let dir = tempfile::tempdir().unwrap();
+    let pair = rcgen::KeyPair::generate().unwrap();
+    let certificate = rcgen::CertificateParams::new(Vec::new())
+        .unwrap()
+        .self_signed(&pair)
+        .unwrap();
+    let (key_file, certificate_file) = (dir.path().join("fed.key.pem"), dir.path().join("fed.pem"));
+    std::fs::write(&key_file, pair.serialize_pem()).unwrap();
+    std::fs::write(&certificate_file, certificate.pem()).unwrap();
+    let key = idp::keys::SigningKey::from_pem_files(&key_file, &certificate_file).unwrap();
+    let aggregate = sp_test::federation::aggregate(&sp_test::federation::AggregateRequest {
+        name: "urn:test:sambi",
+        members: Vec::new(),
+        generated: 10,
+        generated_domain: "members.example.se",
+        authority: "https://federation.example.se",
+        valid_for: std::time::Duration::from_secs(48 * 3600),
+        cache_duration: None,
+        key: &key,
+        now: SystemClock.now(),
+    })
+    .unwrap();
+    let aggregate_file = dir.path().join("sambi.xml");
+    std::fs::write(&aggregate_file, aggregate).unwrap();
+    let federation = idp::config::FederationConfig {
+        id: "sambi".into(),
+        metadata_url: None,
+        metadata_file: Some(aggregate_file),
+        signing_certificate: certificate_file,
+        registration_authorities: Vec::new(),
+        entity_categories: Vec::new(),
+        max_bytes: 1024 * 1024,
+        refresh_seconds: None,
+        require_valid_until: true,
+    };
+    let db = SqliteDatabase::create().unwrap();
+    let idp = console_idp_configured(&db, None, |config| {
+        config.idp.saml.federation.push(federation)
+    })
+    .await;
+    let eva = Agent::with_certificate("eva");
+    let home = sign_in(&idp, &eva, "/console").await;
+    let token = csrf(&home);
+
+    // The new-SP page offers the federation beside a metadata URL.
+    let new = eva.get(&idp.url("/console/t/lillby/saml/new")).await;
+    assert!(
+        unescape(&new.body).contains("Eller: en tjänst i en federation"),
+        "{}",
+        new.body
+    );
+
+    // A member by its entityID: the preview shows what the aggregate says of it.
+    let member = "https://sp-0007.members.example.se/sp";
+    let preview = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/saml/preview",
+        &[
+            ("csrf_token", &token),
+            ("federation", "sambi"),
+            ("entity_id", member),
+        ],
+    )
+    .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert_eq!(code_text(&preview, "entity-id"), member);
+    assert!(
+        unescape(&preview.body).contains(&format!("{member}/acs")),
+        "{}",
+        preview.body
+    );
+    let form = preview
+        .form_to("/console/t/lillby/saml")
+        .expect("the registration form");
+    assert!(
+        form.fields.contains(&("federation".into(), "sambi".into())),
+        "{:?}",
+        form.fields
+    );
+
+    // Registered: by entityID, from the federation, with no metadata URL of its own.
+    let registered = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/saml",
+        &[
+            ("csrf_token", &token),
+            ("federation", "sambi"),
+            ("entity_id", member),
+            ("id", "sambi-sp"),
+            ("name_sv", "Federerad tjänst"),
+            ("profile", "sambi"),
+            ("release", "employeeHsaId"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        registered.body
+    );
+    let registry = idp.state.registry.load();
+    let lillby = registry.tenants.get(&"lillby".parse().unwrap()).unwrap();
+    let sp = lillby
+        .saml_sp
+        .iter()
+        .find(|sp| sp.id.as_str() == "sambi-sp")
+        .unwrap();
+    assert_eq!(sp.federation.as_deref(), Some("sambi"));
+    assert_eq!(sp.metadata_url, None);
+    assert!(
+        idp.state.saml.metadata.get(member).is_some(),
+        "served at once"
+    );
+
+    // An entityID the federation does not list: the preview says so, with its code.
+    let absent = post(
+        &eva,
+        &idp,
+        "/console/t/lillby/saml/preview",
+        &[
+            ("csrf_token", &token),
+            ("federation", "sambi"),
+            ("entity_id", "https://absent.example.se/sp"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        absent.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        absent.body
+    );
+    assert!(
+        absent.body.contains("SAML_FEDERATION_ENTITY_MISSING"),
+        "{}",
+        absent.body
     );
 }

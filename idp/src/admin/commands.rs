@@ -260,6 +260,24 @@ pub async fn preview_saml_metadata(
     Ok(ctx.metadata.preview_url(url, ctx.now).await?)
 }
 
+/// What federation `federation`'s aggregate says about the SP `entity_id`, checked as a
+/// registration would be: the console's preview of a registration by entityID.
+pub async fn preview_federation_sp(
+    ctx: &AdminContext<'_>,
+    actor: &Actor,
+    tenant: &TenantId,
+    federation: &str,
+    entity_id: &str,
+) -> Result<(crate::saml::metadata::SpMetadata, Vec<RegistrationWarning>), AdminError> {
+    managed(ctx, actor, tenant)?;
+    let source = crate::saml::metadata::MetadataSource {
+        entity_id: entity_id.to_owned(),
+        location: crate::saml::metadata::SourceLocation::Federation(federation.to_owned()),
+        signer_certificates: None,
+    };
+    Ok(ctx.metadata.check_source(&source, ctx.now).await?)
+}
+
 /// An SP registered or replaced, with what its metadata check warned about.
 #[derive(Debug, Clone, Serialize)]
 pub struct SpRegistered {

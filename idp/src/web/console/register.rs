@@ -230,6 +230,8 @@ struct SamlNewPage<'a> {
     nav: Option<Nav>,
     tenant_id: &'a str,
     csrf_token: &'a str,
+    /// The configured federations' ids, for a registration by entityID.
+    federations: Vec<String>,
 }
 
 /// `GET /console/t/{tenant}/saml/new`: step 1, the SP's metadata URL.
@@ -247,6 +249,13 @@ pub async fn saml_new_get(
         tenant_id: &tenant,
         csrf_token: &admin.csrf_token,
         nav: Some(nav(&admin)),
+        federations: state
+            .saml
+            .metadata
+            .federations()
+            .iter()
+            .map(|f| f.settings.id.clone())
+            .collect(),
     })
 }
 
@@ -258,6 +267,8 @@ struct SamlPreviewPage<'a> {
     tenant_id: &'a str,
     csrf_token: &'a str,
     metadata_url: String,
+    /// The federation the SP is registered from (instead of `metadata_url`).
+    federation: Option<String>,
     entity_id: String,
     acs: Vec<String>,
     /// "signing: CN=…, valid until 2027-03-01".
@@ -293,6 +304,12 @@ fn describe_certificate(texts: &crate::i18n::Texts, key_use: &str, der: &[u8]) -
     }
 }
 
+/// Where the previewed SP's metadata comes from.
+enum Source {
+    Url(url::Url),
+    Federation(String),
+}
+
 /// `POST /console/t/{tenant}/saml/preview`: step 2, what the metadata says (entityID,
 /// ACS URLs, certificates and their expiry, encryption key, signed requests) with
 /// warnings, and the registration form.
@@ -304,16 +321,34 @@ pub async fn saml_preview_post(
     let back = Some(format!("/console/t/{tenant}/saml/new"));
     let preview = async {
         let id = managed_tenant(&state, &admin, &tenant)?;
-        let url: url::Url = form
-            .get("metadata_url")
-            .unwrap_or_default()
-            .parse()
-            .map_err(|_| AdminError::invalid(&id, "metadata_url", "is not a URL"))?;
-        let (metadata, warnings) =
-            admin::preview_saml_metadata(&context(&state), &admin.actor, &id, &url).await?;
-        Ok::<_, AdminError>((id, url, metadata, warnings))
+        let source = match form.get("federation") {
+            Some(federation) => Source::Federation(federation.to_owned()),
+            None => Source::Url(
+                form.get("metadata_url")
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|_| AdminError::invalid(&id, "metadata_url", "is not a URL"))?,
+            ),
+        };
+        let (metadata, warnings) = match &source {
+            Source::Url(url) => {
+                admin::preview_saml_metadata(&context(&state), &admin.actor, &id, url).await?
+            }
+            Source::Federation(federation) => {
+                let entity_id = form.get("entity_id").unwrap_or_default();
+                admin::preview_federation_sp(
+                    &context(&state),
+                    &admin.actor,
+                    &id,
+                    federation,
+                    entity_id,
+                )
+                .await?
+            }
+        };
+        Ok::<_, AdminError>((id, source, metadata, warnings))
     };
-    let (id, url, metadata, warnings) = match preview.await {
+    let (id, source, metadata, warnings) = match preview.await {
         Ok(found) => found,
         Err(e) => return admin_problem(lang, nav(&admin), &e, back),
     };
@@ -350,7 +385,14 @@ pub async fn saml_preview_post(
         ),
         tenant_id: &tenant,
         csrf_token: &admin.csrf_token,
-        metadata_url: url.to_string(),
+        metadata_url: match &source {
+            Source::Url(url) => url.to_string(),
+            Source::Federation(_) => String::new(),
+        },
+        federation: match source {
+            Source::Federation(federation) => Some(federation),
+            Source::Url(_) => None,
+        },
         entity_id: metadata.entity_id.clone(),
         acs: metadata
             .assertion_consumer_services
@@ -383,12 +425,15 @@ pub async fn saml_post(
             "display_name": display_name(&form),
             "entity_id": form.get("entity_id").unwrap_or_default(),
             "profile": form.get("profile").unwrap_or("sambi"),
-            "metadata_url": form.get("metadata_url").unwrap_or_default(),
             "release": form.all("release"),
             "user_tenants": user_tenants(&id, &form),
         });
         if let Some(loa) = required_loa {
             sp["required_loa"] = json!(loa);
+        }
+        match form.get("federation") {
+            Some(federation) => sp["federation"] = json!(federation),
+            None => sp["metadata_url"] = json!(form.get("metadata_url").unwrap_or_default()),
         }
         let sp: SamlServiceProvider = parse_application(&id, sp)?;
         admin::put_saml_sp(&context(&state), &admin.actor, &id, &app, sp).await?;
