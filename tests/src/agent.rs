@@ -300,14 +300,19 @@ impl Agent {
         form: Option<&[(String, String)]>,
     ) -> Page {
         let client = self.with_certificate.as_ref().unwrap_or(&self.plain);
-        let mut request = client
-            .request(method, url.clone())
-            .headers(self.headers.clone());
-        if let Some(cookies) = self.cookie_header(url) {
-            request = request.header(COOKIE, cookies);
-        }
+        let mut request = client.request(method, url.clone());
         if let Some(fields) = form {
             request = request.form(fields);
+        }
+        self.send(url, request).await
+    }
+
+    /// Sends `request` to `url` with the agent's headers and cookies, keeps the cookies
+    /// of the answer, and returns it as a page.
+    async fn send(&self, url: &Url, request: reqwest::RequestBuilder) -> Page {
+        let mut request = request.headers(self.headers.clone());
+        if let Some(cookies) = self.cookie_header(url) {
+            request = request.header(COOKIE, cookies);
         }
         let response = request
             .send()
@@ -432,27 +437,7 @@ impl Agent {
     /// following.
     pub async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Page {
         let client = self.with_certificate.as_ref().unwrap_or(&self.plain);
-        let mut request = client
-            .post(url.clone())
-            .headers(self.headers.clone())
-            .json(body);
-        if let Some(cookies) = self.cookie_header(url) {
-            request = request.header(COOKIE, cookies);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("request to {url}: {e}"));
-        let status = response.status();
-        let headers = response.headers().clone();
-        self.store_cookies(url, &headers);
-        let body = response.text().await.unwrap_or_default();
-        Page {
-            url: url.clone(),
-            status,
-            headers,
-            body,
-        }
+        self.send(url, client.post(url.clone()).json(body)).await
     }
 
     /// On the IdP's login page (`/login?login=<id>`), logs in with the reference phone

@@ -488,7 +488,19 @@ pub async fn admin_audit_get(
     answer(StatusCode::OK, result.await)
 }
 
-/// The tenant's directory sources: records, last runs, refusals, failures.
+/// [`managed_tenant`], for a tenant that must exist in the registry.
+async fn existing_managed_tenant(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+) -> Result<TenantId, AdminError> {
+    let (_, tenant) = managed_tenant(state, headers, tenant).await?;
+    if state.registry.load().tenants.get(&tenant).is_none() {
+        return Err(AdminError::NotFound(format!("tenant {tenant}")));
+    }
+    Ok(tenant)
+}
+
 /// The federations the tenant may register SAML SPs from (`federation = "<id>"`): their
 /// aggregates' names, validity, counts and how loading them goes.
 pub async fn admin_federations_get(
@@ -497,25 +509,20 @@ pub async fn admin_federations_get(
     Path(tenant): Path<String>,
 ) -> Response {
     let result = async {
-        let (_, tenant) = managed_tenant(&state, &headers, &tenant).await?;
-        if state.registry.load().tenants.get(&tenant).is_none() {
-            return Err(AdminError::NotFound(format!("tenant {tenant}")));
-        }
+        existing_managed_tenant(&state, &headers, &tenant).await?;
         Ok(state.saml.metadata.federations().views())
     };
     answer(StatusCode::OK, result.await)
 }
 
+/// The tenant's directory sources: records, last runs, refusals, failures.
 pub async fn admin_directory_sources_get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
 ) -> Response {
     let result = async {
-        let (_, tenant) = managed_tenant(&state, &headers, &tenant).await?;
-        if state.registry.load().tenants.get(&tenant).is_none() {
-            return Err(AdminError::NotFound(format!("tenant {tenant}")));
-        }
+        let tenant = existing_managed_tenant(&state, &headers, &tenant).await?;
         state.directory.statuses(Some(&tenant)).await.map_err(|e| {
             tracing::error!(code = e.code(), error = %e, "directory status unavailable");
             AdminError::Storage(crate::storage::StorageError::Invalid(
