@@ -44,12 +44,14 @@ impl ServiceError {
             if let Some(tls) = current.downcast_ref::<rustls::Error>() {
                 return ServiceError::Tls(tls.to_string());
             }
-            if let Some(io) = current.downcast_ref::<std::io::Error>() {
-                if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                    return ServiceError::Tls(tls.to_string());
-                }
-            }
-            source = current.source();
+            // An io::Error's `source` skips the error it wraps: follow `get_ref` instead
+            // (the TLS connector wraps rustls' error in io errors, twice).
+            source = match current.downcast_ref::<std::io::Error>() {
+                Some(io) => io
+                    .get_ref()
+                    .map(|inner| inner as &(dyn std::error::Error + 'static)),
+                None => current.source(),
+            };
         }
         ServiceError::Unavailable(without_url(error))
     }
