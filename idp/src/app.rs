@@ -210,6 +210,10 @@ pub fn mobile_backends(
             lifetime: Duration::from_secs(config.idp.mobile.order_lifetime_seconds),
             user_visible_data: service.user_visible_data.clone(),
             allowed_issuers,
+            app_links: crate::auth::mobile::AppLinks {
+                scheme: service.app_link.clone(),
+                universal: service.app_universal_link.clone(),
+            },
         };
         backends = backends.with_service(
             ExternalBackend::new(settings, client, store.clone()),

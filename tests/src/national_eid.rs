@@ -124,6 +124,8 @@ impl NationalEidSim {
             connect_timeout_millis: 2000,
             request_timeout_millis: 5000,
             user_visible_data: "Logga in i {application} hos {organisation}".into(),
+            app_link: "bankid:///".into(),
+            app_universal_link: "https://app.bankid.com/".into(),
         }
     }
 
@@ -133,6 +135,15 @@ impl NationalEidSim {
         self.post(
             "/sim/v1/scan",
             json!({ "qr": qr, "user": user, "outcome": outcome }),
+        )
+        .await
+    }
+
+    /// The service's app opened on this device with `token` (the autostart link).
+    pub async fn open_with_autostart_token(&self, token: &str, user: &str) -> (u16, Value) {
+        self.post(
+            "/sim/v1/scan",
+            json!({ "autoStartToken": token, "user": user, "outcome": "approve" }),
         )
         .await
     }

@@ -155,6 +155,30 @@ async fn a_login_through_the_service_reaches_the_application_as_the_person() {
 }
 
 #[tokio::test]
+async fn the_app_on_this_device_is_the_services_app() {
+    let sim = NationalEidSim::start(&[]).await.unwrap();
+    let (idp, _db) = idp_with(sim.service_config(&[SERVED])).await;
+    let browser = Agent::new();
+    let (login, _) = open_login(&browser, &idp).await;
+    let page = browser
+        .open(&idp.url(&format!("/login/mobile?login={login}&device=same")))
+        .await;
+    let link = attribute(
+        &page.body[page.body.find("id=\"open-app\"").unwrap()..],
+        "href",
+    )
+    .expect("the link that opens the app");
+    let token = link
+        .strip_prefix("bankid:///?autostarttoken=")
+        .and_then(|rest| rest.strip_suffix("&redirect=null"))
+        .unwrap_or_else(|| panic!("the service's app and its autostart token: {link}"));
+    let (status, opened) = sim.open_with_autostart_token(token, "david").await;
+    assert_eq!(status, 200, "{opened}");
+    let (_, poll) = collect(&browser, &idp, &order_of(&page)).await;
+    assert_eq!(poll["status"], "complete", "{poll}");
+}
+
+#[tokio::test]
 async fn a_tenant_the_service_does_not_serve_keeps_the_own_engine() {
     let sim = NationalEidSim::start(&[]).await.unwrap();
     // The service serves Lillby only; Storstad's login stays with the IdP's own engine.

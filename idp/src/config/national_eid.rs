@@ -43,6 +43,21 @@ pub struct NationalEidConfig {
     /// `{application}` and `{organisation}` are filled in. Empty: none sent.
     #[serde(default = "default_user_visible_data")]
     pub user_visible_data: String,
+    /// How "the app on this device" opens the service's app (the autostart token and
+    /// `redirect=null` are appended): its scheme on Android and desktops…
+    #[serde(default = "default_app_link")]
+    pub app_link: String,
+    /// …and its universal link on iPhone and iPad.
+    #[serde(default = "default_app_universal_link")]
+    pub app_universal_link: String,
+}
+
+fn default_app_link() -> String {
+    "bankid:///".to_owned()
+}
+
+fn default_app_universal_link() -> String {
+    "https://app.bankid.com/".to_owned()
 }
 
 fn default_connect_timeout() -> u64 {
@@ -102,6 +117,15 @@ pub fn validate(
                     key(field),
                     format!("file {} not found", path.display()),
                 );
+                continue;
+            }
+            let readable = if field == "client_private_key" {
+                crate::server::load_private_key(path).map(|_| ())
+            } else {
+                crate::server::load_certificates(path).map(|_| ())
+            };
+            if let Err(e) = readable {
+                problems.push(file, key(field), e.to_string());
             }
         }
         if service.tenants.is_empty() {
@@ -150,18 +174,26 @@ pub fn validate(
 mod tests {
     use super::*;
 
+    fn dev(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../certs-dev")
+            .join(path)
+    }
+
     fn service(name: &str, tenants: &[&str]) -> NationalEidConfig {
         NationalEidConfig {
             name: name.into(),
             url: "https://eid.example/rp/v6.0/".parse().unwrap(),
-            client_certificate: "Cargo.toml".into(),
-            client_private_key: "Cargo.toml".into(),
-            service_ca: "Cargo.toml".into(),
+            client_certificate: dev("tls/localhost.pem"),
+            client_private_key: dev("tls/localhost.key.pem"),
+            service_ca: dev("tls/tls-ca.pem"),
             tenants: tenants.iter().map(|t| t.to_string()).collect(),
             issuers: Vec::new(),
             connect_timeout_millis: 1000,
             request_timeout_millis: 1000,
             user_visible_data: String::new(),
+            app_link: default_app_link(),
+            app_universal_link: default_app_universal_link(),
         }
     }
 
@@ -181,6 +213,7 @@ mod tests {
         let mut bad = service("Bad Name", &[]);
         bad.url = "http://eid.example/".parse().unwrap();
         bad.service_ca = "no/such/file.pem".into();
+        bad.client_private_key = dev("tls/localhost.pem");
         bad.issuers = vec!["nonesuch".into()];
         bad.request_timeout_millis = 0;
         let found = keys(&[bad]);
@@ -188,6 +221,7 @@ mod tests {
             "mobile.national_eid[0].name",
             "mobile.national_eid[0].url",
             "mobile.national_eid[0].service_ca",
+            "mobile.national_eid[0].client_private_key",
             "mobile.national_eid[0].tenants",
             "mobile.national_eid[0].issuers",
             "mobile.national_eid[0].request_timeout_millis",

@@ -24,7 +24,7 @@ use super::mobile::order_display;
 use super::templates::{render, Frame, LoginMethodLink, LoginPage, Organisation};
 use super::{href, pages, AppState};
 use crate::auth::mobile::external::ServiceError;
-use crate::auth::mobile::{MobileError, OrderDisplay};
+use crate::auth::mobile::{AppLinks, MobileError, OrderDisplay};
 use crate::login::{LoginFailure, PendingLogin};
 
 pub const SCRIPT: &str = include_str!("static/login.js");
@@ -130,6 +130,8 @@ struct BoundOrder {
     login: PendingLogin,
     display: OrderDisplay,
     autostart_token: String,
+    /// The external service's app, when not the IdP's own.
+    app_links: Option<AppLinks>,
 }
 
 /// A store failure stays one (a temporary error page); anything else about an order the
@@ -202,6 +204,7 @@ async fn bound_order(
         login,
         display: order.display,
         autostart_token: order.autostart_token,
+        app_links: order.app_links,
     })
 }
 

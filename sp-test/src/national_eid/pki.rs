@@ -116,3 +116,26 @@ pub fn ensure(dir: &Path) -> Result<Pki> {
     write(dir, SERVICE_CA, &service.as_ref().pem())?;
     Ok(pki)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pki_is_written_once_and_names_the_development_organisation() {
+        let dir = std::env::temp_dir().join(format!("national-eid-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let pki = ensure(&dir).unwrap();
+        let first = std::fs::read(pki.path(RP_CERT)).unwrap();
+        ensure(&dir).unwrap();
+        assert_eq!(std::fs::read(pki.path(RP_CERT)).unwrap(), first, "kept");
+        let pem = std::fs::read(pki.path(SERVICE_CA)).unwrap();
+        let (_, block) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let ca = block.parse_x509().unwrap();
+        assert!(ca
+            .subject()
+            .iter_organization()
+            .any(|o| o.as_str() == Ok(idp::devpki::DEV_ORGANISATION)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -32,6 +32,18 @@ pub struct OrderSummary {
     pub pending_login_id: String,
     pub display: OrderDisplay,
     pub autostart_token: String,
+    /// The app that takes the order on this device, when it is not the IdP's own
+    /// (`[mobile] app_link`): an external service's app.
+    pub app_links: Option<AppLinks>,
+}
+
+/// How the page opens an app on this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppLinks {
+    /// Its scheme (Android and desktops).
+    pub scheme: String,
+    /// Its universal link (iPhone and iPad).
+    pub universal: String,
 }
 
 #[async_trait]
@@ -87,6 +99,7 @@ impl MobileBackend for OrderEngine {
             pending_login_id: order.pending_login_id,
             display: order.display,
             autostart_token: order.autostart_token,
+            app_links: None,
         }))
     }
 }

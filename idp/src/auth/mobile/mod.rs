@@ -20,7 +20,7 @@ mod qr;
 mod router;
 mod signature;
 
-pub use backend::{MobileBackend, OrderSummary, StartRequest};
+pub use backend::{AppLinks, MobileBackend, OrderSummary, StartRequest};
 pub use engine::{ClaimStart, Claimed, OrderEngine, OrderSettings, StartedOrder};
 pub use error::MobileError;
 pub use order::{Collect, Hint, OrderDisplay, Status};

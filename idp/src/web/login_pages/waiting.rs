@@ -13,7 +13,7 @@ use super::{
     bound_login, bound_order, failure_page, is_apple_mobile, order_failure, organisation,
     page_failure, store_failure, Device, Lang, PageFailure,
 };
-use crate::auth::mobile::{Hint, MobileError, StartRequest, Status};
+use crate::auth::mobile::{AppLinks, Hint, MobileError, StartRequest, Status};
 use crate::login::{LoginFailure, LoginMethod};
 use crate::web::middleware::RequestId;
 use crate::web::mobile::{finish_order_login, order_display};
@@ -150,6 +150,7 @@ async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, Page
         message: hint_message(collect.hint, collect.code.as_deref(), device, lang),
         qr,
         app_link: app_link(
+            order.app_links.as_ref(),
             &state.config.idp.mobile,
             &order.autostart_token,
             is_apple_mobile(headers),
@@ -167,11 +168,18 @@ async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, Page
 /// universal link opens the app directly (or the web page about the app when it is not
 /// installed). `redirect=null`: the app goes back to the previous app (the browser) by
 /// itself and this page, polling, continues the login (the BankID convention).
-fn app_link(config: &crate::config::MobileConfig, autostart_token: &str, is_apple: bool) -> String {
-    let base = if is_apple {
-        config.app_universal_link.as_str()
-    } else {
-        config.app_link.as_str()
+/// An external service's order opens the service's app (`links`).
+fn app_link(
+    links: Option<&AppLinks>,
+    config: &crate::config::MobileConfig,
+    autostart_token: &str,
+    is_apple: bool,
+) -> String {
+    let base = match (links, is_apple) {
+        (Some(links), true) => links.universal.as_str(),
+        (Some(links), false) => links.scheme.as_str(),
+        (None, true) => config.app_universal_link.as_str(),
+        (None, false) => config.app_link.as_str(),
     };
     let pairs = [("autostarttoken", autostart_token), ("redirect", "null")];
     href(base, &pairs, None)
@@ -263,12 +271,24 @@ mod tests {
             national_eid: Vec::new(),
         };
         assert_eq!(
-            app_link(&config, "a-b_c", false),
+            app_link(None, &config, "a-b_c", false),
             "regionidp:///?autostarttoken=a-b_c&redirect=null"
         );
         assert_eq!(
-            app_link(&config, "a+b", true),
+            app_link(None, &config, "a+b", true),
             "https://app.regionidp.example/?autostarttoken=a%2Bb&redirect=null"
+        );
+        let service = AppLinks {
+            scheme: "bankid:///".into(),
+            universal: "https://app.bankid.com/".into(),
+        };
+        assert_eq!(
+            app_link(Some(&service), &config, "t", false),
+            "bankid:///?autostarttoken=t&redirect=null"
+        );
+        assert_eq!(
+            app_link(Some(&service), &config, "t", true),
+            "https://app.bankid.com/?autostarttoken=t&redirect=null"
         );
     }
 }

@@ -50,6 +50,8 @@ pub struct ExternalSettings {
     /// Raw subject DER of the issuing CAs whose certificates the service may deliver;
     /// empty: any the trust configuration accepts.
     pub allowed_issuers: Vec<Vec<u8>>,
+    /// The service's app, for the page's "app on this device".
+    pub app_links: super::AppLinks,
 }
 
 #[derive(Clone)]
@@ -448,6 +450,7 @@ impl MobileBackend for ExternalBackend {
             pending_login_id: order.pending_login_id,
             display: order.display,
             autostart_token: order.autostart_token,
+            app_links: Some(self.settings.app_links.clone()),
         }))
     }
 }
