@@ -235,4 +235,30 @@ mod tests {
         let found = keys(&[service("one", &["storstad"]), service("two", &["storstad"])]);
         assert_eq!(found, vec!["mobile.national_eid[1].tenants".to_owned()]);
     }
+
+    #[test]
+    fn the_commented_example_block_parses_once_uncommented() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/idp.example.toml");
+        let text = std::fs::read_to_string(example).unwrap();
+        let block: String = text
+            .lines()
+            .skip_while(|l| *l != "# [[mobile.national_eid]]")
+            .take_while(|l| l.starts_with('#'))
+            .filter(|l| !l.starts_with("# #"))
+            .map(|l| format!("{}\n", l.trim_start_matches("# ")))
+            .collect();
+        #[derive(Deserialize)]
+        struct Mobile {
+            mobile: Block,
+        }
+        #[derive(Deserialize)]
+        struct Block {
+            national_eid: Vec<NationalEidConfig>,
+        }
+        let parsed: Mobile = toml::from_str(&block).unwrap();
+        let service = &parsed.mobile.national_eid[0];
+        assert_eq!(service.name, "national");
+        assert_eq!(service.tenants, vec!["storstad", "lillby"]);
+        assert_eq!(service.app_link, "bankid:///");
+    }
 }
