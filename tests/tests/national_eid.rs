@@ -425,3 +425,52 @@ async fn an_rp_certificate_the_service_did_not_issue_gets_no_answer() {
         "refused in the handshake: {code}"
     );
 }
+
+#[tokio::test]
+async fn a_certificate_of_an_issuer_the_service_may_not_deliver_is_refused() {
+    let sim = NationalEidSim::start(&[]).await.unwrap();
+    let mut service = sim.service_config(&[SERVED]);
+    // This service may deliver smart-card HSA-id certificates only; David's is mobile.
+    service.issuers = vec!["hsaid3".into()];
+    let (idp, _db) = idp_with(service).await;
+    let (browser, order, qr) = started(&idp).await;
+    let (status, _) = sim.scan(&qr, "david", "approve").await;
+    assert_eq!(status, 200);
+    let (_, poll) = collect(&browser, &idp, &order).await;
+    assert_eq!(poll["status"], "failed", "{poll}");
+    assert_eq!(poll["hint"], "certificateErr", "{poll}");
+    assert_eq!(poll["code"], "NATIONAL_EID_ISSUER_NOT_ALLOWED", "{poll}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_serves_the_poll_of_an_order_another_node_started() {
+    let sim = NationalEidSim::start(&[]).await.unwrap();
+    let redis = e2e::RedisServer::start().await.unwrap();
+    let db = SqliteDatabase::create().unwrap();
+    let node = || {
+        let mut config = shipped_config(&db.url, Some(&redis.url()));
+        config.idp.mobile.national_eid = vec![sim.service_config(&[SERVED])];
+        config
+    };
+    let a = TestIdp::start(node()).await.unwrap();
+    let b = TestIdp::start(node()).await.unwrap();
+    // Started on node A; the browser (cookies per host, as browsers keep them) polls B.
+    let (browser, order, qr) = started(&a).await;
+    let (status, _) = sim.scan(&qr, "david", "approve").await;
+    assert_eq!(status, 200);
+    let (status, poll) = collect(&browser, &b, &order).await;
+    assert_eq!(
+        (status, poll["status"].as_str()),
+        (200, Some("complete")),
+        "{poll}"
+    );
+    // A's poll now reports the same completion (one login, not two).
+    let (_, again) = collect(&browser, &a, &order).await;
+    assert_eq!(again["status"], "complete", "{again}");
+    let logins = audit_events(&a)
+        .await
+        .into_iter()
+        .filter(|e| e.0 == "login")
+        .count();
+    assert_eq!(logins, 1, "one completion, one login");
+}
