@@ -582,3 +582,67 @@ pub async fn run(options: Options) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(age: Duration) -> SimOrder {
+        SimOrder {
+            order_ref: "o".into(),
+            auto_start_token: "a".into(),
+            qr_start_token: "t".into(),
+            qr_start_secret: "secret".into(),
+            end_user_ip: "192.0.2.1".into(),
+            user_visible_data: None,
+            started: Instant::now().checked_sub(age).unwrap(),
+            state: SimState::Outstanding,
+        }
+    }
+
+    /// The IdP's QR content for `order` at `time` (an independent implementation there).
+    fn code(order: &SimOrder, time: u64) -> String {
+        let content = idp::auth::mobile::service_qr_content(
+            QR_PREFIX,
+            &order.qr_start_token,
+            &order.qr_start_secret,
+            time,
+        );
+        content.rsplit('.').next().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_qr_code_of_this_second_is_taken() {
+        let order = order(Duration::from_secs(3));
+        assert_eq!(
+            qr_matches(&order, 3, &code(&order, 3), Duration::from_secs(5)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_stale_or_forged_qr_code_is_refused() {
+        let order = order(Duration::from_secs(20));
+        let max_age = Duration::from_secs(5);
+        assert_eq!(
+            qr_matches(&order, 2, &code(&order, 2), max_age),
+            Err("qrStale")
+        );
+        assert_eq!(
+            qr_matches(&order, 30, &code(&order, 30), max_age),
+            Err("qrStale")
+        );
+        assert_eq!(
+            qr_matches(&order, 20, &code(&order, 19), max_age),
+            Err("qrInvalid")
+        );
+        assert_eq!(qr_matches(&order, 20, "zz", max_age), Err("qrInvalid"));
+    }
+
+    #[test]
+    fn hex_decodes_pairs_only() {
+        assert_eq!(decode_hex("0aff"), Some(vec![0x0a, 0xff]));
+        assert_eq!(decode_hex("0af"), None);
+        assert_eq!(decode_hex("zz"), None);
+    }
+}

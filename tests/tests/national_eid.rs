@@ -474,3 +474,23 @@ async fn any_node_serves_the_poll_of_an_order_another_node_started() {
         .count();
     assert_eq!(logins, 1, "one completion, one login");
 }
+
+#[tokio::test]
+async fn a_users_new_order_at_the_service_cancels_the_one_in_progress() {
+    let sim = NationalEidSim::start(&[]).await.unwrap();
+    let (idp, _db) = idp_with(sim.service_config(&[SERVED])).await;
+    // David opens a login in one browser and leaves it in the app…
+    let (first, first_order, first_qr) = started(&idp).await;
+    assert_eq!(sim.scan(&first_qr, "david", "hold").await.0, 200);
+    // …then logs in from another browser: the service cancels the first.
+    let (second, second_order, second_qr) = started(&idp).await;
+    assert_eq!(sim.scan(&second_qr, "david", "approve").await.0, 200);
+    let (_, poll) = collect(&first, &idp, &first_order).await;
+    assert_eq!(
+        (poll["status"].as_str(), poll["hint"].as_str()),
+        (Some("failed"), Some("cancelled")),
+        "{poll}"
+    );
+    let (_, poll) = collect(&second, &idp, &second_order).await;
+    assert_eq!(poll["status"], "complete", "{poll}");
+}
