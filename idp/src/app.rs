@@ -154,7 +154,7 @@ pub async fn build_state_with(
         Duration::from_secs(session.pending_login_ttl_seconds),
         store.clone(),
     )?;
-    let mobile = Arc::new(mobile_backends(&config, &orders, &store)?);
+    let mobile = Arc::new(mobile_backends(&config, &orders, &store, &metrics)?);
     let state = Arc::new(AppState {
         registry_rules: crate::config::registry_context(&config.idp),
         registry,
@@ -184,6 +184,7 @@ pub fn mobile_backends(
     config: &LoadedConfig,
     own: &crate::auth::mobile::OrderEngine,
     store: &SharedStore,
+    metrics: &Arc<crate::metrics::Metrics>,
 ) -> Result<crate::auth::mobile::MobileBackends, StartError> {
     use crate::auth::mobile::external::{ExternalBackend, ExternalSettings, RpClient};
     let mut backends = crate::auth::mobile::MobileBackends::new(own.clone());
@@ -216,7 +217,7 @@ pub fn mobile_backends(
             },
         };
         backends = backends.with_service(
-            ExternalBackend::new(settings, client, store.clone()),
+            ExternalBackend::new(settings, client, store.clone(), metrics.clone()),
             &tenants,
         );
     }

@@ -353,6 +353,12 @@ async fn a_service_that_is_down_ends_on_the_unavailable_page() {
         .await;
     assert_eq!(page.status, 503, "{}", page.body);
     assert_eq!(page.error_code(), Some("NATIONAL_EID_UNAVAILABLE"));
+    // Counted for the operator's alert.
+    let metrics = idp.metrics();
+    assert!(
+        metrics.contains("idp_events_total{event=\"national_eid_unavailable\"} 3"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ pub use error::ServiceError;
 use async_trait::async_trait;
 use base64::Engine as _;
 use rustls::pki_types::CertificateDer;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -30,6 +31,7 @@ use self::order::{failed_hint, pending_hint, ExternalOrder, ExternalState};
 use super::backend::{MobileBackend, OrderSummary, StartRequest};
 use super::{qr, signature, Collect, Hint, MobileError, StartedOrder, Status};
 use crate::login::{complete_certificate_login, LoginContext, LoginMethod};
+use crate::metrics::Metrics;
 use crate::session::{random_key, Namespace, SharedStore, StoreError};
 
 /// The QR prefix of the BankID-shaped service's app.
@@ -59,6 +61,7 @@ pub struct ExternalBackend {
     settings: ExternalSettings,
     client: RpClient,
     store: SharedStore,
+    metrics: Arc<Metrics>,
 }
 
 fn millis(now: OffsetDateTime) -> i64 {
@@ -74,12 +77,31 @@ fn is_token(value: &str) -> bool {
 }
 
 impl ExternalBackend {
-    pub fn new(settings: ExternalSettings, client: RpClient, store: SharedStore) -> Self {
+    pub fn new(
+        settings: ExternalSettings,
+        client: RpClient,
+        store: SharedStore,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             settings,
             client,
             store,
+            metrics,
         }
+    }
+
+    /// A failed call: logged (no personal data) and counted
+    /// (`idp_events_total{event="national_eid_unavailable"}`, …), then the step's error.
+    fn service_failed(&self, step: &'static str, e: ServiceError) -> MobileError {
+        tracing::warn!(service = %self.settings.name, step, code = e.code(), error = %e, "a call to the national eID service failed");
+        self.metrics.record_event(&format!(
+            "national_eid_{}",
+            e.code()
+                .trim_start_matches("NATIONAL_EID_")
+                .to_ascii_lowercase()
+        ));
+        MobileError::Service(e)
     }
 
     pub fn name(&self) -> &str {
@@ -286,10 +308,7 @@ impl MobileBackend for ExternalBackend {
                 user_visible_data: user_visible_data.clone(),
             })
             .await
-            .map_err(|e| {
-                tracing::warn!(service = %self.settings.name, code = e.code(), error = %e, "starting an order at the national eID service failed");
-                MobileError::Service(e)
-            })?;
+            .map_err(|e| self.service_failed("auth", e))?;
         let fields = [
             &started.order_ref,
             &started.auto_start_token,
@@ -297,9 +316,8 @@ impl MobileBackend for ExternalBackend {
             &started.qr_start_secret,
         ];
         if !fields.iter().all(|f| is_token(f)) {
-            return Err(MobileError::Service(ServiceError::Protocol(
-                "auth answered with an unusable token".into(),
-            )));
+            let e = ServiceError::Protocol("auth answered with an unusable token".into());
+            return Err(self.service_failed("auth", e));
         }
         let order = ExternalOrder {
             order_ref: format!("{}.{}", self.settings.name, random_key()),
@@ -381,10 +399,7 @@ impl MobileBackend for ExternalBackend {
             .client
             .collect(&order.service_order_ref)
             .await
-            .map_err(|e| {
-                tracing::warn!(service = %self.settings.name, code = e.code(), error = %e, "collect at the national eID service failed");
-                MobileError::Service(e)
-            })?;
+            .map_err(|e| self.service_failed("collect", e))?;
         let next = match answer.status {
             ServiceStatus::Pending => {
                 let hint = pending_hint(answer.hint_code.as_deref());
@@ -404,9 +419,8 @@ impl MobileBackend for ExternalBackend {
             }
             ServiceStatus::Complete => {
                 let Some(data) = answer.completion_data else {
-                    return Err(MobileError::Service(ServiceError::Protocol(
-                        "complete without completionData".into(),
-                    )));
+                    let e = ServiceError::Protocol("complete without completionData".into());
+                    return Err(self.service_failed("collect", e));
                 };
                 // Of concurrent polls, exactly one finishes the login.
                 let Some(completing) = self.transition(&order, ExternalState::Completing).await?
@@ -438,7 +452,7 @@ impl MobileBackend for ExternalBackend {
         if self.transition(&order, cancelled).await?.is_some() {
             // Ours is cancelled whatever the service answers; its order ends by itself.
             if let Err(e) = self.client.cancel(&order.service_order_ref).await {
-                tracing::warn!(service = %self.settings.name, code = e.code(), error = %e, "cancel at the national eID service failed");
+                let _ = self.service_failed("cancel", e);
             }
         }
         Ok(())
