@@ -242,16 +242,13 @@ async fn the_user_cancelling_in_the_app_ends_on_the_cancelled_page() {
 
 #[tokio::test]
 async fn an_order_that_runs_out_of_time_ends_expired() {
+    // The service's lifetime (1 s) ends the order long before its start timeout (30 s)
+    // or the IdP's own lifetime (180 s): the hint is the service's.
     let sim = NationalEidSim::start(&["--order-lifetime-seconds", "1"])
         .await
         .unwrap();
     let (idp, _db) = idp_with(sim.service_config(&[SERVED])).await;
     let (browser, order, qr) = started(&idp).await;
-    // The user opens the order in the app and never decides.
-    let (status, _) = sim.scan(&qr, "david", "hold").await;
-    assert_eq!(status, 200);
-    let (_, poll) = collect(&browser, &idp, &order).await;
-    assert_eq!(poll["hint"], "userSign", "{poll}");
     // Polled as the page does, until the service ends the order (bounded).
     let deadline = Instant::now() + Duration::from_secs(15);
     let poll = loop {
@@ -271,6 +268,9 @@ async fn an_order_that_runs_out_of_time_ends_expired() {
         .get(&idp.url(&format!("/login/mobile?order={order}&device=other&lang=en")))
         .await;
     assert!(page.body.contains("The time ran out"), "{}", page.body);
+    // The app can no longer take it.
+    let (status, scanned) = sim.scan(&qr, "david", "approve").await;
+    assert_eq!(status, 409, "{scanned}");
 }
 
 #[tokio::test]
