@@ -500,3 +500,33 @@ async fn a_users_new_order_at_the_service_cancels_the_one_in_progress() {
     let (_, poll) = collect(&second, &idp, &second_order).await;
     assert_eq!(poll["status"], "complete", "{poll}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_real_browser_the_page_follows_the_service_and_says_when_it_is_down() {
+    let sim = NationalEidSim::start(&[]).await.unwrap();
+    let (idp, _db) = idp_with(sim.service_config(&[SERVED])).await;
+    let mut shown = 0;
+    let sim = &sim;
+    e2e::browser_script::run_with_qrs(
+        "national_eid.mjs",
+        &[&idp.url("")],
+        &[
+            "national-eid-qr.png",
+            "national-eid-session.png",
+            "national-eid-unavailable.png",
+        ],
+        |qr| {
+            shown += 1;
+            let first = shown == 1;
+            async move {
+                if first {
+                    let (status, scanned) = sim.scan(&qr, "david", "approve").await;
+                    assert_eq!(status, 200, "{scanned}");
+                } else {
+                    sim.faults(0, true).await;
+                }
+            }
+        },
+    )
+    .await;
+}

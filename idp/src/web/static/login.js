@@ -93,9 +93,11 @@
         return;
       }
       var body = answer.body;
-      if (!answer.ok && answer.status === 503 && body && body.error) {
-        // The login service or the e-identification service does not answer: say so
-        // with its code, and stop (the user tries again when they choose).
+      var service = body && typeof body.error === "string" &&
+        body.error.indexOf("NATIONAL_EID_") === 0;
+      if (!answer.ok && service) {
+        // The national e-identification service does not answer: say so with its code,
+        // and stop (the user tries again when they choose).
         fail(messages.unavailable + " (" + messages.codeLabel + " " + body.error + ")");
       } else if (!answer.ok) {
         fail(messages.expired);
