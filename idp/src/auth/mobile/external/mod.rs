@@ -242,6 +242,7 @@ impl ExternalBackend {
             .flatten();
         let Some((chain, signature_bytes)) = decoded.filter(|(chain, _)| !chain.is_empty()) else {
             tracing::warn!(service = %self.settings.name, "completion data without a readable certificate chain or signature");
+            self.metrics.record_event("national_eid_protocol");
             return refused("NATIONAL_EID_PROTOCOL");
         };
         let leaf = chain.first().map(|c| c.as_ref()).unwrap_or_default();
