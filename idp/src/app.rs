@@ -156,6 +156,7 @@ pub async fn build_state_with(
         Duration::from_secs(session.pending_login_ttl_seconds),
         store.clone(),
     )?;
+    let mobile = Arc::new(mobile_backends(&config, &orders, &store, &metrics)?);
     let state = Arc::new(AppState {
         registry_rules: crate::config::registry_context(&config.idp),
         registry,
@@ -170,13 +171,80 @@ pub async fn build_state_with(
         sso_sessions,
         pending_logins,
         tickets,
-        mobile: Arc::new(orders.clone()),
+        mobile,
         orders,
         saml,
     });
     follow_registry(&state);
     lifecycle.started(state.clone());
     Ok(state)
+}
+
+/// The order backends: the own engine, and each `[[mobile.national_eid]]` service for
+/// its tenants.
+pub fn mobile_backends(
+    config: &LoadedConfig,
+    own: &crate::auth::mobile::OrderEngine,
+    store: &SharedStore,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> Result<crate::auth::mobile::MobileBackends, StartError> {
+    use crate::auth::mobile::external::{ExternalBackend, ExternalSettings, RpClient};
+    let mut backends = crate::auth::mobile::MobileBackends::new(own.clone());
+    for (i, service) in config.idp.mobile.national_eid.iter().enumerate() {
+        let client = RpClient::new(service).map_err(|e| {
+            StartError::Config(format!("mobile.national_eid[{i}].{}: {}", e.key, e.detail))
+        })?;
+        let allowed_issuers = service
+            .issuers
+            .iter()
+            .map(|name| issuer_subject(config, name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|detail| {
+                StartError::Config(format!("mobile.national_eid[{i}].issuers: {detail}"))
+            })?;
+        let tenants = service
+            .tenants
+            .iter()
+            .map(|t| t.parse())
+            .collect::<Result<Vec<crate::ids::TenantId>, _>>()
+            .map_err(|e| StartError::Config(format!("mobile.national_eid[{i}].tenants: {e}")))?;
+        let settings = ExternalSettings {
+            name: service.name.clone(),
+            lifetime: Duration::from_secs(config.idp.mobile.order_lifetime_seconds),
+            user_visible_data: service.user_visible_data.clone(),
+            allowed_issuers,
+            app_links: crate::auth::mobile::AppLinks {
+                scheme: service.app_link.clone(),
+                universal: service.app_universal_link.clone(),
+            },
+        };
+        backends = backends.with_service(
+            ExternalBackend::new(settings, client, store.clone(), metrics.clone()),
+            &tenants,
+        );
+    }
+    Ok(backends)
+}
+
+/// The raw subject of the `[[trust.issuer]]` named `name` (what its certificates name
+/// as issuer).
+fn issuer_subject(config: &LoadedConfig, name: &str) -> Result<Vec<u8>, String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let issuer = config
+        .idp
+        .trust
+        .issuers
+        .iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| format!("no [[trust.issuer]] named {name:?}"))?;
+    let certificate = crate::server::load_certificates(&issuer.certificate)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{}: no certificate", issuer.certificate.display()))?;
+    let (_, parsed) = X509Certificate::from_der(certificate.as_ref())
+        .map_err(|e| format!("{}: {e}", issuer.certificate.display()))?;
+    Ok(parsed.subject().as_raw().to_vec())
 }
 
 /// The first wait for an unreachable database, doubled up to [`DATABASE_RETRY_MAX`].

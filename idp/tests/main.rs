@@ -612,3 +612,46 @@ fn directory_import_shows_the_diff_then_writes_only_the_tenants_staff() {
         "no directory sources\n"
     );
 }
+
+#[test]
+fn check_config_names_each_problem_of_a_national_eid_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let overlay = dir.path().join("idp.toml");
+    std::fs::write(
+        &overlay,
+        r#"
+[[mobile.national_eid]]
+name = "national"
+url = "http://rp.eid.example/rp/v6.0/"
+client_certificate = "certs-dev/tls/localhost.pem"
+client_private_key = "certs-dev/tls/localhost.pem"
+service_ca = "/nonexistent/service-ca.pem"
+tenants = ["storstad", "Not A Tenant"]
+issuers = ["nonesuch"]
+"#,
+    )
+    .unwrap();
+    let config = overlay.to_str().unwrap();
+    let out = idp(&["--config", config, "check-config"], &[]);
+    assert!(!out.status.success());
+    let problems = text(&out.stderr);
+    for key in [
+        "mobile.national_eid[0].url",
+        "mobile.national_eid[0].client_private_key",
+        "mobile.national_eid[0].service_ca",
+        "mobile.national_eid[0].tenants",
+        "mobile.national_eid[0].issuers",
+    ] {
+        assert!(problems.contains(key), "{key} not named: {problems}");
+    }
+    // A production instance refuses the development PKI's RP certificate.
+    let out = idp(
+        &["--config", config, "check-config"],
+        &[("IDP_PROFILE", "production")],
+    );
+    let problems = text(&out.stderr);
+    assert!(
+        problems.contains("mobile.national_eid[0].client_certificate: certs-dev/tls/localhost.pem is development material"),
+        "{problems}"
+    );
+}

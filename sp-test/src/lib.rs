@@ -9,10 +9,13 @@
 //! - [`platform`]: `sp-test platform`, a generated platform of many organisations.
 //! - [`federation`]: `sp-test federation`, a federation's signed metadata aggregate.
 //! - [`oidc_rp`]: an OpenID Connect relying party (code flow with PKCE, UserInfo, refresh).
+//! - [`national_eid`]: `sp-test national-eid`, a simulator of an external national mobile
+//!   eID service (BankID RP API v6 shape, mutual TLS).
 
 pub mod browser;
 pub mod federation;
 pub mod load;
+pub mod national_eid;
 pub mod oidc_rp;
 pub mod phone;
 pub mod platform;

@@ -47,6 +47,43 @@ enum Command {
     /// reference phone and a development certificate), the response checks, the
     /// attributes, logout. Needs `idp serve` and `sp-test serve` running.
     Verify(VerifyArgs),
+    /// Simulate an external national mobile eID service (BankID RP API v6 shape, mutual
+    /// TLS) and its phone app; prints its addresses as one JSON line.
+    NationalEid(NationalEidArgs),
+}
+
+#[derive(clap::Args)]
+struct NationalEidArgs {
+    /// Where the service's PKI is (written once when absent): service-ca.pem,
+    /// server.pem, rp-client.pem and their keys, and a foreign CA.
+    #[arg(long)]
+    pki_dir: PathBuf,
+    /// The RP API's address (HTTPS, mutual TLS); port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// The user side's address (`/sim/v1/`, plain HTTP); port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    control_listen: std::net::SocketAddr,
+    /// The development users whose keys sign (`<user>.chain.pem`, `<user>.key.pem`).
+    #[arg(long, default_value = "certs-dev/users")]
+    users_dir: PathBuf,
+    #[arg(long, default_value_t = 180)]
+    order_lifetime_seconds: u64,
+    /// An order no app took within this time fails with startFailed.
+    #[arg(long, default_value_t = 30)]
+    start_timeout_seconds: u64,
+    /// The oldest QR time accepted, behind the order's age.
+    #[arg(long, default_value_t = 5)]
+    qr_max_age_seconds: u64,
+    /// Every RP API answer waits this long (a slow service).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Answer every RP API call with 503 maintenance.
+    #[arg(long)]
+    down: bool,
+    /// Serve a server certificate of a CA the IdP does not pin (bad TLS).
+    #[arg(long)]
+    serve_foreign_certificate: bool,
 }
 
 #[derive(clap::Args)]
@@ -314,7 +351,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => {
-            println!("sp-test: see `sp-test --help` (phone, serve, metadata)");
+            println!("sp-test: see `sp-test --help` (phone, serve, metadata, national-eid)");
             ExitCode::SUCCESS
         }
         Some(Command::Phone(args)) => run_phone_command(&args),
@@ -324,7 +361,28 @@ fn main() -> ExitCode {
         Some(Command::Load(args)) => report_failure(run_load(&args)),
         Some(Command::Platform(args)) => report_failure(write_platform(&args)),
         Some(Command::Federation(args)) => report_failure(write_federation(&args)),
+        Some(Command::NationalEid(args)) => report_failure(run_national_eid(&args)),
     }
+}
+
+fn run_national_eid(args: &NationalEidArgs) -> anyhow::Result<()> {
+    let options = sp_test::national_eid::Options {
+        pki_dir: args.pki_dir.clone(),
+        listen: args.listen,
+        control_listen: args.control_listen,
+        users_dir: args.users_dir.clone(),
+        order_lifetime: std::time::Duration::from_secs(args.order_lifetime_seconds),
+        start_timeout: std::time::Duration::from_secs(args.start_timeout_seconds),
+        qr_max_age: std::time::Duration::from_secs(args.qr_max_age_seconds),
+        delay: std::time::Duration::from_millis(args.delay_ms),
+        down: args.down,
+        serve_foreign_certificate: args.serve_foreign_certificate,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(sp_test::national_eid::run(options))
 }
 
 fn run_load(args: &LoadArgs) -> anyhow::Result<()> {

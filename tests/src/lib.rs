@@ -19,6 +19,7 @@ pub mod browser_script;
 pub mod fixtures;
 pub mod idp_server;
 pub mod ldap;
+pub mod national_eid;
 pub mod oidc;
 pub mod postgres_pair;
 pub mod redis_topologies;

@@ -22,6 +22,7 @@ mod keys;
 mod ldap_sync;
 mod login_pages;
 mod mobile_login;
+mod national_eid;
 mod oidc_errors;
 mod oidc_flow;
 mod oidc_keys;

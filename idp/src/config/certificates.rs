@@ -46,6 +46,16 @@ pub fn files(config: &IdpConfig) -> Vec<(String, PathBuf)> {
             issuer.certificate.clone(),
         ));
     }
+    for (i, service) in config.mobile.national_eid.iter().enumerate() {
+        files.push((
+            format!("mobile.national_eid[{i}].client_certificate"),
+            service.client_certificate.clone(),
+        ));
+        files.push((
+            format!("mobile.national_eid[{i}].service_ca"),
+            service.service_ca.clone(),
+        ));
+    }
     for (i, key) in config.oidc.keys.iter().enumerate() {
         files.push((
             format!("oidc.key[{i}].certificate"),

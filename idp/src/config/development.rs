@@ -87,4 +87,31 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_national_eid_service_on_development_certificates_is_development_material() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs-dev");
+        let mut config: IdpConfig = toml::from_str(EMBEDDED_DEFAULTS).unwrap();
+        config.mobile.national_eid = vec![super::super::NationalEidConfig {
+            name: "national".into(),
+            url: "https://eid.example/rp/v6.0/".parse().unwrap(),
+            client_certificate: root.join("tls/localhost.pem"),
+            client_private_key: root.join("tls/localhost.key.pem"),
+            service_ca: root.join("tls/tls-ca.pem"),
+            tenants: vec!["storstad".into()],
+            issuers: Vec::new(),
+            connect_timeout_millis: 1000,
+            request_timeout_millis: 1000,
+            user_visible_data: String::new(),
+            app_link: "bankid:///".into(),
+            app_universal_link: "https://app.bankid.com/".into(),
+        }];
+        let keys: Vec<String> = material(&config).into_iter().map(|(k, _)| k).collect();
+        for expected in [
+            "mobile.national_eid[0].client_certificate",
+            "mobile.national_eid[0].service_ca",
+        ] {
+            assert!(keys.iter().any(|k| k == expected), "{expected}: {keys:?}");
+        }
+    }
 }

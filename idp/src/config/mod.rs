@@ -7,6 +7,7 @@ mod development;
 mod directory;
 mod env;
 mod limits;
+mod national_eid;
 mod oidc;
 mod problems;
 mod saml;
@@ -15,6 +16,7 @@ mod trust;
 pub use directory::{DirectoryConfig, LdapAttributes, LdapSourceConfig};
 pub use env::{apply_env_overrides, EnvOverrides};
 pub use limits::{LimitsConfig, RateLimits};
+pub use national_eid::NationalEidConfig;
 pub use oidc::{OidcConfig, OidcKeyConfig};
 pub use problems::{parse_toml, Problem, Problems};
 pub use saml::{FederationConfig, SamlConfig, SamlOrganization};
@@ -160,6 +162,10 @@ pub struct MobileConfig {
     pub app_link: String,
     /// The universal link that opens the app on iPhone and iPad.
     pub app_universal_link: String,
+    /// External national mobile eID services and the tenants each serves
+    /// (`national_eid.rs`); every other tenant uses the IdP's own order engine.
+    #[serde(default)]
+    pub national_eid: Vec<NationalEidConfig>,
 }
 
 /// The certificate login listener and the trusted-proxy header.
@@ -556,6 +562,13 @@ fn validate_idp_config(config: &IdpConfig, source: &ConfigSource, problems: &mut
         }
     }
     validate_trust(config, &file, problems);
+    let issuer_names: Vec<&str> = config
+        .trust
+        .issuers
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    national_eid::validate(&config.mobile.national_eid, &issuer_names, &file, problems);
     config.saml.validate(&file, problems);
     oidc::validate(&config.oidc, &file, problems);
     if tracing_subscriber::EnvFilter::try_new(&config.logging.filter).is_err() {

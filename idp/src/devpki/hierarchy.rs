@@ -10,7 +10,7 @@ pub(crate) const DEV_PKI_BASE_URL: &str = "http://localhost:8080/pki";
 /// Organisation of every CA and protocol key in the development PKI.
 /// The organisation every development certificate names (subject or issuer): a production
 /// instance refuses certificates that name it (`config/development.rs`).
-pub(crate) const DEV_ORGANISATION: &str = "Regional IdP Development";
+pub const DEV_ORGANISATION: &str = "Regional IdP Development";
 
 /// Common name of the development root CA.
 pub(crate) const ROOT_CA_NAME: &str = "TEST Dev e-id Root CA v2";

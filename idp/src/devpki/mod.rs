@@ -6,7 +6,7 @@
 //! `out_dir`, and only then swaps it into place, so a failure leaves the old PKI intact.
 
 mod hierarchy;
-pub(crate) use hierarchy::DEV_ORGANISATION;
+pub use hierarchy::DEV_ORGANISATION;
 mod issue;
 mod manifest;
 mod names;

@@ -32,6 +32,9 @@ pub enum LoginMethod {
     MobileQr,
     /// Mobile app on the same device (autostart).
     MobileAutostart,
+    /// The app of an external national eID service (QR or same device: the service
+    /// does not say which).
+    NationalEid,
 }
 
 impl LoginMethod {
@@ -39,7 +42,9 @@ impl LoginMethod {
     pub fn kind(self) -> crate::auth::MethodKind {
         match self {
             LoginMethod::Mtls | LoginMethod::MtlsProxy => crate::auth::MethodKind::Certificate,
-            LoginMethod::MobileQr | LoginMethod::MobileAutostart => crate::auth::MethodKind::Mobile,
+            LoginMethod::MobileQr | LoginMethod::MobileAutostart | LoginMethod::NationalEid => {
+                crate::auth::MethodKind::Mobile
+            }
         }
     }
 
@@ -49,6 +54,7 @@ impl LoginMethod {
             LoginMethod::MtlsProxy => "mtls-proxy",
             LoginMethod::MobileQr => "mobile-qr",
             LoginMethod::MobileAutostart => "mobile-autostart",
+            LoginMethod::NationalEid => "national-eid",
         }
     }
 }

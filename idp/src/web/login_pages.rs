@@ -23,7 +23,8 @@ use super::middleware::RequestId;
 use super::mobile::order_display;
 use super::templates::{render, Frame, LoginMethodLink, LoginPage, Organisation};
 use super::{href, pages, AppState};
-use crate::auth::mobile::{MobileError, OrderDisplay};
+use crate::auth::mobile::external::ServiceError;
+use crate::auth::mobile::{AppLinks, MobileError, OrderDisplay};
 use crate::login::{LoginFailure, PendingLogin};
 
 pub const SCRIPT: &str = include_str!("static/login.js");
@@ -129,6 +130,8 @@ struct BoundOrder {
     login: PendingLogin,
     display: OrderDisplay,
     autostart_token: String,
+    /// The external service's app, when not the IdP's own.
+    app_links: Option<AppLinks>,
 }
 
 /// A store failure stays one (a temporary error page); anything else about an order the
@@ -137,6 +140,47 @@ fn store_failure(e: MobileError) -> LoginFailure {
     match e {
         MobileError::Store(e) => LoginFailure::Store(e),
         _ => LoginFailure::LoginExpired,
+    }
+}
+
+/// What ends a mobile login page: a login failure, or the external national eID service
+/// failing (down, slow, TLS), which has a page of its own with the service's code.
+enum PageFailure {
+    Login(LoginFailure),
+    Service(ServiceError),
+}
+
+impl From<LoginFailure> for PageFailure {
+    fn from(failure: LoginFailure) -> Self {
+        PageFailure::Login(failure)
+    }
+}
+
+/// [`store_failure`], keeping the external service's failures.
+fn order_failure(e: MobileError) -> PageFailure {
+    match e {
+        MobileError::Service(e) => PageFailure::Service(e),
+        other => PageFailure::Login(store_failure(other)),
+    }
+}
+
+fn page_failure(failure: &PageFailure, lang: Lang, request_id: &str) -> Response {
+    match failure {
+        PageFailure::Login(failure) => failure_page(failure, lang, request_id),
+        PageFailure::Service(e) => {
+            let texts = crate::i18n::Texts::of(lang.code);
+            let explanation = crate::auth::error::Explanation {
+                title: texts.get("national_eid.unavailable.title"),
+                detail: texts.get("national_eid.unavailable.detail"),
+            };
+            pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang.code,
+                explanation,
+                e.code(),
+                Some(request_id),
+            )
+        }
     }
 }
 
@@ -160,6 +204,7 @@ async fn bound_order(
         login,
         display: order.display,
         autostart_token: order.autostart_token,
+        app_links: order.app_links,
     })
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::middleware::RequestId;
 use super::AppState;
-use crate::auth::mobile::{ClaimStart, MobileError, OrderDisplay, Status};
+use crate::auth::mobile::{ClaimStart, MobileError, OrderDisplay, StartRequest, Status};
 use crate::login::{LoginFailure, LoginMethod, PendingLogin};
 use crate::session::StoreError;
 
@@ -97,6 +97,7 @@ pub struct StartBody {
 /// `POST /login/mobile/start` (JSON, so a cross-site form cannot trigger it).
 pub async fn login_mobile_start_post(
     State(state): State<Arc<AppState>>,
+    client: ClientAddress,
     headers: HeaderMap,
     Json(body): Json<StartBody>,
 ) -> Response {
@@ -111,11 +112,13 @@ pub async fn login_mobile_start_post(
             "the application is no longer configured",
         );
     };
-    match state
-        .mobile
-        .start(&login.id, display, state.clock.now())
-        .await
-    {
+    let request = StartRequest {
+        login: &login,
+        display,
+        end_user_ip: client.0.to_string(),
+        now: state.clock.now(),
+    };
+    match state.mobile.start(request).await {
         Ok(started) => Json(json!({
             "order_ref": started.order_ref,
             "autostart_token": started.autostart_token,
@@ -170,6 +173,8 @@ pub async fn login_mobile_qr_get(
 /// set and `redirect` says where the login resumes.
 pub async fn login_mobile_collect_get(
     State(state): State<Arc<AppState>>,
+    client: ClientAddress,
+    Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     Query(query): Query<OrderQuery>,
 ) -> Response {
@@ -177,7 +182,9 @@ pub async fn login_mobile_collect_get(
         Ok(login) => login,
         Err(response) => return response,
     };
-    let collect = match state.mobile.collect(&query.order, state.clock.now()).await {
+    let validator = state.validator.load();
+    let ctx = state.login_context(&validator, LoginMethod::MobileQr, client, Some(request_id));
+    let collect = match state.mobile.collect(&ctx, &query.order).await {
         Ok(collect) => collect,
         Err(e) => return mobile_error(&e),
     };

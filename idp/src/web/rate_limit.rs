@@ -1,5 +1,7 @@
 //! Rate limits per client address on the routes that create state or cost work:
-//! new logins, mobile orders, the app API, the token endpoint and the admin API
+//! new logins, mobile orders (the JSON start and the waiting page that starts one: with a
+//! national eID service each is a call to the service), the app API, the token endpoint
+//! and the admin API
 //! (`[limits.rates]`, `crate::rate_limit`). Answered with 429, `Retry-After` and the
 //! error format of the route: a page, the app API's JSON, an OAuth error or the admin
 //! API's JSON.
@@ -25,6 +27,9 @@ pub const CODE: &str = "RATE_LIMITED";
 enum Kind {
     LoginStart,
     OrderStart,
+    /// An order started by the waiting page (`GET /login/mobile?login=…` without JavaScript):
+    /// the order starts' quota and bucket, answered with a page.
+    OrderStartPage,
     MobileApp,
     Token,
     AdminApi,
@@ -50,10 +55,23 @@ impl Kind {
         }
     }
 
+    /// The kind of a request: its route, and for the waiting page whether it starts an
+    /// order (a `login` and no `order`) rather than showing one.
+    fn of_request(route: &str, query: Option<&str>) -> Option<Kind> {
+        if route == "/login/mobile" {
+            let names: Vec<_> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .map(|(name, _)| name)
+                .collect();
+            let starts = names.iter().any(|n| n == "login") && !names.iter().any(|n| n == "order");
+            return starts.then_some(Kind::OrderStartPage);
+        }
+        Kind::of(route)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::LoginStart => "login-start",
-            Kind::OrderStart => "order-start",
+            Kind::OrderStart | Kind::OrderStartPage => "order-start",
             Kind::MobileApp => "mobile-app",
             Kind::Token => "token",
             Kind::AdminApi => "admin-api",
@@ -65,7 +83,7 @@ impl Kind {
     fn per_minute(self, rates: &RateLimits) -> u32 {
         match self {
             Kind::LoginStart => rates.login_starts_per_minute,
-            Kind::OrderStart => rates.order_starts_per_minute,
+            Kind::OrderStart | Kind::OrderStartPage => rates.order_starts_per_minute,
             Kind::MobileApp => rates.mobile_app_per_minute,
             Kind::Token => rates.token_requests_per_minute,
             Kind::AdminApi | Kind::Console => rates.admin_api_per_minute,
@@ -82,7 +100,11 @@ pub async fn limit(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(kind) = matched.as_ref().and_then(|m| Kind::of(m.as_str())) else {
+    let query = request.uri().query();
+    let Some(kind) = matched
+        .as_ref()
+        .and_then(|m| Kind::of_request(m.as_str(), query))
+    else {
         return next.run(request).await;
     };
     let limits = &state.config.idp.limits;
@@ -110,7 +132,7 @@ fn refusal(kind: Kind, retry_after: Duration, language: &str) -> Response {
     let message = format!("too many requests from this address; retry after {seconds} s");
     let status = StatusCode::TOO_MANY_REQUESTS;
     let mut response = match kind {
-        Kind::LoginStart | Kind::Console => {
+        Kind::LoginStart | Kind::OrderStartPage | Kind::Console => {
             pages::error_page(status, language, rate_limited(language), CODE, None)
         }
         Kind::OrderStart | Kind::MobileApp => {
@@ -177,5 +199,23 @@ mod tests {
         );
         assert_eq!(Kind::of("/login/mobile/collect"), None);
         assert_eq!(Kind::of("/healthz"), None);
+    }
+
+    #[test]
+    fn the_waiting_page_counts_as_an_order_start_only_when_it_starts_one() {
+        let of = |query| Kind::of_request("/login/mobile", Some(query));
+        assert_eq!(of("login=abc&device=other"), Some(Kind::OrderStartPage));
+        assert_eq!(of("order=national.x&device=other"), None);
+        assert_eq!(of("login=abc&order=x"), None);
+        assert_eq!(Kind::of_request("/login/mobile", None), None);
+        assert_eq!(
+            Kind::OrderStartPage.name(),
+            Kind::OrderStart.name(),
+            "one bucket"
+        );
+        assert_eq!(
+            Kind::of_request("/login/mobile/start", None),
+            Some(Kind::OrderStart)
+        );
     }
 }

@@ -4,13 +4,26 @@
 //! another, without touching the pages or the browser endpoints, which see only this trait.
 //!
 //! When an external backend's collect reports completion, it hands the certificate it
-//! received to `login::complete_certificate_login` (the same engine and identity mapping)
-//! and reports the SSO session in [`Collect::session_id`].
+//! received to `login::complete_certificate_login` (the same engine and identity mapping;
+//! hence the [`LoginContext`] on `collect`) and reports the SSO session in
+//! [`Collect::session_id`]. `MobileBackends` (`router.rs`) picks the backend by the
+//! pending login's tenant.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{Collect, MobileError, OrderDisplay, OrderEngine, StartedOrder};
+use crate::login::{LoginContext, PendingLogin};
+
+/// What starting an order needs.
+#[derive(Debug, Clone)]
+pub struct StartRequest<'a> {
+    pub login: &'a PendingLogin,
+    pub display: OrderDisplay,
+    /// The browser's address (an external service wants the end user's IP).
+    pub end_user_ip: String,
+    pub now: OffsetDateTime,
+}
 
 /// What the browser side may know of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,38 +32,45 @@ pub struct OrderSummary {
     pub pending_login_id: String,
     pub display: OrderDisplay,
     pub autostart_token: String,
+    /// The app that takes the order on this device, when it is not the IdP's own
+    /// (`[mobile] app_link`): an external service's app.
+    pub app_links: Option<AppLinks>,
+}
+
+/// How the page opens an app on this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppLinks {
+    /// Its scheme (Android and desktops).
+    pub scheme: String,
+    /// Its universal link (iPhone and iPad).
+    pub universal: String,
 }
 
 #[async_trait]
 pub trait MobileBackend: Send + Sync + 'static {
     /// Starts an order for a pending login (cancelling that login's earlier order).
-    async fn start(
-        &self,
-        pending_login_id: &str,
-        display: OrderDisplay,
-        now: OffsetDateTime,
-    ) -> Result<StartedOrder, MobileError>;
+    async fn start(&self, request: StartRequest<'_>) -> Result<StartedOrder, MobileError>;
     /// The QR content to show now; `None` once the order no longer waits for an app.
     async fn current_qr(
         &self,
         order_ref: &str,
         now: OffsetDateTime,
     ) -> Result<Option<String>, MobileError>;
-    /// The browser's poll.
-    async fn collect(&self, order_ref: &str, now: OffsetDateTime) -> Result<Collect, MobileError>;
+    /// The browser's poll (at `ctx.now`); a completion found here is finished through
+    /// `ctx` (certificate engine, identity, SSO session, audit).
+    async fn collect(
+        &self,
+        ctx: &LoginContext<'_>,
+        order_ref: &str,
+    ) -> Result<Collect, MobileError>;
     async fn cancel(&self, order_ref: &str) -> Result<(), MobileError>;
     async fn summary(&self, order_ref: &str) -> Result<Option<OrderSummary>, MobileError>;
 }
 
 #[async_trait]
 impl MobileBackend for OrderEngine {
-    async fn start(
-        &self,
-        pending_login_id: &str,
-        display: OrderDisplay,
-        now: OffsetDateTime,
-    ) -> Result<StartedOrder, MobileError> {
-        OrderEngine::start(self, pending_login_id, display, now).await
+    async fn start(&self, request: StartRequest<'_>) -> Result<StartedOrder, MobileError> {
+        OrderEngine::start(self, &request.login.id, request.display, request.now).await
     }
 
     async fn current_qr(
@@ -61,8 +81,12 @@ impl MobileBackend for OrderEngine {
         OrderEngine::current_qr(self, order_ref, now).await
     }
 
-    async fn collect(&self, order_ref: &str, now: OffsetDateTime) -> Result<Collect, MobileError> {
-        OrderEngine::collect(self, order_ref, now).await
+    async fn collect(
+        &self,
+        ctx: &LoginContext<'_>,
+        order_ref: &str,
+    ) -> Result<Collect, MobileError> {
+        OrderEngine::collect(self, order_ref, ctx.now).await
     }
 
     async fn cancel(&self, order_ref: &str) -> Result<(), MobileError> {
@@ -75,6 +99,7 @@ impl MobileBackend for OrderEngine {
             pending_login_id: order.pending_login_id,
             display: order.display,
             autostart_token: order.autostart_token,
+            app_links: None,
         }))
     }
 }

@@ -32,6 +32,9 @@ pub enum MobileError {
     Login(#[from] LoginFailure),
     #[error(transparent)]
     Store(#[from] crate::session::StoreError),
+    /// The external national eID service failed (down, slow, TLS, protocol).
+    #[error(transparent)]
+    Service(#[from] super::external::ServiceError),
 }
 
 impl MobileError {
@@ -51,6 +54,7 @@ impl MobileError {
             MobileError::CertificateUnreadable => "CERT_MALFORMED",
             MobileError::Login(failure) => failure.code(),
             MobileError::Store(e) => e.code(),
+            MobileError::Service(e) => e.code(),
         }
     }
 
@@ -63,7 +67,7 @@ impl MobileError {
             | MobileError::AlreadyInProgress => 409,
             MobileError::Expired => 410,
             MobileError::Login(failure) if failure.is_server_fault() => 503,
-            MobileError::Store(_) => 503,
+            MobileError::Store(_) | MobileError::Service(_) => 503,
             MobileError::Login(_) => 403,
             _ => 400,
         }

@@ -7,16 +7,22 @@
 //! certificate then goes through the same engine as every certificate login. Orders live
 //! in the session store (any node serves any poll) and move between states only by
 //! compare-and-swap, so each step happens once even under races.
+//!
+//! `external/` is the other backend: a relying party of an external national eID service
+//! of the same shape; `router.rs` picks the backend by tenant.
 
 mod backend;
 mod engine;
 mod error;
+pub mod external;
 mod order;
 mod qr;
+mod router;
 mod signature;
 
-pub use backend::{MobileBackend, OrderSummary};
+pub use backend::{AppLinks, MobileBackend, OrderSummary, StartRequest};
 pub use engine::{ClaimStart, Claimed, OrderEngine, OrderSettings, StartedOrder};
 pub use error::MobileError;
 pub use order::{Collect, Hint, OrderDisplay, Status};
-pub use qr::{qr_content, QR_PREFIX};
+pub use qr::{qr_content, service_qr_content, QR_PREFIX};
+pub use router::MobileBackends;

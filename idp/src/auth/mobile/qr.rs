@@ -9,11 +9,25 @@ pub const QR_PREFIX: &str = "rid";
 
 fn auth_code(secret_hex: &str, qr_time: u64) -> Option<String> {
     let secret = hex::decode(secret_hex).ok()?;
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &secret);
-    Some(hex::encode(hmac::sign(
-        &key,
-        qr_time.to_string().as_bytes(),
-    )))
+    Some(auth_code_with_key(&secret, qr_time))
+}
+
+fn auth_code_with_key(key: &[u8], qr_time: u64) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    hex::encode(hmac::sign(&key, qr_time.to_string().as_bytes()))
+}
+
+/// The QR content of an external service's order, by the BankID RP API's rule: the
+/// HMAC key is the `qrStartSecret` text as the service sent it (its UTF-8 bytes, not
+/// hex-decoded), the prefix the service's app expects (`bankid`).
+pub fn service_qr_content(
+    prefix: &str,
+    qr_start_token: &str,
+    secret: &str,
+    qr_time: u64,
+) -> String {
+    let code = auth_code_with_key(secret.as_bytes(), qr_time);
+    format!("{prefix}.{qr_start_token}.{qr_time}.{code}")
 }
 
 /// The QR content for an order `qr_time` seconds after its start.
@@ -53,6 +67,15 @@ mod tests {
         assert!(!is_authentic("ffeeddccbbaa99887766554433221100", 7, code));
         assert!(parse("bankid.tok.7.abc").is_none());
         assert!(parse("rid.tok.x.abc").is_none());
+    }
+
+    #[test]
+    fn a_service_qr_keys_the_hmac_with_the_secret_text() {
+        // printf 3 | openssl dgst -sha256 -mac HMAC -macopt key:secret
+        assert_eq!(
+            service_qr_content("bankid", "tok", "secret", 3),
+            "bankid.tok.3.88a43b1b8ef6d2e900797363da21fd2bb29351d3022389feb31fb1340a94dae2"
+        );
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub(super) fn messages_json(device: Device, lang: Lang) -> String {
     for (name, key) in [
         ("complete", "mobile.complete"),
         ("expired", "mobile.expired"),
+        ("unavailable", "mobile.unavailable"),
         ("codeLabel", "mobile.code_label"),
     ] {
         messages.insert(name.into(), t.get(key).into());

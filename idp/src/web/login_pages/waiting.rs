@@ -10,14 +10,15 @@ use std::sync::Arc;
 
 use super::texts::{hint_message, messages_json};
 use super::{
-    bound_login, bound_order, failure_page, is_apple_mobile, organisation, store_failure, Device,
-    Lang,
+    bound_login, bound_order, failure_page, is_apple_mobile, order_failure, organisation,
+    page_failure, store_failure, Device, Lang, PageFailure,
 };
-use crate::auth::mobile::{Hint, MobileError, Status};
-use crate::login::LoginFailure;
+use crate::auth::mobile::{AppLinks, Hint, MobileError, StartRequest, Status};
+use crate::login::{LoginFailure, LoginMethod};
 use crate::web::middleware::RequestId;
 use crate::web::mobile::{finish_order_login, order_display};
 use crate::web::templates::{render, Frame, MobileWaiting, QrImage};
+use crate::web::ClientAddress;
 use crate::web::{href, AppState};
 
 #[derive(Debug, Deserialize)]
@@ -34,16 +35,35 @@ pub struct MobileQuery {
 pub async fn login_mobile_get(
     State(state): State<Arc<AppState>>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    client: ClientAddress,
     headers: HeaderMap,
     Query(query): Query<MobileQuery>,
 ) -> Response {
     let lang = Lang::new(query.lang.as_deref(), &headers);
     let device = Device::parse(query.device.as_deref());
-    let result = match &query.order {
-        Some(order_ref) => waiting_page(&state, &headers, order_ref, device, lang).await,
-        None => start_order(&state, &headers, query.login.as_deref(), device, lang).await,
+    let page = Page {
+        state: &state,
+        headers: &headers,
+        client,
+        request_id: &request_id,
+        device,
+        lang,
     };
-    result.unwrap_or_else(|failure| failure_page(&failure, lang, &request_id))
+    let result = match &query.order {
+        Some(order_ref) => waiting_page(&page, order_ref).await,
+        None => start_order(&page, query.login.as_deref()).await,
+    };
+    result.unwrap_or_else(|failure| page_failure(&failure, lang, &request_id))
+}
+
+/// The request a waiting page answers.
+struct Page<'a> {
+    state: &'a AppState,
+    headers: &'a HeaderMap,
+    client: ClientAddress,
+    request_id: &'a str,
+    device: Device,
+    lang: Lang,
 }
 
 fn waiting_href(order_ref: &str, device: Device, lang: Option<&str>) -> String {
@@ -54,41 +74,42 @@ fn waiting_href(order_ref: &str, device: Device, lang: Option<&str>) -> String {
     )
 }
 
-async fn start_order(
-    state: &AppState,
-    headers: &HeaderMap,
-    login_id: Option<&str>,
-    device: Device,
-    lang: Lang,
-) -> Result<Response, LoginFailure> {
-    let login = bound_login(state, headers, login_id).await?;
+async fn start_order(page: &Page<'_>, login_id: Option<&str>) -> Result<Response, PageFailure> {
+    let state = page.state;
+    let login = bound_login(state, page.headers, login_id).await?;
     let display = order_display(state, &login).ok_or(LoginFailure::LoginExpired)?;
-    let started = state
-        .mobile
-        .start(&login.id, display, state.clock.now())
-        .await
-        .map_err(store_failure)?;
-    let location = waiting_href(&started.order_ref, device, lang.chosen);
+    let request = StartRequest {
+        login: &login,
+        display,
+        end_user_ip: page.client.0.to_string(),
+        now: state.clock.now(),
+    };
+    let started = state.mobile.start(request).await.map_err(order_failure)?;
+    let location = waiting_href(&started.order_ref, page.device, page.lang.chosen);
     Ok(Redirect::to(&location).into_response())
 }
 
 /// The order's status now; a completed order resumes the login (303 with the SSO cookie).
-async fn waiting_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    order_ref: &str,
-    device: Device,
-    lang: Lang,
-) -> Result<Response, LoginFailure> {
+async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, PageFailure> {
+    let (state, headers, device, lang) = (page.state, page.headers, page.device, page.lang);
     let order = bound_order(state, headers, order_ref).await?;
-    let now = state.clock.now();
+    let validator = state.validator.load();
+    let ctx = state.login_context(
+        &validator,
+        LoginMethod::MobileQr,
+        page.client,
+        Some(page.request_id.to_owned()),
+    );
+    let now = ctx.now;
     let collect = state
         .mobile
-        .collect(order_ref, now)
+        .collect(&ctx, order_ref)
         .await
-        .map_err(store_failure)?;
+        .map_err(order_failure)?;
     if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
-        let cookie = finish_order_login(state, headers, &order.login, session_id).await?;
+        let cookie = finish_order_login(state, headers, &order.login, session_id)
+            .await
+            .map_err(LoginFailure::Store)?;
         let mut response = Redirect::to(&order.login.resume_path).into_response();
         if let Some(cookie) = cookie {
             response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -100,7 +121,7 @@ async fn waiting_page(
             .mobile
             .current_qr(order_ref, now)
             .await
-            .map_err(store_failure)?,
+            .map_err(order_failure)?,
         _ => None,
     };
     let login_id = order.login.id.as_str();
@@ -129,6 +150,7 @@ async fn waiting_page(
         message: hint_message(collect.hint, collect.code.as_deref(), device, lang),
         qr,
         app_link: app_link(
+            order.app_links.as_ref(),
             &state.config.idp.mobile,
             &order.autostart_token,
             is_apple_mobile(headers),
@@ -146,11 +168,18 @@ async fn waiting_page(
 /// universal link opens the app directly (or the web page about the app when it is not
 /// installed). `redirect=null`: the app goes back to the previous app (the browser) by
 /// itself and this page, polling, continues the login (the BankID convention).
-fn app_link(config: &crate::config::MobileConfig, autostart_token: &str, is_apple: bool) -> String {
-    let base = if is_apple {
-        config.app_universal_link.as_str()
-    } else {
-        config.app_link.as_str()
+/// An external service's order opens the service's app (`links`).
+fn app_link(
+    links: Option<&AppLinks>,
+    config: &crate::config::MobileConfig,
+    autostart_token: &str,
+    is_apple: bool,
+) -> String {
+    let base = match (links, is_apple) {
+        (Some(links), true) => links.universal.as_str(),
+        (Some(links), false) => links.scheme.as_str(),
+        (None, true) => config.app_universal_link.as_str(),
+        (None, false) => config.app_link.as_str(),
     };
     let pairs = [("autostarttoken", autostart_token), ("redirect", "null")];
     href(base, &pairs, None)
@@ -239,14 +268,27 @@ mod tests {
             qr_max_age_seconds: 5,
             app_link: "regionidp:///".into(),
             app_universal_link: "https://app.regionidp.example/".into(),
+            national_eid: Vec::new(),
         };
         assert_eq!(
-            app_link(&config, "a-b_c", false),
+            app_link(None, &config, "a-b_c", false),
             "regionidp:///?autostarttoken=a-b_c&redirect=null"
         );
         assert_eq!(
-            app_link(&config, "a+b", true),
+            app_link(None, &config, "a+b", true),
             "https://app.regionidp.example/?autostarttoken=a%2Bb&redirect=null"
+        );
+        let service = AppLinks {
+            scheme: "bankid:///".into(),
+            universal: "https://app.bankid.com/".into(),
+        };
+        assert_eq!(
+            app_link(Some(&service), &config, "t", false),
+            "bankid:///?autostarttoken=t&redirect=null"
+        );
+        assert_eq!(
+            app_link(Some(&service), &config, "t", true),
+            "https://app.bankid.com/?autostarttoken=t&redirect=null"
         );
     }
 }

@@ -59,7 +59,7 @@
       headers: { Accept: "application/json" },
     }).then(function (response) {
       return response.json().then(function (body) {
-        return { ok: response.ok, body: body };
+        return { ok: response.ok, status: response.status, body: body };
       });
     });
   }
@@ -93,7 +93,13 @@
         return;
       }
       var body = answer.body;
-      if (!answer.ok) {
+      var service = body && typeof body.error === "string" &&
+        body.error.indexOf("NATIONAL_EID_") === 0;
+      if (!answer.ok && service) {
+        // The national e-identification service does not answer: say so with its code,
+        // and stop (the user tries again when they choose).
+        fail(messages.unavailable + " (" + messages.codeLabel + " " + body.error + ")");
+      } else if (!answer.ok) {
         fail(messages.expired);
       } else if (body.status === "complete") {
         stop();
