@@ -217,6 +217,7 @@ pub fn mobile_backends(
                 scheme: service.app_link.clone(),
                 universal: service.app_universal_link.clone(),
             },
+            min_collect_interval: Duration::from_millis(service.min_collect_interval_millis),
         };
         backends = backends.with_service(
             ExternalBackend::new(settings, client, store.clone(), metrics.clone()),

@@ -10,7 +10,7 @@
 //!   autostart token), checks it against the order's `qrStartSecret` and its time (a
 //!   stale code is refused), and approves (signs with the development user's key from
 //!   certs-dev/users), cancels, or fails the order; `faults` makes the RP API slow or
-//!   down.
+//!   down; `calls` counts the RP API calls answered.
 //!
 //! Orders expire (`--order-lifetime-seconds`), fail with `startFailed` when no app took
 //! them (`--start-timeout-seconds`), and a user's new order cancels their order in
@@ -103,6 +103,8 @@ struct Service {
     options: Options,
     orders: Mutex<HashMap<String, SimOrder>>,
     faults: Mutex<Faults>,
+    /// RP API calls answered, by operation.
+    calls: Mutex<HashMap<&'static str, u64>>,
 }
 
 type Shared = Arc<Service>;
@@ -148,8 +150,9 @@ impl Service {
         }
     }
 
-    /// The fault switches, before every RP API answer: a delay, then maybe "down".
-    async fn faults(&self) -> Option<Response> {
+    /// Counts the call, then the fault switches: a delay, then maybe "down".
+    async fn faults(&self, operation: &'static str) -> Option<Response> {
+        *lock(&self.calls).entry(operation).or_insert(0) += 1;
         let (delay, down) = {
             let faults = lock(&self.faults);
             (faults.delay, faults.down)
@@ -175,7 +178,7 @@ struct AuthBody {
 }
 
 async fn rp_auth_post(State(service): State<Shared>, body: Option<Json<AuthBody>>) -> Response {
-    if let Some(fault) = service.faults().await {
+    if let Some(fault) = service.faults("auth").await {
         return fault;
     }
     let Some(Json(body)) = body else {
@@ -232,7 +235,7 @@ struct OrderBody {
 }
 
 async fn rp_collect_post(State(service): State<Shared>, body: Option<Json<OrderBody>>) -> Response {
-    if let Some(fault) = service.faults().await {
+    if let Some(fault) = service.faults("collect").await {
         return fault;
     }
     let order_ref = body.and_then(|Json(b)| b.order_ref).unwrap_or_default();
@@ -263,7 +266,7 @@ async fn rp_collect_post(State(service): State<Shared>, body: Option<Json<OrderB
 }
 
 async fn rp_cancel_post(State(service): State<Shared>, body: Option<Json<OrderBody>>) -> Response {
-    if let Some(fault) = service.faults().await {
+    if let Some(fault) = service.faults("cancel").await {
         return fault;
     }
     let order_ref = body.and_then(|Json(b)| b.order_ref).unwrap_or_default();
@@ -489,6 +492,12 @@ async fn sim_faults_post(State(service): State<Shared>, Json(body): Json<FaultsB
     Json(json!({ "delayMs": faults.delay.as_millis() as u64, "down": faults.down })).into_response()
 }
 
+/// `GET /sim/v1/calls`: the RP API calls answered, by operation.
+async fn sim_calls_get(State(service): State<Shared>) -> Response {
+    let calls = lock(&service.calls).clone();
+    Json(json!(calls)).into_response()
+}
+
 async fn sim_health_get() -> Response {
     Json(json!({ "status": "up" })).into_response()
 }
@@ -538,6 +547,7 @@ pub async fn run(options: Options) -> Result<()> {
         }),
         options,
         orders: Mutex::new(HashMap::new()),
+        calls: Mutex::new(HashMap::new()),
     });
     let rp = Router::new()
         .route("/rp/v6.0/auth", post(rp_auth_post))
@@ -548,6 +558,7 @@ pub async fn run(options: Options) -> Result<()> {
         .route("/sim/v1/scan", post(sim_scan_post))
         .route("/sim/v1/faults", post(sim_faults_post))
         .route("/sim/v1/health", get(sim_health_get))
+        .route("/sim/v1/calls", get(sim_calls_get))
         .with_state(service);
     let path = |name: &str| pki.path(name).display().to_string();
     println!(

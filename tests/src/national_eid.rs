@@ -123,6 +123,9 @@ impl NationalEidSim {
             issuers: Vec::new(),
             connect_timeout_millis: 2000,
             request_timeout_millis: 5000,
+            // Every poll asks the service, so that a test's poll right after the app's
+            // step sees it; the interval has its own test.
+            min_collect_interval_millis: 0,
             user_visible_data: "Logga in i {application} hos {organisation}".into(),
             app_link: "bankid:///".into(),
             app_universal_link: "https://app.bankid.com/".into(),
@@ -146,6 +149,19 @@ impl NationalEidSim {
             json!({ "autoStartToken": token, "user": user, "outcome": "approve" }),
         )
         .await
+    }
+
+    /// How many calls of each RP API operation the service answered
+    /// (`{"auth": n, "collect": n, "cancel": n}`).
+    pub async fn calls(&self) -> Value {
+        self.http
+            .get(format!("{}/sim/v1/calls", self.control))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("simulator calls: {e}"))
+            .json()
+            .await
+            .unwrap_or(Value::Null)
     }
 
     /// `POST /sim/v1/faults`.

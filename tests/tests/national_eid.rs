@@ -530,3 +530,40 @@ async fn in_a_real_browser_the_page_follows_the_service_and_says_when_it_is_down
     )
     .await;
 }
+
+#[tokio::test]
+async fn polls_faster_than_the_interval_make_one_collect_per_interval_at_the_service() {
+    let sim = NationalEidSim::start(&[]).await.unwrap();
+    let mut service = sim.service_config(&[SERVED]);
+    service.min_collect_interval_millis = 1000;
+    let (idp, _db) = idp_with(service).await;
+    let (browser, order, qr) = started(&idp).await;
+    let begun = Instant::now();
+    for _ in 0..20 {
+        let (status, poll) = collect(&browser, &idp, &order).await;
+        assert_eq!(
+            (status, poll["status"].as_str()),
+            (200, Some("pending")),
+            "{poll}"
+        );
+    }
+    let collects = sim.calls().await["collect"].as_u64().unwrap_or(0);
+    // The waiting page's collect, then at most one per second begun.
+    let allowed = begun.elapsed().as_secs() + 2;
+    assert!(
+        (1..=allowed).contains(&collects),
+        "{collects} collects at the service for 21 polls"
+    );
+    // The completion arrives with the next poll that may ask.
+    let (status, _) = sim.scan(&qr, "david", "approve").await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let poll = loop {
+        let (_, poll) = collect(&browser, &idp, &order).await;
+        if poll["status"] != "pending" || Instant::now() > deadline {
+            break poll;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(poll["status"], "complete", "{poll}");
+}

@@ -102,6 +102,7 @@ mod tests {
             issuers: Vec::new(),
             connect_timeout_millis: 1000,
             request_timeout_millis: 1000,
+            min_collect_interval_millis: 1000,
             user_visible_data: String::new(),
             app_link: "bankid:///".into(),
             app_universal_link: "https://app.bankid.com/".into(),

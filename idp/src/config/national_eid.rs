@@ -39,6 +39,10 @@ pub struct NationalEidConfig {
     /// Whole-call timeout of every call (a slow service fails the step, never hangs it).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_millis: u64,
+    /// At most one `collect` per order in this time, whichever browser or node polls
+    /// (polls in between are answered from the order the IdP keeps); 0: every poll asks.
+    #[serde(default = "default_min_collect_interval")]
+    pub min_collect_interval_millis: u64,
     /// The text the user's app shows (`userVisibleData`, sent base64 as the API wants);
     /// `{application}` and `{organisation}` are filled in. Empty: none sent.
     #[serde(default = "default_user_visible_data")]
@@ -66,6 +70,10 @@ fn default_connect_timeout() -> u64 {
 
 fn default_request_timeout() -> u64 {
     5000
+}
+
+fn default_min_collect_interval() -> u64 {
+    1000
 }
 
 fn default_user_visible_data() -> String {
@@ -167,6 +175,13 @@ pub fn validate(
                 problems.push(file, key(field), "must be between 1 and 60000");
             }
         }
+        if service.min_collect_interval_millis > 10_000 {
+            problems.push(
+                file,
+                key("min_collect_interval_millis"),
+                "must be at most 10000 (the page polls every 2 s)",
+            );
+        }
     }
 }
 
@@ -191,6 +206,7 @@ mod tests {
             issuers: Vec::new(),
             connect_timeout_millis: 1000,
             request_timeout_millis: 1000,
+            min_collect_interval_millis: 1000,
             user_visible_data: String::new(),
             app_link: default_app_link(),
             app_universal_link: default_app_universal_link(),

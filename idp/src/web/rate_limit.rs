@@ -1,7 +1,7 @@
 //! Rate limits per client address on the routes that create state or cost work:
-//! new logins, mobile orders (the JSON start and the waiting page that starts one: with a
-//! national eID service each is a call to the service), the app API, the token endpoint
-//! and the admin API
+//! new logins, mobile orders (the JSON start, and the waiting page that starts one with
+//! the login starts' quota: with a national eID service each start is a call to the
+//! service), the app API, the token endpoint and the admin API
 //! (`[limits.rates]`, `crate::rate_limit`). Answered with 429, `Retry-After` and the
 //! error format of the route: a page, the app API's JSON, an OAuth error or the admin
 //! API's JSON.
@@ -27,8 +27,9 @@ pub const CODE: &str = "RATE_LIMITED";
 enum Kind {
     LoginStart,
     OrderStart,
-    /// An order started by the waiting page (`GET /login/mobile?login=…` without JavaScript):
-    /// the order starts' quota and bucket, answered with a page.
+    /// An order started by the waiting page (`GET /login/mobile?login=…`, the login page's
+    /// mobile links): every page login starts one, so it has the login starts' quota (a
+    /// ward behind one NAT address), in a bucket of its own, answered with a page.
     OrderStartPage,
     MobileApp,
     Token,
@@ -71,7 +72,8 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::LoginStart => "login-start",
-            Kind::OrderStart | Kind::OrderStartPage => "order-start",
+            Kind::OrderStart => "order-start",
+            Kind::OrderStartPage => "order-start-page",
             Kind::MobileApp => "mobile-app",
             Kind::Token => "token",
             Kind::AdminApi => "admin-api",
@@ -82,8 +84,8 @@ impl Kind {
 
     fn per_minute(self, rates: &RateLimits) -> u32 {
         match self {
-            Kind::LoginStart => rates.login_starts_per_minute,
-            Kind::OrderStart | Kind::OrderStartPage => rates.order_starts_per_minute,
+            Kind::LoginStart | Kind::OrderStartPage => rates.login_starts_per_minute,
+            Kind::OrderStart => rates.order_starts_per_minute,
             Kind::MobileApp => rates.mobile_app_per_minute,
             Kind::Token => rates.token_requests_per_minute,
             Kind::AdminApi | Kind::Console => rates.admin_api_per_minute,
@@ -208,10 +210,10 @@ mod tests {
         assert_eq!(of("order=national.x&device=other"), None);
         assert_eq!(of("login=abc&order=x"), None);
         assert_eq!(Kind::of_request("/login/mobile", None), None);
-        assert_eq!(
+        assert_ne!(
             Kind::OrderStartPage.name(),
             Kind::OrderStart.name(),
-            "one bucket"
+            "a bucket of its own"
         );
         assert_eq!(
             Kind::of_request("/login/mobile/start", None),

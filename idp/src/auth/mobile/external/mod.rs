@@ -54,6 +54,8 @@ pub struct ExternalSettings {
     pub allowed_issuers: Vec<Vec<u8>>,
     /// The service's app, for the page's "app on this device".
     pub app_links: super::AppLinks,
+    /// At most one collect per order in this time (zero: every poll asks).
+    pub min_collect_interval: Duration,
 }
 
 #[derive(Clone)]
@@ -394,6 +396,22 @@ impl MobileBackend for ExternalBackend {
             .ok_or(MobileError::OrderNotFound)?;
         let order = self.with_deadline(order, ctx.now).await?;
         if !matches!(order.state, ExternalState::Pending { .. }) {
+            return Ok(Self::report(&order));
+        }
+        // One collect per order and interval, whichever node polls: a browser polling
+        // faster (or many) does not become as many calls to the service.
+        let interval = self.settings.min_collect_interval;
+        if !interval.is_zero()
+            && !self
+                .store
+                .insert_new(
+                    Namespace::MobileOrder,
+                    &format!("xpoll:{order_ref}"),
+                    b"",
+                    interval,
+                )
+                .await?
+        {
             return Ok(Self::report(&order));
         }
         let answer = self
