@@ -8,11 +8,12 @@
 //!
 //! Each federation keeps its last verified aggregate. A refresh that fails (unreachable,
 //! tampered, expired, too large) keeps it and records the failure; its SPs go on working
-//! until the copy's own `validUntil`. A refresh that succeeds replaces it, and the SPs
-//! registered from it are looked up again at once: one removed from the federation (or
-//! no longer admitted by its rules) stops working then, with its good copy dropped.
-//! The next refresh comes after the configured interval or the aggregate's
-//! `cacheDuration`, whichever is sooner; with no good copy, after a backoff.
+//! until the copy's own `validUntil`, and are withdrawn then. A refresh that succeeds
+//! replaces it, and the SPs registered from it are looked up again at once: one removed
+//! from the federation (or no longer admitted by its rules) stops working then, with its
+//! good copy dropped. The next load comes after the configured interval or the
+//! aggregate's `cacheDuration`, whichever is sooner; after a failure, after a backoff;
+//! and at the last copy's `validUntil` at the latest.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -170,20 +171,27 @@ impl Federation {
         }
     }
 
-    /// When to load again: the interval, or sooner by `cacheDuration`; without a good
-    /// copy, the backoff the failures have earned.
-    pub fn next_load_in(&self) -> Duration {
+    /// When to load again: the interval, or sooner by `cacheDuration`; after a failure,
+    /// the backoff the failures have earned; and never after the last copy's
+    /// `validUntil` (its SPs are then withdrawn unless a new copy verified).
+    pub fn next_load_in(&self, now: OffsetDateTime) -> Duration {
         let refresh = self.settings.refresh;
-        match self.aggregate() {
-            Some(aggregate) => aggregate
-                .cache_duration
-                .map_or(refresh, |d| d.min(refresh))
-                .max(Duration::from_secs(1)),
-            None => {
-                let failures = self.status().map_or(1, |s| s.consecutive_failures);
-                retry_delay(failures).min(refresh)
+        let failures = self.status().map_or(0, |s| s.consecutive_failures);
+        let wait = match self.aggregate() {
+            Some(aggregate) => {
+                let mut wait = aggregate.cache_duration.map_or(refresh, |d| d.min(refresh));
+                if failures > 0 {
+                    wait = wait.min(retry_delay(failures));
+                }
+                if let Some(until) = aggregate.valid_until {
+                    let left = Duration::try_from(until - now).unwrap_or(Duration::ZERO);
+                    wait = wait.min(left);
+                }
+                wait
             }
-        }
+            None => retry_delay(failures.max(1)).min(refresh),
+        };
+        wait.max(Duration::from_secs(1))
     }
 
     pub fn view(&self) -> FederationView {
@@ -291,7 +299,7 @@ impl MetadataCache {
                 tokio::spawn(async move {
                     loop {
                         tokio::select! {
-                            () = tokio::time::sleep(federation.next_load_in()) => {}
+                            () = tokio::time::sleep(federation.next_load_in(clock.now())) => {}
                             changed = shutdown.changed() => {
                                 if changed.is_err() || *shutdown.borrow() {
                                     break;
@@ -305,20 +313,16 @@ impl MetadataCache {
                             .load(cache.http(), cache.fetch_timeout(), now)
                             .await;
                         log_federation(&federation, previous.as_ref(), &outcome);
-                        if outcome.is_ok() {
-                            let members: Vec<MetadataSource> = sources
-                                .load()
-                                .iter()
-                                .filter(|s| {
-                                    s.location
-                                        == SourceLocation::Federation(
-                                            federation.settings.id.clone(),
-                                        )
-                                })
-                                .cloned()
-                                .collect();
-                            cache.load_all(&members, now).await;
-                        }
+                        // After a new copy, its SPs as it describes them; after a failure,
+                        // the last copy's SPs are withdrawn once it has expired.
+                        let id = SourceLocation::Federation(federation.settings.id.clone());
+                        let members: Vec<MetadataSource> = sources
+                            .load()
+                            .iter()
+                            .filter(|s| s.location == id)
+                            .cloned()
+                            .collect();
+                        cache.load_all(&members, now).await;
                         federation.loaded();
                     }
                 })

@@ -186,9 +186,11 @@ impl MetadataCache {
                 if matches!(
                     found,
                     Err(MetadataError::NotInFederation { .. }
-                        | MetadataError::FederationRefused { .. })
+                        | MetadataError::FederationRefused { .. }
+                        | MetadataError::Expired)
                 ) {
-                    // The federation's verified aggregate no longer vouches for it.
+                    // The federation's verified aggregate no longer vouches for it, or
+                    // its last copy has passed its validUntil.
                     withdrawn.push(source.entity_id.as_str());
                 }
                 outcomes.push((index, found));

@@ -296,4 +296,23 @@ async fn registered_sps_come_from_the_last_good_aggregate_and_leave_with_it() {
     let view = federation.view();
     assert_eq!((view.service_providers, view.admitted), (1, 1));
     assert_eq!(view.cache_duration_seconds, Some(6 * 3600));
+
+    // The next load is due by cacheDuration and the interval, and at validUntil at the
+    // latest; once the last copy has expired, its SPs are withdrawn.
+    assert_eq!(federation.next_load_in(NOW), Duration::from_secs(3600));
+    let just_before = datetime!(2026-12-21 23:59:30 UTC);
+    assert_eq!(
+        federation.next_load_in(just_before),
+        Duration::from_secs(30)
+    );
+    let after = datetime!(2026-12-22 00:00:01 UTC);
+    let outcomes = cache.load_all(&sources[..1], after).await;
+    assert_eq!(
+        outcomes[0].1.as_ref().unwrap_err().code(),
+        "SAML_METADATA_EXPIRED"
+    );
+    assert!(
+        cache.get(&sp_id(1)).is_none(),
+        "an SP from an expired copy is not served"
+    );
 }
