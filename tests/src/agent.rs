@@ -23,6 +23,20 @@ pub struct Page {
 }
 
 impl Page {
+    /// The pending login's id of an IdP login page (`/login?login=…`).
+    pub fn login_id(&self) -> String {
+        self.url
+            .query_pairs()
+            .find(|(k, _)| k == "login")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "expected the IdP login page, got {} {}: {}",
+                    self.status, self.url, self.body
+                )
+            })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -383,17 +397,7 @@ impl Agent {
         login_page: &Page,
         prefix: &str,
     ) -> Result<Url, Page> {
-        let login_id = login_page
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "login")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| {
-                panic!(
-                    "expected the IdP login page, got {} {}: {}",
-                    login_page.status, login_page.url, login_page.body
-                )
-            });
+        let login_id = login_page.login_id();
         self.open_until(
             &idp.mtls_url(&format!("/mtls/login?login={login_id}")),
             prefix,
@@ -452,17 +456,7 @@ impl Agent {
         phone: &sp_test::phone::Phone,
         credential: &sp_test::phone::PhoneCredential,
     ) -> (sp_test::phone::Shown, Page) {
-        let login_id = login_page
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "login")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| {
-                panic!(
-                    "expected the IdP login page, got {} {}: {}",
-                    login_page.status, login_page.url, login_page.body
-                )
-            });
+        let login_id = login_page.login_id();
         let json = |page: &Page| -> serde_json::Value {
             assert_eq!(
                 page.status, 200,
@@ -519,17 +513,7 @@ impl Agent {
             self.with_certificate.is_some(),
             "this agent has no certificate"
         );
-        let login_id = login_page
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "login")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| {
-                panic!(
-                    "expected the IdP login page, got {} {}: {}",
-                    login_page.status, login_page.url, login_page.body
-                )
-            });
+        let login_id = login_page.login_id();
         self.open(&idp.mtls_url(&format!("/mtls/login?login={login_id}")))
             .await
     }

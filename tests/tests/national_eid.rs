@@ -48,13 +48,7 @@ async fn open_login(browser: &Agent, idp: &TestIdp) -> (String, String) {
         .open_until(&url, &callback(CONFIDENTIAL))
         .await
         .expect_err("the IdP asks for a login");
-    let login = login_page
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "login")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("not the login page: {}", login_page.url));
-    (login, verifier)
+    (login_page.login_id(), verifier)
 }
 
 /// "Mobile app on another device": the order is started and the waiting page shown.
