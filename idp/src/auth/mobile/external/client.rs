@@ -220,8 +220,20 @@ impl RpClient {
                 error_code,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ServiceError::Protocol(e.to_string()))
+        serde_json::from_slice(&bytes).map_err(|e| ServiceError::Protocol(unreadable(&e)))
     }
+}
+
+/// Why an answer could not be read, without quoting it: serde's message may carry a
+/// value of the answer (a personal identity number in `completionData.user`), and this
+/// text reaches the log.
+fn unreadable(error: &serde_json::Error) -> String {
+    format!(
+        "unreadable answer ({:?} at line {} column {})",
+        error.classify(),
+        error.line(),
+        error.column()
+    )
 }
 
 #[cfg(test)]
@@ -246,6 +258,23 @@ mod tests {
         assert_eq!(answer.status, ServiceStatus::Complete);
         let data = answer.completion_data.unwrap();
         assert_eq!(data.certificate_chain, vec!["AAAA".to_owned()]);
+    }
+
+    #[test]
+    fn an_unreadable_answer_is_described_without_its_values() {
+        // personalNumber where the user object belongs: serde would quote it.
+        let body = br#"{"orderRef": "o1", "status": "complete", "completionData": {"user": "195001011234"}}"#;
+        let error = serde_json::from_slice::<CollectResponse>(body).unwrap_err();
+        assert!(
+            error.to_string().contains("195001011234"),
+            "serde quotes it"
+        );
+        let described = unreadable(&error);
+        assert!(!described.contains("195001011234"), "{described}");
+        assert!(
+            described.starts_with("unreadable answer (Data at line 1"),
+            "{described}"
+        );
     }
 
     #[test]

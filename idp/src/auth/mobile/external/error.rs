@@ -62,7 +62,7 @@ impl ServiceError {
 fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), "<service>");
+        text = text.replace(url.as_str(), "[the service]");
     }
     let mut source = std::error::Error::source(error);
     while let Some(current) = source {
