@@ -66,6 +66,10 @@ pub(super) async fn connect(
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
+        // sqlx pings a connection on every acquire by default: for SQLite a round trip
+        // to the connection's worker thread and back before each query, for a local
+        // file that cannot hang up. A server connection keeps its check.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 match backend {
