@@ -8,7 +8,7 @@ use e2e::redis_topologies::{RedisCluster, RedisSentinel, SENTINEL_MASTER};
 use e2e::RedisServer;
 use idp::clock::ManualClock;
 use idp::session::{
-    MemoryStore, Namespace, RedisStore, RedisTarget, ReplayCache, SessionStore, SharedStore,
+    Entry, MemoryStore, Namespace, RedisStore, RedisTarget, ReplayCache, SessionStore, SharedStore,
     TypedStore,
 };
 
@@ -108,6 +108,48 @@ async fn put_then_get_returns_the_value(f: Fixture) {
         s.get(Namespace::SsoSession, "a").await.unwrap().as_deref(),
         Some(&b"two"[..])
     );
+}
+
+async fn put_many_stores_every_entry_with_its_ttl(f: Fixture) {
+    let s = &f.store;
+    let short = Duration::from_millis(20);
+    let entry = |ns, key: &str, value: &[u8], ttl| Entry {
+        ns,
+        key: key.to_owned(),
+        value: value.to_vec(),
+        ttl,
+    };
+    s.put(Namespace::OidcGrant, "g", b"old", LONG)
+        .await
+        .unwrap();
+    s.put_many(&[
+        entry(Namespace::OidcGrant, "g", b"grant", LONG),
+        entry(Namespace::OidcCode, "used", b"marker", LONG),
+        entry(Namespace::OidcRefresh, "r", b"refresh", short),
+    ])
+    .await
+    .unwrap();
+    let get = |ns, key: &'static str| async move { s.get(ns, key).await.unwrap() };
+    assert_eq!(
+        get(Namespace::OidcGrant, "g").await.as_deref(),
+        Some(&b"grant"[..])
+    );
+    assert_eq!(
+        get(Namespace::OidcCode, "used").await.as_deref(),
+        Some(&b"marker"[..])
+    );
+    assert_eq!(
+        get(Namespace::OidcRefresh, "r").await.as_deref(),
+        Some(&b"refresh"[..])
+    );
+    f.let_expire(Namespace::OidcRefresh, "r", short).await;
+    assert_eq!(get(Namespace::OidcRefresh, "r").await, None);
+    assert!(get(Namespace::OidcGrant, "g").await.is_some());
+    s.put_many(&[]).await.unwrap();
+    let refused = s
+        .put_many(&[entry(Namespace::OidcGrant, "z", b"x", Duration::ZERO)])
+        .await;
+    assert!(refused.is_err(), "a zero TTL is refused in put_many too");
 }
 
 async fn namespaces_are_separate(f: Fixture) {
@@ -388,6 +430,7 @@ macro_rules! contract {
 contract!(
     [memory, redis, cluster]: [
         put_then_get_returns_the_value,
+        put_many_stores_every_entry_with_its_ttl,
         namespaces_are_separate,
         take_returns_the_value_once,
         many_concurrent_takes_have_exactly_one_winner,
@@ -410,6 +453,7 @@ contract!(
 contract!(
     [sentinel]: [
         put_then_get_returns_the_value,
+        put_many_stores_every_entry_with_its_ttl,
         many_concurrent_takes_have_exactly_one_winner,
         concurrent_replace_if_has_exactly_one_winner,
         rate_limits_hold_under_concurrency,

@@ -119,6 +119,8 @@ pub struct UsedMarker {
 
 #[derive(Clone)]
 pub struct GrantStores {
+    /// The store of them all, for values written together.
+    store: SharedStore,
     /// Validated authorization requests waiting for a login (by pending login id).
     pub requests: TypedStore<super::authorize::ParkedRequest>,
     codes: TypedStore<CodeRecord>,
@@ -148,6 +150,7 @@ impl GrantStores {
     pub fn new(store: SharedStore, settings: &Settings, pending_login_ttl: Duration) -> Self {
         let lifetime = settings.refresh_token_ttl;
         Self {
+            store: store.clone(),
             requests: TypedStore::new(store.clone(), Namespace::OidcRequest, pending_login_ttl),
             codes: TypedStore::new(store.clone(), Namespace::OidcCode, settings.code_ttl),
             used_codes: TypedStore::new(store.clone(), Namespace::OidcCode, lifetime),
@@ -190,22 +193,40 @@ impl GrantStores {
         }
     }
 
-    /// Creates the grant of an exchanged code and remembers the code as used.
-    pub async fn create_grant(&self, code: &str, record: &CodeRecord) -> Result<Grant, OidcError> {
+    /// Creates the grant of an exchanged code with its first refresh token, and
+    /// remembers the code as used: three values, written in one round trip.
+    pub async fn create_grant(
+        &self,
+        code: &str,
+        record: &CodeRecord,
+    ) -> Result<(Grant, String), OidcError> {
         let grant = Grant {
             id: random_key(),
             client_id: record.client_id.clone(),
             scopes: record.scopes.clone(),
             authentication: record.authentication.clone(),
         };
-        self.grants.put(&grant.id, &grant).await?;
         let marker = UsedMarker {
             grant_id: grant.id.clone(),
         };
-        self.used_codes
-            .put(&format!("{USED}{}", store_key(code)), &marker)
+        let (refresh_token, refresh) = self.new_refresh_token(&grant);
+        self.store
+            .put_many(&[
+                self.grants.entry(&grant.id, &grant)?,
+                self.used_codes
+                    .entry(&format!("{USED}{}", store_key(code)), &marker)?,
+                self.refresh.entry(&store_key(&refresh_token), &refresh)?,
+            ])
             .await?;
-        Ok(grant)
+        Ok((grant, refresh_token))
+    }
+
+    fn new_refresh_token(&self, grant: &Grant) -> (String, RefreshRecord) {
+        let record = RefreshRecord {
+            grant_id: grant.id.clone(),
+            client_id: grant.client_id.clone(),
+        };
+        (random_key(), record)
     }
 
     /// The grant, unless revoked or expired.
@@ -221,11 +242,7 @@ impl GrantStores {
 
     /// A new refresh token for `grant`.
     pub async fn issue_refresh_token(&self, grant: &Grant) -> Result<String, OidcError> {
-        let token = random_key();
-        let record = RefreshRecord {
-            grant_id: grant.id.clone(),
-            client_id: grant.client_id.clone(),
-        };
+        let (token, record) = self.new_refresh_token(grant);
         self.refresh.put(&store_key(&token), &record).await?;
         Ok(token)
     }

@@ -99,8 +99,9 @@ async fn exchange_code(
         (None, None) => {}
         _ => return Err(OidcError::PkceVerifierMismatch),
     }
-    let grant = state.oidc.grants.create_grant(code, &record).await?;
-    let tokens = issue(state, tenant, client, &grant, record.nonce.as_deref(), now).await?;
+    let (grant, refresh_token) = state.oidc.grants.create_grant(code, &record).await?;
+    let nonce = record.nonce.as_deref();
+    let tokens = issue(state, tenant, client, &grant, nonce, refresh_token, now).await?;
     audit(
         state,
         "oidc-token",
@@ -167,7 +168,8 @@ async fn refresh(
         state.oidc.grants.revoke(&grant.id).await?;
         return Err(OidcError::SessionEnded);
     }
-    let tokens = issue(state, tenant, client, &grant, None, now).await?;
+    let refresh_token = state.oidc.grants.issue_refresh_token(&grant).await?;
+    let tokens = issue(state, tenant, client, &grant, None, refresh_token, now).await?;
     audit(
         state,
         "oidc-refresh",
@@ -189,13 +191,13 @@ async fn issue(
     client: &OidcClient,
     grant: &Grant,
     nonce: Option<&str>,
+    refresh_token: String,
     now: OffsetDateTime,
 ) -> Result<IssuedTokens, OidcError> {
     let provider = &state.oidc;
     let access_token = provider.access_token(tenant, client, grant, now).await?;
     let released = released_claims(state.directory, client, grant).await?;
     let id_token = provider.id_token(tenant, client, grant, nonce, &access_token, released, now)?;
-    let refresh_token = provider.grants.issue_refresh_token(grant).await?;
     Ok(IssuedTokens {
         access_token,
         id_token,

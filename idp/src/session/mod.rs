@@ -111,6 +111,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Stores `value` under `key`, replacing any previous value.
     async fn put(&self, ns: Namespace, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()>;
 
+    /// Stores every entry, as [`SessionStore::put`] does, in one round trip where the
+    /// backend has round trips. Not atomic: on an error, some entries may be stored.
+    async fn put_many(&self, entries: &[Entry]) -> StoreResult<()> {
+        for entry in entries {
+            self.put(entry.ns, &entry.key, &entry.value, entry.ttl)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Stores `value` only if `key` is absent; `true` when it was stored.
     async fn insert_new(
         &self,
@@ -146,6 +156,15 @@ pub trait SessionStore: Send + Sync + 'static {
 }
 
 pub type SharedStore = Arc<dyn SessionStore>;
+
+/// One value to store with [`SessionStore::put_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub ns: Namespace,
+    pub key: String,
+    pub value: Vec<u8>,
+    pub ttl: Duration,
+}
 
 fn ttl_millis(ttl: Duration) -> StoreResult<u64> {
     let millis = u64::try_from(ttl.as_millis()).map_err(|_| StoreError::InvalidTtl)?;

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Namespace, SessionStore, SharedStore, StoreResult};
+use super::{Entry, Namespace, SessionStore, SharedStore, StoreResult};
 use crate::metrics::Metrics;
 
 pub struct Observed {
@@ -45,6 +45,10 @@ impl SessionStore for Observed {
 
     async fn put(&self, ns: Namespace, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
         self.timed("put", self.inner.put(ns, key, value, ttl)).await
+    }
+
+    async fn put_many(&self, entries: &[Entry]) -> StoreResult<()> {
+        self.timed("put_many", self.inner.put_many(entries)).await
     }
 
     async fn insert_new(

@@ -165,6 +165,11 @@ fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
 }
 
 impl Link {
+    /// A Redis Cluster refuses a pipeline whose keys lie in several hash slots.
+    pub(super) fn is_cluster(&self) -> bool {
+        matches!(self.kind, Kind::Cluster { .. })
+    }
+
     /// Prepares the link; nothing is connected until the first command.
     pub(super) fn new(target: &RedisTarget, timeout: Duration) -> Result<Self, RedisError> {
         let kind = match target {

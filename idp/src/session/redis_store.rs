@@ -9,7 +9,7 @@ use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
 use std::time::Duration;
 
 use super::redis_link::{Link, RedisTarget};
-use super::{ttl_millis, Namespace, SessionStore, StoreError, StoreResult};
+use super::{ttl_millis, Entry, Namespace, SessionStore, StoreError, StoreResult};
 
 const REPLACE_IF_SCRIPT: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -30,6 +30,7 @@ pub struct RedisStore {
 enum Request<'a> {
     Command(&'a Cmd),
     Script(&'a ScriptInvocation<'a>),
+    Pipeline(&'a redis::Pipeline),
 }
 
 impl RedisStore {
@@ -65,6 +66,7 @@ impl RedisStore {
             match &request {
                 Request::Command(cmd) => cmd.query_async::<T>(&mut conn).await,
                 Request::Script(script) => script.invoke_async::<T>(&mut conn).await,
+                Request::Pipeline(pipeline) => pipeline.query_async::<T>(&mut conn).await,
             }
         };
         let sent = async {
@@ -105,6 +107,30 @@ impl SessionStore for RedisStore {
     async fn put(&self, ns: Namespace, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
         let cmd = set_px(&self.key(ns, key), value, ttl_millis(ttl)?);
         self.run::<()>(&cmd).await
+    }
+
+    async fn put_many(&self, entries: &[Entry]) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        if self.link.is_cluster() {
+            // The keys lie in several slots, so several nodes: sent side by side.
+            let puts = entries
+                .iter()
+                .map(|entry| self.put(entry.ns, &entry.key, &entry.value, entry.ttl));
+            futures::future::try_join_all(puts).await?;
+            return Ok(());
+        }
+        let mut pipeline = redis::pipe();
+        for entry in entries {
+            let key = self.key(entry.ns, &entry.key);
+            pipeline
+                .add_command(set_px(&key, &entry.value, ttl_millis(entry.ttl)?))
+                .ignore();
+        }
+        // Sent again after a failover like any command: setting a value twice is
+        // harmless.
+        self.send::<()>(Request::Pipeline(&pipeline)).await
     }
 
     async fn insert_new(

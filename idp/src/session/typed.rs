@@ -4,7 +4,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::{Namespace, SharedStore, StoreError, StoreResult};
+use super::{Entry, Namespace, SharedStore, StoreError, StoreResult};
 
 /// Values of one type in one namespace, stored as JSON.
 pub struct TypedStore<T> {
@@ -49,6 +49,16 @@ impl<T: Serialize + DeserializeOwned> TypedStore<T> {
         self.store
             .put(self.ns, key, &Self::encode(value)?, self.ttl)
             .await
+    }
+
+    /// `value` under `key`, to be stored with others in one [`SessionStore::put_many`].
+    pub fn entry(&self, key: &str, value: &T) -> StoreResult<Entry> {
+        Ok(Entry {
+            ns: self.ns,
+            key: key.to_owned(),
+            value: Self::encode(value)?,
+            ttl: self.ttl,
+        })
     }
 
     pub async fn insert_new(&self, key: &str, value: &T) -> StoreResult<bool> {

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use super::order::{ClaimedVia, Collect, Hint, Order, OrderDisplay, OrderState, Status};
 use super::{qr, signature, MobileError};
 use crate::login::{complete_certificate_login, LoginContext, LoginMethod};
-use crate::session::{random_key, Namespace, SharedStore};
+use crate::session::{random_key, Entry, Namespace, SharedStore};
 
 #[derive(Debug, Clone, Copy)]
 pub struct OrderSettings {
@@ -123,6 +123,16 @@ impl OrderEngine {
             .await?)
     }
 
+    /// A key that leads to the order `order_ref`.
+    fn pointer(&self, key: String, order_ref: &str) -> Entry {
+        Entry {
+            ns: Namespace::MobileOrder,
+            key,
+            value: order_ref.as_bytes().to_vec(),
+            ttl: self.ttl(),
+        }
+    }
+
     async fn resolve(&self, key: String) -> Result<Option<String>, MobileError> {
         let value = self.store.get(Namespace::MobileOrder, &key).await?;
         Ok(value.and_then(|v| String::from_utf8(v).ok()))
@@ -225,19 +235,20 @@ impl OrderEngine {
         };
         let bytes = serde_json::to_vec(&order)
             .map_err(|e| crate::session::StoreError::Decode(e.to_string()))?;
+        let order_ref = &order.order_ref;
+        // The order and the three keys that lead to it, in one round trip.
         self.store
-            .put(
-                Namespace::MobileOrder,
-                &format!("o:{}", order.order_ref),
-                &bytes,
-                self.ttl(),
-            )
-            .await?;
-        self.point(format!("qr:{}", order.qr_start_token), &order.order_ref)
-            .await?;
-        self.point(format!("auto:{}", order.autostart_token), &order.order_ref)
-            .await?;
-        self.point(format!("login:{pending_login_id}"), &order.order_ref)
+            .put_many(&[
+                Entry {
+                    ns: Namespace::MobileOrder,
+                    key: format!("o:{order_ref}"),
+                    value: bytes,
+                    ttl: self.ttl(),
+                },
+                self.pointer(format!("qr:{}", order.qr_start_token), order_ref),
+                self.pointer(format!("auto:{}", order.autostart_token), order_ref),
+                self.pointer(format!("login:{pending_login_id}"), order_ref),
+            ])
             .await?;
         Ok(StartedOrder {
             order_ref: order.order_ref,
