@@ -120,10 +120,6 @@ const WRITER_QUEUE: usize = 4096;
 /// Events written in one statement at most (16 values each, within every backend's
 /// limit on bound parameters).
 const WRITER_BATCH: usize = 256;
-/// Times the writer lets other ready tasks run before it writes a batch. Measured on the
-/// OIDC code flow paced at half of one core's capacity: 0.41 ms of CPU per flow without,
-/// 0.34-0.37 ms with three to eight, the latency unchanged (docs/benchmarks.md).
-const WRITER_YIELDS: usize = 4;
 
 impl AuditWriter {
     /// The queue of a running writer task, started on the caller's runtime when needed.
@@ -162,22 +158,6 @@ impl AuditWriter {
 async fn run_writer(db: Database, mut waiting: tokio::sync::mpsc::Receiver<Waiting>) {
     let mut batch = Vec::with_capacity(WRITER_BATCH);
     while waiting.recv_many(&mut batch, WRITER_BATCH).await > 0 {
-        // Requests already under way on this runtime may be about to hand in their
-        // events: let them run first, so that they join this commit instead of each
-        // paying one of their own (and its thread hand-offs). No timer, so no added
-        // wait when nothing else is ready.
-        for _ in 0..WRITER_YIELDS {
-            if batch.len() >= WRITER_BATCH {
-                break;
-            }
-            tokio::task::yield_now().await;
-            while batch.len() < WRITER_BATCH {
-                match waiting.try_recv() {
-                    Ok(more) => batch.push(more),
-                    Err(_) => break,
-                }
-            }
-        }
         let (events, answers): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
         if let Some(metrics) = &db.observer.0 {
             metrics.record_audit_batch(events.len());
