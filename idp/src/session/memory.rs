@@ -84,7 +84,9 @@ impl Entries<'_> {
 
 /// Entries are capped (`max_entries`): a store that is full refuses new keys with
 /// [`StoreError::Full`] rather than grow without bound under a flood; existing keys can
-/// still be replaced, taken and deleted.
+/// still be replaced, taken and deleted. The cap is one count over all shards, checked
+/// under the writing shard's lock only: writers on other shards at the same instant
+/// may pass it by one each, which a flood guard can afford.
 pub struct MemoryStore {
     clock: SharedClock,
     shards: Box<[Mutex<Shard>]>,
