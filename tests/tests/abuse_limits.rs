@@ -278,7 +278,13 @@ async fn a_flood_of_logins_and_orders_from_one_address_gets_429s_while_another_l
             303 => page_starts += 1,
             429 => {
                 assert_eq!(page.headers()["x-idp-error"], "RATE_LIMITED");
-                assert!(page.text().await.unwrap().contains("<html"), "a page");
+                let content_type = page.headers()["content-type"].to_str().unwrap();
+                assert!(
+                    content_type.starts_with("text/html"),
+                    "a page: {content_type}"
+                );
+                let text = page.text().await.unwrap();
+                assert!(text.contains("RATE_LIMITED"), "the page names its code");
             }
             other => panic!("the waiting page's start answered {other}"),
         }
