@@ -338,10 +338,7 @@ fn log_federation(
     outcome: &Result<(), MetadataError>,
 ) {
     let id = &federation.settings.id;
-    let previous_code = previous
-        .filter(|p| !p.is_healthy())
-        .and_then(|p| p.last_error.as_ref())
-        .map(|e| e.code);
+    let previous_code = previous.and_then(SourceStatus::failing_code);
     match outcome {
         Ok(()) => {
             let (entities, admitted) = federation

@@ -176,10 +176,7 @@ fn log_outcome(
     outcome: &Result<(), MetadataError>,
     next_in: Duration,
 ) {
-    let previous_code = previous
-        .filter(|p| !p.is_healthy())
-        .and_then(|p| p.last_error.as_ref())
-        .map(|e| e.code);
+    let previous_code = previous.and_then(super::SourceStatus::failing_code);
     match outcome {
         Ok(()) => {
             if let Some(failures) = previous.map(|p| p.consecutive_failures).filter(|&n| n > 0) {

@@ -38,6 +38,14 @@ impl SourceStatus {
         self.consecutive_failures == 0
     }
 
+    /// The code of the failure the source is in, if it is failing.
+    pub fn failing_code(&self) -> Option<&'static str> {
+        if self.is_healthy() {
+            return None;
+        }
+        self.last_error.as_ref().map(|e| e.code)
+    }
+
     /// The status after one more attempt at `now`.
     pub(super) fn record(
         previous: Option<&SourceStatus>,
