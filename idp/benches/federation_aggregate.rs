@@ -6,13 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
-use std::path::Path;
 use std::time::Duration;
 
 use idp::clock::Clock as _;
-use idp::keys::SigningKey;
 use idp::saml::canonical::{Element, DS, MD, MDRPI};
 use idp::saml::metadata::{parse_aggregate, AggregateRules};
 use idp::saml::response::{instant, new_id};
@@ -53,13 +53,7 @@ fn member(n: usize, certificate: &str) -> Element {
 }
 
 fn bench(c: &mut Criterion) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let signing = root.join("certs-dev/signing");
-    let key = SigningKey::from_pem_files(
-        &signing.join("saml-signing.key.pem"),
-        &signing.join("saml-signing.pem"),
-    )
-    .unwrap();
+    let key = common::saml_signing_key();
     let certificate = base64::engine::general_purpose::STANDARD.encode(key.certificate_der());
     let now = idp::clock::SystemClock.now();
     let mut aggregate = Element::new(MD, "EntitiesDescriptor")

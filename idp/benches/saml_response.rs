@@ -7,24 +7,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
-use std::path::Path;
 use std::time::Duration;
 
-use idp::keys::SigningKey;
 use idp::saml::attributes::Released;
 use idp::saml::encryption::ContentAlgorithm;
 use idp::saml::response::{success_response, AssertionContent, Protection};
 use idp::tenants::SignedParts;
 
 fn bench(c: &mut Criterion) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let signing = root.join("certs-dev/signing");
-    let key = SigningKey::from_pem_files(
-        &signing.join("saml-signing.key.pem"),
-        &signing.join("saml-signing.pem"),
-    )
-    .unwrap();
+    let signing = common::signing_dir();
+    let key = common::saml_signing_key();
     let encryption_pem = std::fs::read(signing.join("saml-encryption.pem")).unwrap();
     let encryption_der = {
         use rustls::pki_types::pem::PemObject;
