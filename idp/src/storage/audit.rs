@@ -218,7 +218,7 @@ pub async fn flush_audit_buffer(db: &Database) -> StorageResult<usize> {
         if batch.is_empty() {
             return Ok(written);
         }
-        let mut tx = db.audit_pool().begin().await?;
+        let mut tx = db.pool().begin().await?;
         for event in &batch {
             // A batch whose commit was lost on the way may be written again: the ids
             // make that harmless.
@@ -238,8 +238,12 @@ const INSERT_EVENT: &str =
      certificate_type, client_address, request_id, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-/// One INSERT of every event (one row each).
+/// One INSERT of every event (one row each); on a SQLite file, one transaction on the
+/// audit log's own thread.
 async fn insert(db: &Database, events: &[AuditEvent]) -> StorageResult<()> {
+    if let Some(sqlite) = db.sqlite_audit() {
+        return sqlite.write(events.to_vec()).await;
+    }
     let mut sql = String::from(INSERT_EVENT);
     for row in 1..events.len() {
         let first = row * 16;
@@ -256,7 +260,7 @@ async fn insert(db: &Database, events: &[AuditEvent]) -> StorageResult<()> {
     for event in events {
         query = bind_event(query, event);
     }
-    query.execute(&db.audit_pool()).await?;
+    query.execute(&db.pool()).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 mod audit;
 mod pool;
 mod registry;
+mod sqlite_audit;
 mod tokens;
 
 pub use audit::{
@@ -29,6 +30,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 pub enum StorageError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite audit log's own connection (`sqlite_audit`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create database directory {path}: {source}")]
@@ -57,6 +61,7 @@ impl StorageError {
                     .is_some_and(|code| matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
                 _ => false,
             },
+            StorageError::Sqlite(e) => sqlite_audit::is_unreachable(e),
             StorageError::Migration(sqlx::migrate::MigrateError::Execute(e)) => {
                 matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
             }
@@ -66,7 +71,7 @@ impl StorageError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            StorageError::Database(_) => "STORAGE_DATABASE",
+            StorageError::Database(_) | StorageError::Sqlite(_) => "STORAGE_DATABASE",
             StorageError::Migration(_) => "STORAGE_MIGRATION",
             StorageError::CreateDir { .. } => "STORAGE_CREATE_DIR",
             StorageError::Invalid(_) => "STORAGE_INVALID_DATA",
@@ -94,11 +99,11 @@ pub struct Database {
     hosts: Arc<Hosts>,
     audit_buffer: Arc<AuditBuffer>,
     audit_writer: Arc<AuditWriter>,
-    /// SQLite only: one connection of its own for the audit writer. Every SQLite
-    /// connection drops its page cache when another connection has written, so the
-    /// writer's inserts spread over the pool's connections would each start by reading
-    /// the pages back; one writing connection keeps them.
-    audit_connection: Option<AnyPool>,
+    /// A SQLite file only: the audit writer's own connection and thread
+    /// (`sqlite_audit`). Every SQLite connection also drops its page cache when another
+    /// connection has written, so inserts spread over the pool's connections would each
+    /// start by reading the pages back; one writing connection keeps them.
+    sqlite_audit: Option<Arc<sqlite_audit::SqliteAudit>>,
 }
 
 /// How long the primary check may take before the host counts as gone.
@@ -167,11 +172,12 @@ impl Database {
             max_connections,
         };
         let (_, connected) = hosts.connect_primary().await?;
-        let audit_connection = match backend {
-            Backend::Sqlite if !hosts.urls[0].contains(":memory:") => {
-                Some(pool::connect(&hosts.urls[0], backend, 1, ACQUIRE_TIMEOUT).await?)
-            }
-            _ => None,
+        let sqlite_audit = match backend {
+            Backend::Sqlite => match sqlite_file(&hosts.urls[0]) {
+                Some(path) => Some(Arc::new(sqlite_audit::SqliteAudit::open(path)?)),
+                None => None,
+            },
+            Backend::Postgres => None,
         };
         Ok(Self {
             pool: Arc::new(ArcSwap::from_pointee(connected)),
@@ -183,7 +189,7 @@ impl Database {
                 Observer::default(),
             )),
             audit_writer: Arc::default(),
-            audit_connection,
+            sqlite_audit,
         })
     }
 
@@ -316,9 +322,9 @@ impl Database {
         self.pool.load().as_ref().clone()
     }
 
-    /// Where audit events are written: the audit connection, or the pool.
-    fn audit_pool(&self) -> AnyPool {
-        self.audit_connection.clone().unwrap_or_else(|| self.pool())
+    /// The SQLite audit log's own connection, for a SQLite file.
+    fn sqlite_audit(&self) -> Option<&Arc<sqlite_audit::SqliteAudit>> {
+        self.sqlite_audit.as_ref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -363,6 +369,14 @@ fn prepare_sqlite_url(url: &str) -> StorageResult<String> {
     Ok(format!("sqlite://{path}?{joined}"))
 }
 
+/// The file of a SQLite URL as [`prepare_sqlite_url`] writes them; none for an
+/// in-memory database.
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let (path, query) = url.strip_prefix("sqlite://")?.split_once('?')?;
+    let in_memory = path.is_empty() || path.contains(":memory:") || query.contains("mode=memory");
+    (!in_memory).then(|| Path::new(path))
+}
+
 /// Milliseconds since the Unix epoch, as stored.
 pub fn to_millis(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -384,5 +398,11 @@ mod tests {
         let url = prepare_sqlite_url(&format!("sqlite://{}", path.display())).unwrap();
         assert!(url.ends_with("idp.db?mode=rwc"), "{url}");
         assert!(path.parent().unwrap().is_dir());
+        assert_eq!(sqlite_file(&url), Some(path.as_path()));
+        assert_eq!(sqlite_file("sqlite://:memory:?mode=rwc"), None);
+        assert_eq!(
+            sqlite_file("sqlite://idp.db?mode=memory&cache=shared"),
+            None
+        );
     }
 }
