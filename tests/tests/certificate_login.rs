@@ -312,9 +312,10 @@ async fn a_new_login_ends_the_session_it_replaces() {
             client_id: "storstad-personal".into(),
         },
     };
+    let first_session = idp.state.sso_sessions.find(&first).await.unwrap().unwrap();
     idp.state
         .sso_sessions
-        .add_participant(&first, participant.clone())
+        .add_participant(&first_session, participant.clone())
         .await
         .unwrap()
         .unwrap();

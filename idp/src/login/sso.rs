@@ -304,6 +304,7 @@ impl SsoSessions {
         if replaced.person_id != current.person_id {
             return Ok(());
         }
+        let mut latest = current.clone();
         for participant in replaced.participants {
             let is_newer_there = current.participants.iter().any(|p| {
                 p.application == participant.application
@@ -311,7 +312,10 @@ impl SsoSessions {
                         == std::mem::discriminant(&participant.protocol)
             });
             if !is_newer_there {
-                self.add_participant(new, participant).await?;
+                match self.add_participant(&latest, participant).await? {
+                    Some(updated) => latest = updated,
+                    None => return Ok(()),
+                }
             }
         }
         Ok(())
@@ -322,14 +326,19 @@ impl SsoSessions {
         self.store.take(id).await
     }
 
-    /// Records that `participant` took part in session `id` (once per application and
-    /// protocol identity). Returns the updated session, `None` if it no longer exists.
+    /// Records that `participant` took part in `session` (once per application and
+    /// protocol identity). `session` is the session as the caller's request read it:
+    /// the compare-and-swap starts from it instead of reading it again (a copy another
+    /// request changed meanwhile costs one read more), and a participant it already
+    /// lists is not written again, which on single sign-on to an application it has
+    /// been to is every time. Returns the updated session, `None` if it no longer
+    /// exists.
     pub async fn add_participant(
         &self,
-        id: &str,
+        session: &SsoSession,
         participant: Participant,
     ) -> StoreResult<Option<SsoSession>> {
-        self.update(id, |session| {
+        self.update(&session.id, Some(session.clone()), |session| {
             if session.participants.contains(&participant) {
                 return false;
             }
@@ -354,7 +363,7 @@ impl SsoSessions {
         id: &str,
         application: &str,
     ) -> StoreResult<Option<SsoSession>> {
-        self.update(id, |session| {
+        self.update(id, None, |session| {
             let before = session.participants.len();
             session
                 .participants
@@ -373,7 +382,7 @@ impl SsoSessions {
         application: &str,
         commission: &HsaId,
     ) -> StoreResult<Option<SsoSession>> {
-        self.update(id, |session| {
+        self.update(id, None, |session| {
             if session.commission_for(application) == Some(commission) {
                 return false;
             }
@@ -388,16 +397,22 @@ impl SsoSessions {
     }
 
     /// Applies `change` to session `id` with compare-and-swap (retried when another
-    /// node changed the session meanwhile); `change` returns whether it changed
-    /// anything. Returns the session as it is afterwards, `None` if it no longer exists.
+    /// node changed the session meanwhile), starting from `known` when the caller has
+    /// it; `change` returns whether it changed anything. Returns the session as it is
+    /// afterwards, `None` if it no longer exists.
     async fn update(
         &self,
         id: &str,
+        mut known: Option<SsoSession>,
         mut change: impl FnMut(&mut SsoSession) -> bool,
     ) -> StoreResult<Option<SsoSession>> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let Some(current) = self.find(id).await? else {
-                return Ok(None);
+            let current = match known.take() {
+                Some(known) => known,
+                None => match self.find(id).await? {
+                    Some(current) => current,
+                    None => return Ok(None),
+                },
             };
             let mut updated = current.clone();
             if !change(&mut updated) {
@@ -410,5 +425,95 @@ impl SsoSessions {
         Err(crate::session::StoreError::Unavailable(
             "SSO session kept changing during an update".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::session::MemoryStore;
+    use std::sync::Arc;
+
+    fn sessions() -> SsoSessions {
+        let clock = Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-12-07 08:00 UTC),
+        ));
+        let idle = IdleTimeouts {
+            default: Duration::from_secs(3600),
+            shared_workstation: Duration::from_secs(600),
+        };
+        SsoSessions::new(
+            Arc::new(MemoryStore::new(clock)),
+            Duration::from_secs(8 * 3600),
+            idle,
+        )
+    }
+
+    fn session() -> SsoSession {
+        SsoSession {
+            id: String::new(),
+            sid: String::new(),
+            person_id: "person-1".into(),
+            display_name: "Anna Andersson".into(),
+            employee_hsa_id: "SE2321000016-anna01".parse().unwrap(),
+            user_tenant: "region".parse().unwrap(),
+            loa: Loa::Loa3,
+            method: LoginMethod::Mtls,
+            authenticated_at: time::macros::datetime!(2026-12-07 08:00 UTC).unix_timestamp(),
+            certificate_serial: "0A1B".into(),
+            certificate_issuer: "CN=TEST CA".into(),
+            issuer_name: None,
+            certificate_type: None,
+            is_employment_bound: true,
+            participants: Vec::new(),
+            last_used_at: 0,
+            idle_timeout_seconds: None,
+            commissions: Vec::new(),
+        }
+    }
+
+    fn oidc(client_id: &str) -> Participant {
+        Participant {
+            application: format!("region/{client_id}"),
+            protocol: ParticipantProtocol::Oidc {
+                client_id: client_id.into(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_participant_added_from_a_stale_copy_keeps_what_another_request_added() {
+        let sessions = sessions();
+        let read_by_request_a = sessions.create(session()).await.unwrap();
+        let read_by_request_b = read_by_request_a.clone();
+        sessions
+            .add_participant(&read_by_request_a, oidc("journal"))
+            .await
+            .unwrap()
+            .unwrap();
+        // Request B's copy predates A's change: its compare-and-swap fails and reads
+        // the session again.
+        let after_b = sessions
+            .add_participant(&read_by_request_b, oidc("lab"))
+            .await
+            .unwrap()
+            .unwrap();
+        let stored = sessions.find(&read_by_request_a.id).await.unwrap().unwrap();
+        assert_eq!(stored, after_b);
+        assert_eq!(stored.participants, [oidc("journal"), oidc("lab")]);
+    }
+
+    #[tokio::test]
+    async fn a_participant_of_a_session_that_ended_is_not_recorded() {
+        let sessions = sessions();
+        let session = sessions.create(session()).await.unwrap();
+        sessions.delete(&session.id).await.unwrap();
+        let added = sessions
+            .add_participant(&session, oidc("journal"))
+            .await
+            .unwrap();
+        assert_eq!(added, None);
+        assert_eq!(sessions.find(&session.id).await.unwrap(), None);
     }
 }

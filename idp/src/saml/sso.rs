@@ -398,7 +398,7 @@ async fn respond(
     let xml = success_response(&content, &protection)?;
     ctx.sessions
         .add_participant(
-            &session.id,
+            session,
             Participant {
                 application: sp.application_key(),
                 protocol: ParticipantProtocol::Saml {

@@ -424,7 +424,7 @@ async fn issue(
     state
         .sso_sessions
         .add_participant(
-            &session.id,
+            session,
             Participant {
                 application,
                 protocol: ParticipantProtocol::Oidc {
