@@ -232,7 +232,9 @@ pub async fn flush_audit_buffer(db: &Database) -> StorageResult<usize> {
     }
 }
 
-const INSERT_EVENT: &str =
+/// The INSERT of one event; its parameters `$1` to `$16` are also bound by position
+/// (SQLite numbers named parameters in the order they first appear: `sqlite_audit`).
+pub(super) const INSERT_EVENT: &str =
     "INSERT INTO audit_log (id, at_ms, event, outcome, code, method, tenant_id, \
      application_id, person_id, employee_hsa_id, certificate_serial, certificate_issuer, \
      certificate_type, client_address, request_id, detail) \

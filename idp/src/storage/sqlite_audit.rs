@@ -21,17 +21,12 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use super::audit::INSERT_EVENT;
 use super::{to_millis, StorageError, StorageResult};
 use crate::audit::AuditEvent;
 
 /// How long a batch waits for SQLite's write lock (as the pool's `busy_timeout`).
 const BUSY_WAIT: Duration = Duration::from_secs(5);
-
-const INSERT_EVENT: &str =
-    "INSERT INTO audit_log (id, at_ms, event, outcome, code, method, tenant_id, \
-     application_id, person_id, employee_hsa_id, certificate_serial, certificate_issuer, \
-     certificate_type, client_address, request_id, detail) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
 type Batch = (
     Vec<AuditEvent>,
