@@ -9,9 +9,9 @@
 //! transaction of one cached statement.
 //!
 //! The thread, not the runtime, waits on the disk: written in place on the runtime's
-//! thread, the commits cost 10 % less CPU, but a write the kernel held back (dirty
-//! pages over its limit) or a checkpoint's fsync stalled every request with it, up to
-//! a second and a half in one measured run. SQLite checkpoints the WAL itself, on this
+//! thread, the commits cost 10 % less CPU, but every wait of the disk (a checkpoint's
+//! fsync, a write the kernel holds back) then stalled every request with it, up to a
+//! second and a half in one measured run. SQLite checkpoints the WAL itself, on this
 //! thread. The commit goes to the operating system, not the disk (WAL with
 //! `synchronous = NORMAL`, as for every SQLite connection here): the record survives a
 //! crash of the IdP before the login is answered.
