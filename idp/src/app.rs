@@ -124,7 +124,8 @@ pub async fn build_state_with(
                 session.shared_workstation_idle_timeout_seconds.max(60),
             ),
         },
-    );
+    )
+    .writing(session.sso_session_encoding);
     let pending_logins = PendingLogins::new(
         store.clone(),
         Duration::from_secs(session.pending_login_ttl_seconds),

@@ -68,6 +68,14 @@ fn tables(reserved: &Reserved, files: &std::path::Path) -> Vec<(&'static str, St
 }
 
 pub(crate) async fn scenario(nodes: usize) -> Scenario {
+    scenario_with(nodes, |_, _| {}).await
+}
+
+/// [`scenario`] with each node's configuration changed by `node_config(index, config)`.
+async fn scenario_with(
+    nodes: usize,
+    node_config: impl Fn(usize, &mut idp::config::LoadedConfig),
+) -> Scenario {
     let reserved = Reserved::new().await;
     let files = tempfile::tempdir().unwrap();
     let tables = tables(&reserved, files.path());
@@ -85,14 +93,17 @@ pub(crate) async fn scenario(nodes: usize) -> Scenario {
     config.idp.session.store = idp::config::SessionBackend::Redis;
     config.idp.session.redis_url = redis.url();
     let (idp_url, started, balancer) = if nodes == 1 {
+        node_config(0, &mut config);
         let node = TestIdp::start(config).await.unwrap();
         (node.url(""), vec![node], None)
     } else {
         let front = ReservedBalancer::bind().await;
         let url = front.url();
         let mut started = Vec::new();
-        for _ in 0..nodes {
-            started.push(TestIdp::start_behind(config.clone(), &url).await.unwrap());
+        for index in 0..nodes {
+            let mut config = config.clone();
+            node_config(index, &mut config);
+            started.push(TestIdp::start_behind(config, &url).await.unwrap());
         }
         let balancer = RoundRobin::start(front, started.iter().map(|n| n.addr).collect()).await;
         (url, started, Some(balancer))
@@ -236,6 +247,29 @@ async fn a_nurse_logs_in_once_for_three_organisations_and_logs_out_of_all() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_on_two_idp_nodes_sharing_redis_with_requests_alternating() {
     let s = scenario(2).await;
+    one_login_three_organisations_one_logout(&s).await;
+    let served = s.balancer.as_ref().unwrap().served();
+    assert!(
+        served.iter().all(|n| *n >= 5),
+        "both nodes served the browser: {served:?}"
+    );
+}
+
+/// A change of the SSO session encoding, half done: one node still writes JSON, the
+/// other the compact form, and the browser's requests alternate between them. Each
+/// node reads what the other wrote and adds its applications to the session the other
+/// stored (a compare-and-swap across encodings), so single sign-on and single logout
+/// work throughout, and no session is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_while_the_nodes_write_sessions_in_different_encodings() {
+    let s = scenario_with(2, |index, config| {
+        config.idp.session.sso_session_encoding = if index == 0 {
+            idp::login::SessionEncoding::Json
+        } else {
+            idp::login::SessionEncoding::Compact
+        };
+    })
+    .await;
     one_login_three_organisations_one_logout(&s).await;
     let served = s.balancer.as_ref().unwrap().served();
     assert!(

@@ -282,6 +282,11 @@ pub struct SessionConfig {
     /// Off by default: closing the browser ends the login on that computer.
     #[serde(default)]
     pub persistent_sso_cookie: bool,
+    /// How this node writes SSO sessions: `json` (default; every release reads it) or
+    /// `compact` (about half the bytes; read by this release and later ones). Every
+    /// node reads both: switch to `compact` once every node runs this release.
+    #[serde(default)]
+    pub sso_session_encoding: crate::login::SessionEncoding,
 }
 
 impl SessionConfig {

@@ -7,6 +7,7 @@ pub mod commission;
 mod complete;
 mod pending;
 mod sso;
+mod sso_encoding;
 
 pub use admit::admit_session;
 pub use complete::{complete_certificate_login, LoginContext, LoginFailure, LoginSuccess};
@@ -15,6 +16,7 @@ pub use sso::{
     ChosenCommission, IdleTimeouts, Participant, ParticipantProtocol, SsoSession, SsoSessions,
     MAX_INDEXED_SESSIONS,
 };
+pub use sso_encoding::SessionEncoding;
 
 use serde::{Deserialize, Serialize};
 

@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use time::OffsetDateTime;
 
+use super::sso_encoding::SessionEncoding;
 use super::LoginMethod;
 use crate::auth::Loa;
 use crate::ids::{HsaId, TenantId};
-use crate::session::{random_key, Namespace, SharedStore, StoreResult, TypedStore};
+use crate::session::{random_key, Namespace, SharedStore, StoreResult, Stored, TypedStore};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SsoSession {
@@ -151,7 +152,7 @@ pub const TOUCH_EVERY_SECONDS: i64 = 60;
 
 #[derive(Clone)]
 pub struct SsoSessions {
-    store: TypedStore<SsoSession>,
+    store: TypedStore<SsoSession, SessionEncoding>,
     /// Each person's session ids (newest last), so that an admin can end them.
     by_person: TypedStore<PersonSessions>,
     ttl: Duration,
@@ -176,11 +177,22 @@ const UPDATE_ATTEMPTS: usize = 8;
 impl SsoSessions {
     pub fn new(store: SharedStore, ttl: Duration, idle: IdleTimeouts) -> Self {
         Self {
-            store: TypedStore::new(store.clone(), Namespace::SsoSession, ttl),
+            store: TypedStore::with_codec(
+                store.clone(),
+                Namespace::SsoSession,
+                ttl,
+                SessionEncoding::Json,
+            ),
             by_person: TypedStore::new(store, Namespace::SsoByPerson, ttl),
             ttl,
             idle,
         }
+    }
+
+    /// Writes sessions in `encoding` (every node reads both; see `sso_encoding.rs`).
+    pub fn writing(mut self, encoding: SessionEncoding) -> Self {
+        self.store = self.store.using(encoding);
+        self
     }
 
     pub fn idle_timeouts(&self) -> IdleTimeouts {
@@ -240,7 +252,18 @@ impl SsoSessions {
     }
 
     pub async fn find(&self, id: &str) -> StoreResult<Option<SsoSession>> {
-        self.store.get(id).await
+        Ok(self.find_stored(id).await?.map(|stored| stored.value))
+    }
+
+    /// The session `id` with the bytes it is stored as, for a compare-and-swap (which
+    /// then holds whichever encoding wrote it).
+    async fn find_stored(&self, id: &str) -> StoreResult<Option<Stored<SsoSession>>> {
+        let mut stored = self.store.get_stored(id).await?;
+        if let Some(stored) = &mut stored {
+            // The compact encoding leaves out the id: it is the key.
+            stored.value.id = id.to_owned();
+        }
+        Ok(stored)
     }
 
     /// The session `id` if it exists, its login is within the session lifetime and it was
@@ -253,9 +276,20 @@ impl SsoSessions {
         now: OffsetDateTime,
     ) -> StoreResult<Option<SsoSession>> {
         Ok(self
-            .find(id)
+            .find_current_stored(id, now)
             .await?
-            .filter(|s| s.is_younger_than(self.ttl, now) && s.is_active(self.idle.default, now)))
+            .map(|stored| stored.value))
+    }
+
+    async fn find_current_stored(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Stored<SsoSession>>> {
+        Ok(self.find_stored(id).await?.filter(|stored| {
+            let s = &stored.value;
+            s.is_younger_than(self.ttl, now) && s.is_active(self.idle.default, now)
+        }))
     }
 
     /// Like [`SsoSessions::find_current`], for single sign-on in the user's browser: counts
@@ -265,21 +299,22 @@ impl SsoSessions {
         id: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Option<SsoSession>> {
-        let Some(session) = self.find_current(id, now).await? else {
+        let Some(stored) = self.find_current_stored(id, now).await? else {
             return Ok(None);
         };
+        let session = &stored.value;
         let at = now.unix_timestamp();
         if at - session.last_used_at.max(session.authenticated_at) < TOUCH_EVERY_SECONDS {
-            return Ok(Some(session));
+            return Ok(Some(stored.value));
         }
         let mut used = session.clone();
         used.last_used_at = at;
         // A concurrent change (another tab's login to an application) wins; this use
         // is then recorded by the next one.
-        if self.store.replace_if(id, &session, &used).await? {
+        if self.store.replace_stored_if(id, &stored, &used).await? {
             Ok(Some(used))
         } else {
-            Ok(Some(session))
+            Ok(Some(stored.value))
         }
     }
 
@@ -323,7 +358,11 @@ impl SsoSessions {
 
     /// Deletes the session and returns what it was (exactly one concurrent caller gets it).
     pub async fn take(&self, id: &str) -> StoreResult<Option<SsoSession>> {
-        self.store.take(id).await
+        let mut taken = self.store.take(id).await?;
+        if let Some(session) = &mut taken {
+            session.id = id.to_owned();
+        }
+        Ok(taken)
     }
 
     /// Records that `participant` took part in `session` (once per application and
@@ -407,10 +446,10 @@ impl SsoSessions {
         mut change: impl FnMut(&mut SsoSession) -> bool,
     ) -> StoreResult<Option<SsoSession>> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let current = match known.take() {
-                Some(known) => known,
-                None => match self.find(id).await? {
-                    Some(current) => current,
+            let (current, read) = match known.take() {
+                Some(known) => (known, None),
+                None => match self.find_stored(id).await? {
+                    Some(Stored { value, bytes }) => (value, Some(bytes)),
                     None => return Ok(None),
                 },
             };
@@ -418,7 +457,20 @@ impl SsoSessions {
             if !change(&mut updated) {
                 return Ok(Some(current));
             }
-            if self.store.replace_if(id, &current, &updated).await? {
+            // The caller's copy is compared as this node would write it: if another
+            // node wrote it differently, the swap fails and the next attempt reads.
+            let expected = match read {
+                Some(bytes) => Stored {
+                    value: current,
+                    bytes,
+                },
+                None => self.store.stored(current)?,
+            };
+            if self
+                .store
+                .replace_stored_if(id, &expected, &updated)
+                .await?
+            {
                 return Ok(Some(updated));
             }
         }
@@ -435,19 +487,22 @@ mod tests {
     use crate::session::MemoryStore;
     use std::sync::Arc;
 
-    fn sessions() -> SsoSessions {
-        let clock = Arc::new(ManualClock::new(
-            time::macros::datetime!(2026-12-07 08:00 UTC),
-        ));
+    const LOGIN_AT: OffsetDateTime = time::macros::datetime!(2026-12-07 08:00 UTC);
+
+    fn store() -> SharedStore {
+        Arc::new(MemoryStore::new(Arc::new(ManualClock::new(LOGIN_AT))))
+    }
+
+    fn sessions_on(store: SharedStore) -> SsoSessions {
         let idle = IdleTimeouts {
             default: Duration::from_secs(3600),
             shared_workstation: Duration::from_secs(600),
         };
-        SsoSessions::new(
-            Arc::new(MemoryStore::new(clock)),
-            Duration::from_secs(8 * 3600),
-            idle,
-        )
+        SsoSessions::new(store, Duration::from_secs(8 * 3600), idle)
+    }
+
+    fn sessions() -> SsoSessions {
+        sessions_on(store())
     }
 
     fn session() -> SsoSession {
@@ -460,7 +515,7 @@ mod tests {
             user_tenant: "region".parse().unwrap(),
             loa: Loa::Loa3,
             method: LoginMethod::Mtls,
-            authenticated_at: time::macros::datetime!(2026-12-07 08:00 UTC).unix_timestamp(),
+            authenticated_at: LOGIN_AT.unix_timestamp(),
             certificate_serial: "0A1B".into(),
             certificate_issuer: "CN=TEST CA".into(),
             issuer_name: None,
@@ -515,5 +570,47 @@ mod tests {
             .unwrap();
         assert_eq!(added, None);
         assert_eq!(sessions.find(&session.id).await.unwrap(), None);
+    }
+
+    /// A change of encoding half rolled out: nodes writing JSON and nodes writing the
+    /// compact form update the same sessions (each compare-and-swap holds whatever the
+    /// other node stored), and neither loses what the other recorded.
+    #[tokio::test]
+    async fn nodes_writing_different_encodings_update_each_others_sessions() {
+        let store = store();
+        let json = sessions_on(store.clone()).writing(SessionEncoding::Json);
+        let compact = sessions_on(store).writing(SessionEncoding::Compact);
+
+        let created = json.create(session()).await.unwrap();
+        let read = compact.find(&created.id).await.unwrap().unwrap();
+        assert_eq!(read, created);
+        compact
+            .add_participant(&read, oidc("journal"))
+            .await
+            .unwrap()
+            .unwrap();
+
+        let read = json.find(&created.id).await.unwrap().unwrap();
+        assert_eq!(read.participants, [oidc("journal")]);
+        json.add_participant(&read, oidc("lab"))
+            .await
+            .unwrap()
+            .unwrap();
+        let commission: HsaId = "SE2321000016-uppdrag1".parse().unwrap();
+        compact
+            .remember_commission(&created.id, "region/lab", &commission)
+            .await
+            .unwrap()
+            .unwrap();
+        let later = LOGIN_AT + time::Duration::minutes(5);
+        let used = json.use_current(&created.id, later).await.unwrap().unwrap();
+        assert_eq!(used.last_used_at, later.unix_timestamp());
+
+        let stored = compact.find(&created.id).await.unwrap().unwrap();
+        assert_eq!(stored.participants, [oidc("journal"), oidc("lab")]);
+        assert_eq!(stored.commission_for("region/lab"), Some(&commission));
+        assert_eq!(stored.last_used_at, later.unix_timestamp());
+        assert_eq!(stored.id, created.id);
+        assert_eq!(compact.take(&created.id).await.unwrap(), Some(stored));
     }
 }

@@ -17,7 +17,7 @@ pub use memory::{MemoryStore, DEFAULT_MAX_ENTRIES as MEMORY_DEFAULT_MAX_ENTRIES}
 pub use observed::Observed;
 pub use redis_link::RedisTarget;
 pub use redis_store::RedisStore;
-pub use typed::{ReplayCache, TypedStore};
+pub use typed::{Codec, Json, ReplayCache, Stored, TypedStore};
 
 use async_trait::async_trait;
 use std::sync::Arc;
