@@ -11,7 +11,7 @@ mod sso_encoding;
 
 pub use admit::admit_session;
 pub use complete::{complete_certificate_login, LoginContext, LoginFailure, LoginSuccess};
-pub use pending::{BindingSecret, PendingLogin, PendingLogins};
+pub use pending::{BindingSecret, Opening, PendingLogin, PendingLogins, Resume};
 pub use sso::{
     ChosenCommission, IdleTimeouts, Participant, ParticipantProtocol, SsoSession, SsoSessions,
     MAX_INDEXED_SESSIONS,

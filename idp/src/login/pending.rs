@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::clock::SharedClock;
 use crate::ids::{ApplicationId, TenantId};
-use crate::session::{random_key, Namespace, SharedStore, StoreResult, TypedStore};
+use crate::session::{random_key, Entry, Namespace, SharedStore, StoreResult, TypedStore};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLogin {
@@ -87,16 +87,41 @@ impl PendingLogin {
     }
 }
 
+/// A pending login to open (`PendingLogins::open_parking`).
+pub struct Opening<'a> {
+    pub tenant_id: TenantId,
+    pub application_id: ApplicationId,
+    pub resume: Resume<'a>,
+    /// The binding secret the browser presented, if any.
+    pub browser: Option<&'a BindingSecret>,
+    /// The SSO session that already authenticated it: a step after login (choosing a
+    /// commission) for a request answered from single sign-on.
+    pub authenticated_session: Option<String>,
+    /// The person who must complete it (see [`PendingLogin::expected_person_id`]).
+    pub expected_person_id: Option<String>,
+}
+
+/// Where a pending login resumes once authenticated.
+pub enum Resume<'a> {
+    /// At this path.
+    At(String),
+    /// At `<base>?login=<its id>`.
+    WithLoginId(&'a str),
+}
+
 #[derive(Clone)]
 pub struct PendingLogins {
     store: TypedStore<PendingLogin>,
+    /// The same store untyped, for a login written together with its parked request.
+    shared: SharedStore,
     clock: SharedClock,
 }
 
 impl PendingLogins {
     pub fn new(store: SharedStore, ttl: Duration, clock: SharedClock) -> Self {
         Self {
-            store: TypedStore::new(store, Namespace::PendingLogin, ttl),
+            store: TypedStore::new(store.clone(), Namespace::PendingLogin, ttl),
+            shared: store,
             clock,
         }
     }
@@ -110,77 +135,52 @@ impl PendingLogins {
         resume_path: String,
         browser: Option<&BindingSecret>,
     ) -> StoreResult<(PendingLogin, BindingSecret)> {
-        let secret = BindingSecret::reuse_or_new(browser);
-        let login = PendingLogin {
-            id: random_key(),
+        let (login, secret) = self.build(Opening {
             tenant_id,
             application_id,
-            resume_path,
-            binding_hash: hash_hex(&secret.0),
+            resume: Resume::At(resume_path),
+            browser,
             authenticated_session: None,
             expected_person_id: None,
-            opened_at_ms: crate::storage::to_millis(self.clock.now()),
-        };
+        });
         self.store.put(&login.id, &login).await?;
         Ok((login, secret))
     }
 
-    /// Opens a pending login that resumes at `<resume_base>?login=<its id>`.
-    pub async fn create_resuming(
+    /// Opens a pending login and stores, in the same write, the entry `park` makes for
+    /// it: the protocol request that waits for the login (one round trip, not two).
+    pub async fn open_parking(
         &self,
-        tenant_id: TenantId,
-        application_id: ApplicationId,
-        resume_base: &str,
-        browser: Option<&BindingSecret>,
+        opening: Opening<'_>,
+        park: impl FnOnce(&PendingLogin) -> StoreResult<Entry>,
     ) -> StoreResult<(PendingLogin, BindingSecret)> {
-        self.open(tenant_id, application_id, resume_base, browser, None)
-            .await
+        let (login, secret) = self.build(opening);
+        let entries = [self.store.entry(&login.id, &login)?, park(&login)?];
+        self.shared.put_many(&entries).await?;
+        Ok((login, secret))
     }
 
-    /// Opens a pending login that the SSO session `session_id` has already
-    /// authenticated: a step after login (choosing a commission) for a request answered
-    /// from single sign-on. It resumes at `<resume_base>?login=<its id>`.
-    pub async fn create_authenticated(
-        &self,
-        tenant_id: TenantId,
-        application_id: ApplicationId,
-        resume_base: &str,
-        browser: Option<&BindingSecret>,
-        session_id: &str,
-    ) -> StoreResult<(PendingLogin, BindingSecret)> {
-        self.open(
-            tenant_id,
-            application_id,
-            resume_base,
-            browser,
-            Some(session_id.to_owned()),
-        )
-        .await
-    }
-
-    async fn open(
-        &self,
-        tenant_id: TenantId,
-        application_id: ApplicationId,
-        resume_base: &str,
-        browser: Option<&BindingSecret>,
-        authenticated_session: Option<String>,
-    ) -> StoreResult<(PendingLogin, BindingSecret)> {
-        let secret = BindingSecret::reuse_or_new(browser);
+    fn build(&self, opening: Opening<'_>) -> (PendingLogin, BindingSecret) {
+        let secret = BindingSecret::reuse_or_new(opening.browser);
         let id = random_key();
-        let separator = if resume_base.contains('?') { '&' } else { '?' };
+        let resume_path = match opening.resume {
+            Resume::At(path) => path,
+            Resume::WithLoginId(base) => {
+                let separator = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{separator}login={id}")
+            }
+        };
         let login = PendingLogin {
-            resume_path: format!("{resume_base}{separator}login={id}"),
             id,
-            tenant_id,
-            application_id,
+            tenant_id: opening.tenant_id,
+            application_id: opening.application_id,
+            resume_path,
             binding_hash: hash_hex(&secret.0),
-            authenticated_session,
-            expected_person_id: None,
+            authenticated_session: opening.authenticated_session,
+            expected_person_id: opening.expected_person_id,
             opened_at_ms: crate::storage::to_millis(self.clock.now()),
         };
-        self.store.put(&login.id, &login).await?;
-        Ok((login, secret))
+        (login, secret)
     }
 
     pub async fn find(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
@@ -204,5 +204,55 @@ impl PendingLogins {
         let mut done = login.clone();
         done.authenticated_session = Some(session_id.to_owned());
         self.store.replace_if(&login.id, login, &done).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::session::MemoryStore;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_login_opened_with_its_parked_request_finds_both() {
+        let clock = Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-12-07 08:00 UTC),
+        ));
+        let store: SharedStore = Arc::new(MemoryStore::new(clock.clone()));
+        let logins = PendingLogins::new(store.clone(), Duration::from_secs(900), clock);
+        let waiting: TypedStore<String> =
+            TypedStore::new(store, Namespace::SamlRequest, Duration::from_secs(900));
+        let browser = BindingSecret(random_key());
+
+        let (login, secret) = logins
+            .open_parking(
+                Opening {
+                    tenant_id: "region".parse().unwrap(),
+                    application_id: "journal".parse().unwrap(),
+                    resume: Resume::WithLoginId("/saml/resume?x=1"),
+                    browser: Some(&browser),
+                    authenticated_session: Some("session-1".into()),
+                    expected_person_id: Some("person-1".into()),
+                },
+                |login| waiting.entry(&login.id, &format!("request of {}", login.id)),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(logins.find(&login.id).await.unwrap(), Some(login.clone()));
+        assert_eq!(
+            waiting.get(&login.id).await.unwrap(),
+            Some(format!("request of {}", login.id))
+        );
+        assert_eq!(
+            login.resume_path,
+            format!("/saml/resume?x=1&login={}", login.id)
+        );
+        assert_eq!(login.authenticated_session.as_deref(), Some("session-1"));
+        assert_eq!(login.expected_person_id.as_deref(), Some("person-1"));
+        // The browser's own binding secret is kept (its other logins stay bound).
+        assert_eq!(secret.0, browser.0);
+        assert!(login.is_bound_to(&browser));
     }
 }

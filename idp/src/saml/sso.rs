@@ -19,8 +19,8 @@ use crate::auth::IdentityError;
 use crate::directory::Directory;
 use crate::login::commission::{self, CommissionStep};
 use crate::login::{
-    admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, PendingLogins,
-    SsoSession, SsoSessions,
+    admit_session, BindingSecret, Opening, Participant, ParticipantProtocol, PendingLogin,
+    PendingLogins, Resume, SsoSession, SsoSessions,
 };
 use crate::metrics::Metrics;
 use crate::storage::{insert_audit_event, Database};
@@ -463,20 +463,17 @@ async fn park(
     waiting: &WaitingRequest,
     authenticated_by: Option<&str>,
 ) -> Result<(PendingLogin, BindingSecret), SamlError> {
-    let (tenant, application) = (sp.tenant.id.clone(), sp.config.id.clone());
-    let browser = ctx.browser.as_ref();
-    let (login, secret) = match authenticated_by {
-        None => {
-            ctx.pending
-                .create_resuming(tenant, application, "/saml/resume", browser)
-                .await?
-        }
-        Some(session_id) => {
-            ctx.pending
-                .create_authenticated(tenant, application, "/saml/resume", browser, session_id)
-                .await?
-        }
+    let opening = Opening {
+        tenant_id: sp.tenant.id.clone(),
+        application_id: sp.config.id.clone(),
+        resume: Resume::WithLoginId("/saml/resume"),
+        browser: ctx.browser.as_ref(),
+        authenticated_session: authenticated_by.map(str::to_owned),
+        expected_person_id: None,
     };
-    ctx.idp.waiting.put(&login.id, waiting).await?;
-    Ok((login, secret))
+    let waiting_requests = &ctx.idp.waiting;
+    Ok(ctx
+        .pending
+        .open_parking(opening, |login| waiting_requests.entry(&login.id, waiting))
+        .await?)
 }

@@ -13,7 +13,8 @@ use crate::audit::{AuditEvent, Outcome};
 use crate::auth::IdentityError;
 use crate::login::commission::{self, CommissionStep};
 use crate::login::{
-    admit_session, BindingSecret, Participant, ParticipantProtocol, PendingLogin, SsoSession,
+    admit_session, BindingSecret, Opening, Participant, ParticipantProtocol, PendingLogin, Resume,
+    SsoSession,
 };
 use crate::oidc::claims;
 use crate::oidc::grant::{Authentication, CodeRecord};
@@ -163,22 +164,12 @@ async fn park(
     expected_person: Option<String>,
     browser: Option<&BindingSecret>,
 ) -> Result<Decision, OidcError> {
-    let key = random_key();
-    let (mut login, secret) = state
-        .pending_logins
-        .create(
-            tenant.id.clone(),
-            client.id.clone(),
-            format!("/oidc/resume?request={key}"),
-            browser,
-        )
+    let ui_locale = request.ui_locale.clone();
+    let (login, secret) =
+        park_under_new_login(state, tenant, client, request, browser, |opening| {
+            opening.expected_person_id = expected_person;
+        })
         .await?;
-    if let Some(person) = expected_person {
-        if state.pending_logins.expect_person(&login, &person).await? {
-            login.expected_person_id = Some(person);
-        }
-    }
-    let ui_locale = park_under(state, &key, &login, request).await?;
     Ok(Decision::Login {
         login,
         secret,
@@ -186,20 +177,39 @@ async fn park(
     })
 }
 
-/// Stores `request` under `key` for `login` to resume; returns the request's UI locale.
-async fn park_under(
+/// Opens a pending login for `client` (as `adjust` changes its opening) and stores
+/// `request` for it in the same write, under a key its resume path names.
+async fn park_under_new_login(
     state: &OidcContext<'_>,
-    key: &str,
-    login: &PendingLogin,
+    tenant: &Tenant,
+    client: &OidcClient,
     request: AuthorizationRequest,
-) -> Result<Option<String>, OidcError> {
-    let ui_locale = request.ui_locale.clone();
-    let parked = ParkedRequest {
-        pending_login_id: login.id.clone(),
-        request,
+    browser: Option<&BindingSecret>,
+    adjust: impl FnOnce(&mut Opening<'_>),
+) -> Result<(PendingLogin, BindingSecret), OidcError> {
+    let key = random_key();
+    let mut opening = Opening {
+        tenant_id: tenant.id.clone(),
+        application_id: client.id.clone(),
+        resume: Resume::At(format!("/oidc/resume?request={key}")),
+        browser,
+        authenticated_session: None,
+        expected_person_id: None,
     };
-    state.oidc.grants.requests.put(key, &parked).await?;
-    Ok(ui_locale)
+    adjust(&mut opening);
+    let requests = &state.oidc.grants.requests;
+    Ok(state
+        .pending_logins
+        .open_parking(opening, |login| {
+            requests.entry(
+                &key,
+                &ParkedRequest {
+                    pending_login_id: login.id.clone(),
+                    request,
+                },
+            )
+        })
+        .await?)
 }
 
 /// Parks `request` under a pending login that `session` has already authenticated, for
@@ -212,18 +222,12 @@ async fn ask_for_commission(
     session: &SsoSession,
     browser: Option<&BindingSecret>,
 ) -> Result<Decision, OidcError> {
-    let key = random_key();
-    let (login, secret) = state
-        .pending_logins
-        .create_authenticated(
-            tenant.id.clone(),
-            client.id.clone(),
-            &format!("/oidc/resume?request={key}"),
-            browser,
-            &session.id,
-        )
+    let ui_locale = request.ui_locale.clone();
+    let (login, secret) =
+        park_under_new_login(state, tenant, client, request, browser, |opening| {
+            opening.authenticated_session = Some(session.id.clone());
+        })
         .await?;
-    let ui_locale = park_under(state, &key, &login, request).await?;
     Ok(Decision::Commission {
         login,
         secret: Some(secret),
