@@ -24,7 +24,7 @@ use super::mobile::order_display;
 use super::templates::{render, Frame, LoginMethodLink, LoginPage, Organisation};
 use super::{href, pages, AppState};
 use crate::auth::mobile::external::ServiceError;
-use crate::auth::mobile::{AppLinks, MobileError, OrderDisplay};
+use crate::auth::mobile::{MobileError, OrderSummary};
 use crate::login::{LoginFailure, PendingLogin};
 
 pub const SCRIPT: &str = include_str!("static/login.js");
@@ -126,12 +126,8 @@ async fn bound_login(
 
 /// An order of a pending login this browser opened, with what the pages show of it.
 struct BoundOrder {
-    order_ref: String,
     login: PendingLogin,
-    display: OrderDisplay,
-    autostart_token: String,
-    /// The external service's app, when not the IdP's own.
-    app_links: Option<AppLinks>,
+    summary: OrderSummary,
 }
 
 /// A store failure stays one (a temporary error page); anything else about an order the
@@ -200,11 +196,8 @@ async fn bound_order(
         .ok_or(LoginFailure::LoginExpired)?;
     let login = bound_login(state, headers, Some(&order.pending_login_id)).await?;
     Ok(BoundOrder {
-        order_ref: order.order_ref,
         login,
-        display: order.display,
-        autostart_token: order.autostart_token,
-        app_links: order.app_links,
+        summary: order,
     })
 }
 

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use super::middleware::RequestId;
 use super::AppState;
-use crate::auth::mobile::{ClaimStart, MobileError, OrderDisplay, StartRequest, Status};
+use crate::auth::mobile::{
+    ClaimStart, MobileError, OrderDisplay, OrderSummary, StartRequest, Status,
+};
 use crate::login::{LoginFailure, LoginMethod, PendingLogin};
 use crate::session::StoreError;
 
@@ -133,17 +135,20 @@ pub struct OrderQuery {
     order: String,
 }
 
-/// The order, if it belongs to a login this browser opened.
+/// The order and its login, if the login is one this browser opened.
 async fn bound_order(
     state: &AppState,
     headers: &HeaderMap,
     order_ref: &str,
-) -> Result<PendingLogin, Response> {
+) -> Result<(PendingLogin, OrderSummary), Response> {
     if order_ref.len() > MAX_FIELD {
         return Err(not_this_browsers());
     }
     match state.mobile.summary(order_ref).await {
-        Ok(Some(order)) => bound_login(state, headers, &order.pending_login_id).await,
+        Ok(Some(order)) => {
+            let login = bound_login(state, headers, &order.pending_login_id).await?;
+            Ok((login, order))
+        }
         Ok(None) => Err(not_this_browsers()),
         Err(e) => Err(mobile_error(&e)),
     }
@@ -178,13 +183,13 @@ pub async fn login_mobile_collect_get(
     headers: HeaderMap,
     Query(query): Query<OrderQuery>,
 ) -> Response {
-    let login = match bound_order(&state, &headers, &query.order).await {
-        Ok(login) => login,
+    let (login, order) = match bound_order(&state, &headers, &query.order).await {
+        Ok(bound) => bound,
         Err(response) => return response,
     };
     let validator = state.validator.load();
     let ctx = state.login_context(&validator, LoginMethod::MobileQr, client, Some(request_id));
-    let collect = match state.mobile.collect(&ctx, &query.order).await {
+    let collect = match state.mobile.collect(&ctx, &order).await {
         Ok(collect) => collect,
         Err(e) => return mobile_error(&e),
     };

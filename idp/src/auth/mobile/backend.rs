@@ -25,8 +25,9 @@ pub struct StartRequest<'a> {
     pub now: OffsetDateTime,
 }
 
-/// What the browser side may know of an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the browser side may know of an order, and the order as read (for the
+/// backend only: it holds the order's secrets, so `Debug` leaves it out).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OrderSummary {
     pub order_ref: String,
     pub pending_login_id: String,
@@ -35,6 +36,9 @@ pub struct OrderSummary {
     /// The app that takes the order on this device, when it is not the IdP's own
     /// (`[mobile] app_link`): an external service's app.
     pub app_links: Option<AppLinks>,
+    /// The order as the backend read it (its own encoding): [`MobileBackend::collect`]
+    /// starts from it instead of reading the order again.
+    pub stored: Vec<u8>,
 }
 
 /// How the page opens an app on this device.
@@ -44,6 +48,17 @@ pub struct AppLinks {
     pub scheme: String,
     /// Its universal link (iPhone and iPad).
     pub universal: String,
+}
+
+impl std::fmt::Debug for OrderSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderSummary")
+            .field("order_ref", &self.order_ref)
+            .field("pending_login_id", &self.pending_login_id)
+            .field("display", &self.display)
+            .field("app_links", &self.app_links)
+            .finish_non_exhaustive()
+    }
 }
 
 #[async_trait]
@@ -56,12 +71,13 @@ pub trait MobileBackend: Send + Sync + 'static {
         order_ref: &str,
         now: OffsetDateTime,
     ) -> Result<Option<String>, MobileError>;
-    /// The browser's poll (at `ctx.now`); a completion found here is finished through
-    /// `ctx` (certificate engine, identity, SSO session, audit).
+    /// The browser's poll (at `ctx.now`) of the order `summary` read (after the caller
+    /// checked that the order is this browser's); a completion found here is finished
+    /// through `ctx` (certificate engine, identity, SSO session, audit).
     async fn collect(
         &self,
         ctx: &LoginContext<'_>,
-        order_ref: &str,
+        order: &OrderSummary,
     ) -> Result<Collect, MobileError>;
     async fn cancel(&self, order_ref: &str) -> Result<(), MobileError>;
     async fn summary(&self, order_ref: &str) -> Result<Option<OrderSummary>, MobileError>;
@@ -84,9 +100,10 @@ impl MobileBackend for OrderEngine {
     async fn collect(
         &self,
         ctx: &LoginContext<'_>,
-        order_ref: &str,
+        order: &OrderSummary,
     ) -> Result<Collect, MobileError> {
-        OrderEngine::collect(self, order_ref, ctx.now).await
+        let order = OrderEngine::decode(&order.stored)?;
+        self.collect_order(order, ctx.now).await
     }
 
     async fn cancel(&self, order_ref: &str) -> Result<(), MobileError> {
@@ -94,12 +111,16 @@ impl MobileBackend for OrderEngine {
     }
 
     async fn summary(&self, order_ref: &str) -> Result<Option<OrderSummary>, MobileError> {
-        Ok(self.find(order_ref).await?.map(|order| OrderSummary {
-            order_ref: order.order_ref,
-            pending_login_id: order.pending_login_id,
-            display: order.display,
-            autostart_token: order.autostart_token,
-            app_links: None,
-        }))
+        Ok(self
+            .find_stored(order_ref)
+            .await?
+            .map(|(order, stored)| OrderSummary {
+                order_ref: order.order_ref,
+                pending_login_id: order.pending_login_id,
+                display: order.display,
+                autostart_token: order.autostart_token,
+                app_links: None,
+                stored,
+            }))
     }
 }

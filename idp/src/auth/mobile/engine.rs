@@ -139,6 +139,14 @@ impl OrderEngine {
     }
 
     pub async fn find(&self, order_ref: &str) -> Result<Option<Order>, MobileError> {
+        Ok(self.find_stored(order_ref).await?.map(|(order, _)| order))
+    }
+
+    /// The order and the bytes it is stored as.
+    pub(super) async fn find_stored(
+        &self,
+        order_ref: &str,
+    ) -> Result<Option<(Order, Vec<u8>)>, MobileError> {
         let Some(bytes) = self
             .store
             .get(Namespace::MobileOrder, &format!("o:{order_ref}"))
@@ -146,8 +154,11 @@ impl OrderEngine {
         else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
+        Ok(Some((Self::decode(&bytes)?, bytes)))
+    }
+
+    pub(super) fn decode(stored: &[u8]) -> Result<Order, MobileError> {
+        serde_json::from_slice(stored)
             .map_err(|e| MobileError::Store(crate::session::StoreError::Decode(e.to_string())))
     }
 
@@ -287,6 +298,15 @@ impl OrderEngine {
             .find(order_ref)
             .await?
             .ok_or(MobileError::OrderNotFound)?;
+        self.collect_order(order, now).await
+    }
+
+    /// [`OrderEngine::collect`] of an order already read.
+    pub(super) async fn collect_order(
+        &self,
+        order: Order,
+        now: OffsetDateTime,
+    ) -> Result<Collect, MobileError> {
         let order = self.with_deadlines(order, now).await?;
         let (status, hint, code, session_id) = match order.state {
             OrderState::Outstanding => (

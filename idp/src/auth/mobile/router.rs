@@ -83,9 +83,9 @@ impl MobileBackend for MobileBackends {
     async fn collect(
         &self,
         ctx: &LoginContext<'_>,
-        order_ref: &str,
+        order: &OrderSummary,
     ) -> Result<Collect, MobileError> {
-        self.for_order(order_ref).collect(ctx, order_ref).await
+        self.for_order(&order.order_ref).collect(ctx, order).await
     }
 
     async fn cancel(&self, order_ref: &str) -> Result<(), MobileError> {

@@ -103,7 +103,7 @@ async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, Page
     let now = ctx.now;
     let collect = state
         .mobile
-        .collect(&ctx, order_ref)
+        .collect(&ctx, &order.summary)
         .await
         .map_err(order_failure)?;
     if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
@@ -129,7 +129,7 @@ async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, Page
     let qr = qr.map(|content| QrImage {
         src: href(
             "/login/mobile/qr.svg",
-            &[("order", &order.order_ref), ("t", "0")],
+            &[("order", &order.summary.order_ref), ("t", "0")],
             None,
         ),
         content,
@@ -141,8 +141,8 @@ async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, Page
     frame.organisation = organisation(state, &order.login, lang);
     Ok(render(&MobileWaiting {
         frame,
-        where_: order.display.text(lang.code),
-        order_ref: &order.order_ref,
+        where_: order.summary.display.text(lang.code),
+        order_ref: &order.summary.order_ref,
         messages: messages_json(device, lang),
         same_device: device == Device::Same,
         device: device.as_str(),
@@ -150,9 +150,9 @@ async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, Page
         message: hint_message(collect.hint, collect.code.as_deref(), device, lang),
         qr,
         app_link: app_link(
-            order.app_links.as_ref(),
+            order.summary.app_links.as_ref(),
             &state.config.idp.mobile,
-            &order.autostart_token,
+            &order.summary.autostart_token,
             is_apple_mobile(headers),
         ),
         chosen_language: lang.chosen,
@@ -245,7 +245,7 @@ pub async fn login_mobile_cancel_form_post(
     let cancelled = match bound_order(&state, &headers, &form.order).await {
         Ok(order) => state
             .mobile
-            .cancel(&order.order_ref)
+            .cancel(&order.summary.order_ref)
             .await
             .map_err(store_failure),
         Err(failure) => Err(failure),

@@ -115,6 +115,14 @@ impl ExternalBackend {
     }
 
     async fn find(&self, order_ref: &str) -> Result<Option<ExternalOrder>, MobileError> {
+        Ok(self.find_stored(order_ref).await?.map(|(order, _)| order))
+    }
+
+    /// The order and the bytes it is stored as.
+    async fn find_stored(
+        &self,
+        order_ref: &str,
+    ) -> Result<Option<(ExternalOrder, Vec<u8>)>, MobileError> {
         let Some(bytes) = self
             .store
             .get(Namespace::MobileOrder, &format!("x:{order_ref}"))
@@ -122,9 +130,11 @@ impl ExternalBackend {
         else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(decode_error)
+        Ok(Some((Self::decode(&bytes)?, bytes)))
+    }
+
+    fn decode(stored: &[u8]) -> Result<ExternalOrder, MobileError> {
+        serde_json::from_slice(stored).map_err(decode_error)
     }
 
     /// Moves `order` to `state` if nobody changed it meanwhile.
@@ -388,13 +398,12 @@ impl MobileBackend for ExternalBackend {
     async fn collect(
         &self,
         ctx: &LoginContext<'_>,
-        order_ref: &str,
+        summary: &OrderSummary,
     ) -> Result<Collect, MobileError> {
+        let order_ref = summary.order_ref.as_str();
         let order = self
-            .find(order_ref)
-            .await?
-            .ok_or(MobileError::OrderNotFound)?;
-        let order = self.with_deadline(order, ctx.now).await?;
+            .with_deadline(Self::decode(&summary.stored)?, ctx.now)
+            .await?;
         if !matches!(order.state, ExternalState::Pending { .. }) {
             return Ok(Self::report(&order));
         }
@@ -478,12 +487,16 @@ impl MobileBackend for ExternalBackend {
     }
 
     async fn summary(&self, order_ref: &str) -> Result<Option<OrderSummary>, MobileError> {
-        Ok(self.find(order_ref).await?.map(|order| OrderSummary {
-            order_ref: order.order_ref,
-            pending_login_id: order.pending_login_id,
-            display: order.display,
-            autostart_token: order.autostart_token,
-            app_links: Some(self.settings.app_links.clone()),
-        }))
+        Ok(self
+            .find_stored(order_ref)
+            .await?
+            .map(|(order, stored)| OrderSummary {
+                order_ref: order.order_ref,
+                pending_login_id: order.pending_login_id,
+                display: order.display,
+                autostart_token: order.autostart_token,
+                app_links: Some(self.settings.app_links.clone()),
+                stored,
+            }))
     }
 }
