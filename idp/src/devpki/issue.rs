@@ -11,7 +11,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use super::hierarchy::{CaSlug, CertStatus, DevUser, ROOT_CA_NAME, TLS_CA_NAME, USERS};
-use super::names::{distinguished_name, oneline, org_subject, user_subject};
+use super::names::{distinguished_name, oneline, org_subject, user_subject, Attribute};
 use super::DevPkiError;
 use crate::der;
 
@@ -133,27 +133,7 @@ fn issue_user(
     };
     let subject = user_subject(user);
     let serial = random_serial();
-
-    let mut params = CertificateParams::default();
-    params.distinguished_name = distinguished_name(&subject)?;
-    params.serial_number = Some(SerialNumber::from_slice(&serial));
-    params.not_before = not_before;
-    params.not_after = not_after;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    params.crl_distribution_points = vec![CrlDistributionPoint {
-        uris: vec![slug.crl_url()],
-    }];
-    params.custom_extensions = vec![
-        policies_extension(slug),
-        CustomExtension::from_oid_content(
-            der::AUTHORITY_INFO_ACCESS,
-            der::authority_info_access_ocsp(&slug.ocsp_url()),
-        ),
-    ];
-    params.use_authority_key_identifier_extension = true;
-
+    let params = user_params(&subject, slug, &serial, not_before, not_after)?;
     let key = if slug.is_ecdsa() {
         ec_key()?
     } else {
@@ -174,6 +154,37 @@ fn issue_user(
         revoked_at,
         subject_oneline: oneline(&subject),
     })
+}
+
+/// An authentication certificate's parameters: `subject`, issued by `slug`'s CA with its
+/// policy, CRL distribution point and OCSP responder.
+pub(super) fn user_params(
+    subject: &[Attribute],
+    slug: CaSlug,
+    serial: &[u8],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertificateParams, DevPkiError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = distinguished_name(subject)?;
+    params.serial_number = Some(SerialNumber::from_slice(serial));
+    params.not_before = not_before;
+    params.not_after = not_after;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.crl_distribution_points = vec![CrlDistributionPoint {
+        uris: vec![slug.crl_url()],
+    }];
+    params.custom_extensions = vec![
+        policies_extension(slug),
+        CustomExtension::from_oid_content(
+            der::AUTHORITY_INFO_ACCESS,
+            der::authority_info_access_ocsp(&slug.ocsp_url()),
+        ),
+    ];
+    params.use_authority_key_identifier_extension = true;
+    Ok(params)
 }
 
 fn tls(now: OffsetDateTime) -> Result<(Certificate, KeyedCert), DevPkiError> {
@@ -318,23 +329,23 @@ fn policies_extension(slug: CaSlug) -> CustomExtension {
 }
 
 /// A random positive 16-byte serial number whose first byte is never zero.
-fn random_serial() -> Vec<u8> {
+pub(super) fn random_serial() -> Vec<u8> {
     let mut bytes: [u8; 16] = rand::random();
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     bytes.to_vec()
 }
 
-fn rsa_key() -> Result<KeyPair, DevPkiError> {
+pub(super) fn rsa_key() -> Result<KeyPair, DevPkiError> {
     KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048)
         .map_err(rcgen_err("RSA-2048 key"))
 }
 
-fn ec_key() -> Result<KeyPair, DevPkiError> {
+pub(super) fn ec_key() -> Result<KeyPair, DevPkiError> {
     KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rcgen_err("ECDSA P-256 key"))
 }
 
 /// The same calendar date `years` away; 29 February falls back to 28 February.
-fn add_years(t: OffsetDateTime, years: i32) -> Result<OffsetDateTime, DevPkiError> {
+pub(super) fn add_years(t: OffsetDateTime, years: i32) -> Result<OffsetDateTime, DevPkiError> {
     let out_of_range = || DevPkiError::TimeOutOfRange {
         shift: format!("{years:+} years"),
     };
@@ -348,7 +359,7 @@ fn add_years(t: OffsetDateTime, years: i32) -> Result<OffsetDateTime, DevPkiErro
 }
 
 /// `t` moved back by `d`.
-fn before(t: OffsetDateTime, d: Duration) -> Result<OffsetDateTime, DevPkiError> {
+pub(super) fn before(t: OffsetDateTime, d: Duration) -> Result<OffsetDateTime, DevPkiError> {
     t.checked_sub(d).ok_or_else(|| DevPkiError::TimeOutOfRange {
         shift: format!("-{d}"),
     })

@@ -9,6 +9,7 @@ mod hierarchy;
 pub use hierarchy::DEV_ORGANISATION;
 mod issue;
 mod manifest;
+mod more;
 mod names;
 mod write;
 
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use time::{OffsetDateTime, UtcOffset};
 
 pub use hierarchy::{CaSlug, CertStatus, DevUser, CECILIA_PERSONAL_IDENTITY_NUMBER, USERS};
+pub use more::{issue_more, IssuedCredential, Person};
 
 /// Password of every `users/<slug>.p12` file.
 pub const PKCS12_PASSWORD: &str = "dev";

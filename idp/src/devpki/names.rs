@@ -7,6 +7,7 @@ use rcgen::{DistinguishedName, DnType, DnValue};
 use super::hierarchy::{DevUser, DEV_ORGANISATION};
 use super::issue::rcgen_err;
 use super::DevPkiError;
+use super::Person;
 
 const OID_SERIAL_NUMBER: &[u64] = &[2, 5, 4, 5];
 const OID_GIVEN_NAME: &[u64] = &[2, 5, 4, 42];
@@ -40,28 +41,44 @@ pub(super) fn org_subject(common_name: &str) -> Vec<Attribute> {
 }
 
 pub(super) fn user_subject(user: &DevUser) -> Vec<Attribute> {
+    person_subject(&Person {
+        given_name: user.given_name,
+        surname: user.surname,
+        serial_number: user.serial_number,
+        organisation: user.organisation,
+    })
+}
+
+/// The subject of a person's authentication certificate: C, O, givenName, surname,
+/// serialNumber (the identifier) and CN "<given> <surname>".
+pub(super) fn person_subject(person: &Person<'_>) -> Vec<Attribute> {
     vec![
         attribute(DnType::CountryName, "C", "SE", true),
-        attribute(DnType::OrganizationName, "O", user.organisation, false),
+        attribute(DnType::OrganizationName, "O", person.organisation, false),
         attribute(
             DnType::CustomDnType(OID_GIVEN_NAME.to_vec()),
             "GN",
-            user.given_name,
+            person.given_name,
             false,
         ),
         attribute(
             DnType::CustomDnType(OID_SURNAME.to_vec()),
             "SN",
-            user.surname,
+            person.surname,
             false,
         ),
         attribute(
             DnType::CustomDnType(OID_SERIAL_NUMBER.to_vec()),
             "serialNumber",
-            user.serial_number,
+            person.serial_number,
             true,
         ),
-        attribute(DnType::CommonName, "CN", &user.common_name(), false),
+        attribute(
+            DnType::CommonName,
+            "CN",
+            &format!("{} {}", person.given_name, person.surname),
+            false,
+        ),
     ]
 }
 

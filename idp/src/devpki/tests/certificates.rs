@@ -280,3 +280,52 @@ fn crls_and_index_files_list_exactly_the_revoked_user() {
     let trust = std::fs::read_to_string(dir.join("trust/crls.pem")).unwrap();
     assert_eq!(trust.matches("BEGIN X509 CRL").count(), 4);
 }
+
+#[test]
+fn more_people_get_certificates_from_a_written_ca_that_chain_like_the_users() {
+    let (_tmp, dir, _) = generated();
+    let people = [
+        crate::devpki::Person {
+            given_name: "Last",
+            surname: "Ett",
+            serial_number: "SE2321009991-load1",
+            organisation: "Region Exempelland",
+        },
+        crate::devpki::Person {
+            given_name: "Last",
+            surname: "Två",
+            serial_number: "SE2321009991-load2",
+            organisation: "Region Exempelland",
+        },
+    ];
+    let issued = crate::devpki::issue_more(&dir, CaSlug::Mobile, &people, NOW).unwrap();
+    assert_eq!(issued.len(), 2);
+    let ca_der = pem_der(&dir, "ca/mobile.pem");
+    let ca = parse(&ca_der);
+    let mut serials = Vec::new();
+    for (person, credential) in people.iter().zip(&issued) {
+        let chain: Vec<Vec<u8>> =
+            x509_parser::pem::Pem::iter_from_buffer(credential.chain_pem.as_bytes())
+                .map(|p| p.unwrap().contents)
+                .collect();
+        assert_eq!(chain.len(), 2, "leaf and issuing CA");
+        assert_eq!(chain[1], ca_der);
+        let cert = parse(&chain[0]);
+        assert_eq!(cert.issuer().as_raw(), ca.subject().as_raw());
+        cert.verify_signature(Some(ca.public_key())).unwrap();
+        assert_eq!(attr(&cert, &OID_X509_SERIALNUMBER), person.serial_number);
+        assert_eq!(policies(&cert), policy_bytes(CaSlug::Mobile));
+        assert_eq!(
+            cert.public_key().algorithm.algorithm,
+            OID_KEY_TYPE_EC_PUBLIC_KEY
+        );
+        assert!(cert.validity().is_valid_at(at(NOW)));
+        let key = rcgen::KeyPair::from_pem(&credential.key_pem).unwrap();
+        assert_eq!(
+            key.public_key_raw(),
+            cert.public_key().subject_public_key.data.as_ref()
+        );
+        serials.push(cert.raw_serial().to_vec());
+    }
+    assert_ne!(serials[0], serials[1]);
+}
