@@ -15,6 +15,7 @@
 pub mod browser;
 pub mod federation;
 pub mod load;
+pub mod load_staff;
 pub mod national_eid;
 pub mod oidc_rp;
 pub mod phone;

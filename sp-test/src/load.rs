@@ -20,6 +20,8 @@
 //!   most the number of mobile users given.
 //! - `transport`: one small static file over the kept connection, the floor every
 //!   request pays.
+//! - `handshake`: the same file from the mTLS listener over a new TLS connection with
+//!   the certificate, the floor a certificate login's handshake adds.
 //! - `admin-list`: the admin API's list of tenants and one tenant's applications (with
 //!   their metadata state), as the operator's token sees them.
 
@@ -85,6 +87,10 @@ pub enum Flow {
     /// (TLS record, HTTP/2, the middleware, the access log line), to set the other
     /// flows' CPU against.
     Transport,
+    /// The same file from the mTLS listener over a new connection, presenting the
+    /// certificate: the floor a certificate login's TLS handshake adds (TCP, the key
+    /// exchange, the server's signature, the client's proof of its key).
+    Handshake,
     /// The admin API's list pages as an operator opens them: every tenant, then one
     /// tenant's applications with their metadata state (a different tenant each time).
     AdminList,
@@ -100,10 +106,11 @@ impl std::str::FromStr for Flow {
             "saml-certificate" => Ok(Flow::SamlCertificate),
             "mobile" => Ok(Flow::Mobile),
             "transport" => Ok(Flow::Transport),
+            "handshake" => Ok(Flow::Handshake),
             "admin-list" => Ok(Flow::AdminList),
             other => Err(format!(
                 "unknown flow {other:?}; sp-test load drives: oidc-code, saml-sso, \
-                 saml-certificate, mobile, transport, admin-list"
+                 saml-certificate, mobile, transport, handshake, admin-list"
             )),
         }
     }
@@ -234,6 +241,7 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
                     Flow::SamlCertificate => saml_certificate_flow(&request).await,
                     Flow::Mobile => mobile_flow(&request, &request.mobile_users[index]).await,
                     Flow::Transport => transport_flow(&request, &browser).await,
+                    Flow::Handshake => handshake_flow(&request, &browser).await,
                     Flow::AdminList => admin_list_flow(&request, round).await,
                 };
                 if !measured {
@@ -461,12 +469,36 @@ async fn saml_sso_flow(request: &LoadRequest, browser: &Browser) -> Result<(), S
 }
 
 async fn transport_flow(request: &LoadRequest, browser: &Browser) -> Result<(), String> {
-    let url = request
-        .idp_url
-        .join("/static/autosubmit.js")
-        .map_err(|_| "request".to_owned())?;
+    static_file(
+        browser,
+        &request.idp_url,
+        "/static/autosubmit.js",
+        &request.client,
+    )
+    .await
+}
+
+async fn handshake_flow(request: &LoadRequest, browser: &Browser) -> Result<(), String> {
+    // The stylesheet: the one static file the mTLS listener serves (its pages' own).
+    static_file(
+        browser,
+        &request.mtls_url,
+        "/static/idp.css",
+        &request.handshake_client,
+    )
+    .await
+}
+
+/// A small static file, `path` of the listener at `base`, through `client`.
+async fn static_file(
+    browser: &Browser,
+    base: &Url,
+    path: &str,
+    client: &reqwest::Client,
+) -> Result<(), String> {
+    let url = base.join(path).map_err(|_| "request".to_owned())?;
     let answer = browser
-        .get(&url)
+        .request_through(client, Method::GET, &url, None, None)
         .await
         .map_err(|_| "transport".to_owned())?;
     if answer.status.is_success() && !answer.body.is_empty() {

@@ -36,6 +36,9 @@ enum Command {
     /// Drive one login flow against a running IdP for a time and print one JSON line:
     /// flows/s, latency percentiles, errors by kind, the server's CPU per flow.
     Load(Box<LoadArgs>),
+    /// Write the directory import file of the load driver's own staff of the region
+    /// (`sp-test load --mobile-staff`), for `idp directory import --tenant region`.
+    LoadStaff(LoadStaffArgs),
     /// Write a generated platform of many organisations (the development tenants and
     /// generated municipalities with SAML and OIDC applications) for benchmarks.
     Platform(PlatformArgs),
@@ -92,7 +95,9 @@ struct LoadArgs {
     /// SAML AuthnRequest answered from an SSO session), saml-certificate (a full
     /// certificate login to a SAML application, new browser and TLS handshake), mobile
     /// (a full mobile login with the reference phone, one mobile user per browser),
-    /// transport (one small static file: the floor every request pays), admin-list (the
+    /// transport (one small static file: the floor every request pays), handshake (the
+    /// same from the mTLS listener over a new connection with the certificate: the
+    /// floor a certificate login's handshake adds), admin-list (the
     /// admin API's list of tenants and one tenant's applications, with the operator
     /// token in SP_TEST_ADMIN_TOKEN).
     #[arg(long, default_value = "oidc-code")]
@@ -154,6 +159,21 @@ struct LoadArgs {
         default_value = "anna-mobile,bertil,david,eva"
     )]
     mobile_users: Vec<String>,
+    /// Instead of --mobile-users: this many of the driver's own staff of the region,
+    /// with mobile certificates issued now by the development mobile CA (the IdP must
+    /// know them: `sp-test load-staff` writes their directory import file).
+    #[arg(long)]
+    mobile_staff: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct LoadStaffArgs {
+    /// How many (the concurrency of the mobile load to come).
+    #[arg(long, default_value_t = 16)]
+    count: usize,
+    /// The region's directory import file to write (CSV).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -359,6 +379,10 @@ fn main() -> ExitCode {
         Some(Command::Metadata(args)) => report_failure(write_metadata(&args)),
         Some(Command::Verify(args)) => run_verify(&args),
         Some(Command::Load(args)) => report_failure(run_load(&args)),
+        Some(Command::LoadStaff(args)) => report_failure(
+            std::fs::write(&args.out, sp_test::load_staff::directory_csv(args.count))
+                .with_context(|| format!("cannot write {}", args.out.display())),
+        ),
         Some(Command::Platform(args)) => report_failure(write_platform(&args)),
         Some(Command::Federation(args)) => report_failure(write_federation(&args)),
         Some(Command::NationalEid(args)) => report_failure(run_national_eid(&args)),
@@ -413,20 +437,27 @@ fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
         false,
     )
     .map_err(anyhow::Error::msg)?;
-    let mobile_users = if args.flow == sp_test::load::Flow::Mobile {
-        args.mobile_users
-            .iter()
-            .map(|user| {
-                sp_test::phone::PhoneCredential::from_pem_files(
-                    &users.join(format!("{user}.chain.pem")),
-                    &users.join(format!("{user}.key.pem")),
-                )
+    let mobile_users =
+        if let (sp_test::load::Flow::Mobile, Some(count)) = (args.flow, args.mobile_staff) {
+            let now = idp::clock::Clock::now(&idp::clock::SystemClock);
+            sp_test::load_staff::credentials(std::path::Path::new("certs-dev"), count, now)?
+                .into_iter()
                 .map(std::sync::Arc::new)
-            })
-            .collect::<anyhow::Result<_>>()?
-    } else {
-        Vec::new()
-    };
+                .collect()
+        } else if args.flow == sp_test::load::Flow::Mobile {
+            args.mobile_users
+                .iter()
+                .map(|user| {
+                    sp_test::phone::PhoneCredential::from_pem_files(
+                        &users.join(format!("{user}.chain.pem")),
+                        &users.join(format!("{user}.key.pem")),
+                    )
+                    .map(std::sync::Arc::new)
+                })
+                .collect::<anyhow::Result<_>>()?
+        } else {
+            Vec::new()
+        };
     let request = sp_test::load::LoadRequest {
         idp_url: args.idp.clone(),
         mtls_url: args.mtls.clone(),

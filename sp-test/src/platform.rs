@@ -111,7 +111,7 @@ fn organisation_number(n: usize) -> String {
 
 /// The `index`th generated person's personal identity number: born in the 1950s (the
 /// development persons are born 1966-1992), serial 100-999, with its check digit.
-fn personal_identity_number(index: usize) -> String {
+pub(crate) fn personal_identity_number(index: usize) -> String {
     let day = index / 900;
     let (year, month, date) = (50 + day / (12 * 28), 1 + (day / 28) % 12, 1 + day % 28);
     let serial = 100 + index % 900;
