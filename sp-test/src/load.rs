@@ -20,8 +20,9 @@
 //!   most the number of mobile users given.
 //! - `transport`: one small static file over the kept connection, the floor every
 //!   request pays.
-//! - `handshake`: the same file from the mTLS listener over a new TLS connection with
-//!   the certificate, the floor a certificate login's handshake adds.
+//! - `handshake`: a small static file (the stylesheet) from the mTLS listener over a
+//!   new TLS connection with the certificate, the floor a certificate login's
+//!   handshake adds.
 //! - `admin-list`: the admin API's list of tenants and one tenant's applications (with
 //!   their metadata state), as the operator's token sees them.
 
@@ -87,8 +88,8 @@ pub enum Flow {
     /// (TLS record, HTTP/2, the middleware, the access log line), to set the other
     /// flows' CPU against.
     Transport,
-    /// The same file from the mTLS listener over a new connection, presenting the
-    /// certificate: the floor a certificate login's TLS handshake adds (TCP, the key
+    /// A small static file (the stylesheet) from the mTLS listener over a new
+    /// connection, presenting the certificate: the floor a certificate login's TLS handshake adds (TCP, the key
     /// exchange, the server's signature, the client's proof of its key).
     Handshake,
     /// The admin API's list pages as an operator opens them: every tenant, then one
