@@ -50,7 +50,7 @@ pub(super) fn user_subject(user: &DevUser) -> Vec<Attribute> {
 }
 
 /// The subject of a person's authentication certificate: C, O, givenName, surname,
-/// serialNumber (the identifier) and CN "<given> <surname>".
+/// serialNumber (the identifier) and CN: the given name, a space, the surname.
 pub(super) fn person_subject(person: &Person<'_>) -> Vec<Attribute> {
     vec![
         attribute(DnType::CountryName, "C", "SE", true),
