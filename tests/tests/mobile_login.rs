@@ -610,6 +610,158 @@ async fn of_two_concurrent_claims_exactly_one_wins() {
     }
 }
 
+/// `token` with its random part replaced: it names the same order.
+fn forged(token: &str) -> String {
+    let order_ref = &token[..idp::session::RANDOM_KEY_LENGTH];
+    format!("{order_ref}{}", idp::session::random_key())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_names_an_order_counts_only_if_the_order_handed_it_out() {
+    for (name, store, clock, _redis) in stores().await {
+        let (engine, order, token) = engine_on(store, &clock).await;
+        assert!(token.starts_with(&order), "{name}: {token}");
+        let refused = engine
+            .claim(
+                &ClaimStart::AutostartToken(forged(&token)),
+                &holder(),
+                now(&clock),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, MobileError::OrderNotFound),
+            "{name}: {refused:?}"
+        );
+        // A QR code's auth code covers its second, not its token: a forged token with
+        // the screen's current code is refused too.
+        let qr = engine
+            .current_qr(&order, now(&clock))
+            .await
+            .unwrap()
+            .unwrap();
+        let parts: Vec<&str> = qr.split('.').collect();
+        let forged_qr = format!(
+            "{}.{}.{}.{}",
+            parts[0],
+            forged(parts[1]),
+            parts[2],
+            parts[3]
+        );
+        let refused = engine
+            .claim(&ClaimStart::Qr(forged_qr), &holder(), now(&clock))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, MobileError::OrderNotFound),
+            "{name}: {refused:?}"
+        );
+        // The order still waits for its own app; then a forged claim token is refused
+        // and the order stays claimed for the right one.
+        let claimed = engine
+            .claim(&ClaimStart::AutostartToken(token), &holder(), now(&clock))
+            .await
+            .unwrap();
+        let refused = engine
+            .decline(&forged(&claimed.claim_token), now(&clock))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, MobileError::ClaimInvalid),
+            "{name}: {refused:?}"
+        );
+        assert_eq!(
+            engine.collect(&order, now(&clock)).await.unwrap().hint,
+            Some(Hint::UserSign),
+            "{name}"
+        );
+        engine
+            .decline(&claimed.claim_token, now(&clock))
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.collect(&order, now(&clock)).await.unwrap().hint,
+            Some(Hint::UserCancel),
+            "{name}"
+        );
+    }
+}
+
+/// Orders as the previous release stored them: tokens that do not begin with their
+/// order's reference and lead to it through pointer keys. During a rolling upgrade such orders are in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_the_previous_release_still_lead_to_their_orders() {
+    use aws_lc_rs::digest::{digest, SHA256};
+    use idp::session::{random_key, Namespace};
+    for (name, store, clock, _redis) in stores().await {
+        let engine = OrderEngine::new(store.clone(), OrderSettings::default());
+        let started_at_ms = now(&clock).unix_timestamp() * 1000;
+        let ttl = Duration::from_secs(240);
+        let put = |key: String, value: Vec<u8>| {
+            let store = store.clone();
+            async move {
+                store
+                    .put(Namespace::MobileOrder, &key, &value, ttl)
+                    .await
+                    .unwrap()
+            }
+        };
+        // Every reference and token a random key, as the previous release made them;
+        // the order's fields in their order (a state change compares the stored bytes).
+        let order = |order_ref: &str, autostart_token: &str, state: &str| {
+            let field = |name: &str, value: Value| format!("\"{name}\":{value}");
+            let fields = [
+                field("order_ref", json!(order_ref)),
+                field("pending_login_id", json!(random_key())),
+                format!("\"display\":{}", serde_json::to_string(&display()).unwrap()),
+                field("qr_start_token", json!(random_key())),
+                field("qr_start_secret", json!("00112233445566778899aabbccddeeff")),
+                field("autostart_token", json!(autostart_token)),
+                field("started_at_ms", json!(started_at_ms)),
+                format!("\"state\":{state}"),
+            ];
+            format!("{{{}}}", fields.join(","))
+        };
+        // Outstanding, claimed here with its autostart token.
+        let (waiting, autostart_token) = (random_key(), random_key());
+        let stored = order(&waiting, &autostart_token, "\"Outstanding\"");
+        put(format!("o:{waiting}"), stored.into()).await;
+        put(format!("auto:{autostart_token}"), waiting.clone().into()).await;
+        let claimed = engine
+            .claim(
+                &ClaimStart::AutostartToken(autostart_token),
+                &holder(),
+                now(&clock),
+            )
+            .await
+            .unwrap();
+        assert_eq!(claimed.order_ref, waiting, "{name}");
+        // Claimed by a node of the previous release, declined here with its claim token.
+        let (claimed, claim_token) = (random_key(), random_key());
+        let hash: String = digest(&SHA256, claim_token.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let state = format!(
+            "{{\"Claimed\":{{\"via\":\"Autostart\",\"challenge\":\"AAAA\",\
+             \"claim_token_hash\":\"{hash}\",\"holder\":\"h\"}}}}"
+        );
+        put(
+            format!("o:{claimed}"),
+            order(&claimed, &random_key(), &state).into(),
+        )
+        .await;
+        put(format!("claim:{claim_token}"), claimed.clone().into()).await;
+        engine.decline(&claim_token, now(&clock)).await.unwrap();
+        assert_eq!(
+            engine.collect(&claimed, now(&clock)).await.unwrap().hint,
+            Some(Hint::UserCancel),
+            "{name}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_of_another_person_than_expected_fails_the_order() {
     let (idp, _db) = memory_idp().await;

@@ -171,3 +171,47 @@ async fn the_flow_works_with_redis_and_a_form_posted_authorization_request() {
         401
     );
 }
+
+/// A request waits under its pending login's id; the previous release parked it under a
+/// key of its own, which its resume path names. Such a resume, in flight during a rolling
+/// upgrade, is still answered.
+#[tokio::test]
+async fn a_request_parked_by_the_previous_release_is_still_answered() {
+    let (idp, _db) = idp().await;
+    let browser = Agent::with_certificate("david");
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&idp, CONFIDENTIAL, "openid", Some(&challenge), &[]);
+    let login_page = browser
+        .open_until(&url, &callback(CONFIDENTIAL))
+        .await
+        .expect_err("a login page");
+    let login_id = login_page.login_id();
+    let requests = &idp.state.oidc.grants.requests;
+    let parked = requests
+        .take(&login_id)
+        .await
+        .unwrap()
+        .expect("the request waits under its login's id");
+    let key = idp::session::random_key();
+    requests.put(&key, &parked).await.unwrap();
+
+    // The certificate login, up to where it resumes (this release's resume path).
+    browser
+        .open_until(
+            &idp.mtls_url(&format!("/mtls/login?login={login_id}")),
+            &idp.url("/oidc/resume"),
+        )
+        .await
+        .unwrap_or_else(|page| panic!("{} {}: {}", page.status, page.url, page.body));
+    let callback_url = browser
+        .open_until(
+            &idp.url(&format!("/oidc/resume?request={key}")),
+            &callback(CONFIDENTIAL),
+        )
+        .await
+        .unwrap_or_else(|page| panic!("{} {}: {}", page.status, page.url, page.body));
+    let code = param(&callback_url, "code").expect("a code");
+    let (status, tokens, error) = exchange_confidential(&idp, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens} {error:?}");
+    assert!(requests.get(&key).await.unwrap().is_none(), "taken once");
+}

@@ -105,8 +105,8 @@ pub struct Opening<'a> {
 pub enum Resume<'a> {
     /// At this path.
     At(String),
-    /// At `<base>?login=<its id>`.
-    WithLoginId(&'a str),
+    /// At a base path with the login's id added as a query parameter (base, parameter).
+    WithLoginId(&'a str, &'a str),
 }
 
 #[derive(Clone)]
@@ -165,9 +165,9 @@ impl PendingLogins {
         let id = random_key();
         let resume_path = match opening.resume {
             Resume::At(path) => path,
-            Resume::WithLoginId(base) => {
+            Resume::WithLoginId(base, parameter) => {
                 let separator = if base.contains('?') { '&' } else { '?' };
-                format!("{base}{separator}login={id}")
+                format!("{base}{separator}{parameter}={id}")
             }
         };
         let login = PendingLogin {
@@ -230,7 +230,7 @@ mod tests {
                 Opening {
                     tenant_id: "region".parse().unwrap(),
                     application_id: "journal".parse().unwrap(),
-                    resume: Resume::WithLoginId("/saml/resume?x=1"),
+                    resume: Resume::WithLoginId("/saml/resume?x=1", "login"),
                     browser: Some(&browser),
                     authenticated_session: Some("session-1".into()),
                     expected_person_id: Some("person-1".into()),

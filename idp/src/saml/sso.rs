@@ -466,7 +466,7 @@ async fn park(
     let opening = Opening {
         tenant_id: sp.tenant.id.clone(),
         application_id: sp.config.id.clone(),
-        resume: Resume::WithLoginId("/saml/resume"),
+        resume: Resume::WithLoginId("/saml/resume", "login"),
         browser: ctx.browser.as_ref(),
         authenticated_session: authenticated_by.map(str::to_owned),
         expected_person_id: None,

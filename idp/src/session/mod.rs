@@ -174,11 +174,25 @@ fn ttl_millis(ttl: Duration) -> StoreResult<u64> {
     Ok(millis)
 }
 
-/// A random, URL-safe, unguessable key (256 bits) for codes, sessions and orders.
+/// The length of a [`random_key`]: 256 bits in unpadded base64url.
+pub const RANDOM_KEY_LENGTH: usize = 43;
+
+/// A random, URL-safe, unguessable key (256 bits, [`RANDOM_KEY_LENGTH`] characters) for
+/// codes, sessions and orders.
 pub fn random_key() -> String {
     use base64::Engine;
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_random_key_is_always_as_long_as_its_length_says() {
+        for _ in 0..64 {
+            assert_eq!(super::random_key().len(), super::RANDOM_KEY_LENGTH);
+        }
+    }
 }

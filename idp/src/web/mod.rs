@@ -85,6 +85,15 @@ impl AppState {
             .find(login_id)
             .await?
             .ok_or(LoginFailure::LoginExpired)?;
+        self.bound(headers, login)
+    }
+
+    /// `login` if this browser opened it; `LoginExpired` (counted) otherwise.
+    pub fn bound(
+        &self,
+        headers: &http::HeaderMap,
+        login: crate::login::PendingLogin,
+    ) -> Result<crate::login::PendingLogin, crate::login::LoginFailure> {
         let secret =
             cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(crate::login::BindingSecret);
         if secret.is_some_and(|s| login.is_bound_to(&s)) {
@@ -92,7 +101,7 @@ impl AppState {
         } else {
             tracing::warn!("a pending login was used by a browser that did not start it");
             self.metrics.record_event("login_binding_mismatch");
-            Err(LoginFailure::LoginExpired)
+            Err(crate::login::LoginFailure::LoginExpired)
         }
     }
 

@@ -1,7 +1,15 @@
 //! The order engine on the session store. Keys in the `MobileOrder` namespace:
-//! `o:<orderRef>` the order; `qr:<qrStartToken>`, `auto:<autostartToken>`,
-//! `claim:<claimToken>`, `login:<pendingLoginId>` and `holder:<holder key>` point to an
-//! orderRef.
+//! `o:ORDER_REF` the order; `login:PENDING_LOGIN_ID` and `holder:HOLDER_KEY` point to an
+//! order reference.
+//!
+//! The tokens an order hands out (QR start token, autostart token, claim token) name
+//! their order: they begin with its reference (see [`order_token`]), so that the app's
+//! claim and completion read the order directly, one round trip fewer each; a token
+//! counts only if it is exactly the one the order holds (its hash, for the claim
+//! token). Tokens of the previous release are half as long and are found through the
+//! pointers
+//! `qr:TOKEN`, `auto:TOKEN` and `claim:TOKEN`, which this release still writes for
+//! nodes of the previous one during a rolling upgrade (docs/operations.md).
 //!
 //! One order per certificate holder at a time: the app names its certificate when it
 //! claims, and a claim while another order of the same holder is in progress stops both
@@ -18,7 +26,7 @@ use time::OffsetDateTime;
 use super::order::{ClaimedVia, Collect, Hint, Order, OrderDisplay, OrderState, Status};
 use super::{qr, signature, MobileError};
 use crate::login::{complete_certificate_login, LoginContext, LoginMethod};
-use crate::session::{random_key, Entry, Namespace, SharedStore};
+use crate::session::{random_key, Entry, Namespace, SharedStore, RANDOM_KEY_LENGTH};
 
 #[derive(Debug, Clone, Copy)]
 pub struct OrderSettings {
@@ -90,6 +98,29 @@ fn holder_key(leaf_der: &[u8]) -> Result<String, MobileError> {
     Ok(hex::encode(context.finish()))
 }
 
+/// A fresh token that leads to order `order_ref` (a random key): the reference followed
+/// by another 256 random bits, URL-safe like both (a separator would need escaping in
+/// the app link's query, or clash with the QR content's dots).
+fn order_token(order_ref: &str) -> String {
+    debug_assert_eq!(order_ref.len(), RANDOM_KEY_LENGTH);
+    format!("{order_ref}{}", random_key())
+}
+
+/// The order `token` names; `None` for a token of the previous release (one random
+/// key long).
+fn named_order(token: &str) -> Option<&str> {
+    if token.len() == 2 * RANDOM_KEY_LENGTH {
+        token.get(..RANDOM_KEY_LENGTH)
+    } else {
+        None
+    }
+}
+
+/// Whether `presented` is exactly `expected` (constant time).
+fn same_token(presented: &str, expected: &str) -> bool {
+    presented.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
 fn random_hex(bytes: usize) -> String {
     use rand::RngCore;
     let mut buffer = vec![0u8; bytes];
@@ -136,6 +167,15 @@ impl OrderEngine {
     async fn resolve(&self, key: String) -> Result<Option<String>, MobileError> {
         let value = self.store.get(Namespace::MobileOrder, &key).await?;
         Ok(value.and_then(|v| String::from_utf8(v).ok()))
+    }
+
+    /// The reference of the order `token` leads to: the one it names, or for a token of
+    /// the previous release the one its pointer `KIND:TOKEN` leads to.
+    async fn order_ref_of(&self, kind: &str, token: &str) -> Result<Option<String>, MobileError> {
+        match named_order(token) {
+            Some(order_ref) => Ok(Some(order_ref.to_owned())),
+            None => self.resolve(format!("{kind}:{token}")).await,
+        }
     }
 
     pub async fn find(&self, order_ref: &str) -> Result<Option<Order>, MobileError> {
@@ -234,20 +274,22 @@ impl OrderEngine {
         if let Some(previous) = self.resolve(format!("login:{pending_login_id}")).await? {
             self.cancel(&previous).await?;
         }
+        let order_ref = random_key();
         let order = Order {
-            order_ref: random_key(),
+            qr_start_token: order_token(&order_ref),
+            autostart_token: order_token(&order_ref),
+            order_ref,
             pending_login_id: pending_login_id.to_owned(),
             display,
-            qr_start_token: random_key(),
             qr_start_secret: random_hex(32),
-            autostart_token: random_key(),
             started_at_ms: millis(now),
             state: OrderState::Outstanding,
         };
         let bytes = serde_json::to_vec(&order)
             .map_err(|e| crate::session::StoreError::Decode(e.to_string()))?;
         let order_ref = &order.order_ref;
-        // The order and the three keys that lead to it, in one round trip.
+        // The order and the three keys that lead to it, in one round trip (the QR and
+        // autostart pointers only for nodes of the previous release).
         self.store
             .put_many(&[
                 Entry {
@@ -359,21 +401,31 @@ impl OrderEngine {
         now: OffsetDateTime,
     ) -> Result<Claimed, MobileError> {
         let holder = holder_key(holder_certificate)?;
-        let (key, qr_parts) = match start {
+        let (kind, token, qr_parts) = match start {
             ClaimStart::Qr(content) => {
                 let (token, time, code) = qr::parse(content).ok_or(MobileError::QrInvalid)?;
-                (format!("qr:{token}"), Some((time, code.to_owned())))
+                ("qr", token, Some((time, code.to_owned())))
             }
             ClaimStart::AutostartToken(token) if !token.is_empty() && token.len() <= 128 => {
-                (format!("auto:{token}"), None)
+                ("auto", token.as_str(), None)
             }
             ClaimStart::AutostartToken(_) => return Err(MobileError::OrderNotFound),
         };
-        let order_ref = self.resolve(key).await?.ok_or(MobileError::OrderNotFound)?;
+        let order_ref = self
+            .order_ref_of(kind, token)
+            .await?
+            .ok_or(MobileError::OrderNotFound)?;
         let order = self
             .find(&order_ref)
             .await?
             .ok_or(MobileError::OrderNotFound)?;
+        let handed_out = match start {
+            ClaimStart::Qr(_) => &order.qr_start_token,
+            ClaimStart::AutostartToken(_) => &order.autostart_token,
+        };
+        if !same_token(token, handed_out) {
+            return Err(MobileError::OrderNotFound);
+        }
         let order = self.with_deadlines(order, now).await?;
         let via = match &qr_parts {
             Some((time, code)) => {
@@ -410,7 +462,7 @@ impl OrderEngine {
             _ => return Err(MobileError::NotActive),
         }
         self.hold(&holder, &order, now).await?;
-        let claim_token = random_key();
+        let claim_token = order_token(&order.order_ref);
         let challenge = {
             use rand::RngCore;
             let mut bytes = [0u8; 32];
@@ -427,6 +479,7 @@ impl OrderEngine {
         self.transition(&order, state)
             .await?
             .ok_or(MobileError::AlreadyClaimed)?;
+        // For nodes of the previous release, which find the order through this pointer.
         self.point(format!("claim:{claim_token}"), &order.order_ref)
             .await?;
         Ok(Claimed {
@@ -516,7 +569,7 @@ impl OrderEngine {
             return Err(MobileError::ClaimInvalid);
         }
         let order_ref = self
-            .resolve(format!("claim:{claim_token}"))
+            .order_ref_of("claim", claim_token)
             .await?
             .ok_or(MobileError::ClaimInvalid)?;
         let order = self
@@ -539,6 +592,8 @@ impl OrderEngine {
                 let (via, challenge, holder) = (*via, challenge.clone(), holder.clone());
                 Ok((order, via, challenge, holder))
             }
+            // A token that names this order but is not the one it handed out.
+            OrderState::Claimed { .. } => Err(MobileError::ClaimInvalid),
             OrderState::Failed {
                 hint: Hint::ExpiredTransaction,
                 ..

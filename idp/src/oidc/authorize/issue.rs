@@ -20,7 +20,6 @@ use crate::oidc::claims;
 use crate::oidc::grant::{Authentication, CodeRecord};
 use crate::oidc::OidcContext;
 use crate::oidc::OidcError;
-use crate::session::random_key;
 use crate::tenants::{OidcClient, Protocol, Tenant};
 
 /// What the browser is sent to.
@@ -187,11 +186,11 @@ async fn park_under_new_login(
     browser: Option<&BindingSecret>,
     adjust: impl FnOnce(&mut Opening<'_>),
 ) -> Result<(PendingLogin, BindingSecret), OidcError> {
-    let key = random_key();
     let mut opening = Opening {
         tenant_id: tenant.id.clone(),
         application_id: client.id.clone(),
-        resume: Resume::At(format!("/oidc/resume?request={key}")),
+        // The request waits under its login's id, which its resume path names.
+        resume: Resume::WithLoginId("/oidc/resume", "request"),
         browser,
         authenticated_session: None,
         expected_person_id: None,
@@ -202,7 +201,7 @@ async fn park_under_new_login(
         .pending_logins
         .open_parking(opening, |login| {
             requests.entry(
-                &key,
+                &login.id,
                 &ParkedRequest {
                     pending_login_id: login.id.clone(),
                     request,
@@ -274,7 +273,7 @@ pub async fn cancel(
     .ok_or(OidcError::RedirectUriMismatch)
 }
 
-/// `GET /oidc/resume?request=<key>`: `login` is the pending login the parked request
+/// `GET /oidc/resume?request=KEY`: `login` is the pending login the parked request
 /// names, already checked to belong to this browser. It must be authenticated by the
 /// session in the browser's SSO cookie; the request is taken (once) and answered (or
 /// parked again while the person chooses a commission).

@@ -131,7 +131,23 @@ pub struct ResumeQuery {
     cancel: Option<String>,
 }
 
-/// `GET /oidc/resume?request=<key>`: where a login for an OIDC request comes back to.
+/// The pending login the request under `key` waits for. A request waits under its
+/// login's id; one parked by the previous release waits under a key of its own and
+/// names its login (read only when no login has the key as its id).
+async fn waiting_login(
+    state: &AppState,
+    key: &str,
+) -> Result<Option<crate::login::PendingLogin>, crate::session::StoreError> {
+    if let Some(login) = state.pending_logins.find(key).await? {
+        return Ok(Some(login));
+    }
+    match state.oidc.grants.requests.get(key).await? {
+        Some(parked) => state.pending_logins.find(&parked.pending_login_id).await,
+        None => Ok(None),
+    }
+}
+
+/// `GET /oidc/resume?request=KEY`: where a login for an OIDC request comes back to.
 pub async fn oidc_resume_get(
     State(state): State<Arc<AppState>>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -143,12 +159,12 @@ pub async fn oidc_resume_get(
     if query.request.len() > super::MAX_ID_LENGTH {
         return error::error_page(&expired, language, &request_id);
     }
-    let parked = match state.oidc.grants.requests.get(&query.request).await {
-        Ok(Some(parked)) => parked,
+    let login = match waiting_login(&state, &query.request).await {
+        Ok(Some(login)) => login,
         Ok(None) => return error::error_page(&expired, language, &request_id),
         Err(e) => return error::error_page(&e.into(), language, &request_id),
     };
-    let login = match state.bound_login(&headers, &parked.pending_login_id).await {
+    let login = match state.bound(&headers, login) {
         Ok(login) => login,
         Err(_) => return error::error_page(&expired, language, &request_id),
     };
