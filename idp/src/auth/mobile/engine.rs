@@ -7,9 +7,8 @@
 //! claim and completion read the order directly, one round trip fewer each; a token
 //! counts only if it is exactly the one the order holds (its hash, for the claim
 //! token). Tokens of the previous release are half as long and are found through the
-//! pointers
-//! `qr:TOKEN`, `auto:TOKEN` and `claim:TOKEN`, which this release still writes for
-//! nodes of the previous one during a rolling upgrade (docs/operations.md).
+//! pointers `qr:TOKEN`, `auto:TOKEN` and `claim:TOKEN`, which this release still writes
+//! for nodes of the previous one during a rolling upgrade (docs/operations.md).
 //!
 //! One order per certificate holder at a time: the app names its certificate when it
 //! claims, and a claim while another order of the same holder is in progress stops both
