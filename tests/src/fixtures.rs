@@ -46,3 +46,22 @@ pub async fn import_shipped_tenants(db: &Database) -> Registry {
     .expect("import the shipped tenants");
     registry::load(db).await.expect("registry")
 }
+
+/// Rewrites the mobile order under `key` with its fields in another order than the IdP
+/// writes them (as another release might): the same order in other bytes.
+pub async fn rewrite_order_with_fields_sorted(store: &idp::session::SharedStore, key: &str) {
+    use idp::session::Namespace;
+    let bytes = store
+        .get(Namespace::MobileOrder, key)
+        .await
+        .unwrap()
+        .expect("the order is stored");
+    let order: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let sorted = serde_json::to_vec(&order).unwrap();
+    assert_ne!(sorted, bytes, "the fields are in another order");
+    let ttl = std::time::Duration::from_secs(240);
+    store
+        .put(Namespace::MobileOrder, key, &sorted, ttl)
+        .await
+        .unwrap();
+}

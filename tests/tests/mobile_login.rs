@@ -687,6 +687,29 @@ async fn a_token_that_names_an_order_counts_only_if_the_order_handed_it_out() {
     }
 }
 
+/// A state change compares the order's bytes as read, not the order encoded again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_stored_in_other_bytes_still_moves() {
+    for (name, store, clock, _redis) in stores().await {
+        let (engine, order, token) = engine_on(store.clone(), &clock).await;
+        e2e::fixtures::rewrite_order_with_fields_sorted(&store, &format!("o:{order}")).await;
+        let claimed = engine
+            .claim(&ClaimStart::AutostartToken(token), &holder(), now(&clock))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        e2e::fixtures::rewrite_order_with_fields_sorted(&store, &format!("o:{order}")).await;
+        engine
+            .decline(&claimed.claim_token, now(&clock))
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.collect(&order, now(&clock)).await.unwrap().hint,
+            Some(Hint::UserCancel),
+            "{name}"
+        );
+    }
+}
+
 /// Orders as the previous release stored them: tokens that do not begin with their
 /// order's reference and lead to it through pointer keys. During a rolling upgrade such orders are in progress.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

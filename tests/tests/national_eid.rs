@@ -234,6 +234,25 @@ async fn the_user_cancelling_in_the_app_ends_on_the_cancelled_page() {
     );
 }
 
+/// A state change compares the order's bytes as read, not the order encoded again: an
+/// order stored with its fields in another order (as another release might write it)
+/// still moves when the service reports its end.
+#[tokio::test]
+async fn an_order_stored_in_other_bytes_still_moves() {
+    let sim = NationalEidSim::start(&[]).await.unwrap();
+    let (idp, _db) = idp_with(sim.service_config(&[SERVED])).await;
+    let (browser, order, qr) = started(&idp).await;
+    e2e::fixtures::rewrite_order_with_fields_sorted(&idp.state.store, &format!("x:{order}")).await;
+    let (status, _) = sim.scan(&qr, "david", "cancel").await;
+    assert_eq!(status, 200);
+    let (status, poll) = collect(&browser, &idp, &order).await;
+    assert_eq!(status, 200, "{poll}");
+    assert_eq!(
+        (poll["status"].as_str(), poll["hint"].as_str()),
+        (Some("failed"), Some("userCancel"))
+    );
+}
+
 #[tokio::test]
 async fn an_order_that_runs_out_of_time_ends_expired() {
     // The service's lifetime (1 s) ends the order long before its start timeout (30 s)

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use super::{Collect, MobileError, OrderDisplay, OrderEngine, StartedOrder};
 use crate::login::{LoginContext, PendingLogin};
+use crate::session::Stored;
 
 /// What starting an order needs.
 #[derive(Debug, Clone)]
@@ -102,7 +103,7 @@ impl MobileBackend for OrderEngine {
         ctx: &LoginContext<'_>,
         order: &OrderSummary,
     ) -> Result<Collect, MobileError> {
-        let order = OrderEngine::decode(&order.stored)?;
+        let order = OrderEngine::decode(order.stored.clone())?;
         self.collect_order(order, ctx.now).await
     }
 
@@ -114,13 +115,13 @@ impl MobileBackend for OrderEngine {
         Ok(self
             .find_stored(order_ref)
             .await?
-            .map(|(order, stored)| OrderSummary {
-                order_ref: order.order_ref,
-                pending_login_id: order.pending_login_id,
-                display: order.display,
-                autostart_token: order.autostart_token,
+            .map(|Stored { value, bytes }| OrderSummary {
+                order_ref: value.order_ref,
+                pending_login_id: value.pending_login_id,
+                display: value.display,
+                autostart_token: value.autostart_token,
                 app_links: None,
-                stored,
+                stored: bytes,
             }))
     }
 }

@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use super::order::{ClaimedVia, Collect, Hint, Order, OrderDisplay, OrderState, Status};
 use super::{qr, signature, MobileError};
 use crate::login::{complete_certificate_login, LoginContext, LoginMethod};
-use crate::session::{random_key, Entry, Namespace, SharedStore, RANDOM_KEY_LENGTH};
+use crate::session::{random_key, Entry, Namespace, SharedStore, Stored, RANDOM_KEY_LENGTH};
 
 #[derive(Debug, Clone, Copy)]
 pub struct OrderSettings {
@@ -207,14 +207,19 @@ impl OrderEngine {
     }
 
     pub async fn find(&self, order_ref: &str) -> Result<Option<Order>, MobileError> {
-        Ok(self.find_stored(order_ref).await?.map(|(order, _)| order))
+        Ok(self
+            .find_stored(order_ref)
+            .await?
+            .map(|stored| stored.value))
     }
 
-    /// The order and the bytes it is stored as.
+    /// The order with the bytes it is stored as: a state change compares those bytes,
+    /// not the order encoded again, so that an order another release wrote (its fields
+    /// in another order, one more or fewer) still moves.
     pub(super) async fn find_stored(
         &self,
         order_ref: &str,
-    ) -> Result<Option<(Order, Vec<u8>)>, MobileError> {
+    ) -> Result<Option<Stored<Order>>, MobileError> {
         let Some(bytes) = self
             .store
             .get(Namespace::MobileOrder, &format!("o:{order_ref}"))
@@ -222,32 +227,42 @@ impl OrderEngine {
         else {
             return Ok(None);
         };
-        Ok(Some((Self::decode(&bytes)?, bytes)))
+        Ok(Some(Self::decode(bytes)?))
     }
 
-    pub(super) fn decode(stored: &[u8]) -> Result<Order, MobileError> {
-        serde_json::from_slice(stored)
-            .map_err(|e| MobileError::Store(crate::session::StoreError::Decode(e.to_string())))
+    /// The order stored as `bytes`.
+    pub(super) fn decode(bytes: Vec<u8>) -> Result<Stored<Order>, MobileError> {
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| MobileError::Store(crate::session::StoreError::Decode(e.to_string())))?;
+        Ok(Stored { value, bytes })
     }
 
-    /// Moves `order` to `state` if nobody changed it meanwhile; the new order on success.
+    fn encode(order: Order) -> Result<Stored<Order>, MobileError> {
+        let bytes = serde_json::to_vec(&order)
+            .map_err(|e| crate::session::StoreError::Decode(e.to_string()))?;
+        Ok(Stored {
+            value: order,
+            bytes,
+        })
+    }
+
+    /// Moves the order as read (`current`) to `state` if nobody changed it meanwhile;
+    /// the new order on success.
     async fn transition(
         &self,
-        order: &Order,
+        current: &Stored<Order>,
         state: OrderState,
-    ) -> Result<Option<Order>, MobileError> {
-        let mut next = order.clone();
+    ) -> Result<Option<Stored<Order>>, MobileError> {
+        let mut next = current.value.clone();
         next.state = state;
-        let encode = |o: &Order| {
-            serde_json::to_vec(o).map_err(|e| crate::session::StoreError::Decode(e.to_string()))
-        };
+        let next = Self::encode(next)?;
         let swapped = self
             .store
             .replace_if(
                 Namespace::MobileOrder,
-                &format!("o:{}", order.order_ref),
-                &encode(order)?,
-                &encode(&next)?,
+                &format!("o:{}", current.value.order_ref),
+                &current.bytes,
+                &next.bytes,
                 self.ttl(),
             )
             .await?;
@@ -263,11 +278,11 @@ impl OrderEngine {
     /// within the lifetime → `expiredTransaction`. Returns the current order.
     async fn with_deadlines(
         &self,
-        order: Order,
+        current: Stored<Order>,
         now: OffsetDateTime,
-    ) -> Result<Order, MobileError> {
-        let age = self.age(&order, now);
-        let timeout = match &order.state {
+    ) -> Result<Stored<Order>, MobileError> {
+        let age = self.age(&current.value, now);
+        let timeout = match &current.value.state {
             OrderState::Outstanding if age > self.settings.start_timeout => Some(Hint::StartFailed),
             OrderState::Outstanding | OrderState::Claimed { .. }
                 if age > self.settings.lifetime =>
@@ -278,17 +293,17 @@ impl OrderEngine {
         };
         match timeout {
             Some(hint) => match self
-                .transition(&order, OrderState::Failed { hint, code: None })
+                .transition(&current, OrderState::Failed { hint, code: None })
                 .await?
             {
                 Some(failed) => Ok(failed),
                 // Changed meanwhile: report what it is now.
                 None => self
-                    .find(&order.order_ref)
+                    .find_stored(&current.value.order_ref)
                     .await?
                     .ok_or(MobileError::OrderNotFound),
             },
-            None => Ok(order),
+            None => Ok(current),
         }
     }
 
@@ -313,8 +328,10 @@ impl OrderEngine {
             started_at_ms: millis(now),
             state: OrderState::Outstanding,
         };
-        let bytes = serde_json::to_vec(&order)
-            .map_err(|e| crate::session::StoreError::Decode(e.to_string()))?;
+        let Stored {
+            value: order,
+            bytes,
+        } = Self::encode(order)?;
         let order_ref = &order.order_ref;
         // The order and the three keys that lead to it, in one round trip (the QR and
         // autostart pointers only for nodes of the previous release).
@@ -344,10 +361,10 @@ impl OrderEngine {
         now: OffsetDateTime,
     ) -> Result<Option<String>, MobileError> {
         let order = self
-            .find(order_ref)
+            .find_stored(order_ref)
             .await?
             .ok_or(MobileError::OrderNotFound)?;
-        let order = self.with_deadlines(order, now).await?;
+        let order = self.with_deadlines(order, now).await?.value;
         if order.state != OrderState::Outstanding {
             return Ok(None);
         }
@@ -365,7 +382,7 @@ impl OrderEngine {
         now: OffsetDateTime,
     ) -> Result<Collect, MobileError> {
         let order = self
-            .find(order_ref)
+            .find_stored(order_ref)
             .await?
             .ok_or(MobileError::OrderNotFound)?;
         self.collect_order(order, now).await
@@ -374,10 +391,10 @@ impl OrderEngine {
     /// [`OrderEngine::collect`] of an order already read.
     pub(super) async fn collect_order(
         &self,
-        order: Order,
+        order: Stored<Order>,
         now: OffsetDateTime,
     ) -> Result<Collect, MobileError> {
-        let order = self.with_deadlines(order, now).await?;
+        let order = self.with_deadlines(order, now).await?.value;
         let (status, hint, code, session_id) = match order.state {
             OrderState::Outstanding => (
                 Status::Pending,
@@ -402,9 +419,9 @@ impl OrderEngine {
 
     /// Cancels an order that is not finished (the browser's cancel, or a newer start).
     pub async fn cancel(&self, order_ref: &str) -> Result<(), MobileError> {
-        if let Some(order) = self.find(order_ref).await? {
+        if let Some(order) = self.find_stored(order_ref).await? {
             if matches!(
-                order.state,
+                order.value.state,
                 OrderState::Outstanding | OrderState::Claimed { .. }
             ) {
                 self.transition(
@@ -443,24 +460,25 @@ impl OrderEngine {
             .order_ref_of(kind, token)
             .await?
             .ok_or(MobileError::OrderNotFound)?;
-        let order = self
-            .find(&order_ref)
+        let stored = self
+            .find_stored(&order_ref)
             .await?
             .ok_or(MobileError::OrderNotFound)?;
         let handed_out = match start {
-            ClaimStart::Qr(_) => &order.qr_start_token,
-            ClaimStart::AutostartToken(_) => &order.autostart_token,
+            ClaimStart::Qr(_) => &stored.value.qr_start_token,
+            ClaimStart::AutostartToken(_) => &stored.value.autostart_token,
         };
         if !same_token(token, handed_out) {
             return Err(MobileError::OrderNotFound);
         }
-        let order = self.with_deadlines(order, now).await?;
+        let stored = self.with_deadlines(stored, now).await?;
+        let order = &stored.value;
         let via = match &qr_parts {
             Some((time, code)) => {
                 if !qr::is_authentic(&order.qr_start_secret, *time, code) {
                     return Err(MobileError::QrInvalid);
                 }
-                let age = self.age(&order, now).as_secs();
+                let age = self.age(order, now).as_secs();
                 if *time > age + 1 || age.saturating_sub(*time) > self.settings.qr_max_age.as_secs()
                 {
                     return Err(MobileError::QrStale);
@@ -474,7 +492,7 @@ impl OrderEngine {
             OrderState::Claimed { .. } => {
                 // A second app on one order: someone else has the code. Stop the order.
                 self.transition(
-                    &order,
+                    &stored,
                     OrderState::Failed {
                         hint: Hint::Cancelled,
                         code: Some("ORDER_ALREADY_CLAIMED".into()),
@@ -489,7 +507,7 @@ impl OrderEngine {
             } => return Err(MobileError::Expired),
             _ => return Err(MobileError::NotActive),
         }
-        self.hold(&holder, &order, now).await?;
+        self.hold(&holder, &stored, now).await?;
         let claim_token = order_token(&order.order_ref);
         let challenge = {
             use rand::RngCore;
@@ -504,17 +522,17 @@ impl OrderEngine {
             holder,
         };
         // Of concurrent claims, exactly one moves the order.
-        self.transition(&order, state)
+        self.transition(&stored, state)
             .await?
             .ok_or(MobileError::AlreadyClaimed)?;
         // For nodes of the previous release, which find the order through this pointer.
         self.point(format!("claim:{claim_token}"), &order.order_ref)
             .await?;
         Ok(Claimed {
-            order_ref: order.order_ref,
+            order_ref: order.order_ref.clone(),
             claim_token,
             challenge,
-            display: order.display,
+            display: order.display.clone(),
         })
     }
 
@@ -524,7 +542,7 @@ impl OrderEngine {
     async fn hold(
         &self,
         holder: &str,
-        order: &Order,
+        order: &Stored<Order>,
         now: OffsetDateTime,
     ) -> Result<(), MobileError> {
         let key = format!("holder:{holder}");
@@ -534,7 +552,7 @@ impl OrderEngine {
                 .insert_new(
                     Namespace::MobileOrder,
                     &key,
-                    order.order_ref.as_bytes(),
+                    order.value.order_ref.as_bytes(),
                     self.ttl(),
                 )
                 .await?
@@ -545,16 +563,16 @@ impl OrderEngine {
                 continue;
             };
             let other_ref = String::from_utf8_lossy(&current).into_owned();
-            if other_ref == order.order_ref {
+            if other_ref == order.value.order_ref {
                 return Ok(());
             }
-            let other = match self.find(&other_ref).await? {
+            let other = match self.find_stored(&other_ref).await? {
                 Some(other) => Some(self.with_deadlines(other, now).await?),
                 None => None,
             };
             let in_progress = other.as_ref().is_some_and(|o| {
                 matches!(
-                    o.state,
+                    o.value.state,
                     OrderState::Outstanding | OrderState::Claimed { .. }
                 )
             });
@@ -576,7 +594,7 @@ impl OrderEngine {
                     Namespace::MobileOrder,
                     &key,
                     &current,
-                    order.order_ref.as_bytes(),
+                    order.value.order_ref.as_bytes(),
                     self.ttl(),
                 )
                 .await?
@@ -592,7 +610,7 @@ impl OrderEngine {
         &self,
         claim_token: &str,
         now: OffsetDateTime,
-    ) -> Result<(Order, ClaimedVia, String, String), MobileError> {
+    ) -> Result<(Stored<Order>, ClaimedVia, String, String), MobileError> {
         if claim_token.is_empty() || claim_token.len() > 128 {
             return Err(MobileError::ClaimInvalid);
         }
@@ -601,11 +619,11 @@ impl OrderEngine {
             .await?
             .ok_or(MobileError::ClaimInvalid)?;
         let order = self
-            .find(&order_ref)
+            .find_stored(&order_ref)
             .await?
             .ok_or(MobileError::ClaimInvalid)?;
         let order = self.with_deadlines(order, now).await?;
-        match &order.state {
+        match &order.value.state {
             OrderState::Claimed {
                 via,
                 challenge,
@@ -685,7 +703,7 @@ impl OrderEngine {
             method,
             ..ctx.clone()
         };
-        match complete_certificate_login(&ctx, chain, Some(&order.pending_login_id)).await {
+        match complete_certificate_login(&ctx, chain, Some(&order.value.pending_login_id)).await {
             // A key too weak to check is refused by the engine (and audited there); were
             // it ever accepted, no login without proof of possession may follow.
             Ok(success) if possession == signature::Possession::Uncheckable => {

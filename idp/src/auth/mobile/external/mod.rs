@@ -32,7 +32,7 @@ use super::backend::{MobileBackend, OrderSummary, StartRequest};
 use super::{qr, signature, Collect, Hint, MobileError, StartedOrder, Status};
 use crate::login::{complete_certificate_login, LoginContext, LoginMethod};
 use crate::metrics::Metrics;
-use crate::session::{random_key, Namespace, SharedStore, StoreError};
+use crate::session::{random_key, Namespace, SharedStore, StoreError, Stored};
 
 /// The QR prefix of the BankID-shaped service's app.
 pub const SERVICE_QR_PREFIX: &str = "bankid";
@@ -115,14 +115,18 @@ impl ExternalBackend {
     }
 
     async fn find(&self, order_ref: &str) -> Result<Option<ExternalOrder>, MobileError> {
-        Ok(self.find_stored(order_ref).await?.map(|(order, _)| order))
+        Ok(self
+            .find_stored(order_ref)
+            .await?
+            .map(|stored| stored.value))
     }
 
-    /// The order and the bytes it is stored as.
+    /// The order with the bytes it is stored as, which a state change compares (as the
+    /// own engine's orders: `OrderEngine::find_stored`).
     async fn find_stored(
         &self,
         order_ref: &str,
-    ) -> Result<Option<(ExternalOrder, Vec<u8>)>, MobileError> {
+    ) -> Result<Option<Stored<ExternalOrder>>, MobileError> {
         let Some(bytes) = self
             .store
             .get(Namespace::MobileOrder, &format!("x:{order_ref}"))
@@ -130,28 +134,33 @@ impl ExternalBackend {
         else {
             return Ok(None);
         };
-        Ok(Some((Self::decode(&bytes)?, bytes)))
+        Ok(Some(Self::decode(bytes)?))
     }
 
-    fn decode(stored: &[u8]) -> Result<ExternalOrder, MobileError> {
-        serde_json::from_slice(stored).map_err(decode_error)
+    fn decode(bytes: Vec<u8>) -> Result<Stored<ExternalOrder>, MobileError> {
+        let value = serde_json::from_slice(&bytes).map_err(decode_error)?;
+        Ok(Stored { value, bytes })
     }
 
-    /// Moves `order` to `state` if nobody changed it meanwhile.
+    /// Moves the order as read (`current`) to `state` if nobody changed it meanwhile.
     async fn transition(
         &self,
-        order: &ExternalOrder,
+        current: &Stored<ExternalOrder>,
         state: ExternalState,
-    ) -> Result<Option<ExternalOrder>, MobileError> {
-        let mut next = order.clone();
-        next.state = state;
+    ) -> Result<Option<Stored<ExternalOrder>>, MobileError> {
+        let mut value = current.value.clone();
+        value.state = state;
+        let next = Stored {
+            bytes: serde_json::to_vec(&value).map_err(decode_error)?,
+            value,
+        };
         let swapped = self
             .store
             .replace_if(
                 Namespace::MobileOrder,
-                &format!("x:{}", order.order_ref),
-                &serde_json::to_vec(order).map_err(decode_error)?,
-                &serde_json::to_vec(&next).map_err(decode_error)?,
+                &format!("x:{}", current.value.order_ref),
+                &current.bytes,
+                &next.bytes,
                 self.ttl(),
             )
             .await?;
@@ -161,13 +170,13 @@ impl ExternalBackend {
     /// The order now: moved by `state` if it is unchanged, else as another poll left it.
     async fn settle(
         &self,
-        order: &ExternalOrder,
+        current: &Stored<ExternalOrder>,
         state: ExternalState,
-    ) -> Result<ExternalOrder, MobileError> {
-        match self.transition(order, state).await? {
+    ) -> Result<Stored<ExternalOrder>, MobileError> {
+        match self.transition(current, state).await? {
             Some(next) => Ok(next),
             None => self
-                .find(&order.order_ref)
+                .find_stored(&current.value.order_ref)
                 .await?
                 .ok_or(MobileError::OrderNotFound),
         }
@@ -177,12 +186,12 @@ impl ExternalBackend {
     /// whatever the service says.
     async fn with_deadline(
         &self,
-        order: ExternalOrder,
+        order: Stored<ExternalOrder>,
         now: OffsetDateTime,
-    ) -> Result<ExternalOrder, MobileError> {
-        let age = millis(now).saturating_sub(order.started_at_ms);
+    ) -> Result<Stored<ExternalOrder>, MobileError> {
+        let age = millis(now).saturating_sub(order.value.started_at_ms);
         let open = matches!(
-            order.state,
+            order.value.state,
             ExternalState::Pending { .. } | ExternalState::Completing
         );
         let lifetime = i64::try_from(self.settings.lifetime.as_millis()).unwrap_or(i64::MAX);
@@ -375,10 +384,10 @@ impl MobileBackend for ExternalBackend {
         now: OffsetDateTime,
     ) -> Result<Option<String>, MobileError> {
         let order = self
-            .find(order_ref)
+            .find_stored(order_ref)
             .await?
             .ok_or(MobileError::OrderNotFound)?;
-        let order = self.with_deadline(order, now).await?;
+        let order = self.with_deadline(order, now).await?.value;
         if order.state
             != (ExternalState::Pending {
                 hint: Hint::OutstandingTransaction,
@@ -402,10 +411,10 @@ impl MobileBackend for ExternalBackend {
     ) -> Result<Collect, MobileError> {
         let order_ref = summary.order_ref.as_str();
         let order = self
-            .with_deadline(Self::decode(&summary.stored)?, ctx.now)
+            .with_deadline(Self::decode(summary.stored.clone())?, ctx.now)
             .await?;
-        if !matches!(order.state, ExternalState::Pending { .. }) {
-            return Ok(Self::report(&order));
+        if !matches!(order.value.state, ExternalState::Pending { .. }) {
+            return Ok(Self::report(&order.value));
         }
         // One collect per order and interval, whichever node polls: a browser polling
         // faster (or many) does not become as many calls to the service.
@@ -421,17 +430,17 @@ impl MobileBackend for ExternalBackend {
                 )
                 .await?
         {
-            return Ok(Self::report(&order));
+            return Ok(Self::report(&order.value));
         }
         let answer = self
             .client
-            .collect(&order.service_order_ref)
+            .collect(&order.value.service_order_ref)
             .await
             .map_err(|e| self.service_failed("collect", e))?;
         let next = match answer.status {
             ServiceStatus::Pending => {
                 let hint = pending_hint(answer.hint_code.as_deref());
-                if order.state == (ExternalState::Pending { hint }) {
+                if order.value.state == (ExternalState::Pending { hint }) {
                     order
                 } else {
                     self.settle(&order, ExternalState::Pending { hint }).await?
@@ -459,18 +468,18 @@ impl MobileBackend for ExternalBackend {
                         .ok_or(MobileError::OrderNotFound)?;
                     return Ok(Self::report(&now));
                 };
-                let state = self.finish(ctx, &completing, &data).await;
+                let state = self.finish(ctx, &completing.value, &data).await;
                 self.settle(&completing, state).await?
             }
         };
-        Ok(Self::report(&next))
+        Ok(Self::report(&next.value))
     }
 
     async fn cancel(&self, order_ref: &str) -> Result<(), MobileError> {
-        let Some(order) = self.find(order_ref).await? else {
+        let Some(order) = self.find_stored(order_ref).await? else {
             return Ok(());
         };
-        if !matches!(order.state, ExternalState::Pending { .. }) {
+        if !matches!(order.value.state, ExternalState::Pending { .. }) {
             return Ok(());
         }
         let cancelled = ExternalState::Failed {
@@ -479,7 +488,7 @@ impl MobileBackend for ExternalBackend {
         };
         if self.transition(&order, cancelled).await?.is_some() {
             // Ours is cancelled whatever the service answers; its order ends by itself.
-            if let Err(e) = self.client.cancel(&order.service_order_ref).await {
+            if let Err(e) = self.client.cancel(&order.value.service_order_ref).await {
                 let _ = self.service_failed("cancel", e);
             }
         }
@@ -490,13 +499,13 @@ impl MobileBackend for ExternalBackend {
         Ok(self
             .find_stored(order_ref)
             .await?
-            .map(|(order, stored)| OrderSummary {
-                order_ref: order.order_ref,
-                pending_login_id: order.pending_login_id,
-                display: order.display,
-                autostart_token: order.autostart_token,
+            .map(|Stored { value, bytes }| OrderSummary {
+                order_ref: value.order_ref,
+                pending_login_id: value.pending_login_id,
+                display: value.display,
+                autostart_token: value.autostart_token,
                 app_links: Some(self.settings.app_links.clone()),
-                stored,
+                stored: bytes,
             }))
     }
 }
