@@ -103,15 +103,18 @@ struct Listener {
     port: u16,
 }
 
-/// Gives every `listen` address of `config` a free port (the test's one deviation).
+/// Gives every `listen` address of `config` a free port (the test's one deviation), each
+/// another one (a port just released can be handed out again).
 fn use_free_ports(config: &mut toml::Table) -> Vec<Listener> {
-    let mut listeners = Vec::new();
+    let mut listeners: Vec<Listener> = Vec::new();
     for (section, value) in config.iter_mut() {
         let Some(listen) = value.get_mut("listen") else {
             continue;
         };
         let addr: SocketAddr = listen.as_str().unwrap().parse().unwrap();
-        let port = peers::free_port();
+        let port = std::iter::repeat_with(peers::free_port)
+            .find(|port| listeners.iter().all(|l| l.port != *port))
+            .unwrap_or_default();
         *listen = toml::Value::String(SocketAddr::new(addr.ip(), port).to_string());
         listeners.push(Listener {
             key: format!("{section}.listen"),
