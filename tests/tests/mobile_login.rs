@@ -616,6 +616,27 @@ fn forged(token: &str) -> String {
     format!("{order_ref}{}", idp::session::random_key())
 }
 
+/// The app declines with `claim_token`: order `order` ends as cancelled by the user
+/// (`store` names the store in a failure).
+async fn decline_ends(
+    engine: &OrderEngine,
+    claim_token: &str,
+    order: &str,
+    at: time::OffsetDateTime,
+    store: &str,
+) {
+    engine
+        .decline(claim_token, at)
+        .await
+        .unwrap_or_else(|e| panic!("{store}: {e:?}"));
+    let collect = engine.collect(order, at).await.unwrap();
+    assert_eq!(
+        (collect.status, collect.hint),
+        (Status::Failed, Some(Hint::UserCancel)),
+        "{store}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_names_an_order_counts_only_if_the_order_handed_it_out() {
     for (name, store, clock, _redis) in stores().await {
@@ -675,15 +696,7 @@ async fn a_token_that_names_an_order_counts_only_if_the_order_handed_it_out() {
             Some(Hint::UserSign),
             "{name}"
         );
-        engine
-            .decline(&claimed.claim_token, now(&clock))
-            .await
-            .unwrap();
-        assert_eq!(
-            engine.collect(&order, now(&clock)).await.unwrap().hint,
-            Some(Hint::UserCancel),
-            "{name}"
-        );
+        decline_ends(&engine, &claimed.claim_token, &order, now(&clock), name).await;
     }
 }
 
@@ -698,20 +711,13 @@ async fn an_order_stored_in_other_bytes_still_moves() {
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         e2e::fixtures::rewrite_order_with_fields_sorted(&store, &format!("o:{order}")).await;
-        engine
-            .decline(&claimed.claim_token, now(&clock))
-            .await
-            .unwrap();
-        assert_eq!(
-            engine.collect(&order, now(&clock)).await.unwrap().hint,
-            Some(Hint::UserCancel),
-            "{name}"
-        );
+        decline_ends(&engine, &claimed.claim_token, &order, now(&clock), name).await;
     }
 }
 
 /// Orders as the previous release stored them: tokens that do not begin with their
-/// order's reference and lead to it through pointer keys. During a rolling upgrade such orders are in progress.
+/// order's reference and lead to it through pointer keys. During a rolling upgrade such
+/// orders are in progress.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_of_the_previous_release_still_lead_to_their_orders() {
     use aws_lc_rs::digest::{digest, SHA256};
@@ -776,12 +782,7 @@ async fn tokens_of_the_previous_release_still_lead_to_their_orders() {
         )
         .await;
         put(format!("claim:{claim_token}"), claimed.clone().into()).await;
-        engine.decline(&claim_token, now(&clock)).await.unwrap();
-        assert_eq!(
-            engine.collect(&claimed, now(&clock)).await.unwrap().hint,
-            Some(Hint::UserCancel),
-            "{name}"
-        );
+        decline_ends(&engine, &claim_token, &claimed, now(&clock), name).await;
     }
 }
 

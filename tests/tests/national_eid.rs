@@ -85,6 +85,24 @@ async fn started(idp: &TestIdp) -> (Agent, String, String) {
     (browser, order_of(&page), qr)
 }
 
+/// The user cancels in the service's app; the browser's next poll says so.
+async fn cancel_in_the_app(
+    sim: &NationalEidSim,
+    browser: &Agent,
+    idp: &TestIdp,
+    order: &str,
+    qr: &str,
+) {
+    let (status, _) = sim.scan(qr, "david", "cancel").await;
+    assert_eq!(status, 200);
+    let (status, poll) = collect(browser, idp, order).await;
+    assert_eq!(status, 200, "{poll}");
+    assert_eq!(
+        (poll["status"].as_str(), poll["hint"].as_str()),
+        (Some("failed"), Some("userCancel"))
+    );
+}
+
 #[tokio::test]
 async fn a_login_through_the_service_reaches_the_application_as_the_person() {
     let sim = NationalEidSim::start(&[]).await.unwrap();
@@ -195,14 +213,7 @@ async fn the_user_cancelling_in_the_app_ends_on_the_cancelled_page() {
     let sim = NationalEidSim::start(&[]).await.unwrap();
     let (idp, _db) = idp_with(sim.service_config(&[SERVED])).await;
     let (browser, order, qr) = started(&idp).await;
-    let (status, _) = sim.scan(&qr, "david", "cancel").await;
-    assert_eq!(status, 200);
-    let (status, poll) = collect(&browser, &idp, &order).await;
-    assert_eq!(status, 200, "{poll}");
-    assert_eq!(
-        (poll["status"].as_str(), poll["hint"].as_str()),
-        (Some("failed"), Some("userCancel"))
-    );
+    cancel_in_the_app(&sim, &browser, &idp, &order, &qr).await;
     // The page without JavaScript says so, and offers to try again.
     let page = browser
         .get(&idp.url(&format!("/login/mobile?order={order}&device=other&lang=en")))
@@ -243,14 +254,7 @@ async fn an_order_stored_in_other_bytes_still_moves() {
     let (idp, _db) = idp_with(sim.service_config(&[SERVED])).await;
     let (browser, order, qr) = started(&idp).await;
     e2e::fixtures::rewrite_order_with_fields_sorted(&idp.state.store, &format!("x:{order}")).await;
-    let (status, _) = sim.scan(&qr, "david", "cancel").await;
-    assert_eq!(status, 200);
-    let (status, poll) = collect(&browser, &idp, &order).await;
-    assert_eq!(status, 200, "{poll}");
-    assert_eq!(
-        (poll["status"].as_str(), poll["hint"].as_str()),
-        (Some("failed"), Some("userCancel"))
-    );
+    cancel_in_the_app(&sim, &browser, &idp, &order, &qr).await;
 }
 
 #[tokio::test]
