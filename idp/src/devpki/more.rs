@@ -38,7 +38,7 @@ impl std::fmt::Debug for IssuedCredential {
 }
 
 /// Issues one valid certificate (a day back, a year on) to each of `people` from `ca`'s
-/// key in `pki_dir` (`ca/<slug>.pem` and `ca/<slug>.key.pem`), with the same extensions
+/// key in `pki_dir` (`ca/SLUG.pem` and `ca/SLUG.key.pem`), with the same extensions
 /// as the development users of that CA. The CA's CRL is not touched: none of them is
 /// revoked.
 pub fn issue_more(
