@@ -141,11 +141,12 @@ pub async fn complete_certificate_login(
     audit.method = Some(ctx.method.as_str().to_owned());
     audit.client_address = ctx.client_address.clone();
     audit.request_id = ctx.request_id.clone();
-    let (serial, issuer) = leaf_facts(chain);
-    audit.certificate_serial = serial;
-    audit.certificate_issuer = issuer;
 
     let mut result = attempt(ctx, chain, pending_login_id, &mut audit).await;
+    if audit.certificate_serial.is_none() {
+        // Refused before its validation said what it is: read it for the record.
+        (audit.certificate_serial, audit.certificate_issuer) = leaf_facts(chain);
+    }
     match &result {
         Ok(success) => {
             audit.outcome = Outcome::Success;
@@ -240,6 +241,8 @@ async fn attempt(
     };
 
     let certificate = ctx.validator.validate(chain, ctx.now).await?;
+    audit.certificate_serial = Some(certificate.serial_hex.clone());
+    audit.certificate_issuer = Some(certificate.issuer_dn.clone());
     audit.certificate_type = Some(certificate.certificate_type.as_str().to_owned());
     // The issuer says which ways of logging in its certificates are for (a smart card's
     // certificate completing a mobile login is refused, and never recorded as one).

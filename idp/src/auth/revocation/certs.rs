@@ -43,19 +43,38 @@ pub(crate) fn parse_pair(
     if !names_match(leaf.issuer(), issuer.subject()) {
         return Err("the issuer certificate is not the certificate's issuer".to_owned());
     }
-    let key_bits = issuer.public_key().subject_public_key.data.to_vec();
-    let issuer_info = IssuerInfo {
-        name_der: issuer.subject().as_raw().to_vec(),
-        spki_der: issuer.public_key().raw.to_vec(),
-        key_hash: sha1(&key_bits),
-        key_bits,
-    };
-    let leaf_info = LeafInfo {
-        serial: normalize_serial(leaf.raw_serial()).to_vec(),
-        ocsp_urls: ocsp_urls(&leaf),
-        crl_urls: crl_urls(&leaf),
-    };
-    Ok((leaf_info, issuer_info))
+    Ok((LeafInfo::read(&leaf), IssuerInfo::read(&issuer)))
+}
+
+impl IssuerInfo {
+    /// What checking the certificates of `issuer` needs of it.
+    pub(crate) fn read(issuer: &X509Certificate<'_>) -> Self {
+        let key_bits = issuer.public_key().subject_public_key.data.to_vec();
+        Self {
+            name_der: issuer.subject().as_raw().to_vec(),
+            spki_der: issuer.public_key().raw.to_vec(),
+            key_hash: sha1(&key_bits),
+            key_bits,
+        }
+    }
+
+    /// [`IssuerInfo::read`] of the certificate `der`.
+    pub(crate) fn from_der(der: &[u8]) -> Result<Self, String> {
+        X509Certificate::from_der(der)
+            .map(|(_, issuer)| Self::read(&issuer))
+            .map_err(|e| format!("the issuer certificate cannot be parsed: {e}"))
+    }
+}
+
+impl LeafInfo {
+    /// What checking `leaf` needs of it.
+    pub(crate) fn read(leaf: &X509Certificate<'_>) -> Self {
+        Self {
+            serial: normalize_serial(leaf.raw_serial()).to_vec(),
+            ocsp_urls: ocsp_urls(leaf),
+            crl_urls: crl_urls(leaf),
+        }
+    }
 }
 
 pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {

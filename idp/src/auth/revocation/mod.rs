@@ -25,7 +25,7 @@ pub use policy::{
 };
 
 use cache::{CachedStatus, CertKey, OcspCache, SingleFlight};
-use certs::{IssuerInfo, LeafInfo};
+pub(crate) use certs::{IssuerInfo, LeafInfo};
 use crl::{CrlSource, CrlStore, CrlVerdict};
 use http::Http;
 use ocsp::OcspStatus;
@@ -81,7 +81,23 @@ impl RevocationChecker {
         settings: &RevocationSettings,
         now: OffsetDateTime,
     ) -> Result<RevocationOutcome, RevocationError> {
-        let decision = self.decide(leaf_der, issuer_der, settings, now).await;
+        let decision = match certs::parse_pair(leaf_der, issuer_der) {
+            Ok((leaf, issuer)) => self.decide(&leaf, &Arc::new(issuer), settings, now).await,
+            Err(detail) => Err(RevocationError::Unavailable { detail }),
+        };
+        apply_policy(settings.policy, decision)
+    }
+
+    /// [`RevocationChecker::check`] of a certificate and its issuer already read (the
+    /// validator reads the leaf once for all its checks, and each issuer once).
+    pub(crate) async fn check_read(
+        &self,
+        leaf: &LeafInfo,
+        issuer: &Arc<IssuerInfo>,
+        settings: &RevocationSettings,
+        now: OffsetDateTime,
+    ) -> Result<RevocationOutcome, RevocationError> {
+        let decision = self.decide(leaf, issuer, settings, now).await;
         apply_policy(settings.policy, decision)
     }
 
@@ -103,14 +119,11 @@ impl RevocationChecker {
 
     async fn decide(
         &self,
-        leaf_der: &[u8],
-        issuer_der: &[u8],
+        leaf: &LeafInfo,
+        issuer: &Arc<IssuerInfo>,
         settings: &RevocationSettings,
         now: OffsetDateTime,
     ) -> Result<Source, RevocationError> {
-        let (leaf, issuer) = certs::parse_pair(leaf_der, issuer_der)
-            .map_err(|detail| RevocationError::Unavailable { detail })?;
-        let issuer = Arc::new(issuer);
         let mut problems = Vec::new();
         let mut ocsp_said_unknown = false;
         if settings.use_ocsp {
@@ -120,7 +133,7 @@ impl RevocationChecker {
                 .or_else(|| leaf.ocsp_urls.first().cloned());
             match url {
                 None => problems.push("OCSP: the certificate names no responder".to_owned()),
-                Some(url) => match self.ocsp_status(&leaf, &issuer, url, now).await {
+                Some(url) => match self.ocsp_status(leaf, issuer, url, now).await {
                     Ok((OcspStatus::Good, source)) => return Ok(source),
                     Ok((OcspStatus::Revoked, source)) => {
                         return Err(RevocationError::Revoked { source })
@@ -130,12 +143,8 @@ impl RevocationChecker {
                 },
             }
         }
-        let sources = crl_sources(settings, &leaf);
-        match self
-            .crls
-            .verdict(&sources, &issuer, &leaf.serial, now)
-            .await
-        {
+        let sources = crl_sources(settings, leaf);
+        match self.crls.verdict(&sources, issuer, &leaf.serial, now).await {
             CrlVerdict::Good => Ok(Source::Crl),
             CrlVerdict::Revoked => Err(RevocationError::Revoked {
                 source: Source::Crl,

@@ -32,7 +32,7 @@ use time::OffsetDateTime;
 
 use super::error::CertError;
 use super::loa::Loa;
-use super::revocation::{RevocationChecker, RevocationOutcome};
+use super::revocation::{IssuerInfo, LeafInfo, RevocationChecker, RevocationOutcome};
 use super::trust::TrustStore;
 
 /// A certificate that passed every check.
@@ -59,6 +59,9 @@ pub struct ValidatedCertificate {
 pub struct CertificateValidator {
     trust: TrustStore,
     revocation: Arc<RevocationChecker>,
+    /// Each accepted issuer as revocation checking reads it, read once, in the order of
+    /// `trust.issuers` (an issuer that does not read is read, and refused, per check).
+    revocation_issuers: Vec<Option<Arc<IssuerInfo>>>,
     /// Chains that passed the offline checks recently, by the SHA-256 of the chain
     /// (see [`CertificateValidator::validate_offline`]).
     passed: moka::sync::Cache<[u8; 32], Arc<PassedChain>>,
@@ -78,9 +81,15 @@ const PASSED_CAPACITY: u64 = 20_000;
 
 impl CertificateValidator {
     pub fn new(trust: TrustStore, revocation: Arc<RevocationChecker>) -> Self {
+        let revocation_issuers = trust
+            .issuers
+            .iter()
+            .map(|issuer| IssuerInfo::from_der(issuer.der.as_ref()).ok().map(Arc::new))
+            .collect();
         Self {
             trust,
             revocation,
+            revocation_issuers,
             passed: moka::sync::Cache::builder()
                 .max_capacity(PASSED_CAPACITY)
                 .time_to_live(PASSED_TTL)
@@ -166,6 +175,7 @@ impl CertificateValidator {
                 .iter()
                 .position(|i| i.name == issuer.name)
                 .unwrap_or_default(),
+            revocation_leaf: Arc::new(LeafInfo::read(&leaf.parsed)),
         })
     }
 
@@ -178,15 +188,24 @@ impl CertificateValidator {
         let OfflineResult {
             mut certificate,
             issuer_index,
+            revocation_leaf,
         } = self.validate_offline(chain, now)?;
         let (Some(leaf), Some(issuer)) = (chain.first(), self.trust.issuers.get(issuer_index))
         else {
             return Err(CertError::Missing);
         };
-        certificate.revocation = self
-            .revocation
-            .check(leaf.as_ref(), issuer.der.as_ref(), &issuer.revocation, now)
-            .await?;
+        let settings = &issuer.revocation;
+        certificate.revocation = match self.revocation_issuers.get(issuer_index) {
+            Some(Some(read)) => {
+                self.revocation
+                    .check_read(&revocation_leaf, read, settings, now)
+                    .await?
+            }
+            _ => {
+                let (leaf, issuer) = (leaf.as_ref(), issuer.der.as_ref());
+                self.revocation.check(leaf, issuer, settings, now).await?
+            }
+        };
         Ok(certificate)
     }
 }
@@ -227,4 +246,6 @@ fn validity_window(chain: &[CertificateDer<'_>]) -> Option<(OffsetDateTime, Offs
 pub struct OfflineResult {
     pub certificate: ValidatedCertificate,
     issuer_index: usize,
+    /// The leaf as revocation checking reads it, read with the offline checks.
+    revocation_leaf: Arc<LeafInfo>,
 }
