@@ -47,21 +47,26 @@ pub async fn import_shipped_tenants(db: &Database) -> Registry {
     registry::load(db).await.expect("registry")
 }
 
-/// Rewrites the mobile order under `key` with its fields in another order than the IdP
-/// writes them (as another release might): the same order in other bytes.
-pub async fn rewrite_order_with_fields_sorted(store: &idp::session::SharedStore, key: &str) {
-    use idp::session::Namespace;
+/// Rewrites the JSON value under `key` in `ns` as another release might write it: its
+/// fields sorted and spaced out, the same value in other bytes.
+pub async fn rewrite_in_other_bytes(
+    store: &idp::session::SharedStore,
+    ns: idp::session::Namespace,
+    key: &str,
+) {
     let bytes = store
-        .get(Namespace::MobileOrder, key)
+        .get(ns, key)
         .await
         .unwrap()
-        .expect("the order is stored");
-    let order: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    let sorted = serde_json::to_vec(&order).unwrap();
-    assert_ne!(sorted, bytes, "the fields are in another order");
+        .expect("the value is stored");
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let other = serde_json::to_vec_pretty(&value).unwrap();
+    assert_ne!(other, bytes, "the same value in other bytes");
     let ttl = std::time::Duration::from_secs(240);
-    store
-        .put(Namespace::MobileOrder, key, &sorted, ttl)
-        .await
-        .unwrap();
+    store.put(ns, key, &other, ttl).await.unwrap();
+}
+
+/// [`rewrite_in_other_bytes`] of the mobile order under `key`.
+pub async fn rewrite_order_in_other_bytes(store: &idp::session::SharedStore, key: &str) {
+    rewrite_in_other_bytes(store, idp::session::Namespace::MobileOrder, key).await;
 }

@@ -705,12 +705,12 @@ async fn a_token_that_names_an_order_counts_only_if_the_order_handed_it_out() {
 async fn an_order_stored_in_other_bytes_still_moves() {
     for (name, store, clock, _redis) in stores().await {
         let (engine, order, token) = engine_on(store.clone(), &clock).await;
-        e2e::fixtures::rewrite_order_with_fields_sorted(&store, &format!("o:{order}")).await;
+        e2e::fixtures::rewrite_order_in_other_bytes(&store, &format!("o:{order}")).await;
         let claimed = engine
             .claim(&ClaimStart::AutostartToken(token), &holder(), now(&clock))
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        e2e::fixtures::rewrite_order_with_fields_sorted(&store, &format!("o:{order}")).await;
+        e2e::fixtures::rewrite_order_in_other_bytes(&store, &format!("o:{order}")).await;
         decline_ends(&engine, &claimed.claim_token, &order, now(&clock), name).await;
     }
 }
@@ -1061,7 +1061,7 @@ async fn a_smart_cards_certificate_cannot_complete_a_mobile_login_and_the_method
         .find(&browser.login)
         .await
         .unwrap()
-        .and_then(|l| l.authenticated_session)
+        .and_then(|l| l.value.authenticated_session)
         .expect("the login's session");
     let session = idp
         .state

@@ -253,7 +253,7 @@ async fn an_order_stored_in_other_bytes_still_moves() {
     let sim = NationalEidSim::start(&[]).await.unwrap();
     let (idp, _db) = idp_with(sim.service_config(&[SERVED])).await;
     let (browser, order, qr) = started(&idp).await;
-    e2e::fixtures::rewrite_order_with_fields_sorted(&idp.state.store, &format!("x:{order}")).await;
+    e2e::fixtures::rewrite_order_in_other_bytes(&idp.state.store, &format!("x:{order}")).await;
     cancel_in_the_app(&sim, &browser, &idp, &order, &qr).await;
 }
 

@@ -70,6 +70,15 @@ impl Fixture {
         }
     }
 
+    /// The fixture's time: its manual clock's, or the system's on Redis.
+    fn now(&self) -> time::OffsetDateTime {
+        use idp::clock::Clock;
+        match &self.clock {
+            Some(clock) => clock.now(),
+            None => idp::clock::SystemClock.now(),
+        }
+    }
+
     /// Waits until `key` has expired: the manual clock moves past the TTL, or, on
     /// Redis, the server's own expiry is awaited (bounded).
     async fn let_expire(&self, ns: Namespace, key: &str, ttl: Duration) {
@@ -409,6 +418,59 @@ async fn ping_answers(f: Fixture) {
     f.store.ping().await.unwrap();
 }
 
+/// A person's session index written in other bytes (by another release, say) still
+/// takes the next session: its compare-and-swap compares the bytes it read.
+async fn a_person_index_in_other_bytes_still_takes_new_sessions(f: Fixture) {
+    let now = f.now();
+    let idle = idp::login::IdleTimeouts {
+        default: Duration::from_secs(3600),
+        shared_workstation: Duration::from_secs(600),
+    };
+    let sessions = idp::login::SsoSessions::new(f.store.clone(), LONG, idle);
+    let first = sessions.create(sso_session("p-anna", now)).await.unwrap();
+    e2e::fixtures::rewrite_in_other_bytes(&f.store, Namespace::SsoByPerson, "p-anna").await;
+    let second = sessions.create(sso_session("p-anna", now)).await.unwrap();
+    let found: Vec<String> = sessions
+        .of_person("p-anna", now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(found, [second.id, first.id]);
+}
+
+/// A pending login written in other bytes is still marked authenticated, once.
+async fn a_pending_login_in_other_bytes_is_still_marked_authenticated(f: Fixture) {
+    let clock: idp::clock::SharedClock = match &f.clock {
+        Some(clock) => Arc::new(clock.clone()),
+        None => Arc::new(idp::clock::SystemClock),
+    };
+    let logins = idp::login::PendingLogins::new(f.store.clone(), LONG, clock);
+    let (login, _) = logins
+        .create(
+            "region".parse().unwrap(),
+            "journal".parse().unwrap(),
+            "/resume".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    e2e::fixtures::rewrite_in_other_bytes(&f.store, Namespace::PendingLogin, &login.id).await;
+    let found = logins.find(&login.id).await.unwrap().expect("the login");
+    assert!(logins
+        .mark_authenticated(&found, "session-1")
+        .await
+        .unwrap());
+    let marked = logins.find(&login.id).await.unwrap().expect("the login");
+    assert_eq!(marked.authenticated_session.as_deref(), Some("session-1"));
+    // What was read before the mark no longer moves it.
+    assert!(!logins
+        .mark_authenticated(&found, "session-2")
+        .await
+        .unwrap());
+}
+
 /// The contract's tests for stores: `contract!([fixture, ...]: [test, ...])` runs each
 /// test on each `Fixture::fixture()`, in a module named after the fixture.
 macro_rules! contract {
@@ -445,6 +507,8 @@ contract!(
         rate_limits_hold_under_concurrency,
         ping_answers,
         sso_sessions_are_found_by_person,
+        a_person_index_in_other_bytes_still_takes_new_sessions,
+        a_pending_login_in_other_bytes_is_still_marked_authenticated,
     ]
 );
 // Behind Sentinel the store is the same code on another connection: the contract's
@@ -622,11 +686,7 @@ fn sso_session(person: &str, now: time::OffsetDateTime) -> idp::login::SsoSessio
 }
 
 async fn sso_sessions_are_found_by_person(f: Fixture) {
-    use idp::clock::Clock;
-    let now = match &f.clock {
-        Some(clock) => clock.now(),
-        None => idp::clock::SystemClock.now(),
-    };
+    let now = f.now();
     let idle = idp::login::IdleTimeouts {
         default: Duration::from_secs(3600),
         shared_workstation: Duration::from_secs(600),

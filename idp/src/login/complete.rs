@@ -318,6 +318,6 @@ async fn attempt(
     Ok(LoginSuccess {
         session,
         identity,
-        pending,
+        pending: pending.map(|p| p.value),
     })
 }

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::clock::SharedClock;
 use crate::ids::{ApplicationId, TenantId};
-use crate::session::{random_key, Entry, Namespace, SharedStore, StoreResult, TypedStore};
+use crate::session::{random_key, Entry, Namespace, SharedStore, StoreResult, Stored, TypedStore};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLogin {
@@ -183,27 +183,34 @@ impl PendingLogins {
         (login, secret)
     }
 
-    pub async fn find(&self, id: &str) -> StoreResult<Option<PendingLogin>> {
-        self.store.get(id).await
+    /// The login with the bytes it was read from (its changes compare those).
+    pub async fn find(&self, id: &str) -> StoreResult<Option<Stored<PendingLogin>>> {
+        self.store.get_stored(id).await
     }
 
     /// Requires that this login is completed by the person `person_id`.
-    pub async fn expect_person(&self, login: &PendingLogin, person_id: &str) -> StoreResult<bool> {
-        let mut expecting = login.clone();
+    pub async fn expect_person(
+        &self,
+        login: &Stored<PendingLogin>,
+        person_id: &str,
+    ) -> StoreResult<bool> {
+        let mut expecting = login.value.clone();
         expecting.expected_person_id = Some(person_id.to_owned());
-        self.store.replace_if(&login.id, login, &expecting).await
+        self.store
+            .replace_stored_if(&login.id, login, &expecting)
+            .await
     }
 
     /// Records the SSO session that authenticated this login (only once: a login that
     /// changed meanwhile is not overwritten).
     pub async fn mark_authenticated(
         &self,
-        login: &PendingLogin,
+        login: &Stored<PendingLogin>,
         session_id: &str,
     ) -> StoreResult<bool> {
-        let mut done = login.clone();
+        let mut done = login.value.clone();
         done.authenticated_session = Some(session_id.to_owned());
-        self.store.replace_if(&login.id, login, &done).await
+        self.store.replace_stored_if(&login.id, login, &done).await
     }
 }
 
@@ -240,7 +247,10 @@ mod tests {
             .await
             .unwrap();
 
-        assert_eq!(logins.find(&login.id).await.unwrap(), Some(login.clone()));
+        assert_eq!(
+            logins.find(&login.id).await.unwrap().map(|l| l.value),
+            Some(login.clone())
+        );
         assert_eq!(
             waiting.get(&login.id).await.unwrap(),
             Some(format!("request of {}", login.id))

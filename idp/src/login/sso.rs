@@ -212,14 +212,21 @@ impl SsoSessions {
     /// out past [`MAX_INDEXED_SESSIONS`]).
     async fn index(&self, person_id: &str, id: &str) -> StoreResult<()> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let current = self.by_person.get(person_id).await?;
-            let mut next = current.clone().unwrap_or_default();
+            let current = self.by_person.get_stored(person_id).await?;
+            let mut next = current
+                .as_ref()
+                .map(|c| c.value.clone())
+                .unwrap_or_default();
             next.ids.push(id.to_owned());
             let excess = next.ids.len().saturating_sub(MAX_INDEXED_SESSIONS);
             next.ids.drain(..excess);
             let stored = match &current {
                 None => self.by_person.insert_new(person_id, &next).await?,
-                Some(current) => self.by_person.replace_if(person_id, current, &next).await?,
+                Some(current) => {
+                    self.by_person
+                        .replace_stored_if(person_id, current, &next)
+                        .await?
+                }
             };
             if stored {
                 return Ok(());

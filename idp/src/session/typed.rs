@@ -36,6 +36,15 @@ pub struct Stored<T> {
     pub bytes: Vec<u8>,
 }
 
+/// A stored value reads as the value; only a compare-and-swap looks at its bytes.
+impl<T> std::ops::Deref for Stored<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
 /// Values of one type in one namespace.
 pub struct TypedStore<T, C = Json> {
     store: SharedStore,
@@ -149,20 +158,6 @@ impl<T, C: Codec<T>> TypedStore<T, C> {
     ) -> StoreResult<bool> {
         self.store
             .replace_if(self.ns, key, &expected.bytes, &self.encode(new)?, self.ttl)
-            .await
-    }
-
-    /// Moves a value from `expected` to `new` atomically; `false` if it changed meanwhile
-    /// (or is stored in another encoding than this node writes).
-    pub async fn replace_if(&self, key: &str, expected: &T, new: &T) -> StoreResult<bool> {
-        self.store
-            .replace_if(
-                self.ns,
-                key,
-                &self.encode(expected)?,
-                &self.encode(new)?,
-                self.ttl,
-            )
             .await
     }
 }

@@ -238,7 +238,7 @@ async fn asking(
     Ok(Asking {
         application_key: format!("{}/{}", tenant.id, application.id),
         form_action: form_action.join(" "),
-        login,
+        login: login.value,
         session,
         where_,
         employment: admission.employment,

@@ -26,6 +26,7 @@ use super::{href, pages, AppState};
 use crate::auth::mobile::external::ServiceError;
 use crate::auth::mobile::{MobileError, OrderSummary};
 use crate::login::{LoginFailure, PendingLogin};
+use crate::session::Stored;
 
 pub const SCRIPT: &str = include_str!("static/login.js");
 
@@ -118,7 +119,7 @@ async fn bound_login(
     state: &AppState,
     headers: &HeaderMap,
     login_id: Option<&str>,
-) -> Result<PendingLogin, LoginFailure> {
+) -> Result<Stored<PendingLogin>, LoginFailure> {
     state
         .bound_login(headers, login_id.unwrap_or_default())
         .await
@@ -126,7 +127,7 @@ async fn bound_login(
 
 /// An order of a pending login this browser opened, with what the pages show of it.
 struct BoundOrder {
-    login: PendingLogin,
+    login: Stored<PendingLogin>,
     summary: OrderSummary,
 }
 

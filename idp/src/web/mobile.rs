@@ -20,7 +20,7 @@ use crate::auth::mobile::{
     ClaimStart, MobileError, OrderDisplay, OrderSummary, StartRequest, Status,
 };
 use crate::login::{LoginFailure, LoginMethod, PendingLogin};
-use crate::session::StoreError;
+use crate::session::{StoreError, Stored};
 
 const MAX_FIELD: usize = 256;
 const MAX_CHAIN: usize = 8;
@@ -65,7 +65,7 @@ async fn bound_login(
     state: &AppState,
     headers: &HeaderMap,
     login_id: &str,
-) -> Result<PendingLogin, Response> {
+) -> Result<Stored<PendingLogin>, Response> {
     state
         .bound_login(headers, login_id)
         .await
@@ -140,7 +140,7 @@ async fn bound_order(
     state: &AppState,
     headers: &HeaderMap,
     order_ref: &str,
-) -> Result<(PendingLogin, OrderSummary), Response> {
+) -> Result<(Stored<PendingLogin>, OrderSummary), Response> {
     if order_ref.len() > MAX_FIELD {
         return Err(not_this_browsers());
     }
@@ -220,7 +220,7 @@ pub async fn login_mobile_collect_get(
 pub(super) async fn finish_order_login(
     state: &AppState,
     headers: &HeaderMap,
-    login: &PendingLogin,
+    login: &Stored<PendingLogin>,
     session_id: &str,
 ) -> Result<Option<HeaderValue>, StoreError> {
     if login.authenticated_session.is_none() {

@@ -36,7 +36,7 @@ use crate::config::LoadedConfig;
 use crate::directory::SqlDirectory;
 use crate::login::{PendingLogins, SsoSessions};
 use crate::session::SharedStore;
-use crate::session::TypedStore;
+use crate::session::{Stored, TypedStore};
 use crate::storage::Database;
 
 /// Everything a handler may use; built once at start (see `crate::app`).
@@ -75,7 +75,7 @@ impl AppState {
         &self,
         headers: &http::HeaderMap,
         login_id: &str,
-    ) -> Result<crate::login::PendingLogin, crate::login::LoginFailure> {
+    ) -> Result<Stored<crate::login::PendingLogin>, crate::login::LoginFailure> {
         use crate::login::LoginFailure;
         if login_id.len() > MAX_ID_LENGTH {
             return Err(LoginFailure::LoginExpired);
@@ -92,8 +92,8 @@ impl AppState {
     pub fn bound(
         &self,
         headers: &http::HeaderMap,
-        login: crate::login::PendingLogin,
-    ) -> Result<crate::login::PendingLogin, crate::login::LoginFailure> {
+        login: Stored<crate::login::PendingLogin>,
+    ) -> Result<Stored<crate::login::PendingLogin>, crate::login::LoginFailure> {
         let secret =
             cookies::read(headers, cookies::LOGIN_BINDING_COOKIE).map(crate::login::BindingSecret);
         if secret.is_some_and(|s| login.is_bound_to(&s)) {

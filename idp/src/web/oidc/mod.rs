@@ -20,6 +20,7 @@ use std::sync::Arc;
 use super::middleware::RequestId;
 use super::{cookies, pages, AppState};
 use crate::oidc::authorize::{self, Decision, Params};
+use crate::session::Stored;
 
 pub async fn oidc_discovery_get(State(state): State<Arc<AppState>>) -> Response {
     Json(state.oidc.discovery()).into_response()
@@ -137,7 +138,7 @@ pub struct ResumeQuery {
 async fn waiting_login(
     state: &AppState,
     key: &str,
-) -> Result<Option<crate::login::PendingLogin>, crate::session::StoreError> {
+) -> Result<Option<Stored<crate::login::PendingLogin>>, crate::session::StoreError> {
     if let Some(login) = state.pending_logins.find(key).await? {
         return Ok(Some(login));
     }
