@@ -282,9 +282,9 @@ pub struct SessionConfig {
     /// Off by default: closing the browser ends the login on that computer.
     #[serde(default)]
     pub persistent_sso_cookie: bool,
-    /// How this node writes SSO sessions: `json` (default; every release reads it) or
-    /// `compact` (about half the bytes; read by this release and later ones). Every
-    /// node reads both: switch to `compact` once every node runs this release.
+    /// How this node writes SSO sessions: `compact` (default; about half the bytes,
+    /// read since the previous release) or `json` (every release reads it). Every node
+    /// reads both.
     #[serde(default)]
     pub sso_session_encoding: crate::login::SessionEncoding,
 }

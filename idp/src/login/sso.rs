@@ -181,7 +181,7 @@ impl SsoSessions {
                 store.clone(),
                 Namespace::SsoSession,
                 ttl,
-                SessionEncoding::Json,
+                SessionEncoding::default(),
             ),
             by_person: TypedStore::new(store, Namespace::SsoByPerson, ttl),
             ttl,
@@ -577,6 +577,23 @@ mod tests {
             .unwrap();
         assert_eq!(added, None);
         assert_eq!(sessions.find(&session.id).await.unwrap(), None);
+    }
+
+    /// Sessions are written compact unless the configuration says JSON (whose default
+    /// is `SessionEncoding::default()`).
+    #[tokio::test]
+    async fn sessions_are_written_compact_by_default() {
+        let store = store();
+        let created = sessions_on(store.clone()).create(session()).await.unwrap();
+        let bytes = store
+            .get(Namespace::SsoSession, &created.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            bytes.first(),
+            Some(&super::super::sso_encoding::COMPACT_VERSION)
+        );
     }
 
     /// A change of encoding half rolled out: nodes writing JSON and nodes writing the

@@ -3,10 +3,10 @@
 //! bytes, which in Redis is most of what a session costs).
 //!
 //! Every node reads both, whatever it writes: a compact value starts with
-//! [`COMPACT_VERSION`], which no JSON object starts with. Writing compact is switched
-//! on with `[session] sso_session_encoding = "compact"` once every node runs a release
-//! that reads it, so that a rolling upgrade loses no session (the two steps are in
-//! docs/operations.md).
+//! [`COMPACT_VERSION`], which no JSON object starts with. The compact form has been read
+//! since the release before the one that made it the default, so a rolling upgrade from
+//! that release loses no session; `[session] sso_session_encoding = "json"` writes JSON
+//! again, for nodes of older releases (docs/operations.md).
 //!
 //! The compact form is [`CompactSession`], not [`SsoSession`] itself: its fields are
 //! positional, so their order is the format, and it leaves out what the key already
@@ -31,9 +31,10 @@ pub const COMPACT_VERSION: u8 = 1;
 #[serde(rename_all = "lowercase")]
 pub enum SessionEncoding {
     /// JSON: readable by every release.
-    #[default]
     Json,
-    /// Postcard after a version byte: readable by this release and later ones.
+    /// Postcard after a version byte: readable by the release that introduced it and
+    /// later ones; the default since the release after it.
+    #[default]
     Compact,
 }
 
