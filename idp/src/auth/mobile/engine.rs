@@ -6,9 +6,9 @@
 //! their order: they begin with its reference (see [`order_token`]), so that the app's
 //! claim and completion read the order directly, one round trip fewer each; a token
 //! counts only if it is exactly the one the order holds (its hash, for the claim
-//! token). Tokens of the previous release are half as long and are found through the
-//! pointers `qr:TOKEN`, `auto:TOKEN` and `claim:TOKEN`, which this release still writes
-//! for nodes of the previous one during a rolling upgrade (docs/operations.md).
+//! token). The release that made them so still wrote pointers from the older tokens'
+//! form to their orders (`qr:TOKEN`, `auto:TOKEN`, `claim:TOKEN`) for the release before
+//! it; this one neither writes nor reads them (docs/operations.md).
 //!
 //! One order per certificate holder at a time: the app names its certificate when it
 //! claims, and a claim while another order of the same holder is in progress stops both
@@ -134,7 +134,7 @@ fn order_token(order_ref: &str) -> String {
     format!("{order_ref}{}", random_key())
 }
 
-/// The order `token` names; `None` for a token of the previous release (one random
+/// The order `token` names; `None` for a token that names none (not twice a random
 /// key long).
 fn named_order(token: &str) -> Option<&str> {
     if token.len() == 2 * RANDOM_KEY_LENGTH {
@@ -170,18 +170,6 @@ impl OrderEngine {
         self.settings.lifetime + Duration::from_secs(60)
     }
 
-    async fn point(&self, key: String, order_ref: &str) -> Result<(), MobileError> {
-        Ok(self
-            .store
-            .put(
-                Namespace::MobileOrder,
-                &key,
-                order_ref.as_bytes(),
-                self.ttl(),
-            )
-            .await?)
-    }
-
     /// A key that leads to the order `order_ref`.
     fn pointer(&self, key: String, order_ref: &str) -> Entry {
         Entry {
@@ -195,15 +183,6 @@ impl OrderEngine {
     async fn resolve(&self, key: String) -> Result<Option<String>, MobileError> {
         let value = self.store.get(Namespace::MobileOrder, &key).await?;
         Ok(value.and_then(|v| String::from_utf8(v).ok()))
-    }
-
-    /// The reference of the order `token` leads to: the one it names, or for a token of
-    /// the previous release the one its pointer `KIND:TOKEN` leads to.
-    async fn order_ref_of(&self, kind: &str, token: &str) -> Result<Option<String>, MobileError> {
-        match named_order(token) {
-            Some(order_ref) => Ok(Some(order_ref.to_owned())),
-            None => self.resolve(format!("{kind}:{token}")).await,
-        }
     }
 
     pub async fn find(&self, order_ref: &str) -> Result<Option<Order>, MobileError> {
@@ -333,8 +312,7 @@ impl OrderEngine {
             bytes,
         } = Self::encode(order)?;
         let order_ref = &order.order_ref;
-        // The order and the three keys that lead to it, in one round trip (the QR and
-        // autostart pointers only for nodes of the previous release).
+        // The order and the login's key that leads to it, in one round trip.
         self.store
             .put_many(&[
                 Entry {
@@ -343,8 +321,6 @@ impl OrderEngine {
                     value: bytes,
                     ttl: self.ttl(),
                 },
-                self.pointer(format!("qr:{}", order.qr_start_token), order_ref),
-                self.pointer(format!("auto:{}", order.autostart_token), order_ref),
                 self.pointer(format!("login:{pending_login_id}"), order_ref),
             ])
             .await?;
@@ -446,22 +422,16 @@ impl OrderEngine {
         now: OffsetDateTime,
     ) -> Result<Claimed, MobileError> {
         let holder = holder_key(holder_certificate)?;
-        let (kind, token, qr_parts) = match start {
+        let (token, qr_parts) = match start {
             ClaimStart::Qr(content) => {
                 let (token, time, code) = qr::parse(content).ok_or(MobileError::QrInvalid)?;
-                ("qr", token, Some((time, code.to_owned())))
+                (token, Some((time, code.to_owned())))
             }
-            ClaimStart::AutostartToken(token) if !token.is_empty() && token.len() <= 128 => {
-                ("auto", token.as_str(), None)
-            }
-            ClaimStart::AutostartToken(_) => return Err(MobileError::OrderNotFound),
+            ClaimStart::AutostartToken(token) => (token.as_str(), None),
         };
-        let order_ref = self
-            .order_ref_of(kind, token)
-            .await?
-            .ok_or(MobileError::OrderNotFound)?;
+        let order_ref = named_order(token).ok_or(MobileError::OrderNotFound)?;
         let stored = self
-            .find_stored(&order_ref)
+            .find_stored(order_ref)
             .await?
             .ok_or(MobileError::OrderNotFound)?;
         let handed_out = match start {
@@ -525,9 +495,6 @@ impl OrderEngine {
         self.transition(&stored, state)
             .await?
             .ok_or(MobileError::AlreadyClaimed)?;
-        // For nodes of the previous release, which find the order through this pointer.
-        self.point(format!("claim:{claim_token}"), &order.order_ref)
-            .await?;
         Ok(Claimed {
             order_ref: order.order_ref.clone(),
             claim_token,
@@ -611,15 +578,9 @@ impl OrderEngine {
         claim_token: &str,
         now: OffsetDateTime,
     ) -> Result<(Stored<Order>, ClaimedVia, String, String), MobileError> {
-        if claim_token.is_empty() || claim_token.len() > 128 {
-            return Err(MobileError::ClaimInvalid);
-        }
-        let order_ref = self
-            .order_ref_of("claim", claim_token)
-            .await?
-            .ok_or(MobileError::ClaimInvalid)?;
+        let order_ref = named_order(claim_token).ok_or(MobileError::ClaimInvalid)?;
         let order = self
-            .find_stored(&order_ref)
+            .find_stored(order_ref)
             .await?
             .ok_or(MobileError::ClaimInvalid)?;
         let order = self.with_deadlines(order, now).await?;

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use super::middleware::RequestId;
 use super::{cookies, pages, AppState};
 use crate::oidc::authorize::{self, Decision, Params};
-use crate::session::Stored;
 
 pub async fn oidc_discovery_get(State(state): State<Arc<AppState>>) -> Response {
     Json(state.oidc.discovery()).into_response()
@@ -132,23 +131,8 @@ pub struct ResumeQuery {
     cancel: Option<String>,
 }
 
-/// The pending login the request under `key` waits for. A request waits under its
-/// login's id; one parked by the previous release waits under a key of its own and
-/// names its login (read only when no login has the key as its id).
-async fn waiting_login(
-    state: &AppState,
-    key: &str,
-) -> Result<Option<Stored<crate::login::PendingLogin>>, crate::session::StoreError> {
-    if let Some(login) = state.pending_logins.find(key).await? {
-        return Ok(Some(login));
-    }
-    match state.oidc.grants.requests.get(key).await? {
-        Some(parked) => state.pending_logins.find(&parked.pending_login_id).await,
-        None => Ok(None),
-    }
-}
-
-/// `GET /oidc/resume?request=KEY`: where a login for an OIDC request comes back to.
+/// `GET /oidc/resume?request=KEY`: where a login for an OIDC request comes back to (the
+/// request waits under its pending login's id, `KEY`).
 pub async fn oidc_resume_get(
     State(state): State<Arc<AppState>>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -160,7 +144,7 @@ pub async fn oidc_resume_get(
     if query.request.len() > super::MAX_ID_LENGTH {
         return error::error_page(&expired, language, &request_id);
     }
-    let login = match waiting_login(&state, &query.request).await {
+    let login = match state.pending_logins.find(&query.request).await {
         Ok(Some(login)) => login,
         Ok(None) => return error::error_page(&expired, language, &request_id),
         Err(e) => return error::error_page(&e.into(), language, &request_id),
