@@ -14,8 +14,11 @@
 
 use time::OffsetDateTime;
 
-// `auth/mobile/signature.rs` names its error type as `super::MobileError`.
+// `auth/mobile/signature.rs` names its error type and the certificate walk it uses as
+// `super::MobileError` and `super::certificate`.
 use crate::auth::mobile::MobileError;
+#[path = "auth/mobile/certificate.rs"]
+mod certificate;
 
 #[path = "auth/revocation/cache.rs"]
 mod cache;

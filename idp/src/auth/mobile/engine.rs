@@ -23,7 +23,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::order::{ClaimedVia, Collect, Hint, Order, OrderDisplay, OrderState, Status};
-use super::{qr, signature, MobileError};
+use super::{certificate, qr, signature, MobileError};
 use crate::login::{complete_certificate_login, LoginContext, LoginMethod};
 use crate::session::{random_key, Entry, Namespace, SharedStore, Stored, RANDOM_KEY_LENGTH};
 
@@ -87,43 +87,12 @@ fn hash_hex(secret: &str) -> String {
 /// Who holds a certificate: its subject at its issuer (SHA-256, hex). A person's
 /// certificates from one issuer share it.
 fn holder_key(leaf_der: &[u8]) -> Result<String, MobileError> {
-    let (issuer, subject) =
-        issuer_and_subject(leaf_der).ok_or(MobileError::CertificateUnreadable)?;
+    let parts = certificate::parts(leaf_der).ok_or(MobileError::CertificateUnreadable)?;
     let mut context = aws_lc_rs::digest::Context::new(&SHA256);
-    context.update(issuer);
+    context.update(parts.issuer);
     context.update(&[0]);
-    context.update(subject);
+    context.update(parts.subject);
     Ok(hex::encode(context.finish()))
-}
-
-/// The issuer's and the subject's names (each DER as it stands) of a certificate, read
-/// without decoding the rest (extensions, key): the claim's only use of it, and the
-/// completion checks the whole certificate anyway.
-fn issuer_and_subject(certificate: &[u8]) -> Option<(&[u8], &[u8])> {
-    use x509_parser::asn1_rs::{Any, Class, FromDer, Tag};
-    // The element at the front of `input`, its whole encoding and what follows it.
-    fn element(input: &[u8]) -> Option<(Any<'_>, &[u8], &[u8])> {
-        let (rest, any) = Any::from_der(input).ok()?;
-        Some((any, &input[..input.len() - rest.len()], rest))
-    }
-    let sequence = |any: &Any<'_>| any.header.tag() == Tag::Sequence && any.header.is_constructed();
-    let (certificate, _, _) = element(certificate).filter(|(c, _, _)| sequence(c))?;
-    let (tbs, _, _) = element(certificate.data).filter(|(t, _, _)| sequence(t))?;
-    let (first, _, after_first) = element(tbs.data)?;
-    // version [0] EXPLICIT is optional; serialNumber and signature come next.
-    let explicit_version =
-        first.header.class() == Class::ContextSpecific && first.header.tag() == Tag(0);
-    let rest = if explicit_version {
-        after_first
-    } else {
-        tbs.data
-    };
-    let (_, _, rest) = element(rest)?;
-    let (_, _, rest) = element(rest)?;
-    let (issuer, issuer_der, rest) = element(rest)?;
-    let (_, _, rest) = element(rest)?;
-    let (subject, subject_der, _) = element(rest)?;
-    (sequence(&issuer) && sequence(&subject)).then_some((issuer_der, subject_der))
 }
 
 /// A fresh token that leads to order `order_ref` (a random key): the reference followed
@@ -690,41 +659,5 @@ impl OrderEngine {
                 Err(MobileError::Login(failure))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::issuer_and_subject;
-    use x509_parser::prelude::{FromDer, X509Certificate};
-
-    #[test]
-    fn the_names_read_alone_are_those_of_the_whole_certificate() {
-        let users = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs-dev/users");
-        let mut checked = 0;
-        for file in std::fs::read_dir(users).unwrap() {
-            let path = file.unwrap().path();
-            if !path.to_string_lossy().ends_with(".chain.pem") {
-                continue;
-            }
-            let pem = std::fs::read(&path).unwrap();
-            for pem in x509_parser::pem::Pem::iter_from_buffer(&pem) {
-                let der = pem.unwrap().contents;
-                let (_, whole) = X509Certificate::from_der(&der).unwrap();
-                assert_eq!(
-                    issuer_and_subject(&der),
-                    Some((whole.issuer().as_raw(), whole.subject().as_raw())),
-                    "{}",
-                    path.display()
-                );
-                // Cut anywhere, it is unreadable.
-                for cut in [1, 10, der.len() / 2, der.len() - 1] {
-                    assert_eq!(issuer_and_subject(&der[..cut]), None, "{}", path.display());
-                }
-                checked += 1;
-            }
-        }
-        assert!(checked >= 10, "{checked} certificates");
-        assert_eq!(issuer_and_subject(b"not a certificate"), None);
     }
 }

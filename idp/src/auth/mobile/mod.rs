@@ -12,6 +12,7 @@
 //! of the same shape; `router.rs` picks the backend by tenant.
 
 mod backend;
+mod certificate;
 mod engine;
 mod error;
 pub mod external;

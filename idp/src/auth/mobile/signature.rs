@@ -5,10 +5,10 @@ use aws_lc_rs::signature::{
     UnparsedPublicKey, VerificationAlgorithm, ECDSA_P256_SHA256_ASN1, RSA_PKCS1_2048_8192_SHA256,
     RSA_PSS_2048_8192_SHA256,
 };
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo};
 use x509_parser::public_key::PublicKey;
 
-use super::MobileError;
+use super::{certificate, MobileError};
 
 /// RSA keys below this size cannot be checked (the crypto library verifies no such
 /// signatures); the certificate engine refuses them as `CERT_WEAK_KEY`.
@@ -38,14 +38,17 @@ pub fn verify(
     signature: &[u8],
 ) -> Result<Possession, MobileError> {
     let algorithm = algorithm(algorithm_name).ok_or(MobileError::UnsupportedAlgorithm)?;
-    let (_, leaf) =
-        X509Certificate::from_der(leaf_der).map_err(|_| MobileError::SignatureInvalid)?;
-    if let Ok(PublicKey::RSA(rsa)) = leaf.public_key().parsed() {
+    // The key alone: the completion checks the whole certificate.
+    let key_info = certificate::parts(leaf_der)
+        .and_then(|parts| SubjectPublicKeyInfo::from_der(parts.public_key_info).ok())
+        .map(|(_, key_info)| key_info)
+        .ok_or(MobileError::SignatureInvalid)?;
+    if let Ok(PublicKey::RSA(rsa)) = key_info.parsed() {
         if rsa.key_size() < MIN_CHECKABLE_RSA_BITS {
             return Ok(Possession::Uncheckable);
         }
     }
-    let key = leaf.public_key().subject_public_key.data.as_ref();
+    let key = key_info.subject_public_key.data.as_ref();
     UnparsedPublicKey::new(algorithm, key)
         .verify(message, signature)
         .map(|()| Possession::Proven)
