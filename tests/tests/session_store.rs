@@ -79,6 +79,15 @@ impl Fixture {
         }
     }
 
+    /// SSO sessions on the fixture's store.
+    fn sso_sessions(&self) -> idp::login::SsoSessions {
+        let idle = idp::login::IdleTimeouts {
+            default: Duration::from_secs(3600),
+            shared_workstation: Duration::from_secs(600),
+        };
+        idp::login::SsoSessions::new(self.store.clone(), LONG, idle)
+    }
+
     /// Waits until `key` has expired: the manual clock moves past the TTL, or, on
     /// Redis, the server's own expiry is awaited (bounded).
     async fn let_expire(&self, ns: Namespace, key: &str, ttl: Duration) {
@@ -422,11 +431,7 @@ async fn ping_answers(f: Fixture) {
 /// takes the next session: its compare-and-swap compares the bytes it read.
 async fn a_person_index_in_other_bytes_still_takes_new_sessions(f: Fixture) {
     let now = f.now();
-    let idle = idp::login::IdleTimeouts {
-        default: Duration::from_secs(3600),
-        shared_workstation: Duration::from_secs(600),
-    };
-    let sessions = idp::login::SsoSessions::new(f.store.clone(), LONG, idle);
+    let sessions = f.sso_sessions();
     let first = sessions.create(sso_session("p-anna", now)).await.unwrap();
     e2e::fixtures::rewrite_in_other_bytes(&f.store, Namespace::SsoByPerson, "p-anna").await;
     let second = sessions.create(sso_session("p-anna", now)).await.unwrap();
@@ -687,11 +692,7 @@ fn sso_session(person: &str, now: time::OffsetDateTime) -> idp::login::SsoSessio
 
 async fn sso_sessions_are_found_by_person(f: Fixture) {
     let now = f.now();
-    let idle = idp::login::IdleTimeouts {
-        default: Duration::from_secs(3600),
-        shared_workstation: Duration::from_secs(600),
-    };
-    let sessions = idp::login::SsoSessions::new(f.store.clone(), LONG, idle);
+    let sessions = f.sso_sessions();
     let mut anna = Vec::new();
     for _ in 0..3 {
         anna.push(sessions.create(sso_session("p-anna", now)).await.unwrap());

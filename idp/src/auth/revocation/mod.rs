@@ -81,11 +81,16 @@ impl RevocationChecker {
         settings: &RevocationSettings,
         now: OffsetDateTime,
     ) -> Result<RevocationOutcome, RevocationError> {
-        let decision = match certs::parse_pair(leaf_der, issuer_der) {
-            Ok((leaf, issuer)) => self.decide(&leaf, &Arc::new(issuer), settings, now).await,
-            Err(detail) => Err(RevocationError::Unavailable { detail }),
-        };
-        apply_policy(settings.policy, decision)
+        match certs::parse_pair(leaf_der, issuer_der) {
+            Ok((leaf, issuer)) => {
+                let issuer = Arc::new(issuer);
+                self.check_read(&leaf, &issuer, settings, now).await
+            }
+            Err(detail) => apply_policy(
+                settings.policy,
+                Err(RevocationError::Unavailable { detail }),
+            ),
+        }
     }
 
     /// [`RevocationChecker::check`] of a certificate and its issuer already read (the
