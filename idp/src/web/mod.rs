@@ -35,8 +35,7 @@ use crate::clock::SharedClock;
 use crate::config::LoadedConfig;
 use crate::directory::SqlDirectory;
 use crate::login::{PendingLogins, SsoSessions};
-use crate::session::SharedStore;
-use crate::session::{Stored, TypedStore};
+use crate::session::{SharedStore, Stored, TypedStore};
 use crate::storage::Database;
 
 /// Everything a handler may use; built once at start (see `crate::app`).
