@@ -79,6 +79,14 @@ impl Fixture {
         }
     }
 
+    /// The fixture's clock for the IdP's components: its manual clock, or the system's.
+    fn shared_clock(&self) -> idp::clock::SharedClock {
+        match &self.clock {
+            Some(clock) => Arc::new(clock.clone()),
+            None => Arc::new(idp::clock::SystemClock),
+        }
+    }
+
     /// SSO sessions on the fixture's store.
     fn sso_sessions(&self) -> idp::login::SsoSessions {
         let idle = idp::login::IdleTimeouts {
@@ -398,10 +406,7 @@ async fn typed_store_and_replay_cache_work_on_top(f: Fixture) {
 /// against the same bucket; concurrency never lets more through than the quota.
 async fn rate_limits_hold_under_concurrency(f: Fixture) {
     use idp::rate_limit::{Decision, RateLimiter};
-    let clock: idp::clock::SharedClock = match &f.clock {
-        Some(clock) => Arc::new(clock.clone()),
-        None => Arc::new(idp::clock::SystemClock),
-    };
+    let clock = f.shared_clock();
     let limiter = RateLimiter::new(f.store.clone(), clock);
     let checks = (0..40).map(|_| limiter.check("login-start:192.0.2.1", 10));
     let allowed = futures::future::join_all(checks)
@@ -435,22 +440,13 @@ async fn a_person_index_in_other_bytes_still_takes_new_sessions(f: Fixture) {
     let first = sessions.create(sso_session("p-anna", now)).await.unwrap();
     e2e::fixtures::rewrite_in_other_bytes(&f.store, Namespace::SsoByPerson, "p-anna").await;
     let second = sessions.create(sso_session("p-anna", now)).await.unwrap();
-    let found: Vec<String> = sessions
-        .of_person("p-anna", now)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let found = session_ids_of(&sessions, "p-anna", now).await;
     assert_eq!(found, [second.id, first.id]);
 }
 
 /// A pending login written in other bytes is still marked authenticated, once.
 async fn a_pending_login_in_other_bytes_is_still_marked_authenticated(f: Fixture) {
-    let clock: idp::clock::SharedClock = match &f.clock {
-        Some(clock) => Arc::new(clock.clone()),
-        None => Arc::new(idp::clock::SystemClock),
-    };
+    let clock = f.shared_clock();
     let logins = idp::login::PendingLogins::new(f.store.clone(), LONG, clock);
     let (login, _) = logins
         .create(
@@ -690,6 +686,16 @@ fn sso_session(person: &str, now: time::OffsetDateTime) -> idp::login::SsoSessio
     .unwrap()
 }
 
+/// The ids of `person`'s current SSO sessions, newest first.
+async fn session_ids_of(
+    sessions: &idp::login::SsoSessions,
+    person: &str,
+    now: time::OffsetDateTime,
+) -> Vec<String> {
+    let found = sessions.of_person(person, now).await.unwrap();
+    found.into_iter().map(|s| s.id).collect()
+}
+
 async fn sso_sessions_are_found_by_person(f: Fixture) {
     let now = f.now();
     let sessions = f.sso_sessions();
@@ -699,13 +705,7 @@ async fn sso_sessions_are_found_by_person(f: Fixture) {
     }
     sessions.create(sso_session("p-bertil", now)).await.unwrap();
 
-    let found: Vec<String> = sessions
-        .of_person("p-anna", now)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let found = session_ids_of(&sessions, "p-anna", now).await;
     let newest_first: Vec<String> = anna.iter().rev().map(|s| s.id.clone()).collect();
     assert_eq!(found, newest_first);
 

@@ -1,6 +1,7 @@
 //! Server-rendered pages: the error page and the session page (from `templates/`), and
-//! the language negotiation every page shares, in Swedish (default) and English. Mobile first, one stylesheet (no inline styles or scripts: the CSP forbids
-//! them), language set on <html>, every control labelled.
+//! the language negotiation every page shares, in Swedish (default) and English. Mobile
+//! first, one stylesheet (no inline styles or scripts: the CSP forbids them), the page's
+//! language set on its root element, every control labelled.
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
