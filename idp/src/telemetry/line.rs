@@ -1,0 +1,412 @@
+//! The log line for files, pipes and collectors, in the shapes of tracing-subscriber's
+//! `json()` and plain `fmt` formats, written straight into the line's buffer.
+//!
+//! tracing-subscriber's own formatters are general: its JSON format builds each line
+//! through serde, reparsing the span's fields from the JSON text it stored for them, and
+//! its plain format paints every part with an (empty) colour. That was a third of the
+//! CPU of a small request (docs/benchmarks.md, "The access line"). These formatters keep
+//! tracing-subscriber's layer, filter and writer, and only write the line themselves:
+//! the same keys and order for collectors, the timestamp's date and time made once a
+//! second, values escaped as they are written.
+//!
+//! The plain line escapes control characters in every value (a value cannot start a
+//! line of its own or send a terminal escape), as tracing-subscriber's does.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use time::OffsetDateTime;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent as _;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::clock::{Clock as _, SystemClock};
+
+/// One JSON object per line: `timestamp`, `level`, `fields` (the message among them),
+/// `target`, and `span` (the innermost span's fields and its `name`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonLine;
+
+/// A span's fields as JSON members (`"key":value,...`), for [`JsonLine`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonFields;
+
+/// `timestamp  LEVEL span{key=value}: target: message key=value ...`
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextLine;
+
+/// A span's fields as `key=value` pairs, for [`TextLine`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextFields;
+
+impl<S> FormatEvent<S, JsonFields> for JsonLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        writer.write_str("{\"timestamp\":\"")?;
+        write_timestamp(&mut writer, SystemClock.now())?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(meta.level().as_str())?;
+        writer.write_str("\",\"fields\":{")?;
+        let mut fields = JsonVisitor::new(&mut writer, true);
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_str("},\"target\":")?;
+        json_string(&mut writer, meta.target())?;
+        let span = event
+            .parent()
+            .and_then(|id| ctx.span(id))
+            .or_else(|| ctx.lookup_current());
+        if let Some(span) = span {
+            writer.write_str(",\"span\":{")?;
+            let extensions = span.extensions();
+            if let Some(fields) = extensions.get::<FormattedFields<JsonFields>>() {
+                if !fields.fields.is_empty() {
+                    writer.write_str(&fields.fields)?;
+                    writer.write_char(',')?;
+                }
+            }
+            writer.write_str("\"name\":")?;
+            json_string(&mut writer, span.metadata().name())?;
+            writer.write_char('}')?;
+        }
+        writer.write_str("}\n")
+    }
+}
+
+impl<'w> FormatFields<'w> for JsonFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = JsonVisitor::new(&mut writer, true);
+        fields.record(&mut visitor);
+        visitor.result
+    }
+
+    fn add_fields(
+        &self,
+        current: &'w mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        let first = current.fields.is_empty();
+        let mut writer = current.as_writer();
+        let mut visitor = JsonVisitor::new(&mut writer, first);
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+impl<S> FormatEvent<S, TextFields> for TextLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, TextFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        write_timestamp(&mut writer, SystemClock.now())?;
+        writer.write_str(padded_level(*meta.level()))?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                writer.write_str(span.metadata().name())?;
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<TextFields>>() {
+                    if !fields.fields.is_empty() {
+                        writer.write_char('{')?;
+                        writer.write_str(&fields.fields)?;
+                        writer.write_char('}')?;
+                    }
+                }
+                writer.write_char(':')?;
+            }
+            writer.write_char(' ')?;
+        }
+        writer.write_str(meta.target())?;
+        writer.write_str(": ")?;
+        let mut fields = TextVisitor::new(&mut writer, true);
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_char('\n')
+    }
+}
+
+impl<'w> FormatFields<'w> for TextFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = TextVisitor::new(&mut writer, true);
+        fields.record(&mut visitor);
+        visitor.result
+    }
+
+    fn add_fields(
+        &self,
+        current: &'w mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        let first = current.fields.is_empty();
+        let mut writer = current.as_writer();
+        let mut visitor = TextVisitor::new(&mut writer, first);
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+/// The level as the plain line shows it: right-aligned in five, one space either side.
+fn padded_level(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => " TRACE ",
+        Level::DEBUG => " DEBUG ",
+        Level::INFO => "  INFO ",
+        Level::WARN => "  WARN ",
+        Level::ERROR => " ERROR ",
+    }
+}
+
+/// A field's name as written: without a raw identifier's `r#`. The `log.` fields of a
+/// `log` record are already in its normalized metadata, so they are left out.
+fn shown_name(field: &Field) -> Option<&'static str> {
+    let name = field.name();
+    if name.starts_with("log.") {
+        return None;
+    }
+    Some(name.strip_prefix("r#").unwrap_or(name))
+}
+
+/// Fields as JSON members.
+struct JsonVisitor<'a, 'w> {
+    writer: &'a mut Writer<'w>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl<'a, 'w> JsonVisitor<'a, 'w> {
+    fn new(writer: &'a mut Writer<'w>, first: bool) -> Self {
+        Self {
+            writer,
+            first,
+            result: Ok(()),
+        }
+    }
+
+    /// Writes `"name":` (after a comma unless it is the first member), then the value.
+    fn member(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'w>) -> fmt::Result) {
+        let Some(name) = shown_name(field) else {
+            return;
+        };
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            if !std::mem::take(&mut self.first) {
+                self.writer.write_char(',')?;
+            }
+            json_string(self.writer, name)?;
+            self.writer.write_char(':')?;
+            value(self.writer)
+        })();
+    }
+}
+
+impl Visit for JsonVisitor<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.member(field, |w| json_string(w, value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.member(field, |w| {
+            w.write_char('"')?;
+            write!(JsonEscaped(w), "{value:?}")?;
+            w.write_char('"')
+        });
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.member(field, |w| {
+            w.write_char('"')?;
+            write!(JsonEscaped(w), "{value}")?;
+            w.write_char('"')
+        });
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.member(field, |w| w.write_str(if value { "true" } else { "false" }));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // JSON has no NaN nor infinity: those are null, as serde_json writes them.
+        self.member(field, |w| {
+            if value.is_finite() {
+                write!(w, "{value:?}")
+            } else {
+                w.write_str("null")
+            }
+        });
+    }
+}
+
+/// Fields as `name=value` pairs: the message first and bare, text quoted, other values
+/// as they display; control characters escaped everywhere.
+struct TextVisitor<'a, 'w> {
+    writer: &'a mut Writer<'w>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl<'a, 'w> TextVisitor<'a, 'w> {
+    fn new(writer: &'a mut Writer<'w>, first: bool) -> Self {
+        Self {
+            writer,
+            first,
+            result: Ok(()),
+        }
+    }
+
+    fn pair(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        let Some(name) = shown_name(field) else {
+            return;
+        };
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            if !std::mem::take(&mut self.first) {
+                self.writer.write_char(' ')?;
+            }
+            if name != "message" {
+                self.writer.write_str(name)?;
+                self.writer.write_char('=')?;
+            }
+            ControlEscaped(&mut *self.writer).write_fmt(value)
+        })();
+    }
+}
+
+impl Visit for TextVisitor<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.pair(field, format_args!("{value}"));
+        } else {
+            self.pair(field, format_args!("{value:?}"));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.pair(field, format_args!("{value:?}"));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.pair(field, format_args!("{value}"));
+    }
+}
+
+/// `s` as a JSON string, quotes included.
+fn json_string(writer: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    writer.write_char('"')?;
+    JsonEscaped(writer).write_str(s)?;
+    writer.write_char('"')
+}
+
+/// Writes what it is given escaped for the inside of a JSON string.
+struct JsonEscaped<'a, W: ?Sized>(&'a mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for JsonEscaped<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut plain = 0;
+        for (i, byte) in s.bytes().enumerate() {
+            let escape = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.0.write_str(&s[plain..i])?;
+            if escape.is_empty() {
+                write!(self.0, "\\u{byte:04x}")?;
+            } else {
+                self.0.write_str(escape)?;
+            }
+            plain = i + 1;
+        }
+        self.0.write_str(&s[plain..])
+    }
+}
+
+/// Writes what it is given with control characters escaped (`\n`, `\u{1b}`).
+struct ControlEscaped<'a, W: ?Sized>(&'a mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for ControlEscaped<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut plain = 0;
+        for (i, c) in s.char_indices() {
+            if c.is_control() {
+                self.0.write_str(&s[plain..i])?;
+                write!(self.0, "{}", c.escape_default())?;
+                plain = i + c.len_utf8();
+            }
+        }
+        self.0.write_str(&s[plain..])
+    }
+}
+
+/// `now` as RFC 3339 in UTC with microseconds (`2026-12-07T17:04:33.123456Z`), as
+/// tracing-subscriber writes it. The date and time to the second are formatted once a
+/// second on each thread.
+fn write_timestamp(writer: &mut impl fmt::Write, now: OffsetDateTime) -> fmt::Result {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let second = now.unix_timestamp();
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    SECOND.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != second {
+            cached.1.clear();
+            write!(
+                cached.1,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                now.year(),
+                u8::from(now.month()),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second()
+            )?;
+            cached.0 = second;
+        }
+        writer.write_str(&cached.1)
+    })?;
+    let mut digits = *b".000000Z";
+    let mut rest = now.microsecond();
+    for digit in digits[1..7].iter_mut().rev() {
+        *digit = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+    }
+    writer.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
+}
+
+#[cfg(test)]
+mod tests;
