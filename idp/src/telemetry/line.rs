@@ -60,9 +60,7 @@ where
         writer.write_str("\",\"level\":\"")?;
         writer.write_str(meta.level().as_str())?;
         writer.write_str("\",\"fields\":{")?;
-        let mut fields = JsonVisitor::new(&mut writer, true);
-        event.record(&mut fields);
-        fields.result?;
+        write_fields(Style::Json, &mut writer, true, event)?;
         writer.write_str("},\"target\":")?;
         json_string(&mut writer, meta.target())?;
         let span = event
@@ -83,26 +81,6 @@ where
             writer.write_char('}')?;
         }
         writer.write_str("}\n")
-    }
-}
-
-impl<'w> FormatFields<'w> for JsonFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
-        let mut visitor = JsonVisitor::new(&mut writer, true);
-        fields.record(&mut visitor);
-        visitor.result
-    }
-
-    fn add_fields(
-        &self,
-        current: &'w mut FormattedFields<Self>,
-        fields: &tracing::span::Record<'_>,
-    ) -> fmt::Result {
-        let first = current.fields.is_empty();
-        let mut writer = current.as_writer();
-        let mut visitor = JsonVisitor::new(&mut writer, first);
-        fields.record(&mut visitor);
-        visitor.result
     }
 }
 
@@ -137,32 +115,38 @@ where
         }
         writer.write_str(meta.target())?;
         writer.write_str(": ")?;
-        let mut fields = TextVisitor::new(&mut writer, true);
-        event.record(&mut fields);
-        fields.result?;
+        write_fields(Style::Text, &mut writer, true, event)?;
         writer.write_char('\n')
     }
 }
 
-impl<'w> FormatFields<'w> for TextFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
-        let mut visitor = TextVisitor::new(&mut writer, true);
-        fields.record(&mut visitor);
-        visitor.result
-    }
+/// Both formats keep a span's fields as they write an event's: [`JsonFields`] as JSON
+/// members, [`TextFields`] as `key=value` pairs.
+macro_rules! span_fields {
+    ($fields:ty, $style:expr) => {
+        impl<'w> FormatFields<'w> for $fields {
+            fn format_fields<R: RecordFields>(
+                &self,
+                mut writer: Writer<'w>,
+                fields: R,
+            ) -> fmt::Result {
+                write_fields($style, &mut writer, true, fields)
+            }
 
-    fn add_fields(
-        &self,
-        current: &'w mut FormattedFields<Self>,
-        fields: &tracing::span::Record<'_>,
-    ) -> fmt::Result {
-        let first = current.fields.is_empty();
-        let mut writer = current.as_writer();
-        let mut visitor = TextVisitor::new(&mut writer, first);
-        fields.record(&mut visitor);
-        visitor.result
-    }
+            fn add_fields(
+                &self,
+                current: &'w mut FormattedFields<Self>,
+                fields: &tracing::span::Record<'_>,
+            ) -> fmt::Result {
+                let first = current.fields.is_empty();
+                write_fields($style, &mut current.as_writer(), first, fields)
+            }
+        }
+    };
 }
+
+span_fields!(JsonFields, Style::Json);
+span_fields!(TextFields, Style::Text);
 
 /// The level as the plain line shows it: right-aligned in five, one space either side.
 fn padded_level(level: Level) -> &'static str {
@@ -175,148 +159,117 @@ fn padded_level(level: Level) -> &'static str {
     }
 }
 
-/// A field's name as written: without a raw identifier's `r#`. The `log.` fields of a
-/// `log` record are already in its normalized metadata, so they are left out.
-fn shown_name(field: &Field) -> Option<&'static str> {
-    let name = field.name();
-    if name.starts_with("log.") {
-        return None;
-    }
-    Some(name.strip_prefix("r#").unwrap_or(name))
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// `"key":value` members, separated by commas; text and other values as JSON
+    /// strings, numbers and booleans as themselves.
+    Json,
+    /// `key=value` pairs, separated by spaces; the message bare, text quoted, other
+    /// values as they debug-format; control characters escaped everywhere.
+    Text,
 }
 
-/// Fields as JSON members.
-struct JsonVisitor<'a, 'w> {
+/// Writes `fields` in `style`; `first` when nothing is written before them.
+fn write_fields(
+    style: Style,
+    writer: &mut Writer<'_>,
+    first: bool,
+    fields: impl RecordFields,
+) -> fmt::Result {
+    let mut visitor = FieldWriter {
+        style,
+        writer,
+        first,
+        result: Ok(()),
+    };
+    fields.record(&mut visitor);
+    visitor.result
+}
+
+struct FieldWriter<'a, 'w> {
+    style: Style,
     writer: &'a mut Writer<'w>,
     first: bool,
     result: fmt::Result,
 }
 
-impl<'a, 'w> JsonVisitor<'a, 'w> {
-    fn new(writer: &'a mut Writer<'w>, first: bool) -> Self {
-        Self {
-            writer,
-            first,
-            result: Ok(()),
-        }
-    }
-
-    /// Writes `"name":` (after a comma unless it is the first member), then the value.
-    fn member(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'w>) -> fmt::Result) {
-        let Some(name) = shown_name(field) else {
+impl FieldWriter<'_, '_> {
+    /// Writes one field: the separator unless it is the first, its name, then `value`,
+    /// escaped for the style (as the inside of a JSON string when `quoted`).
+    fn field(&mut self, field: &Field, value: fmt::Arguments<'_>, quoted: bool) {
+        let name = field.name();
+        // A `log` record's `log.` fields are already in its normalized metadata.
+        if self.result.is_err() || name.starts_with("log.") {
             return;
+        }
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        let first = std::mem::take(&mut self.first);
+        let writer = &mut *self.writer;
+        self.result = match self.style {
+            Style::Json => (|| {
+                if !first {
+                    writer.write_char(',')?;
+                }
+                json_string(writer, name)?;
+                writer.write_char(':')?;
+                if quoted {
+                    writer.write_char('"')?;
+                    JsonEscaped(&mut *writer).write_fmt(value)?;
+                    writer.write_char('"')
+                } else {
+                    writer.write_fmt(value)
+                }
+            })(),
+            Style::Text => (|| {
+                if !first {
+                    writer.write_char(' ')?;
+                }
+                if name != "message" {
+                    writer.write_str(name)?;
+                    writer.write_char('=')?;
+                }
+                ControlEscaped(&mut *writer).write_fmt(value)
+            })(),
         };
-        if self.result.is_err() {
-            return;
-        }
-        self.result = (|| {
-            if !std::mem::take(&mut self.first) {
-                self.writer.write_char(',')?;
-            }
-            json_string(self.writer, name)?;
-            self.writer.write_char(':')?;
-            value(self.writer)
-        })();
     }
 }
 
-impl Visit for JsonVisitor<'_, '_> {
+impl Visit for FieldWriter<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.member(field, |w| json_string(w, value));
+        if self.style == Style::Text && field.name() != "message" {
+            self.field(field, format_args!("{value:?}"), true);
+        } else {
+            self.field(field, format_args!("{value}"), true);
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.member(field, |w| {
-            w.write_char('"')?;
-            write!(JsonEscaped(w), "{value:?}")?;
-            w.write_char('"')
-        });
+        self.field(field, format_args!("{value:?}"), true);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.member(field, |w| {
-            w.write_char('"')?;
-            write!(JsonEscaped(w), "{value}")?;
-            w.write_char('"')
-        });
+        self.field(field, format_args!("{value}"), true);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.member(field, |w| write!(w, "{value}"));
+        self.field(field, format_args!("{value}"), false);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.member(field, |w| write!(w, "{value}"));
+        self.field(field, format_args!("{value}"), false);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.member(field, |w| w.write_str(if value { "true" } else { "false" }));
+        self.field(field, format_args!("{value}"), false);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         // JSON has no NaN nor infinity: those are null, as serde_json writes them.
-        self.member(field, |w| {
-            if value.is_finite() {
-                write!(w, "{value:?}")
-            } else {
-                w.write_str("null")
-            }
-        });
-    }
-}
-
-/// Fields as `name=value` pairs: the message first and bare, text quoted, other values
-/// as they display; control characters escaped everywhere.
-struct TextVisitor<'a, 'w> {
-    writer: &'a mut Writer<'w>,
-    first: bool,
-    result: fmt::Result,
-}
-
-impl<'a, 'w> TextVisitor<'a, 'w> {
-    fn new(writer: &'a mut Writer<'w>, first: bool) -> Self {
-        Self {
-            writer,
-            first,
-            result: Ok(()),
-        }
-    }
-
-    fn pair(&mut self, field: &Field, value: fmt::Arguments<'_>) {
-        let Some(name) = shown_name(field) else {
-            return;
-        };
-        if self.result.is_err() {
-            return;
-        }
-        self.result = (|| {
-            if !std::mem::take(&mut self.first) {
-                self.writer.write_char(' ')?;
-            }
-            if name != "message" {
-                self.writer.write_str(name)?;
-                self.writer.write_char('=')?;
-            }
-            ControlEscaped(&mut *self.writer).write_fmt(value)
-        })();
-    }
-}
-
-impl Visit for TextVisitor<'_, '_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.pair(field, format_args!("{value}"));
+        if self.style == Style::Json && !value.is_finite() {
+            self.field(field, format_args!("null"), false);
         } else {
-            self.pair(field, format_args!("{value:?}"));
+            self.field(field, format_args!("{value:?}"), false);
         }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.pair(field, format_args!("{value:?}"));
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.pair(field, format_args!("{value}"));
     }
 }
 
@@ -327,29 +280,34 @@ fn json_string(writer: &mut impl fmt::Write, s: &str) -> fmt::Result {
     writer.write_char('"')
 }
 
-/// Writes what it is given escaped for the inside of a JSON string.
+/// Writes what it is given escaped for the inside of a JSON string: quotes, backslashes
+/// and control characters, C1 included (JSON allows those raw, a terminal showing the
+/// line may not).
 struct JsonEscaped<'a, W: ?Sized>(&'a mut W);
 
 impl<W: fmt::Write + ?Sized> fmt::Write for JsonEscaped<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        let bytes = s.as_bytes();
         let mut plain = 0;
-        for (i, byte) in s.bytes().enumerate() {
-            let escape = match byte {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..=0x1f => "",
+        for (i, &byte) in bytes.iter().enumerate() {
+            let (escape, width) = match byte {
+                b'"' => ("\\\"", 1),
+                b'\\' => ("\\\\", 1),
+                b'\n' => ("\\n", 1),
+                b'\r' => ("\\r", 1),
+                b'\t' => ("\\t", 1),
+                0..=0x1f | 0x7f => ("", 1),
+                0xc2 if matches!(bytes.get(i + 1), Some(0x80..=0x9f)) => ("", 2),
                 _ => continue,
             };
             self.0.write_str(&s[plain..i])?;
             if escape.is_empty() {
-                write!(self.0, "\\u{byte:04x}")?;
+                let code = s[i..i + width].chars().next().map_or(0, u32::from);
+                write!(self.0, "\\u{code:04x}")?;
             } else {
                 self.0.write_str(escape)?;
             }
-            plain = i + 1;
+            plain = i + width;
         }
         self.0.write_str(&s[plain..])
     }
@@ -360,6 +318,13 @@ struct ControlEscaped<'a, W: ?Sized>(&'a mut W);
 
 impl<W: fmt::Write + ?Sized> fmt::Write for ControlEscaped<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Control characters are C0 and DEL (one byte each) and C1 (0xC2 and a second
+        // byte): text without those bytes is written as it is, most text.
+        let Some(start) = s.bytes().position(|b| b < 0x20 || b == 0x7f || b == 0xc2) else {
+            return self.0.write_str(s);
+        };
+        self.0.write_str(&s[..start])?;
+        let s = &s[start..];
         let mut plain = 0;
         for (i, c) in s.char_indices() {
             if c.is_control() {

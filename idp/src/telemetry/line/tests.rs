@@ -61,27 +61,17 @@ fn a_request() {
     });
 }
 
-fn captured_json(ours: bool) -> Vec<serde_json::Value> {
-    let out = Captured::default();
-    let writer = {
-        let out = out.clone();
-        move || out.clone()
-    };
-    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
-    if ours {
-        let layer = layer.fmt_fields(JsonFields).event_format(JsonLine);
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), a_request);
-    } else {
-        let layer = layer.json().with_current_span(true).with_span_list(false);
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), a_request);
-    }
-    out.text()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
+/// Which formatter writes the lines.
+#[derive(Clone, Copy)]
+enum Format {
+    OurJson,
+    TheirJson,
+    OurText,
+    TheirText,
 }
 
-fn captured_text(ours: bool) -> String {
+/// The lines `format` writes for the events `emit` makes.
+fn lines(format: Format, emit: impl Fn()) -> String {
     let out = Captured::default();
     let writer = {
         let out = out.clone();
@@ -90,19 +80,33 @@ fn captured_text(ours: bool) -> String {
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(writer);
-    if ours {
-        let layer = layer.fmt_fields(TextFields).event_format(TextLine);
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), a_request);
-    } else {
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), a_request);
+    let run = |dispatch: tracing::Dispatch| tracing::dispatcher::with_default(&dispatch, &emit);
+    match format {
+        Format::OurJson => run(tracing_subscriber::registry()
+            .with(layer.fmt_fields(JsonFields).event_format(JsonLine))
+            .into()),
+        Format::TheirJson => run(tracing_subscriber::registry()
+            .with(layer.json().with_current_span(true).with_span_list(false))
+            .into()),
+        Format::OurText => run(tracing_subscriber::registry()
+            .with(layer.fmt_fields(TextFields).event_format(TextLine))
+            .into()),
+        Format::TheirText => run(tracing_subscriber::registry().with(layer).into()),
     }
     out.text()
 }
 
+fn json_lines(format: Format) -> Vec<serde_json::Value> {
+    lines(format, a_request)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
 #[test]
 fn json_lines_are_what_tracing_subscriber_wrote_but_the_time() {
-    let mut ours = captured_json(true);
-    let mut theirs = captured_json(false);
+    let mut ours = json_lines(Format::OurJson);
+    let mut theirs = json_lines(Format::TheirJson);
     assert_eq!(ours.len(), 3);
     for line in &ours {
         let timestamp = line["timestamp"].as_str().unwrap_or_default();
@@ -127,8 +131,8 @@ fn json_lines_are_what_tracing_subscriber_wrote_but_the_time() {
 
 #[test]
 fn text_lines_are_what_tracing_subscriber_wrote_but_the_time() {
-    let ours = captured_text(true);
-    let theirs = captured_text(false);
+    let ours = lines(Format::OurText, a_request);
+    let theirs = lines(Format::TheirText, a_request);
     let without_time = |text: &str| -> Vec<String> {
         text.lines()
             .map(|line| line.split_once(' ').map(|(_, rest)| rest.to_owned()))
@@ -144,28 +148,14 @@ fn text_lines_are_what_tracing_subscriber_wrote_but_the_time() {
 
 #[test]
 fn a_value_cannot_start_a_line_or_send_a_terminal_escape() {
-    let forged = "ok\n2026-12-07T00:00:00.000000Z  INFO forged: \u{1b}[2J";
+    let forged = "ok\n2026-12-07T00:00:00.000000Z  INFO forged: \u{1b}[2J \u{9b}2J Åsa";
     let emit = || tracing::info!(route = %forged, name = forged, "request finished");
-    for json in [true, false] {
-        let out = Captured::default();
-        let writer = {
-            let out = out.clone();
-            move || out.clone()
-        };
-        let layer = tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .with_writer(writer);
-        if json {
-            let layer = layer.fmt_fields(JsonFields).event_format(JsonLine);
-            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), emit);
-        } else {
-            let layer = layer.fmt_fields(TextFields).event_format(TextLine);
-            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), emit);
-        }
-        let text = out.text();
+    for format in [Format::OurJson, Format::OurText] {
+        let text = lines(format, emit);
         assert_eq!(text.matches('\n').count(), 1, "one line: {text}");
-        assert!(!text.contains('\u{1b}'), "no escape: {text}");
-        if json {
+        assert!(!text.contains(['\u{1b}', '\u{9b}']), "no escape: {text}");
+        assert!(text.contains("Åsa"), "other text unchanged: {text}");
+        if let Format::OurJson = format {
             let line: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
             assert_eq!(
                 line["fields"]["route"], forged,
