@@ -181,10 +181,18 @@ pub const RANDOM_KEY_LENGTH: usize = 43;
 /// codes, sessions and orders.
 pub fn random_key() -> String {
     use base64::Engine;
-    use rand::RngCore;
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    random_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Fills `buffer` from aws-lc's generator: a DRBG on each thread, seeded and reseeded
+/// from the operating system's generator (and safe across a fork), so a key costs no
+/// system call. Should aws-lc ever refuse, the operating system's generator fills it.
+pub fn random_bytes(buffer: &mut [u8]) {
+    if aws_lc_rs::rand::fill(buffer).is_err() {
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, buffer);
+    }
 }
 
 #[cfg(test)]
@@ -193,6 +201,21 @@ mod tests {
     fn a_random_key_is_always_as_long_as_its_length_says() {
         for _ in 0..64 {
             assert_eq!(super::random_key().len(), super::RANDOM_KEY_LENGTH);
+        }
+    }
+
+    #[test]
+    fn random_bytes_fill_the_whole_buffer_differently_each_time() {
+        let fill = || {
+            let mut bytes = [0u8; 64];
+            super::random_bytes(&mut bytes);
+            bytes
+        };
+        let (first, second) = (fill(), fill());
+        assert_ne!(first, second);
+        // Each half of the buffer is filled (a zero run of 32 bytes has chance 2^-256).
+        for bytes in [first, second] {
+            assert!(bytes[..32].iter().any(|b| *b != 0) && bytes[32..].iter().any(|b| *b != 0));
         }
     }
 }

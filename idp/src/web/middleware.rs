@@ -30,7 +30,13 @@ fn request_id_from(request: &Request) -> String {
             (8..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(|| {
+            let mut bytes = [0u8; 16];
+            crate::session::random_bytes(&mut bytes);
+            uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .to_string()
+        })
 }
 
 pub async fn observe(

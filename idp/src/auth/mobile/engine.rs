@@ -119,9 +119,8 @@ fn same_token(presented: &str, expected: &str) -> bool {
 }
 
 fn random_hex(bytes: usize) -> String {
-    use rand::RngCore;
     let mut buffer = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buffer);
+    crate::session::random_bytes(&mut buffer);
     hex::encode(buffer)
 }
 
@@ -449,9 +448,8 @@ impl OrderEngine {
         self.hold(&holder, &stored, now).await?;
         let claim_token = order_token(&order.order_ref);
         let challenge = {
-            use rand::RngCore;
             let mut bytes = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            crate::session::random_bytes(&mut bytes);
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
         };
         let state = OrderState::Claimed {
