@@ -199,28 +199,36 @@ impl FieldWriter<'_, '_> {
     fn field(&mut self, field: &Field, value: fmt::Arguments<'_>, quoted: bool) {
         let name = field.name();
         // A `log` record's `log.` fields are already in its normalized metadata.
-        if self.result.is_err() || name.starts_with("log.") {
-            return;
+        if self.result.is_ok() && !name.starts_with("log.") {
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            let first = std::mem::take(&mut self.first);
+            self.result = self.write_field(first, name, value, quoted);
         }
-        let name = name.strip_prefix("r#").unwrap_or(name);
-        let first = std::mem::take(&mut self.first);
+    }
+
+    fn write_field(
+        &mut self,
+        first: bool,
+        name: &str,
+        value: fmt::Arguments<'_>,
+        quoted: bool,
+    ) -> fmt::Result {
         let writer = &mut *self.writer;
-        self.result = match self.style {
-            Style::Json => (|| {
+        match self.style {
+            Style::Json => {
                 if !first {
                     writer.write_char(',')?;
                 }
                 json_string(writer, name)?;
                 writer.write_char(':')?;
-                if quoted {
-                    writer.write_char('"')?;
-                    JsonEscaped(&mut *writer).write_fmt(value)?;
-                    writer.write_char('"')
-                } else {
-                    writer.write_fmt(value)
+                if !quoted {
+                    return writer.write_fmt(value);
                 }
-            })(),
-            Style::Text => (|| {
+                writer.write_char('"')?;
+                JsonEscaped(&mut *writer).write_fmt(value)?;
+                writer.write_char('"')
+            }
+            Style::Text => {
                 if !first {
                     writer.write_char(' ')?;
                 }
@@ -228,9 +236,9 @@ impl FieldWriter<'_, '_> {
                     writer.write_str(name)?;
                     writer.write_char('=')?;
                 }
-                ControlEscaped(&mut *writer).write_fmt(value)
-            })(),
-        };
+                ControlEscaped(writer).write_fmt(value)
+            }
+        }
     }
 }
 

@@ -447,11 +447,8 @@ impl OrderEngine {
         }
         self.hold(&holder, &stored, now).await?;
         let claim_token = order_token(&order.order_ref);
-        let challenge = {
-            let mut bytes = [0u8; 32];
-            crate::session::random_bytes(&mut bytes);
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        };
+        // 256 random bits in base64url, what the app signs.
+        let challenge = random_key();
         let state = OrderState::Claimed {
             via,
             challenge: challenge.clone(),
