@@ -478,8 +478,7 @@ pub async fn check_sp_metadata(
 /// The client that fetches SP metadata: bounded time, the system's roots plus the CAs
 /// the configuration names.
 fn metadata_http_client(config: &LoadedConfig) -> Result<reqwest::Client, StartError> {
-    crate::server::install_crypto_provider();
-    let mut builder = reqwest::Client::builder()
+    let mut builder = crate::outbound::client_builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::limited(3));

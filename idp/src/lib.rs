@@ -19,6 +19,7 @@ pub mod keys;
 pub mod login;
 pub mod metrics;
 pub mod oidc;
+pub mod outbound;
 pub mod rate_limit;
 pub mod registry;
 pub mod saml;

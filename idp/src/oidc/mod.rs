@@ -110,8 +110,7 @@ impl Provider {
         if !keys.iter().any(|k| k.algorithm() == Algorithm::Rs256) {
             return Err(ProviderError::NoRs256Key);
         }
-        crate::server::install_crypto_provider();
-        let mut http = reqwest::Client::builder()
+        let mut http = crate::outbound::client_builder()
             .timeout(Duration::from_millis(
                 config.backchannel_logout_timeout_millis,
             ))

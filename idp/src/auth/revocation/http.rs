@@ -20,11 +20,7 @@ pub(crate) struct Http {
 
 impl Http {
     pub(crate) fn new(timeout: Duration) -> Self {
-        // reqwest is built without a default TLS crypto provider; this installs the
-        // process-wide one (aws-lc-rs) if nobody has yet, so building cannot fail for
-        // want of one.
-        crate::server::install_crypto_provider();
-        let client = reqwest::Client::builder()
+        let client = crate::outbound::client_builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .build()
