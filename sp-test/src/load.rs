@@ -18,6 +18,11 @@
 //!   browser's collect, back to the client with a code). Each worker is one mobile
 //!   user (the IdP lets a person have one order in progress), so the concurrency is at
 //!   most the number of mobile users given.
+//! - `mobile-order`: the mobile order alone, the steps issue 16's goal names (the order
+//!   started, the phone's claim and signature, the browser's collect until complete).
+//!   The login pages it starts from (authorize, the login page) are opened before the
+//!   measurement, one per flow, after a warm-up of full mobile logins; so it needs a
+//!   fixed number of flows (`--flows`), and the code issued afterwards is not counted.
 //! - `transport`: one small static file over the kept connection, the floor every
 //!   request pays.
 //! - `handshake`: a small static file (the stylesheet) from the mTLS listener over a
@@ -26,7 +31,7 @@
 //! - `admin-list`: the admin API's list of tenants and one tenant's applications (with
 //!   their metadata state), as the operator's token sees them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -84,6 +89,8 @@ pub enum Flow {
     SamlSso,
     SamlCertificate,
     Mobile,
+    /// The mobile order alone, from login pages opened before the measurement.
+    MobileOrder,
     /// One small static file over the kept connection: the floor every request pays
     /// (TLS record, HTTP/2, the middleware, the access log line), to set the other
     /// flows' CPU against.
@@ -97,6 +104,13 @@ pub enum Flow {
     AdminList,
 }
 
+impl Flow {
+    /// The flows of mobile logins: each browser is one of the mobile users.
+    pub fn is_mobile(self) -> bool {
+        matches!(self, Flow::Mobile | Flow::MobileOrder)
+    }
+}
+
 impl std::str::FromStr for Flow {
     type Err = String;
 
@@ -106,12 +120,13 @@ impl std::str::FromStr for Flow {
             "saml-sso" => Ok(Flow::SamlSso),
             "saml-certificate" => Ok(Flow::SamlCertificate),
             "mobile" => Ok(Flow::Mobile),
+            "mobile-order" => Ok(Flow::MobileOrder),
             "transport" => Ok(Flow::Transport),
             "handshake" => Ok(Flow::Handshake),
             "admin-list" => Ok(Flow::AdminList),
             other => Err(format!(
                 "unknown flow {other:?}; sp-test load drives: oidc-code, saml-sso, \
-                 saml-certificate, mobile, transport, handshake, admin-list"
+                 saml-certificate, mobile, mobile-order, transport, handshake, admin-list"
             )),
         }
     }
@@ -169,7 +184,7 @@ struct Tally {
 }
 
 pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
-    if request.flow == Flow::Mobile && request.concurrency > request.mobile_users.len() {
+    if request.flow.is_mobile() && request.concurrency > request.mobile_users.len() {
         return Err(format!(
             "the mobile flow needs one mobile user per browser: {} users for concurrency {}",
             request.mobile_users.len(),
@@ -188,7 +203,12 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
         }
         browsers.push(browser);
     }
-    let warm_until = Instant::now() + request.warmup;
+    let logins_ahead = open_logins_ahead(&request, browsers.len()).await?;
+    // The mobile-order flow warmed up while its login pages were opened.
+    let warm_until = match request.flow {
+        Flow::MobileOrder => Instant::now(),
+        _ => Instant::now() + request.warmup,
+    };
     // With a fixed number of flows the count ends the measurement, not the clock.
     let measure_until = match request.flows {
         Some(_) => None,
@@ -199,7 +219,7 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
     let workers_n = browsers.len();
     let paced_from = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for (index, browser) in browsers.into_iter().enumerate() {
+    for ((index, browser), mut logins_ahead) in browsers.into_iter().enumerate().zip(logins_ahead) {
         let request = request.clone();
         let before = before.clone();
         let claimed = claimed.clone();
@@ -218,6 +238,10 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
                 }
                 let now = Instant::now();
                 if measure_until.is_some_and(|until| now >= until) {
+                    break;
+                }
+                // A mobile-order worker ends with its opened login pages.
+                if request.flow == Flow::MobileOrder && logins_ahead.is_empty() {
                     break;
                 }
                 let measured = now >= warm_until;
@@ -241,6 +265,14 @@ pub async fn run(request: LoadRequest) -> Result<LoadReport, String> {
                     Flow::SamlSso => saml_sso_flow(&request, &browser).await,
                     Flow::SamlCertificate => saml_certificate_flow(&request).await,
                     Flow::Mobile => mobile_flow(&request, &request.mobile_users[index]).await,
+                    Flow::MobileOrder => match logins_ahead.pop_front() {
+                        Some(opened) => {
+                            mobile_order(&request, &request.mobile_users[index], &opened)
+                                .await
+                                .map(|_| ())
+                        }
+                        None => break,
+                    },
                     Flow::Transport => transport_flow(&request, &browser).await,
                     Flow::Handshake => handshake_flow(&request, &browser).await,
                     Flow::AdminList => admin_list_flow(&request, round).await,
@@ -574,9 +606,14 @@ async fn saml_certificate_flow(request: &LoadRequest) -> Result<(), String> {
     saml_success(&answer, "certificate_login")
 }
 
-/// One full mobile login of `user` to the OIDC client, in a new browser.
-async fn mobile_flow(request: &LoadRequest, user: &PhoneCredential) -> Result<(), String> {
-    let transport = |_| "transport".to_owned();
+/// A login page open in a new browser: the pending login a mobile order starts from.
+struct OpenedLogin {
+    browser: Browser,
+    login: String,
+}
+
+/// The OIDC client's authorization request, up to its login page, in a new browser.
+async fn open_login(request: &LoadRequest) -> Result<OpenedLogin, String> {
     let browser = Browser::new(request.client.clone());
     let (_, challenge) = pkce();
     let url = authorize_url(request, &challenge).map_err(|_| "request".to_owned())?;
@@ -586,6 +623,61 @@ async fn mobile_flow(request: &LoadRequest, user: &PhoneCredential) -> Result<()
         .await
         .map_err(transport)?;
     let login = login_id(&page).ok_or_else(|| answer_error("login_page", &page))?;
+    Ok(OpenedLogin { browser, login })
+}
+
+/// For the `mobile-order` flow, one queue of opened login pages per worker (`flows`
+/// of them in all), after a warm-up of full mobile logins; empty queues for the other
+/// flows.
+async fn open_logins_ahead(
+    request: &Arc<LoadRequest>,
+    workers: usize,
+) -> Result<Vec<VecDeque<OpenedLogin>>, String> {
+    let mut queues: Vec<VecDeque<OpenedLogin>> = (0..workers).map(|_| VecDeque::new()).collect();
+    if request.flow != Flow::MobileOrder {
+        return Ok(queues);
+    }
+    let Some(flows) = request.flows else {
+        return Err(
+            "the mobile-order flow needs --flows N: a login page is opened for \
+                    each flow before the measurement"
+                .to_owned(),
+        );
+    };
+    let per_worker = flows.div_ceil(workers.max(1) as u64);
+    let warm_until = Instant::now() + request.warmup;
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..workers {
+        let request = request.clone();
+        tasks.spawn(async move {
+            while Instant::now() < warm_until {
+                mobile_flow(&request, &request.mobile_users[index]).await?;
+            }
+            let mut queue = VecDeque::new();
+            for _ in 0..per_worker {
+                queue.push_back(open_login(&request).await?);
+            }
+            Ok::<_, String>((index, queue))
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (index, queue) = joined
+            .map_err(|e| format!("a worker failed: {e}"))?
+            .map_err(|kind| format!("before the measurement: {kind}"))?;
+        queues[index] = queue;
+    }
+    Ok(queues)
+}
+
+/// The mobile order of an opened login page: started, claimed and signed by the
+/// reference phone as `user`, collected by the browser until complete. The URL the
+/// browser resumes the login at.
+async fn mobile_order(
+    request: &LoadRequest,
+    user: &PhoneCredential,
+    opened: &OpenedLogin,
+) -> Result<Url, String> {
+    let OpenedLogin { browser, login } = opened;
     let start = request
         .idp_url
         .join("/login/mobile/start")
@@ -622,13 +714,20 @@ async fn mobile_flow(request: &LoadRequest, user: &PhoneCredential) -> Result<()
         .map_err(|_| "request".to_owned())?;
     let collected = browser.get(&collect).await.map_err(transport)?;
     let status: serde_json::Value = serde_json::from_str(&collected.body).unwrap_or_default();
-    let resume = status["redirect"]
+    status["redirect"]
         .as_str()
         .filter(|_| status["status"] == "complete")
         .and_then(|r| request.idp_url.join(r).ok())
-        .ok_or_else(|| answer_error("collect", &collected))?;
-    let resumed = browser.get(&resume).await.map_err(transport)?;
-    let landed = browser
+        .ok_or_else(|| answer_error("collect", &collected))
+}
+
+/// One full mobile login of `user` to the OIDC client, in a new browser.
+async fn mobile_flow(request: &LoadRequest, user: &PhoneCredential) -> Result<(), String> {
+    let opened = open_login(request).await?;
+    let resume = mobile_order(request, user, &opened).await?;
+    let resumed = opened.browser.get(&resume).await.map_err(transport)?;
+    let landed = opened
+        .browser
         .follow(resumed, |url| !is_callback(request, url))
         .await
         .map_err(transport)?;
@@ -638,6 +737,11 @@ async fn mobile_flow(request: &LoadRequest, user: &PhoneCredential) -> Result<()
         .and_then(|url| code_of(&url))
         .map(|_| ())
         .ok_or_else(|| answer_error("resume", &landed))
+}
+
+/// The error kind of a request that got no answer.
+fn transport<E>(_: E) -> String {
+    "transport".to_owned()
 }
 
 fn phone_error(step: &str, error: &PhoneError) -> String {

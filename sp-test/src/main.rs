@@ -95,6 +95,8 @@ struct LoadArgs {
     /// SAML AuthnRequest answered from an SSO session), saml-certificate (a full
     /// certificate login to a SAML application, new browser and TLS handshake), mobile
     /// (a full mobile login with the reference phone, one mobile user per browser),
+    /// mobile-order (the mobile order alone, from login pages opened before the
+    /// measurement; needs --flows),
     /// transport (one small static file: the floor every request pays), handshake (the
     /// same from the mTLS listener over a new connection with the certificate: the
     /// floor a certificate login's handshake adds), admin-list (the
@@ -437,27 +439,26 @@ fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
         false,
     )
     .map_err(anyhow::Error::msg)?;
-    let mobile_users =
-        if let (sp_test::load::Flow::Mobile, Some(count)) = (args.flow, args.mobile_staff) {
-            let now = idp::clock::Clock::now(&idp::clock::SystemClock);
-            sp_test::load_staff::credentials(std::path::Path::new("certs-dev"), count, now)?
-                .into_iter()
+    let mobile_users = if let (true, Some(count)) = (args.flow.is_mobile(), args.mobile_staff) {
+        let now = idp::clock::Clock::now(&idp::clock::SystemClock);
+        sp_test::load_staff::credentials(std::path::Path::new("certs-dev"), count, now)?
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect()
+    } else if args.flow.is_mobile() {
+        args.mobile_users
+            .iter()
+            .map(|user| {
+                sp_test::phone::PhoneCredential::from_pem_files(
+                    &users.join(format!("{user}.chain.pem")),
+                    &users.join(format!("{user}.key.pem")),
+                )
                 .map(std::sync::Arc::new)
-                .collect()
-        } else if args.flow == sp_test::load::Flow::Mobile {
-            args.mobile_users
-                .iter()
-                .map(|user| {
-                    sp_test::phone::PhoneCredential::from_pem_files(
-                        &users.join(format!("{user}.chain.pem")),
-                        &users.join(format!("{user}.key.pem")),
-                    )
-                    .map(std::sync::Arc::new)
-                })
-                .collect::<anyhow::Result<_>>()?
-        } else {
-            Vec::new()
-        };
+            })
+            .collect::<anyhow::Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let request = sp_test::load::LoadRequest {
         idp_url: args.idp.clone(),
         mtls_url: args.mtls.clone(),
