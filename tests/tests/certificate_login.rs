@@ -644,6 +644,51 @@ async fn a_certificate_login_that_no_browser_started_hands_out_no_ticket() {
     assert!(bare.body.contains("Börja i tjänsten"), "{}", bare.body);
 }
 
+/// The login is answered where it completes: the certificate login's hop back to the
+/// main host sets the session cookie and sends the browser straight to the client with
+/// its code, without a stop at the login's resume path (a round trip fewer on a phone's
+/// network).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hop_back_from_a_certificate_login_answers_the_client_itself() {
+    use e2e::oidc::*;
+    let (idp, _db) = idp().await;
+    let browser = e2e::agent::Agent::with_certificate("david");
+    let (verifier, challenge) = pkce();
+    let login_page = browser
+        .open(&authorize_url(
+            &idp,
+            CONFIDENTIAL,
+            "openid",
+            Some(&challenge),
+            &[],
+        ))
+        .await;
+    assert_eq!(login_page.url.path(), "/login", "{}", login_page.body);
+    let ticket = browser
+        .get(&idp.mtls_url(&format!("/mtls/login?login={}", login_page.login_id())))
+        .await;
+    let hop = ticket
+        .location()
+        .unwrap_or_else(|| panic!("{} {}", ticket.status, ticket.body));
+    assert_eq!(hop.path(), "/login/certificate/complete");
+    let answered = browser.get(hop.as_str()).await;
+    assert!(
+        answered.is_redirect(),
+        "{} {}",
+        answered.status,
+        answered.body
+    );
+    let to_client = answered.location().unwrap();
+    assert!(
+        to_client.as_str().starts_with(&callback(CONFIDENTIAL)),
+        "{to_client}"
+    );
+    assert!(browser.cookie("localhost", "__Host-idp_sso").is_some());
+    let (status, _, _) =
+        exchange_confidential(&idp, &param(&to_client, "code").unwrap(), &verifier).await;
+    assert_eq!(status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_logins_waiting_side_by_side_in_one_browser_both_complete() {
     use e2e::oidc::*;

@@ -86,6 +86,8 @@ async fn a_person_with_two_commissions_chooses_one_and_pysaml2_reads_it_in_the_r
 
     // The chosen commission is in the assertion pysaml2 accepts.
     let chosen = anna.choose_commission(choice, EMERGENCY).await;
+    // The choice is answered with the response itself (no redirect to a resume path).
+    assert_eq!(chosen.status, 200, "{}", chosen.body);
     let ToSp::Form(form) = follow_to_sp(&anna, chosen).await else {
         panic!("the choice did not continue to the SP");
     };

@@ -78,6 +78,9 @@ async fn a_login_at_one_sp_is_single_sign_on_at_the_next() {
     assert_eq!(login_page.url.path(), "/login", "{}", login_page.body);
     let posted = browser.log_in_with_certificate(&idp, &login_page).await;
     assert_eq!(posted.status, 200);
+    // Answered where the login completed: the hop back from the mTLS host carries the
+    // response, with no further redirect to the login's resume path.
+    assert_eq!(posted.url.path(), "/login/certificate/complete");
     let form = posted.form().unwrap();
     assert_eq!(form.action.as_str(), journal.acs_url());
     assert_eq!(form.field("RelayState"), Some("back-to-page-7"));

@@ -459,17 +459,20 @@ async fn a_pending_login_in_other_bytes_is_still_marked_authenticated(f: Fixture
         .unwrap();
     e2e::fixtures::rewrite_in_other_bytes(&f.store, Namespace::PendingLogin, &login.id).await;
     let found = logins.find(&login.id).await.unwrap().expect("the login");
-    assert!(logins
+    let recorded = logins
         .mark_authenticated(&found, "session-1")
         .await
-        .unwrap());
+        .unwrap()
+        .expect("the login marked");
     let marked = logins.find(&login.id).await.unwrap().expect("the login");
     assert_eq!(marked.authenticated_session.as_deref(), Some("session-1"));
+    assert_eq!(marked.value, recorded);
     // What was read before the mark no longer moves it.
-    assert!(!logins
+    assert!(logins
         .mark_authenticated(&found, "session-2")
         .await
-        .unwrap());
+        .unwrap()
+        .is_none());
 }
 
 /// The contract's tests for stores: `contract!([fixture, ...]: [test, ...])` runs each

@@ -202,15 +202,20 @@ impl PendingLogins {
     }
 
     /// Records the SSO session that authenticated this login (only once: a login that
-    /// changed meanwhile is not overwritten).
+    /// changed meanwhile is not overwritten). The login as recorded, `None` when it had
+    /// changed.
     pub async fn mark_authenticated(
         &self,
         login: &Stored<PendingLogin>,
         session_id: &str,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<PendingLogin>> {
         let mut done = login.value.clone();
         done.authenticated_session = Some(session_id.to_owned());
-        self.store.replace_stored_if(&login.id, login, &done).await
+        let recorded = self
+            .store
+            .replace_stored_if(&login.id, login, &done)
+            .await?;
+        Ok(recorded.then_some(done))
     }
 }
 

@@ -242,6 +242,11 @@ pub async fn status_answer(
     )))
 }
 
+/// Where a login parked for a SAML request comes back to: `RESUME_PATH?login=<id>`.
+pub const RESUME_PATH: &str = "/saml/resume";
+/// The resume path's parameter that names the pending login.
+pub const RESUME_PARAMETER: &str = "login";
+
 /// Resumes a parked request once `login` (already checked to belong to this browser)
 /// has been authenticated: exactly one response per request.
 pub async fn resume(
@@ -466,7 +471,7 @@ async fn park(
     let opening = Opening {
         tenant_id: sp.tenant.id.clone(),
         application_id: sp.config.id.clone(),
-        resume: Resume::WithLoginId("/saml/resume", "login"),
+        resume: Resume::WithLoginId(RESUME_PATH, RESUME_PARAMETER),
         browser: ctx.browser.as_ref(),
         authenticated_session: authenticated_by.map(str::to_owned),
         expected_person_id: None,

@@ -4,8 +4,8 @@
 //! `GET /mtls/login?login=<pending login>` runs on the mTLS listener: the certificate from
 //! the handshake is validated, the SSO session created, and the browser sent with a
 //! one-time ticket to `GET /login/certificate/complete` on the main host, which sets the
-//! session cookie there (the two may be different host names) and resumes the login
-//! that asked, checking that it is the same browser that started it.
+//! session cookie there (the two may be different host names) and answers the login
+//! that asked (`web::resume`), checking that it is the same browser that started it.
 
 use crate::web::ClientAddress;
 use axum::extract::{ConnectInfo, Query, State};
@@ -149,6 +149,7 @@ pub struct CompleteQuery {
 
 pub async fn login_certificate_complete_get(
     State(state): State<Arc<AppState>>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     Query(query): Query<CompleteQuery>,
@@ -171,13 +172,13 @@ pub async fn login_certificate_complete_get(
         Ok(pending) => pending,
         Err(failure) => return failure_page(&failure, language, &request_id),
     };
-    let location = match state
+    let authenticated = match state
         .pending_logins
         .mark_authenticated(&pending, &ticket.session_id)
         .await
     {
-        Ok(true) => pending.resume_path.clone(),
-        Ok(false) => return expired(),
+        Ok(Some(login)) => login,
+        Ok(None) => return expired(),
         Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
     };
     let cookie = match state
@@ -187,7 +188,16 @@ pub async fn login_certificate_complete_get(
         Ok(cookie) => cookie,
         Err(e) => return failure_page(&LoginFailure::Store(e), language, &request_id),
     };
-    let mut response = Redirect::to(&location).into_response();
+    // The login is answered here, with the session cookie (`web::resume`).
+    let mut response = super::resume::answer(
+        &state,
+        client,
+        &request_id,
+        &headers,
+        &authenticated,
+        &ticket.session_id,
+    )
+    .await;
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::middleware::RequestId;
 use super::templates::{self, CommissionChoice, CommissionOption, Frame};
-use super::{cookies, csrf, pages, AppState, MAX_ID_LENGTH};
+use super::{cookies, csrf, pages, AppState, ClientAddress, MAX_ID_LENGTH};
 use crate::audit::{AuditEvent, Outcome};
 use crate::auth::error::Explanation;
 use crate::directory::Employment;
@@ -295,6 +295,7 @@ pub async fn commission_get(
 /// session and resumes the login.
 pub async fn commission_post(
     State(state): State<Arc<AppState>>,
+    client: ClientAddress,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     Form(form): Form<ChoiceForm>,
@@ -337,8 +338,16 @@ pub async fn commission_post(
         Outcome::Success,
     )
     .await;
-    // 303: the browser follows with a GET.
-    Redirect::to(&asking.login.resume_path).into_response()
+    // The login is answered here (`web::resume`).
+    super::resume::answer(
+        &state,
+        client,
+        &request_id,
+        &headers,
+        &asking.login,
+        &asking.session.id,
+    )
+    .await
 }
 
 async fn audit(

@@ -201,7 +201,7 @@ pub async fn login_mobile_collect_get(
     let mut response_cookie = None;
     if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
         match finish_order_login(&state, &headers, &login, session_id).await {
-            Ok(cookie) => response_cookie = cookie,
+            Ok(finished) => response_cookie = finished.cookie,
             Err(e) => return mobile_error(&MobileError::Store(e)),
         }
         body["redirect"] = json!(login.resume_path);
@@ -213,23 +213,39 @@ pub async fn login_mobile_collect_get(
     response
 }
 
+/// A completed order's login, finished in this browser.
+pub(super) struct FinishedLogin {
+    /// The pending login as authenticated by the order's session; `None` when another
+    /// request changed it meanwhile (its resume path reads it again).
+    pub authenticated: Option<PendingLogin>,
+    /// The SSO cookie for the response that resumes the login.
+    pub cookie: Option<HeaderValue>,
+}
+
 /// Once an order is complete: records its SSO session on the pending login (once) and
 /// returns the SSO cookie for the response that resumes the login (at
-/// `login.resume_path`); the session it replaces in this browser ends. Shared by the
-/// JSON poll and the server-rendered waiting page.
+/// `login.resume_path`, or in place); the session it replaces in this browser ends.
+/// Shared by the JSON poll and the server-rendered waiting page.
 pub(super) async fn finish_order_login(
     state: &AppState,
     headers: &HeaderMap,
     login: &Stored<PendingLogin>,
     session_id: &str,
-) -> Result<Option<HeaderValue>, StoreError> {
-    if login.authenticated_session.is_none() {
-        state
-            .pending_logins
-            .mark_authenticated(login, session_id)
-            .await?;
-    }
-    state.sso_cookie_replacing(headers, session_id).await
+) -> Result<FinishedLogin, StoreError> {
+    let authenticated = match login.authenticated_session.as_deref() {
+        None => {
+            state
+                .pending_logins
+                .mark_authenticated(login, session_id)
+                .await?
+        }
+        Some(by) => (by == session_id).then(|| login.value.clone()),
+    };
+    let cookie = state.sso_cookie_replacing(headers, session_id).await?;
+    Ok(FinishedLogin {
+        authenticated,
+        cookie,
+    })
 }
 
 /// `POST /login/mobile/cancel`.

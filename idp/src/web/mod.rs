@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod pages;
 mod public_pages;
 mod rate_limit;
+mod resume;
 pub mod saml;
 pub mod scim;
 pub(crate) mod templates;
@@ -234,7 +235,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/saml/sso",
             get(saml::saml_sso_get).post(saml::saml_sso_post),
         )
-        .route("/saml/resume", get(saml::saml_resume_get))
+        .route(crate::saml::sso::RESUME_PATH, get(saml::saml_resume_get))
         .route(
             "/saml/slo",
             get(saml::saml_slo_get).post(saml::saml_slo_post),
@@ -248,7 +249,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/oidc/authorize",
             get(oidc::oidc_authorize_get).post(oidc::oidc_authorize_post),
         )
-        .route("/oidc/resume", get(oidc::oidc_resume_get))
+        .route(
+            crate::oidc::authorize::RESUME_PATH,
+            get(oidc::oidc_resume_get),
+        )
         .route("/oidc/token", post(oidc::oidc_token_post))
         .route("/oidc/introspect", post(oidc::oidc_introspect_post))
         .route("/oidc/revoke", post(oidc::oidc_revoke_post))

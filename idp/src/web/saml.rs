@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::middleware::RequestId;
 use super::{cookies, pages, AppState};
+use crate::login::PendingLogin;
 use crate::saml::error::SamlError;
 use crate::saml::idp_metadata::{idp_metadata, IdpDescription};
 use crate::saml::inbound::{self, Received};
@@ -231,16 +232,40 @@ pub async fn saml_resume_get(
         Ok(login) => login,
         Err(_) => return error_page(&SamlError::LoginExpired, language, &request_id),
     };
-    let ctx = state.saml_context(client, &request_id);
+    if query.cancel.is_some() {
+        let ctx = state.saml_context(client, &request_id);
+        return match sso::cancel(&ctx, &login).await {
+            Ok(answer) => answer_response(&state, answer, language),
+            Err(e) => error_page(&e, language, &request_id),
+        };
+    }
     let cookie = cookies::read(&headers, cookies::SSO_COOKIE);
-    let answer = if query.cancel.is_some() {
-        sso::cancel(&ctx, &login).await
-    } else {
-        sso::resume(&ctx, &login, cookie.as_deref()).await
-    };
-    match answer {
-        Ok(answer) => answer_response(&state, answer, language),
-        Err(e) => error_page(&e, language, &request_id),
+    resume_response(
+        &state,
+        client,
+        &request_id,
+        language,
+        &login,
+        cookie.as_deref(),
+    )
+    .await
+}
+
+/// The answer to the SAML request parked for `login` (bound to this browser) once the
+/// SSO session `sso` (the browser's) authenticated it: what `GET /saml/resume` answers,
+/// and what a login's last step answers in its place (`web::resume`).
+pub(super) async fn resume_response(
+    state: &AppState,
+    client: ClientAddress,
+    request_id: &str,
+    language: &str,
+    login: &PendingLogin,
+    sso: Option<&str>,
+) -> Response {
+    let ctx = state.saml_context(client, request_id);
+    match sso::resume(&ctx, login, sso).await {
+        Ok(answer) => answer_response(state, answer, language),
+        Err(e) => error_page(&e, language, request_id),
     }
 }
 

@@ -190,7 +190,7 @@ async fn park_under_new_login(
         tenant_id: tenant.id.clone(),
         application_id: client.id.clone(),
         // The request waits under its login's id, which its resume path names.
-        resume: Resume::WithLoginId("/oidc/resume", "request"),
+        resume: Resume::WithLoginId(RESUME_PATH, RESUME_PARAMETER),
         browser,
         authenticated_session: None,
         expected_person_id: None,
@@ -272,6 +272,12 @@ pub async fn cancel(
     )
     .ok_or(OidcError::RedirectUriMismatch)
 }
+
+/// Where a login parked for an authorization request comes back to:
+/// `RESUME_PATH?request=<id>` (the request waits under its login's id).
+pub const RESUME_PATH: &str = "/oidc/resume";
+/// The resume path's parameter that names the pending login.
+pub const RESUME_PARAMETER: &str = "request";
 
 /// `GET /oidc/resume?request=KEY`: `login` is the pending login the parked request
 /// names, already checked to belong to this browser. It must be authenticated by the

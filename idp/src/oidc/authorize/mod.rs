@@ -17,7 +17,9 @@ mod scope;
 mod state;
 mod ui_locales;
 
-pub use issue::{authorize, cancel, resume, Decision, ParkedRequest};
+pub use issue::{
+    authorize, cancel, resume, Decision, ParkedRequest, RESUME_PARAMETER, RESUME_PATH,
+};
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

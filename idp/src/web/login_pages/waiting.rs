@@ -89,7 +89,7 @@ async fn start_order(page: &Page<'_>, login_id: Option<&str>) -> Result<Response
     Ok(Redirect::to(&location).into_response())
 }
 
-/// The order's status now; a completed order resumes the login (303 with the SSO cookie).
+/// The order's status now; a completed order's login is answered, with the SSO cookie.
 async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, PageFailure> {
     let (state, headers, device, lang) = (page.state, page.headers, page.device, page.lang);
     let order = bound_order(state, headers, order_ref).await?;
@@ -107,11 +107,25 @@ async fn waiting_page(page: &Page<'_>, order_ref: &str) -> Result<Response, Page
         .await
         .map_err(order_failure)?;
     if let (Status::Complete, Some(session_id)) = (collect.status, &collect.session_id) {
-        let cookie = finish_order_login(state, headers, &order.login, session_id)
+        let finished = finish_order_login(state, headers, &order.login, session_id)
             .await
             .map_err(LoginFailure::Store)?;
-        let mut response = Redirect::to(&order.login.resume_path).into_response();
-        if let Some(cookie) = cookie {
+        // The login is answered here when it can be (`web::resume`).
+        let mut response = match &finished.authenticated {
+            Some(login) => {
+                crate::web::resume::answer(
+                    state,
+                    page.client,
+                    page.request_id,
+                    headers,
+                    login,
+                    session_id,
+                )
+                .await
+            }
+            None => Redirect::to(&order.login.resume_path).into_response(),
+        };
+        if let Some(cookie) = finished.cookie {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
         return Ok(response);

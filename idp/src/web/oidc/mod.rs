@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use super::middleware::RequestId;
 use super::{cookies, pages, AppState};
+use crate::login::PendingLogin;
 use crate::oidc::authorize::{self, Decision, Params};
 
 pub async fn oidc_discovery_get(State(state): State<Arc<AppState>>) -> Response {
@@ -153,16 +154,29 @@ pub async fn oidc_resume_get(
         Ok(login) => login,
         Err(_) => return error::error_page(&expired, language, &request_id),
     };
-    let context = state.oidc_context();
     if query.cancel.is_some() {
-        return match authorize::cancel(&context, &query.request, &login).await {
+        return match authorize::cancel(&state.oidc_context(), &query.request, &login).await {
             Ok(url) => Redirect::to(url.as_str()).into_response(),
             Err(e) => error::error_page(&e, language, &request_id),
         };
     }
     let sso = cookies::read(&headers, cookies::SSO_COOKIE);
-    match authorize::resume(&context, &query.request, &login, sso.as_deref()).await {
-        Ok(decision) => decision_response(&state, decision),
-        Err(e) => error::error_page(&e, language, &request_id),
+    resume_response(&state, &request_id, language, &login, sso.as_deref()).await
+}
+
+/// The answer to the authorization request parked for `login` (bound to this browser,
+/// the request under the login's id) once the SSO session `sso` (the browser's)
+/// authenticated it: what `GET /oidc/resume` answers, and what a login's last step
+/// answers in its place (`web::resume`).
+pub(super) async fn resume_response(
+    state: &AppState,
+    request_id: &str,
+    language: &str,
+    login: &PendingLogin,
+    sso: Option<&str>,
+) -> Response {
+    match authorize::resume(&state.oidc_context(), &login.id, login, sso).await {
+        Ok(decision) => decision_response(state, decision),
+        Err(e) => error::error_page(&e, language, request_id),
     }
 }
