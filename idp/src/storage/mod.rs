@@ -3,6 +3,7 @@
 //! so that every query is written once and tested on both.
 
 mod audit;
+mod migrations;
 mod pool;
 mod registry;
 mod sqlite_audit;
@@ -23,8 +24,6 @@ use sqlx::AnyPool;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -308,13 +307,13 @@ impl Database {
     }
 
     pub async fn migrate(&self) -> StorageResult<()> {
-        MIGRATOR.run(&self.pool()).await?;
+        migrations::migrator().await?.run(&self.pool()).await?;
         Ok(())
     }
 
     /// The number of migrations applied, for `idp migrate`'s report.
     pub fn known_migrations() -> usize {
-        MIGRATOR.iter().count()
+        migrations::count()
     }
 
     /// The pool on the current primary (a cheap handle).
