@@ -45,7 +45,42 @@ pub struct SamlContext<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostForm {
     pub action: String,
-    pub fields: Vec<(&'static str, String)>,
+    pub fields: Vec<(&'static str, FieldValue)>,
+}
+
+/// A hidden field's value: the base64 of the IdP's own message, or text from elsewhere
+/// (the SP's RelayState). Only base64 this type encoded itself, whose characters
+/// (`A-Za-z0-9+/=`) need no escaping in an HTML attribute, is written unescaped: the
+/// message is most of the page, ten kilobytes an escaper would otherwise scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldValue {
+    value: String,
+    is_base64: bool,
+}
+
+impl FieldValue {
+    pub fn base64_of(bytes: &[u8]) -> Self {
+        Self {
+            value: BASE64.encode(bytes),
+            is_base64: true,
+        }
+    }
+
+    pub fn text(value: &str) -> Self {
+        Self {
+            value: value.to_owned(),
+            is_base64: false,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    /// Whether the value is base64 this type encoded (nothing to escape).
+    pub fn is_base64(&self) -> bool {
+        self.is_base64
+    }
 }
 
 impl PostForm {
@@ -55,9 +90,9 @@ impl PostForm {
         xml: &str,
         relay_state: Option<&str>,
     ) -> Self {
-        let mut fields = vec![(parameter, BASE64.encode(xml))];
+        let mut fields = vec![(parameter, FieldValue::base64_of(xml.as_bytes()))];
         if let Some(relay_state) = relay_state {
-            fields.push(("RelayState", relay_state.to_owned()));
+            fields.push(("RelayState", FieldValue::text(relay_state)));
         }
         Self {
             action: action.to_owned(),

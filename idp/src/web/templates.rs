@@ -151,7 +151,7 @@ pub struct CommissionOption<'a> {
 pub struct PostFormPage<'a> {
     pub frame: Frame<'a>,
     pub action: &'a str,
-    pub fields: &'a [(&'static str, String)],
+    pub fields: &'a [(&'static str, crate::saml::sso::FieldValue)],
 }
 
 /// An error page: what went wrong in plain words, what to do, and a code for support.
@@ -200,6 +200,32 @@ pub fn timestamp(at: time::OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::saml::sso::FieldValue;
+
+    /// The SAML message goes out as encoded (its base64 needs no escaping and gets
+    /// none); the SP's RelayState, which could hold anything, is escaped.
+    #[test]
+    fn a_post_form_escapes_the_relay_state_and_writes_the_message_as_encoded() {
+        use askama::Template;
+        // Bytes whose base64 has every character that is not a letter or digit.
+        let message = FieldValue::base64_of(&[0xfb, 0xff, 0xbf, 0x01]);
+        assert_eq!(message.as_str(), "+/+/AQ==");
+        let fields = [
+            ("SAMLResponse", message),
+            ("RelayState", FieldValue::text("a\"b<c&d")),
+        ];
+        let texts = crate::i18n::Texts::of("sv");
+        let page = super::PostFormPage {
+            frame: super::Frame::new("sv", texts.get("post.title"), "#"),
+            action: "https://sp.example.test/acs",
+            fields: &fields,
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains("value=\"+/+/AQ==\""), "{html}");
+        assert!(!html.contains("a\"b<c&d"), "{html}");
+        assert!(html.contains("a&#34;b&#60;c&#38;d"), "{html}");
+    }
+
     /// Every `.rs` file under `dir`, recursively.
     fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

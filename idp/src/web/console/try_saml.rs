@@ -84,7 +84,11 @@ pub async fn play(state: &AppState, admin: &Admin, sp: &SamlServiceProvider) -> 
             .fields
             .iter()
             .find(|(name, _)| *name == "SAMLResponse")
-            .and_then(|(_, value)| base64::engine::general_purpose::STANDARD.decode(value).ok())
+            .and_then(|(_, value)| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(value.as_str())
+                    .ok()
+            })
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .map(|xml| (form.action.clone(), xml)),
         Ok(Answer::Login { .. } | Answer::Commission { .. }) => {
