@@ -461,14 +461,11 @@ async fn log_in_with_certificate(request: &LoadRequest, browser: &Browser) -> Re
 async fn oidc_code_flow(request: &LoadRequest, browser: &Browser) -> Result<(), String> {
     let (verifier, challenge) = pkce();
     let url = authorize_url(request, &challenge).map_err(|_| "request".to_owned())?;
-    let first = browser
-        .get(&url)
-        .await
-        .map_err(|_| "transport".to_owned())?;
+    let first = browser.get(&url).await.map_err(transport)?;
     let landed = browser
         .follow(first, |url| !is_callback(request, url))
         .await
-        .map_err(|_| "transport".to_owned())?;
+        .map_err(transport)?;
     let code = landed
         .location()
         .filter(|url| is_callback(request, url))
@@ -494,10 +491,7 @@ fn saml_login_url(request: &LoadRequest) -> Result<Url, String> {
 /// with the POST form to the SP.
 async fn saml_sso_flow(request: &LoadRequest, browser: &Browser) -> Result<(), String> {
     let url = saml_login_url(request)?;
-    let answer = browser
-        .get(&url)
-        .await
-        .map_err(|_| "transport".to_owned())?;
+    let answer = browser.get(&url).await.map_err(transport)?;
     saml_success(&answer, "sso")
 }
 
@@ -533,7 +527,7 @@ async fn static_file(
     let answer = browser
         .request_through(client, Method::GET, &url, None, None)
         .await
-        .map_err(|_| "transport".to_owned())?;
+        .map_err(transport)?;
     if answer.status.is_success() && !answer.body.is_empty() {
         Ok(())
     } else {
@@ -554,7 +548,7 @@ async fn admin_get(request: &LoadRequest, path: &str) -> Result<serde_json::Valu
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|_| "transport".to_owned())?;
+        .map_err(transport)?;
     let status = answer.status();
     if !status.is_success() {
         return Err(format!("admin_{}", status.as_u16()));
@@ -581,14 +575,11 @@ async fn admin_list_flow(request: &LoadRequest, round: u64) -> Result<(), String
 async fn saml_certificate_flow(request: &LoadRequest) -> Result<(), String> {
     let browser = Browser::new(request.client.clone());
     let url = saml_login_url(request)?;
-    let first = browser
-        .get(&url)
-        .await
-        .map_err(|_| "transport".to_owned())?;
+    let first = browser.get(&url).await.map_err(transport)?;
     let page = browser
         .follow(first, |url| url.origin() == request.idp_url.origin())
         .await
-        .map_err(|_| "transport".to_owned())?;
+        .map_err(transport)?;
     let login = login_id(&page).ok_or_else(|| answer_error("login_page", &page))?;
     let mut mtls = request
         .mtls_url
@@ -598,11 +589,11 @@ async fn saml_certificate_flow(request: &LoadRequest) -> Result<(), String> {
     let ticket = browser
         .request_through(&request.handshake_client, Method::GET, &mtls, None, None)
         .await
-        .map_err(|_| "transport".to_owned())?;
+        .map_err(transport)?;
     let answer = browser
         .follow(ticket, |url| url.origin() == request.idp_url.origin())
         .await
-        .map_err(|_| "transport".to_owned())?;
+        .map_err(transport)?;
     saml_success(&answer, "certificate_login")
 }
 
@@ -810,7 +801,7 @@ async fn redeem(
         ])
         .send()
         .await
-        .map_err(|_| "transport".to_owned())?;
+        .map_err(transport)?;
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if status.is_success() && body["id_token"].is_string() {
