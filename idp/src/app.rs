@@ -652,6 +652,16 @@ pub fn serve_management(
     )))
 }
 
+/// Waits for a listener's task; its panic goes on unwinding here, as it did when the
+/// accept loop ran in place (a node never goes on running without a listener).
+async fn finished(task: tokio::task::JoinHandle<()>) {
+    if let Err(e) = task.await {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
 /// How often a node with several database hosts checks that it is on the primary.
 const DATABASE_PRIMARY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How often cached CRLs are checked for an upcoming nextUpdate.
@@ -781,7 +791,11 @@ pub async fn serve(
         state.clock.clone(),
         stop_tx.subscribe(),
     );
-    let main = crate::server::serve(
+    // The accept loops run as tasks on the runtime's workers, where their connections
+    // are served: awaited in place, they would run on the thread that called
+    // `block_on`, and every new connection (one per certificate login) would cost a
+    // wake-up of that thread and a hand-over to a worker.
+    let main = tokio::spawn(crate::server::serve(
         listener,
         web::router(state.clone()),
         crate::server::ServeOptions {
@@ -792,9 +806,9 @@ pub async fn serve(
             metrics: Some(state.metrics.clone()),
         },
         stopped(),
-    );
-    let mtls = async {
-        if let (Some(listener), Some(tls)) = (mtls_listener, mtls_tls.clone()) {
+    ));
+    let mtls = match (mtls_listener, mtls_tls.clone()) {
+        (Some(listener), Some(tls)) => {
             let options = crate::server::ServeOptions {
                 tls: Some(tls),
                 handshake_timeout,
@@ -802,13 +816,18 @@ pub async fn serve(
                 connections,
                 metrics: Some(state.metrics.clone()),
             };
-            crate::server::serve(
+            Some(tokio::spawn(crate::server::serve(
                 listener,
                 web::mtls_router(state.clone()),
                 options,
                 stopped(),
-            )
-            .await;
+            )))
+        }
+        _ => None,
+    };
+    let mtls = async {
+        if let Some(mtls) = mtls {
+            finished(mtls).await;
         }
     };
     let drain = Duration::from_secs(server.drain_seconds);
@@ -824,7 +843,7 @@ pub async fn serve(
         }
         let _ = stop_tx.send(true);
     };
-    tokio::join!(main, mtls, trigger);
+    tokio::join!(finished(main), mtls, trigger);
     let _ = background.await;
     if !state.db.audit_buffer().is_empty() {
         let _ = tokio::time::timeout(AUDIT_FLUSH_AT_STOP, flush_audit_buffer(&state)).await;
