@@ -23,6 +23,7 @@ pub mod outbound;
 pub mod rate_limit;
 pub mod registry;
 pub mod saml;
+pub mod scheduling;
 pub mod scim;
 pub mod server;
 pub mod session;

@@ -56,7 +56,8 @@ impl SqliteAudit {
         std::thread::Builder::new()
             .name("idp-audit-sqlite".into())
             .spawn(move || {
-                batch_scheduling();
+                // Records queue while the worker runs (`crate::scheduling`).
+                crate::scheduling::batch();
                 let mut connection = connection;
                 for (events, answer) in waiting {
                     // A writer that went away (its runtime stopped) needs no answer.
@@ -75,61 +76,6 @@ impl SqliteAudit {
         let stopped = || StorageError::Database(sqlx::Error::WorkerCrashed);
         self.batches.send((events, answer)).map_err(|_| stopped())?;
         answered.await.map_err(|_| stopped())?
-    }
-}
-
-/// Puts the calling thread under Linux's `SCHED_BATCH` policy at its niceness: a batch
-/// thread that is woken does not preempt the thread that woke it.
-///
-/// The runtime's worker hands this thread a batch and goes on serving. Under the
-/// normal policy, the wake-up switched a busy core to this thread at once, for a batch
-/// of one or two records, and back. As a batch thread it runs when the worker waits or
-/// its time slice ends, and by then more records have queued for the next transaction:
-/// measured on the certificate login, 7 % less CPU per login (docs/benchmarks.md). It
-/// still gets its fair share of the CPU, so records are not held back under load, and a
-/// login still waits for its own record. Where the system refuses the change, the
-/// thread runs as before (logged at debug).
-fn batch_scheduling() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = linux::batch_scheduling() {
-        tracing::debug!(error = %e, "the audit thread keeps the normal scheduling policy");
-    }
-}
-
-#[cfg(target_os = "linux")]
-mod linux {
-    use thread_priority::unix::{
-        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-        ThreadSchedulePolicy,
-    };
-    use thread_priority::{ThreadPriority, ThreadPriorityValue};
-
-    pub(super) const BATCH: ThreadSchedulePolicy =
-        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
-
-    pub(super) fn batch_scheduling() -> Result<(), String> {
-        // The crate sets a normal policy's niceness too, from its own 0-99 scale: the
-        // value on that scale that is this thread's niceness now.
-        let nice = niceness()?;
-        let priority = (u8::from(ThreadPriorityValue::MIN)..=u8::from(ThreadPriorityValue::MAX))
-            .filter_map(|value| ThreadPriorityValue::try_from(value).ok())
-            .map(ThreadPriority::Crossplatform)
-            .find(|priority| priority.to_posix(BATCH).ok() == Some(nice))
-            .ok_or_else(|| format!("niceness {nice} has no priority value"))?;
-        set_thread_priority_and_policy(thread_native_id(), priority, BATCH)
-            .map_err(|e| format!("{e:?}"))
-    }
-
-    /// The calling thread's niceness (`/proc/thread-self/stat`, field 19).
-    pub(super) fn niceness() -> Result<i32, String> {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").map_err(|e| e.to_string())?;
-        // The fields after the parenthesised command name start with the third.
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        after_name
-            .split_whitespace()
-            .nth(19 - 3)
-            .and_then(|field| field.parse().ok())
-            .ok_or_else(|| "no niceness in /proc/thread-self/stat".to_owned())
     }
 }
 
@@ -176,23 +122,4 @@ pub(super) fn is_unreachable(e: &rusqlite::Error) -> bool {
                 | ErrorCode::DiskFull
         )
     })
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use super::linux::{niceness, BATCH};
-
-    #[test]
-    fn the_audit_thread_runs_as_a_batch_thread_at_its_niceness() {
-        let (before, after, policy) = std::thread::spawn(|| {
-            let before = niceness().unwrap();
-            super::batch_scheduling();
-            let policy = thread_priority::unix::thread_schedule_policy().unwrap();
-            (before, niceness().unwrap(), policy)
-        })
-        .join()
-        .unwrap();
-        assert_eq!(policy, BATCH);
-        assert_eq!(after, before, "the niceness is kept");
-    }
 }
